@@ -1,0 +1,76 @@
+//! Countersign's user interface, shared by the browser and the server.
+//!
+//! - [`shell`] is the HTML document the server renders around [`App`].
+//! - [`health`] holds the provider health panel and the types it shares with the server.
+//! - [`ssr`] (server build only) is the port through which server functions reach the
+//!   backend-for-frontend: the `server` crate implements [`ssr::Backend`] and puts it in the
+//!   Leptos context, so this crate never depends on server code.
+//!
+//! The same source compiles twice: with `ssr` into the server binary and with `hydrate` into
+//! the wasm bundle loaded by the browser.
+
+pub mod health;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+/// The name cargo-leptos gives the CSS, JS and wasm files under `/pkg`.
+pub const OUTPUT_NAME: &str = "countersign";
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The routed application.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css") />
+        <Title text="Countersign" />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=StaticSegment("") view=health::StatusPage />
+            </Routes>
+        </Router>
+    }
+}
+
+/// Shown for any path the router does not know.
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="page">
+            <h1>"Page not found"</h1>
+            <p>
+                "There is nothing at this address. " <a href="/">"Go to the start page"</a> "."
+            </p>
+        </main>
+    }
+}

@@ -1,0 +1,32 @@
+//! Runs the embedded CIBA provider on its own, without the BFF.
+
+use std::process::ExitCode;
+
+use provider::{Config, Provider, runtime};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    runtime::init_tracing();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("countersign-provider: bad configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let provider = match Provider::bind(config).await {
+        Ok(provider) => provider,
+        Err(error) => {
+            eprintln!("countersign-provider: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Countersign provider: {}", provider.issuer());
+    match provider.serve(runtime::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("countersign-provider: stopped with an error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Integration tests of the provider over HTTP, each on its own instance and data folder.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use provider::{Config, Provider, StartError};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+/// A provider serving in this process until the test ends or calls [`Served::stop`].
+struct Served {
+    issuer: String,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    async fn start(config: Config) -> Self {
+        let provider = Provider::bind(config).await.unwrap();
+        let issuer = provider.issuer().to_owned();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
+        Self { issuer, stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn config(data: &TempDir) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        issuer: None,
+        data_dir: data.path().join("data"),
+    }
+}
+
+#[tokio::test]
+async fn healthz_reports_issuer_and_version_and_is_not_cached() {
+    let data = TempDir::new().unwrap();
+    let served = Served::start(config(&data)).await;
+    let response = reqwest::get(format!("{}/healthz", served.issuer))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["issuer"], served.issuer.as_str());
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn the_store_is_created_on_first_start_and_kept() {
+    let data = TempDir::new().unwrap();
+    let path = data.path().join("data").join("provider.sqlite");
+    assert!(!path.exists());
+
+    Served::start(config(&data)).await.stop().await;
+    assert!(path.exists(), "the first start creates the store");
+    let store = provider::store::Store::open(&path).await.unwrap();
+    let created = store.created_at().await.unwrap();
+    store.close().await;
+
+    // Starting again applies no migration twice and keeps what was stored.
+    Served::start(config(&data)).await.stop().await;
+    let store = provider::store::Store::open(&path).await.unwrap();
+    assert_eq!(store.created_at().await.unwrap(), created);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_configured_issuer_is_reported() {
+    let data = TempDir::new().unwrap();
+    let mut config = config(&data);
+    config.issuer = Some("https://id.bank.example".to_owned());
+    let provider = Provider::bind(config).await.unwrap();
+    let url = format!("http://{}", provider.local_addr().unwrap());
+    assert_eq!(provider.issuer(), "https://id.bank.example");
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
+    let body: Value = reqwest::get(format!("{url}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["issuer"], "https://id.bank.example");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_mosaic_shaped_404() {
+    let data = TempDir::new().unwrap();
+    let served = Served::start(config(&data)).await;
+    let response = reqwest::get(format!("{}/cis/nothing-here", served.issuer))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"message": ["Not found"], "error_code": 404})
+    );
+    served.stop().await;
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_a_clear_start_error() {
+    let data = TempDir::new().unwrap();
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = config(&data);
+    config.listen = taken.local_addr().unwrap();
+    let error = Provider::bind(config.clone()).await.unwrap_err();
+    assert!(matches!(error, StartError::Bind { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains(&config.listen.to_string()),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_data_folder_that_cannot_be_created_is_a_clear_start_error() {
+    let data = TempDir::new().unwrap();
+    let file = data.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let mut config = config(&data);
+    config.data_dir = file.join("data");
+    let error = Provider::bind(config).await.unwrap_err();
+    assert!(matches!(error, StartError::DataDir { .. }), "{error:?}");
+}

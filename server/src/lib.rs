@@ -1,0 +1,228 @@
+//! Countersign's backend-for-frontend (BFF).
+//!
+//! It renders the Leptos pages, answers their server functions, and is the only part that talks
+//! to the CIBA provider (over HTTP, as it would to Mosaic). Tokens and the client secret stay
+//! here; browsers only ever see what the pages show.
+//!
+//! - [`config`]: the environment variables and what they mean.
+//! - [`provider_client`]: the HTTP client for the provider, with timeouts on every call.
+//! - [`router`]: the axum application, shared by the binary and the tests.
+//! - [`start`]: binds the BFF (and, by default, the embedded provider) and returns a [`Running`]
+//!   handle that stops both.
+
+pub mod config;
+pub mod provider_client;
+
+use std::{io, net::SocketAddr, sync::Arc};
+
+use app::{
+    App,
+    health::ProviderStatus,
+    shell,
+    ssr::{Backend, BackendHandle, BoxFuture},
+};
+use axum::{
+    Router,
+    extract::FromRef,
+    http::{HeaderValue, header},
+    response::IntoResponse,
+    routing::get,
+};
+use leptos::prelude::{LeptosOptions, provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, ProviderMode};
+use provider_client::ProviderClient;
+
+/// The BFF's services, reached by server functions through [`app::ssr::Backend`].
+#[derive(Debug)]
+pub struct Bff {
+    provider: ProviderClient,
+}
+
+impl Bff {
+    /// A BFF that talks to the provider through `provider`.
+    pub fn new(provider: ProviderClient) -> Self {
+        Self { provider }
+    }
+}
+
+impl Backend for Bff {
+    fn provider_status(&self) -> BoxFuture<'_, ProviderStatus> {
+        Box::pin(self.provider.status())
+    }
+}
+
+/// State of every request: the Leptos options and the BFF's services.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// How the pages are served (output name, site root, address).
+    pub leptos_options: LeptosOptions,
+    /// The BFF's services.
+    pub bff: Arc<Bff>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Builds the BFF's router.
+///
+/// Order of routing: the BFF's own endpoints, then the pages and server functions that Leptos
+/// registers, then static files from the site root, then the app's "not found" page.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let backend = BackendHandle(state.bff.clone());
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(backend.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+/// Liveness: the process is up and serving.
+async fn healthz() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        "ok",
+    )
+}
+
+/// Why Countersign could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The embedded provider could not start.
+    #[error("the embedded provider cannot start: {0}")]
+    Provider(#[from] provider::StartError),
+    /// The BFF's socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// A started Countersign: the BFF and, unless an external one is configured, the provider.
+#[derive(Debug)]
+pub struct Running {
+    /// The BFF's base URL, e.g. `http://127.0.0.1:3000`.
+    pub url: String,
+    /// The provider's issuer identifier.
+    pub provider_issuer: String,
+    /// Whether the provider runs in this process.
+    pub provider_embedded: bool,
+    shutdown: CancellationToken,
+    tasks: JoinSet<io::Result<()>>,
+}
+
+/// Starts Countersign as configured and returns once both servers accept connections.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+
+    let (provider_base, provider_issuer, provider_embedded) = match config.provider {
+        ProviderMode::Embedded(provider_config) => {
+            let provider = provider::Provider::bind(provider_config).await?;
+            let bound = provider
+                .local_addr()
+                .map_err(|source| provider::StartError::Bind {
+                    addr: "0.0.0.0:0"
+                        .parse()
+                        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+                    source,
+                })?;
+            let issuer = provider.issuer().to_owned();
+            tasks.spawn(provider.serve(shutdown.clone().cancelled_owned()));
+            (format!("http://{}", reachable(bound)), issuer, true)
+        }
+        ProviderMode::External(url) => (url.clone(), url, false),
+    };
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name(app::OUTPUT_NAME)
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .site_addr(bound)
+        .build();
+    let bff = Bff::new(ProviderClient::new(provider_base, provider_issuer.clone())?);
+    let app = router(AppState {
+        leptos_options,
+        bff: Arc::new(bff),
+    });
+    tasks.spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
+    );
+
+    Ok(Running {
+        url: format!("http://{}", reachable(bound)),
+        provider_issuer,
+        provider_embedded,
+        shutdown,
+        tasks,
+    })
+}
+
+/// A bound address as a client can reach it: `0.0.0.0` becomes `127.0.0.1`.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+    } else {
+        addr
+    }
+}
+
+impl Running {
+    /// Runs until `signal` completes or a server stops on its own, then stops everything,
+    /// letting requests in flight finish.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> io::Result<()> {
+        let first = tokio::select! {
+            () = signal => Ok(()),
+            Some(joined) = self.tasks.join_next() => flatten(joined)
+                .and_then(|()| Err(io::Error::other("a server stopped unexpectedly"))),
+        };
+        let rest = self.stop().await;
+        first.and(rest)
+    }
+
+    /// Stops both servers and waits for them.
+    pub async fn stop(mut self) -> io::Result<()> {
+        self.shutdown.cancel();
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            result = result.and(flatten(joined));
+        }
+        result
+    }
+}
+
+fn flatten(joined: Result<io::Result<()>, tokio::task::JoinError>) -> io::Result<()> {
+    joined.map_err(io::Error::other).and_then(|result| result)
+}

@@ -1,0 +1,39 @@
+//! `countersign`: the BFF with the embedded CIBA provider (unless an external one is configured).
+
+use std::process::ExitCode;
+
+use provider::runtime;
+use server::{Config, start};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    runtime::init_tracing();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("countersign: bad configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let running = match start(config).await {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("countersign: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Countersign is running (Ctrl-C stops it)");
+    println!("  agent console:  {}/", running.url);
+    if running.provider_embedded {
+        println!("  CIBA provider:  {} (embedded)", running.provider_issuer);
+    } else {
+        println!("  CIBA provider:  {}", running.provider_issuer);
+    }
+    match running.run_until(runtime::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("countersign: stopped with an error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

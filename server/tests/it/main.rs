@@ -1,0 +1,5 @@
+//! Integration tests of the BFF, each on its own in-process Countersign (see [`kit`]).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod health;
+mod kit;
