@@ -55,7 +55,7 @@ impl Config {
             Some(url) => {
                 ProviderMode::External(provider::config::issuer("COUNTERSIGN_PROVIDER_URL", &url)?)
             }
-            None => ProviderMode::Embedded(provider::Config::from_lookup(&set)?),
+            None => ProviderMode::Embedded(provider::Config::from_lookup(set)?),
         };
         let site_root = set("COUNTERSIGN_SITE_ROOT")
             .or_else(|| set("LEPTOS_SITE_ROOT"))

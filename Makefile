@@ -1,0 +1,61 @@
+# Countersign. `make run` and `make test` do all set-up themselves (scripts/setup.sh installs
+# only what is missing). `make help` lists every target.
+SHELL := /usr/bin/env
+.SHELLFLAGS := bash -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# leptos reads LEPTOS_OUTPUT_NAME at compile time, and cargo-leptos sets it. Setting it for every
+# cargo command here keeps one build cache for `cargo leptos build`, `cargo test` and clippy.
+export LEPTOS_OUTPUT_NAME := countersign
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+# The wasm build lives in its own target folder, as cargo-leptos keeps it.
+WASM := --target wasm32-unknown-unknown --target-dir target/front
+
+.PHONY: help run build release test lint fmt-check clippy unit e2e setup clean-data
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install everything the build and the tests need (only what is missing)
+	@scripts/setup.sh rust
+	@scripts/setup.sh e2e
+
+run: build ## Build and start Countersign on :3000 with the embedded provider on :3001
+	./target/debug/countersign
+
+build: ## Build the server and the wasm bundle (debug)
+	@scripts/setup.sh rust
+	cargo leptos build
+
+release: ## Build optimised, with wasm-opt from npm's binaryen
+	@scripts/setup.sh rust
+	@scripts/setup.sh binaryen
+	cargo leptos build --release
+
+test: lint unit e2e ## Everything CI runs: format, clippy (ssr + hydrate), Rust tests, browser tests
+	@echo "make test: all passed"
+
+lint: fmt-check clippy ## Format check and clippy with warnings as errors
+
+fmt-check:
+	@scripts/setup.sh rust
+	cargo fmt --all --check
+
+clippy:
+	@scripts/setup.sh rust
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p app -p frontend --lib $(WASM) -- -D warnings
+
+unit: ## Rust unit and integration tests
+	@scripts/setup.sh rust
+	cargo test --workspace
+
+e2e: build ## Playwright tests in Debian's Chromium against a server on free ports
+	@scripts/setup.sh e2e
+	scripts/e2e.sh
+
+clean-data: ## Delete ./data (the demo's SQLite files); the next start creates it again
+	rm -rf data

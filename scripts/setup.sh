@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs what Countersign's build and tests need, each piece only when it is missing or at the
+# wrong version, so a second run does nothing. Usage: scripts/setup.sh rust|chromium|e2e|binaryen
+#
+# Nothing here downloads from outside the package registries: Rust tools come from crates.io,
+# Chromium from Debian, Playwright and binaryen (wasm-opt) from npm, with browser downloads off.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOOLCHAIN=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+# 0.3.11 needs a newer rustc than the pinned toolchain; 0.3.10 builds with --locked.
+CARGO_LEPTOS_VERSION=0.3.10
+# The CLI must match the wasm-bindgen crate exactly; the crate's pin in Cargo.toml is the source.
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([^"]*\)" }$/\1/p' Cargo.toml)
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+rust() {
+  command -v rustup >/dev/null || die "rustup is needed (https://rustup.rs), then run this again"
+  if ! rustup toolchain list | grep -q "^$TOOLCHAIN"; then
+    say "installing Rust $TOOLCHAIN"
+    rustup toolchain install "$TOOLCHAIN" --profile minimal --component rustfmt,clippy
+  fi
+  local have
+  have=$(rustup component list --installed --toolchain "$TOOLCHAIN")
+  for component in rustfmt clippy; do
+    grep -q "^$component" <<<"$have" || rustup component add --toolchain "$TOOLCHAIN" "$component"
+  done
+  rustup target list --installed --toolchain "$TOOLCHAIN" | grep -qx wasm32-unknown-unknown \
+    || { say "adding the wasm32-unknown-unknown target"; rustup target add --toolchain "$TOOLCHAIN" wasm32-unknown-unknown; }
+
+  if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+    say "building cargo-leptos $CARGO_LEPTOS_VERSION (about 25 minutes on 2 cores, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    say "building wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 6 minutes, once)"
+    # Not --locked: its lockfile pins a webpki-roots release that the registry no longer has.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+node() {
+  command -v npm >/dev/null || die "Node.js 20 with npm is needed (Debian: apt-get install nodejs npm)"
+}
+
+chromium() {
+  if [ ! -x "$CHROMIUM" ]; then
+    say "installing Debian's chromium"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium
+  fi
+}
+
+# `npm ci` in $1 when its node_modules is missing or older than its package-lock.json.
+npm_ci() {
+  node
+  if [ ! "$1/node_modules/.package-lock.json" -nt "$1/package-lock.json" ]; then
+    say "npm ci in $1"
+    (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}
+
+case "${1:-}" in
+  rust) rust ;;
+  chromium) chromium ;;
+  e2e) chromium; npm_ci end2end ;;
+  binaryen) npm_ci . ;;
+  *) die "usage: $0 rust|chromium|e2e|binaryen" ;;
+esac
