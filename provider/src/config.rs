@@ -5,6 +5,7 @@
 //! | `COUNTERSIGN_PROVIDER_ADDR` | `127.0.0.1:3001` | where the provider listens |
 //! | `COUNTERSIGN_PROVIDER_ISSUER` | `http://` + the bound address | its issuer identifier (public base URL) |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of the SQLite files, created on first start |
+//! | `COUNTERSIGN_PROVIDER_SEED` | the demo seed | TOML file loaded into an empty store |
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -15,8 +16,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The issuer identifier; `None` derives it from the bound address.
     pub issuer: Option<String>,
-    /// The folder holding `provider.sqlite`.
+    /// The folder holding `provider.sqlite` and `provider.key`.
     pub data_dir: PathBuf,
+    /// The seed loaded into an empty store; `None` loads the demo seed.
+    pub seed_file: Option<PathBuf>,
 }
 
 /// The default listening address of the embedded provider.
@@ -50,10 +53,14 @@ impl Config {
             .filter(|value| !value.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned())
             .into();
+        let seed_file = lookup("COUNTERSIGN_PROVIDER_SEED")
+            .filter(|value| !value.trim().is_empty())
+            .map(PathBuf::from);
         Ok(Self {
             listen,
             issuer,
             data_dir,
+            seed_file,
         })
     }
 }

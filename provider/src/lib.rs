@@ -5,20 +5,36 @@
 //! over HTTP.
 //!
 //! - [`config`]: where it listens, its issuer, where its data lives (from the environment).
-//! - [`store`]: the SQLite store and its migrations (`migrations/sqlite`).
+//! - [`ciba`]: the protocol rules as plain functions of their inputs and `now`.
+//! - [`clock`]: where `now` comes from (the system, or a manual clock in tests).
+//! - [`crypto`], [`keys`], [`tokens`]: random handles, keyed hashes, signing keys, token issue.
+//! - [`store`]: the SQLite store and its migrations (`migrations/sqlite`); [`seed`] fills it.
+//! - [`sender`]: delivery of links and codes (the development outbox by default).
 //! - `http`: the axum router; handlers are thin and call into the modules above.
 //! - [`Provider`]: binds, opens the store, and serves until told to stop.
 
+pub mod ciba;
+pub mod clock;
 pub mod config;
+pub mod crypto;
+pub mod error;
 mod http;
+pub mod keys;
 pub mod runtime;
+pub mod seed;
+pub mod sender;
 pub mod store;
+pub mod tokens;
 
-use std::{future::Future, io, net::SocketAddr};
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 use tokio::net::TcpListener;
 
+use clock::Clock;
 pub use config::Config;
+use crypto::HashKey;
+use keys::Signer;
+use sender::{Outbox, Sender};
 use store::Store;
 
 /// Why the provider could not start.
@@ -35,6 +51,25 @@ pub enum StartError {
     /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The hash key file could not be read or created.
+    #[error("cannot read or create the key file {path}: {source}")]
+    KeyFile {
+        /// The key file.
+        path: String,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// The seed file could not be read or parsed.
+    #[error("seed {path}: {problem}")]
+    Seed {
+        /// The seed file.
+        path: String,
+        /// What was wrong.
+        problem: String,
+    },
+    /// Signing keys could not be made or loaded.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -47,9 +82,23 @@ pub enum StartError {
 
 /// State shared by every request handler.
 #[derive(Clone, Debug)]
-pub(crate) struct AppState {
+pub struct AppState {
     pub(crate) issuer: String,
     pub(crate) store: Store,
+    pub(crate) hash_key: HashKey,
+    pub(crate) clock: Clock,
+    pub(crate) signer: Signer,
+    pub(crate) sender: Arc<dyn Sender>,
+    pub(crate) dev_outbox: bool,
+}
+
+/// What tests (and embedders) may replace.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Where `now` comes from; the system clock by default.
+    pub clock: Clock,
+    /// How messages are delivered; the development outbox by default.
+    pub sender: Option<Arc<dyn Sender>>,
 }
 
 /// A provider that is bound to its port and has its store open, ready to serve.
@@ -65,13 +114,60 @@ impl Provider {
     /// With port 0 the system picks a free port; without a configured issuer the issuer is
     /// `http://` plus the bound address.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
+        Self::bind_with(config, Options::default()).await
+    }
+
+    /// [`Provider::bind`] with a chosen clock and sender.
+    pub async fn bind_with(config: Config, options: Options) -> Result<Self, StartError> {
         tokio::fs::create_dir_all(&config.data_dir)
             .await
             .map_err(|source| StartError::DataDir {
                 path: config.data_dir.display().to_string(),
                 source,
             })?;
+        let key_path = config.data_dir.join("provider.key");
+        let hash_key =
+            HashKey::load_or_create(&key_path).map_err(|source| StartError::KeyFile {
+                path: key_path.display().to_string(),
+                source,
+            })?;
         let store = Store::open(&config.data_dir.join("provider.sqlite")).await?;
+        let clock = options.clock;
+        let now = clock.now();
+
+        let (seed_text, seed_name) = match &config.seed_file {
+            Some(path) => (
+                tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|error| StartError::Seed {
+                        path: path.display().to_string(),
+                        problem: error.to_string(),
+                    })?,
+                path.display().to_string(),
+            ),
+            None => (seed::DEMO.to_owned(), "the demo seed".to_owned()),
+        };
+        let seed = seed::Seed::parse(&seed_text).map_err(|error| StartError::Seed {
+            path: seed_name.clone(),
+            problem: error.to_string(),
+        })?;
+        if store.seed_if_empty(&seed, &hash_key, now).await? {
+            tracing::info!(seed = %seed_name, "loaded the seed into a new store");
+        }
+
+        let mut stored_keys = store.signing_keys().await?;
+        if stored_keys.is_empty() {
+            for key in [keys::generate_rs256(now)?, keys::generate_es256(now)?] {
+                store.insert_signing_key(&key, now).await?;
+            }
+            stored_keys = store.signing_keys().await?;
+        }
+        let signer = Signer::new(&stored_keys)?;
+        let dev_outbox = options.sender.is_none();
+        let sender = options
+            .sender
+            .unwrap_or_else(|| Arc::new(Outbox::new(store.clone(), clock.clone())));
+
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -86,7 +182,15 @@ impl Provider {
         let issuer = config.issuer.unwrap_or_else(|| format!("http://{local}"));
         Ok(Self {
             listener,
-            state: AppState { issuer, store },
+            state: AppState {
+                issuer,
+                store,
+                hash_key,
+                clock,
+                signer,
+                sender,
+                dev_outbox,
+            },
         })
     }
 

@@ -1,6 +1,9 @@
 //! Integration tests of the provider over HTTP, each on its own instance and data folder.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod ciba;
+mod kit;
+
 use provider::{Config, Provider, StartError};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -33,6 +36,7 @@ fn config(data: &TempDir) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         issuer: None,
         data_dir: data.path().join("data"),
+        seed_file: None,
     }
 }
 

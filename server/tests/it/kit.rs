@@ -26,6 +26,7 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         issuer: None,
         data_dir: data.path().join("data"),
+        seed_file: None,
     }
 }
 

@@ -1,0 +1,117 @@
+//! `PUT` and `GET /cis/v1/applications/{appId}/clients/{clientId}`: a client's CIBA settings
+//! (Mosaic's Step 2), with a client access token of the same application.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State},
+    http::HeaderMap,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    error::{ErrorCode, OAuthError},
+    store::Client,
+    tokens,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Update {
+    ciba_authorization: CibaSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CibaSettings {
+    enabled: bool,
+    login_uri: Option<String>,
+}
+
+async fn authorised(state: &AppState, headers: &HeaderMap, app_id: &str) -> Result<(), OAuthError> {
+    let token = tokens::bearer(state, headers, state.clock.now()).await?;
+    let caller = state.store.client(&token.client_id).await?;
+    match caller {
+        Some(caller) if token.user_id.is_none() && caller.app_id == app_id => Ok(()),
+        _ => Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "This token may not manage that application.",
+        )),
+    }
+}
+
+fn render(client: &Client) -> Json<Value> {
+    Json(json!({
+        "result": {
+            "client_id": client.id,
+            "app_id": client.app_id,
+            "name": client.name,
+            "ciba_authorization": { "enabled": client.ciba_enabled, "login_uri": client.login_uri },
+        }
+    }))
+}
+
+/// Reads a client's CIBA settings.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app_id, client_id)): Path<(String, String)>,
+) -> Result<Json<Value>, OAuthError> {
+    let result = async {
+        authorised(&state, &headers, &app_id).await?;
+        let client = state
+            .store
+            .client(&client_id)
+            .await?
+            .filter(|c| c.app_id == app_id);
+        client.map(|c| render(&c)).ok_or_else(|| {
+            OAuthError::new(ErrorCode::NotFound, "No such client in this application.")
+        })
+    }
+    .await;
+    result.map_err(OAuthError::mosaic)
+}
+
+/// Enables or disables CIBA for a client and sets its `login_uri`.
+pub async fn put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((app_id, client_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, OAuthError> {
+    let result = async {
+        authorised(&state, &headers, &app_id).await?;
+        let update: Update = serde_json::from_slice(&body).map_err(|_| {
+            OAuthError::invalid_request("Send JSON {\"ciba_authorization\": {\"enabled\": true, \"login_uri\": \"https://…\"}}.")
+        })?;
+        let settings = update.ciba_authorization;
+        if let Some(uri) = &settings.login_uri {
+            let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"));
+            let ok = rest.is_some_and(|rest| {
+                !rest.is_empty() && !rest.starts_with('/') && !rest.contains('#') && !rest.chars().any(char::is_whitespace)
+            });
+            if !ok {
+                return Err(OAuthError::invalid_request(
+                    "login_uri must be an http or https URL without a fragment.",
+                ));
+            }
+        }
+        if settings.enabled && settings.login_uri.is_none() {
+            let current = state.store.client(&client_id).await?;
+            if current.and_then(|c| c.login_uri).is_none() {
+                return Err(OAuthError::invalid_request("Enabling CIBA needs a login_uri."));
+            }
+        }
+        let client = state
+            .store
+            .set_ciba(&app_id, &client_id, settings.enabled, settings.login_uri.as_deref())
+            .await?
+            .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "No such client in this application."))?;
+        tracing::info!(app_id = %app_id, client_id = %client_id, enabled = settings.enabled, "CIBA settings changed");
+        Ok(render(&client))
+    }
+    .await;
+    result.map_err(OAuthError::mosaic)
+}

@@ -1,0 +1,291 @@
+//! `POST /cis/oidc/backchannel` (CIBA Core §7, Mosaic's Step 3) and
+//! `POST /cis/auth/backchannel/complete` (Mosaic's Step 1 callback).
+
+use axum::{Json, body::Bytes, extract::State, http::HeaderMap};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{client_auth, form::Form};
+use crate::{
+    AppState,
+    ciba::{
+        poll::{DEFAULT_INTERVAL, Status},
+        request::{self, Channel, RawRequest},
+    },
+    crypto::{Purpose, random_handle},
+    error::{ErrorCode, OAuthError},
+    sender::Outgoing,
+    store::Backchannel,
+    tokens,
+};
+
+/// Starts a backchannel authentication request.
+pub async fn backchannel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form, OAuthError>,
+) -> Result<Json<Value>, OAuthError> {
+    let form = form.map_err(OAuthError::mosaic)?;
+    start(&state, &headers, form)
+        .await
+        .map_err(OAuthError::mosaic)
+}
+
+async fn start(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Form,
+) -> Result<Json<Value>, OAuthError> {
+    let now = state.clock.now();
+    let client = client_auth::authenticate(state, headers, &form).await?;
+    let login_uri = match (&client.ciba_enabled, &client.login_uri) {
+        (true, Some(uri)) => uri.clone(),
+        _ => {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "CIBA is not enabled for this client.",
+            ));
+        }
+    };
+    let valid = request::validate(&RawRequest {
+        scope: form.get("scope"),
+        login_hint: form.get("login_hint"),
+        login_hint_token: form.get("login_hint_token"),
+        id_token_hint: form.get("id_token_hint"),
+        binding_message: form.get("binding_message"),
+        requested_expiry: form.get("requested_expiry"),
+        request_context: form.get("request_context"),
+        user_code: form.get("user_code"),
+    })?;
+    let user = state
+        .store
+        .customer_by_hint(&client.app_id, &valid.hint)
+        .await?
+        .filter(|user| user.is_active())
+        .ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::UnknownUserId,
+                "No active user matches login_hint.",
+            )
+        })?;
+    let recipient = match valid.channel {
+        Channel::Sms => Some(
+            user.phone
+                .clone()
+                .filter(|_| user.phone_verified)
+                .ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "The user has no verified phone number: choose another channel.",
+                    )
+                })?,
+        ),
+        Channel::Email => Some(
+            user.email
+                .clone()
+                .filter(|_| user.email_verified)
+                .ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "The user has no verified email address: choose another channel.",
+                    )
+                })?,
+        ),
+        Channel::Link => None,
+    };
+
+    let auth_req_id = random_handle();
+    let id_hash = state
+        .hash_key
+        .hash(Purpose::AuthReqId, auth_req_id.expose())
+        .to_vec();
+    let mut query = vec![("auth_req_id", auth_req_id.expose())];
+    if let Some(message) = &valid.binding_message {
+        query.push(("binding_message", message.as_str()));
+    }
+    let query = serde_urlencoded::to_string(&query).map_err(OAuthError::internal)?;
+    let separator = if login_uri.contains('?') { '&' } else { '?' };
+    let link = format!("{login_uri}{separator}{query}");
+    let expires_at = now.plus(valid.expiry);
+    let record = Backchannel {
+        id_hash: id_hash.clone(),
+        client_id: client.id.clone(),
+        user_id: user.id.clone(),
+        scope: valid.scopes.join(" "),
+        binding_message: valid
+            .binding_message
+            .as_ref()
+            .map(|m| m.as_str().to_owned()),
+        channel: valid.channel.as_str().to_owned(),
+        status: Status::Pending.as_str().to_owned(),
+        created_at: now.0,
+        expires_at: expires_at.0,
+        interval_secs: i64::try_from(DEFAULT_INTERVAL.as_secs()).unwrap_or(5),
+        last_poll_at: None,
+        decided_at: None,
+        auth_time: None,
+        amr: None,
+        version: 0,
+    };
+    state.store.insert_backchannel(&record).await?;
+
+    if let (Some(to), channel @ (Channel::Sms | Channel::Email)) = (recipient, valid.channel) {
+        let message = Outgoing {
+            channel: channel.as_str(),
+            to,
+            subject: (channel == Channel::Email)
+                .then(|| format!("{}: confirm it's you", client.app_name)),
+            body: format!("{}: {} {link}", client.app_name, valid.custom_message),
+            link: Some(link.clone()),
+        };
+        if let Err(error) = state.sender.send(&message).await {
+            // No message, no request: the client may simply try again.
+            state.store.delete_backchannel(&id_hash).await?;
+            tracing::warn!(%error, client_id = %client.id, channel = channel.as_str(), "backchannel message not delivered");
+            return Err(OAuthError::new(
+                ErrorCode::DeliveryFailed,
+                "The message could not be sent; no request was started. Try again.",
+            ));
+        }
+    }
+    tracing::info!(client_id = %client.id, user_id = %user.id, channel = valid.channel.as_str(), "backchannel request started");
+
+    let mut body = json!({
+        "auth_req_id": auth_req_id.expose(),
+        "expires_in": valid.expiry.as_secs(),
+        "interval": DEFAULT_INTERVAL.as_secs(),
+    });
+    if valid.channel == Channel::Link {
+        body["link"] = Value::String(link);
+    }
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    auth_req_id: String,
+    approved: bool,
+}
+
+/// Records the user's decision, authorised by the user's own access token.
+pub async fn complete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, OAuthError> {
+    decide(&state, &headers, &body)
+        .await
+        .map_err(OAuthError::mosaic)
+}
+
+async fn decide(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<Value>, OAuthError> {
+    let now = state.clock.now();
+    let token = tokens::bearer(state, headers, now).await?;
+    let decision: Decision = serde_json::from_slice(body).map_err(|_| {
+        OAuthError::invalid_request(
+            "Send JSON {\"auth_req_id\": \"…\", \"approved\": true or false}.",
+        )
+    })?;
+    let Some(user_id) = token.user_id.clone() else {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "Use the user's access token, not a client token.",
+        ));
+    };
+    let id_hash = state
+        .hash_key
+        .hash(Purpose::AuthReqId, &decision.auth_req_id);
+    let not_found = || OAuthError::new(ErrorCode::NotFound, "No such backchannel request.");
+    let request = state
+        .store
+        .backchannel(&id_hash)
+        .await?
+        .ok_or_else(not_found)?;
+    let (token_client, request_client) = (
+        state.store.client(&token.client_id).await?,
+        state.store.client(&request.client_id).await?,
+    );
+    let same_app =
+        matches!((&token_client, &request_client), (Some(a), Some(b)) if a.app_id == b.app_id);
+    if !same_app {
+        return Err(not_found());
+    }
+    if request.user_id != user_id {
+        tracing::warn!(user_id = %user_id, target = %request.user_id, "refused: a user tried to decide another user's request");
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "This request is for someone else; it was not changed.",
+        ));
+    }
+    let user = state
+        .store
+        .user(&user_id)
+        .await?
+        .filter(|user| user.is_active());
+    if user.is_none() {
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "The account is not active.",
+        ));
+    }
+    if now.0 >= request.expires_at {
+        return Err(OAuthError::new(
+            ErrorCode::ExpiredToken,
+            "The request has expired; it was not changed.",
+        ));
+    }
+    if request.status != Status::Pending.as_str() {
+        return Err(OAuthError::new(
+            ErrorCode::Conflict,
+            "The request was already decided; it was not changed.",
+        ));
+    }
+    let status = if decision.approved {
+        Status::Approved
+    } else {
+        Status::Denied
+    };
+    let next = Backchannel {
+        status: status.as_str().to_owned(),
+        decided_at: Some(now.0),
+        auth_time: token.auth_time,
+        amr: token.amr.clone(),
+        ..request.clone()
+    };
+    if !state
+        .store
+        .update_backchannel(&next, request.version)
+        .await?
+    {
+        // Someone changed it in between: a decision or a poll. Only a poll may be retried.
+        let again = state
+            .store
+            .backchannel(&id_hash)
+            .await?
+            .ok_or_else(not_found)?;
+        if again.status != Status::Pending.as_str()
+            || !state
+                .store
+                .update_backchannel(
+                    &Backchannel {
+                        version: again.version,
+                        last_poll_at: again.last_poll_at,
+                        interval_secs: again.interval_secs,
+                        ..next
+                    },
+                    again.version,
+                )
+                .await?
+        {
+            return Err(OAuthError::new(
+                ErrorCode::Conflict,
+                "The request was already decided; it was not changed.",
+            ));
+        }
+    }
+    tracing::info!(user_id = %user_id, approved = decision.approved, "backchannel request decided");
+    Ok(Json(json!({ "status": status.as_str() })))
+}

@@ -1,0 +1,81 @@
+//! Client authentication at the token and backchannel endpoints: `client_secret_basic`
+//! (RFC 6749 §2.3.1, HTTP Basic with form-encoded id and secret) and `client_secret_post` (the
+//! same in the body). Using both at once is refused. Secrets are compared as keyed hashes in
+//! constant time, and every failure answers the same `invalid_client`.
+
+use axum::http::{HeaderMap, header};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+
+use super::form::Form;
+use crate::{AppState, crypto::Purpose, error::OAuthError, store::Client};
+
+/// Authenticates the client of a request from its headers and form.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Client, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let posted = match (form.get("client_id"), form.get("client_secret")) {
+        (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
+        _ => None,
+    };
+    let (id, secret) = match (basic, posted) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "Authenticate the client one way only: HTTP Basic or the client_secret parameter.",
+            ));
+        }
+        (Some(credentials), None) | (None, Some(credentials)) => credentials,
+        (None, None) => return Err(OAuthError::invalid_client()),
+    };
+    // With HTTP Basic, a client_id in the body must name the same client.
+    if form.get("client_id").is_some_and(|form_id| form_id != id) {
+        return Err(OAuthError::invalid_client());
+    }
+    let Some(client) = state.store.client(&id).await? else {
+        // Spend the same work as a real check, so timing does not tell which ids exist.
+        let _ = state.hash_key.hash(Purpose::ClientSecret, &secret);
+        return Err(OAuthError::invalid_client());
+    };
+    if state
+        .hash_key
+        .verify(Purpose::ClientSecret, &secret, &client.secret_hash)
+    {
+        Ok(client)
+    } else {
+        Err(OAuthError::invalid_client())
+    }
+}
+
+/// The id and secret of an `Authorization: Basic` header, if there is one.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(OAuthError::invalid_client());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client());
+    }
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| OAuthError::invalid_client())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(OAuthError::invalid_client)?;
+    // RFC 6749 §2.3.1: both parts are form-encoded before Basic encoding.
+    let unescape = |part: &str| -> Result<String, OAuthError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={part}"))
+            .map_err(|_| OAuthError::invalid_client())?;
+        pairs
+            .into_iter()
+            .next()
+            .map(|(_, value)| value)
+            .ok_or_else(OAuthError::invalid_client)
+    };
+    Ok(Some((unescape(id)?, unescape(secret)?)))
+}

@@ -1,0 +1,64 @@
+//! The development outbox, for people (`GET /dev/outbox`) and tests (`GET /dev/outbox.json`).
+//! Only mounted when the outbox is the configured sender.
+
+use axum::{
+    Json,
+    extract::State,
+    response::{Html, IntoResponse, Response},
+};
+
+use crate::{AppState, error::OAuthError, store::Message};
+
+/// How many messages are shown.
+const SHOWN: i64 = 100;
+
+/// The newest messages as JSON: `[{id, channel, to, subject, body, link, created_at}]`.
+pub async fn outbox_json(State(state): State<AppState>) -> Result<Json<Vec<Message>>, OAuthError> {
+    Ok(Json(state.store.messages(SHOWN).await?))
+}
+
+/// The newest messages as a readable page.
+pub async fn outbox_html(State(state): State<AppState>) -> Result<Response, OAuthError> {
+    let messages = state.store.messages(SHOWN).await?;
+    let mut rows = String::new();
+    for m in &messages {
+        let link = m
+            .link
+            .as_deref()
+            .map(|link| format!(r#"<a href="{0}">{0}</a>"#, escape(link)))
+            .unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            m.id,
+            escape(&m.channel),
+            escape(&m.recipient),
+            escape(m.subject.as_deref().unwrap_or("")),
+            escape(&m.body),
+            link
+        ));
+    }
+    let page = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Development outbox</title><style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.4rem;text-align:left;vertical-align:top}}</style></head>
+<body><h1>Development outbox</h1><p>Messages the provider would have sent, newest first. Nothing here was delivered.</p>
+<table><thead><tr><th>#</th><th>Channel</th><th>To</th><th>Subject</th><th>Text</th><th>Link</th></tr></thead><tbody>
+{rows}</tbody></table></body></html>"#
+    );
+    Ok(Html(page).into_response())
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}

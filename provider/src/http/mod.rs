@@ -1,0 +1,101 @@
+//! The provider's HTTP surface. Handlers only extract, call the protocol modules, and map the
+//! result; every refusal is an [`OAuthError`](crate::error::OAuthError).
+
+mod apps;
+mod ciba;
+mod client_auth;
+mod dev;
+mod discovery;
+pub mod form;
+mod otp;
+mod token;
+
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Serialize;
+
+use crate::{AppState, error::InternalCause};
+
+/// Builds the provider's router. Tests build the very same router through [`crate::Provider`].
+///
+/// Layers (outermost first): the internal-error logger, then the routes.
+pub(crate) fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/cis/oidc/backchannel", post(ciba::backchannel))
+        .route("/oidc/token", post(token::token))
+        .route("/cis/oidc/token", post(token::token))
+        .route("/cis/auth/backchannel/complete", post(ciba::complete))
+        .route("/cis/v1/auth/otp/send", post(otp::send))
+        .route("/cis/v1/auth/otp/authenticate", post(otp::authenticate))
+        .route(
+            "/cis/v1/applications/{app_id}/clients/{client_id}",
+            get(apps::get).put(apps::put),
+        );
+    if state.dev_outbox {
+        router = router
+            .route("/dev/outbox", get(dev::outbox_html))
+            .route("/dev/outbox.json", get(dev::outbox_json));
+    }
+    router
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_internal_errors))
+        .with_state(state)
+}
+
+/// Writes the cause of every `server_error` to the log; the client saw only a generic message.
+async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(%method, %path, %cause, "internal error");
+    }
+    response
+}
+
+/// The body of `GET /healthz`.
+#[derive(Debug, Serialize)]
+struct Health<'a> {
+    /// `ok`, or `unavailable` when the store does not answer.
+    status: &'static str,
+    issuer: &'a str,
+    version: &'static str,
+}
+
+/// Liveness and readiness in one: answers 200 only when the store answers too.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let (code, status) = match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(error) => {
+            tracing::error!(%error, "health check: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+    };
+    let body = Health {
+        status,
+        issuer: &state.issuer,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let mut response = (code, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Any path the provider does not serve, in Mosaic's error shape.
+async fn not_found() -> Response {
+    let body = serde_json::json!({ "message": ["Not found"], "error_code": 404 });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}

@@ -1,0 +1,234 @@
+//! Customer one-time login, Mosaic's backend API: `POST /cis/v1/auth/otp/send` and
+//! `POST /cis/v1/auth/otp/authenticate`, both with a client access token.
+//!
+//! Codes are six digits from the OS-seeded CSPRNG, stored as keyed hashes bound to the user and
+//! client, valid for ten minutes, used once, and locked after five wrong attempts. Sending a new
+//! code retires the earlier ones.
+
+use std::time::Duration;
+
+use axum::{Json, body::Bytes, extract::State, http::HeaderMap};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    ciba::request::{self, Hint},
+    crypto::{Purpose, one_time_code},
+    error::{ErrorCode, OAuthError},
+    sender::Outgoing,
+    store::{Client, NewOtp, User},
+    tokens::{self, Authentication},
+};
+
+/// How long a code is valid.
+pub const CODE_LIFETIME: Duration = Duration::from_secs(600);
+/// Wrong attempts allowed per code.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum IdentifierType {
+    Email,
+    PhoneNumber,
+    UserId,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    channel: OtpChannel,
+    identifier_type: IdentifierType,
+    identifier: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OtpChannel {
+    Sms,
+    Email,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthenticateRequest {
+    identifier_type: IdentifierType,
+    identifier: String,
+    passcode: String,
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8], shape: &str) -> Result<T, OAuthError> {
+    serde_json::from_slice(body)
+        .map_err(|_| OAuthError::invalid_request(format!("Send JSON {shape}.")))
+}
+
+/// The client that a client access token speaks for.
+async fn calling_client(state: &AppState, headers: &HeaderMap) -> Result<Client, OAuthError> {
+    let token = tokens::bearer(state, headers, state.clock.now()).await?;
+    if token.user_id.is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "Use a client access token.",
+        ));
+    }
+    state
+        .store
+        .client(&token.client_id)
+        .await?
+        .ok_or_else(OAuthError::invalid_token)
+}
+
+async fn find_customer(
+    state: &AppState,
+    client: &Client,
+    kind: &IdentifierType,
+    identifier: &str,
+) -> Result<User, OAuthError> {
+    let hint = match kind {
+        IdentifierType::Email => request::hint(identifier, request::HintType::Email)?,
+        IdentifierType::PhoneNumber => request::hint(identifier, request::HintType::Phone)?,
+        IdentifierType::UserId => request::hint(identifier, request::HintType::UserId)?,
+    };
+    let _: &Hint = &hint;
+    state
+        .store
+        .customer_by_hint(&client.app_id, &hint)
+        .await?
+        .filter(User::is_active)
+        .ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::UnknownUserId,
+                "No active user matches the identifier.",
+            )
+        })
+}
+
+/// Sends a one-time code to the user's verified phone or email.
+pub async fn send(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, OAuthError> {
+    let result = async {
+        let client = calling_client(&state, &headers).await?;
+        let request: SendRequest =
+            json_body(&body, "{\"channel\", \"identifier_type\", \"identifier\"}")?;
+        let user = find_customer(
+            &state,
+            &client,
+            &request.identifier_type,
+            &request.identifier,
+        )
+        .await?;
+        let (channel, to) = match request.channel {
+            OtpChannel::Sms => ("sms", user.phone.clone().filter(|_| user.phone_verified)),
+            OtpChannel::Email => ("email", user.email.clone().filter(|_| user.email_verified)),
+        };
+        let to = to.ok_or_else(|| {
+            OAuthError::invalid_request(format!(
+                "The user has no verified {} to send a code to.",
+                if channel == "sms" {
+                    "phone number"
+                } else {
+                    "email address"
+                }
+            ))
+        })?;
+        let now = state.clock.now();
+        let code = one_time_code();
+        let code_hash = state.hash_key.hash(
+            Purpose::OneTimeCode,
+            &format!("{}:{}", user.id, code.expose()),
+        );
+        let id = state
+            .store
+            .insert_otp(&NewOtp {
+                client_id: &client.id,
+                user_id: &user.id,
+                channel,
+                code_hash: &code_hash,
+                created_at: now.0,
+                expires_at: now.plus(CODE_LIFETIME).0,
+            })
+            .await?;
+        let message = Outgoing {
+            channel,
+            to,
+            subject: (channel == "email")
+                .then(|| format!("{}: your sign-in code", client.app_name)),
+            body: format!(
+                "{}: your code is {}. It expires in 10 minutes. Never share it.",
+                client.app_name,
+                code.expose()
+            ),
+            link: None,
+        };
+        if let Err(error) = state.sender.send(&message).await {
+            state.store.delete_otp(id).await?;
+            tracing::warn!(%error, channel, "one-time code not delivered");
+            return Err(OAuthError::new(
+                ErrorCode::DeliveryFailed,
+                "The code could not be sent. Try again.",
+            ));
+        }
+        Ok(Json(json!({ "message": "A code was sent." })))
+    }
+    .await;
+    result.map_err(OAuthError::mosaic)
+}
+
+/// Checks a one-time code and, if right, signs the user in (returns their tokens).
+pub async fn authenticate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, OAuthError> {
+    let result = async {
+        let client = calling_client(&state, &headers).await?;
+        let request: AuthenticateRequest = json_body(&body, "{\"identifier_type\", \"identifier\", \"passcode\"}")?;
+        let user = find_customer(&state, &client, &request.identifier_type, &request.identifier).await?;
+        let now = state.clock.now();
+        let refused = |text: &str| OAuthError::invalid_grant(text.to_owned());
+        let otp = state
+            .store
+            .current_otp(&user.id, &client.id)
+            .await?
+            .ok_or_else(|| refused("There is no code to check: ask for a new one."))?;
+        if otp.expires_at <= now.0 {
+            return Err(refused("The code has expired: ask for a new one."));
+        }
+        if otp.attempts >= MAX_ATTEMPTS {
+            return Err(refused("Too many wrong codes: ask for a new one."));
+        }
+        let right = state
+            .hash_key
+            .verify(Purpose::OneTimeCode, &format!("{}:{}", user.id, request.passcode.trim()), &otp.code_hash);
+        if !right {
+            let counted = state.store.count_otp_attempt(otp.id, MAX_ATTEMPTS).await?;
+            let left = MAX_ATTEMPTS - otp.attempts - 1;
+            return Err(if counted && left > 0 {
+                refused(&format!("Wrong code. {left} attempts left."))
+            } else {
+                refused("Too many wrong codes: ask for a new one.")
+            });
+        }
+        if !state.store.consume_otp(otp.id, MAX_ATTEMPTS, now).await? {
+            return Err(refused("The code was already used: ask for a new one."));
+        }
+        let authentication = Authentication {
+            auth_time: now.unix_seconds(),
+            amr: vec!["otp".to_owned(), otp.channel.clone()],
+        };
+        let issued = tokens::issue_for_user(&state, &client, &user, "openid", &authentication, now).await?;
+        tracing::info!(client_id = %client.id, user_id = %user.id, "customer signed in with a one-time code");
+        Ok(Json(json!({
+            "access_token": issued.access_token,
+            "id_token": issued.id_token,
+            "token_type": issued.token_type,
+            "expires_in": issued.expires_in,
+            "session_id": crate::crypto::random_handle().expose(),
+        })))
+    }
+    .await;
+    result.map_err(OAuthError::mosaic)
+}

@@ -1,0 +1,275 @@
+//! A provider in this process with a manual clock, its data in a temporary folder, the demo seed
+//! plus a second application, and helpers that speak its HTTP API as a client would.
+
+use std::{sync::Arc, time::Duration};
+
+use provider::{
+    Config, Options, Provider,
+    clock::{Clock, Timestamp},
+    sender::{BoxFuture, Outgoing, SendError, Sender},
+    store::Store,
+};
+use reqwest::Response;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+/// The demo console's credentials.
+pub const CLIENT: (&str, &str) = ("agent-console", "demo-console-secret");
+/// A client of another application.
+pub const OTHER_CLIENT: (&str, &str) = ("other-console", "other-console-secret");
+
+const OTHER_APP: &str = r#"
+[[applications]]
+id = "other-bank"
+name = "Other Bank"
+
+[[applications.clients]]
+id = "other-console"
+name = "Other console"
+secret = "other-console-secret"
+ciba = { enabled = true, login_uri = "https://other.example/approve" }
+
+[[applications.customers]]
+id = "olga"
+name = "Olga Other"
+email = "olga@example.com"
+email_verified = true
+phone = "+15555550199"
+phone_verified = true
+"#;
+
+/// A sender that always fails, for delivery-failure tests.
+#[derive(Debug)]
+pub struct FailingSender;
+
+impl Sender for FailingSender {
+    fn send<'a>(&'a self, _: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async { Err(SendError("the SMS gateway is down".into())) })
+    }
+}
+
+/// A running provider for one test.
+pub struct Op {
+    pub url: String,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+    data: TempDir,
+    stop: CancellationToken,
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Op {
+    pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    pub async fn start_with(sender: Option<Arc<dyn Sender>>) -> Self {
+        let data = TempDir::new().unwrap();
+        let seed = data.path().join("seed.toml");
+        std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
+        let clock = Clock::manual(Timestamp(1_800_000_000_000));
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            issuer: None,
+            data_dir: data.path().join("data"),
+            seed_file: Some(seed),
+        };
+        let provider = Provider::bind_with(
+            config,
+            Options {
+                clock: clock.clone(),
+                sender,
+            },
+        )
+        .await
+        .unwrap();
+        let url = provider.issuer().to_owned();
+        let stop = CancellationToken::new();
+        tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
+        Self {
+            url,
+            clock,
+            http: reqwest::Client::new(),
+            data,
+            stop,
+        }
+    }
+
+    pub fn advance(&self, seconds: u64) {
+        self.clock.advance(Duration::from_secs(seconds));
+    }
+
+    /// The provider's store, opened beside it (SQLite allows it).
+    pub async fn store(&self) -> Store {
+        Store::open(&self.data.path().join("data").join("provider.sqlite"))
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A backchannel request by the demo console with `params`.
+    pub async fn backchannel(&self, params: &[(&str, &str)]) -> Response {
+        self.backchannel_as(CLIENT, params).await
+    }
+
+    pub async fn backchannel_as(&self, client: (&str, &str), params: &[(&str, &str)]) -> Response {
+        let mut form = vec![("client_id", client.0), ("client_secret", client.1)];
+        form.extend_from_slice(params);
+        self.post_form("/cis/oidc/backchannel", &form).await
+    }
+
+    /// Starts a request for alice by SMS and returns its `auth_req_id`.
+    pub async fn start_for_alice(&self) -> String {
+        let response = self
+            .backchannel(&[
+                ("scope", "openid email"),
+                ("login_hint", "+15555550101"),
+                ("binding_message", "K7-42"),
+            ])
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["auth_req_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn poll_as(&self, client: (&str, &str), auth_req_id: &str) -> Response {
+        self.post_form(
+            "/oidc/token",
+            &[
+                ("client_id", client.0),
+                ("client_secret", client.1),
+                ("grant_type", "urn:openid:params:grant-type:ciba"),
+                ("auth_req_id", auth_req_id),
+            ],
+        )
+        .await
+    }
+
+    pub async fn poll(&self, auth_req_id: &str) -> Response {
+        self.poll_as(CLIENT, auth_req_id).await
+    }
+
+    /// The `error` of a poll answer, or `"tokens"` for a 200.
+    pub async fn poll_error(&self, auth_req_id: &str) -> String {
+        error_of(self.poll(auth_req_id).await).await
+    }
+
+    pub async fn client_token_of(&self, client: (&str, &str)) -> String {
+        let response = self
+            .post_form(
+                "/oidc/token",
+                &[
+                    ("client_id", client.0),
+                    ("client_secret", client.1),
+                    ("grant_type", "client_credentials"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn client_token(&self) -> String {
+        self.client_token_of(CLIENT).await
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The outbox, newest first.
+    pub async fn outbox(&self) -> Vec<Value> {
+        self.http
+            .get(format!("{}/dev/outbox.json", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Sends a code by email to `email` and returns it, read from the outbox.
+    pub async fn send_code(&self, client_token: &str, email: &str) -> String {
+        let response = self
+            .post_json(
+                "/cis/v1/auth/otp/send",
+                client_token,
+                &serde_json::json!({"channel": "email", "identifier_type": "email", "identifier": email}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let newest = &self.outbox().await[0];
+        assert_eq!(newest["to"], email);
+        let body = newest["body"].as_str().unwrap();
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|part| part.len() == 6)
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn authenticate(&self, client_token: &str, email: &str, code: &str) -> Response {
+        self.post_json(
+            "/cis/v1/auth/otp/authenticate",
+            client_token,
+            &serde_json::json!({"identifier_type": "email", "identifier": email, "passcode": code}),
+        )
+        .await
+    }
+
+    /// Signs `email`'s customer in with a one-time code and returns their access token.
+    pub async fn customer_token(&self, email: &str) -> String {
+        let client_token = self.client_token().await;
+        let code = self.send_code(&client_token, email).await;
+        let response = self.authenticate(&client_token, email, &code).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn complete(
+        &self,
+        customer_token: &str,
+        auth_req_id: &str,
+        approved: bool,
+    ) -> Response {
+        self.post_json(
+            "/cis/auth/backchannel/complete",
+            customer_token,
+            &serde_json::json!({"auth_req_id": auth_req_id, "approved": approved}),
+        )
+        .await
+    }
+}
+
+/// The `error` of an answer, or `"tokens"` for a 200 with an access token.
+pub async fn error_of(response: Response) -> String {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    if status == 200 && body["access_token"].is_string() {
+        "tokens".into()
+    } else {
+        body["error"].as_str().unwrap_or("?").to_owned()
+    }
+}
