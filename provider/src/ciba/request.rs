@@ -218,17 +218,18 @@ pub fn scopes(scope: Option<&str>) -> Result<Vec<String>, OAuthError> {
 
 /// Normalises `value` as a hint of type `kind`.
 pub fn hint(value: &str, kind: HintType) -> Result<Hint, OAuthError> {
-    let value = value.trim();
+    let value = value.trim_end();
     match kind {
-        HintType::Phone => phone(value).map(Hint::Phone).ok_or_else(|| {
+        HintType::Phone => phone(&unmangled_plus(value)).map(Hint::Phone).ok_or_else(|| {
             OAuthError::invalid_request(
                 "login_hint is not a phone number in international format, such as +15555550101.",
             )
         }),
-        HintType::Email => email(value)
+        HintType::Email => email(value.trim_start())
             .map(Hint::Email)
             .ok_or_else(|| OAuthError::invalid_request("login_hint is not an email address.")),
         HintType::UserId => {
+            let value = value.trim_start();
             let ok = (1..=64).contains(&value.len())
                 && value
                     .chars()
@@ -241,6 +242,16 @@ pub fn hint(value: &str, kind: HintType) -> Result<Hint, OAuthError> {
                 ))
             }
         }
+    }
+}
+
+/// Form encoding turns `+` into a space, so `login_hint=+15555550101` sent without encoding
+/// (as Mosaic's guide shows it) arrives as ` 15555550101`. A leading space before a digit is
+/// read back as the `+` it was.
+fn unmangled_plus(value: &str) -> String {
+    match value.strip_prefix(' ') {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("+{rest}"),
+        _ => value.trim_start().to_owned(),
     }
 }
 
