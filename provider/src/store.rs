@@ -432,6 +432,18 @@ impl Store {
             .await?)
     }
 
+    /// Revokes every token of a grant that is not yet revoked; returns how many.
+    pub async fn revoke_grant(&self, grant_id: &str, now: Timestamp) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(grant_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     /// Stores a message in the development outbox and returns its id.
     pub async fn insert_message(
         &self,

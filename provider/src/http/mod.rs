@@ -9,6 +9,7 @@ mod discovery;
 pub mod form;
 mod otp;
 mod token;
+mod userinfo;
 
 use axum::{
     Json, Router,
@@ -36,6 +37,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/cis/oidc/backchannel", post(ciba::backchannel))
         .route("/oidc/token", post(token::token))
         .route("/cis/oidc/token", post(token::token))
+        .route("/oidc/token/revocation", post(userinfo::revoke))
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route("/cis/auth/backchannel/complete", post(ciba::complete))
         .route("/cis/v1/auth/otp/send", post(otp::send))
         .route("/cis/v1/auth/otp/authenticate", post(otp::authenticate))

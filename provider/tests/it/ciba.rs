@@ -741,3 +741,83 @@ async fn discovery_names_the_ciba_endpoints() {
         "{algs:?}"
     );
 }
+
+#[tokio::test]
+async fn userinfo_follows_scopes_and_revocation_ends_the_grant() {
+    let op = Op::start().await;
+    let response = op
+        .backchannel(&[
+            ("scope", "openid phone offline_access"),
+            ("login_hint", "+15555550101"),
+            ("request_context", r#"{"channel":"link"}"#),
+        ])
+        .await;
+    let id = response.json::<Value>().await.unwrap()["auth_req_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let customer = op.customer_token("alice@example.com").await;
+    assert_eq!(op.complete(&customer, &id, true).await.status(), 200);
+    let tokens: Value = op.poll(&id).await.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    let userinfo = |token: String| {
+        let (http, url) = (op.http.clone(), op.url.clone());
+        async move {
+            http.get(format!("{url}/userinfo"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let claims: Value = userinfo(access.to_owned()).await.json().await.unwrap();
+    assert_eq!(
+        claims,
+        json!({"sub": "alice", "name": "Alice Anders", "phone_number": "+15555550101", "phone_number_verified": true})
+    );
+    assert_eq!(
+        userinfo(op.client_token().await).await.status(),
+        401,
+        "client tokens speak for no user"
+    );
+
+    // Another client cannot revoke it; the owner revokes the whole grant with the refresh token.
+    let revoke = |client: (&'static str, &'static str), token: String| {
+        let (http, url) = (op.http.clone(), op.url.clone());
+        async move {
+            http.post(format!("{url}/oidc/token/revocation"))
+                .form(&[
+                    ("client_id", client.0),
+                    ("client_secret", client.1),
+                    ("token", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(revoke(OTHER_CLIENT, refresh.to_owned()).await.status(), 200);
+    assert_eq!(
+        userinfo(access.to_owned()).await.status(),
+        200,
+        "still valid"
+    );
+    assert_eq!(revoke(CLIENT, refresh.to_owned()).await.status(), 200);
+    assert_eq!(
+        userinfo(access.to_owned()).await.status(),
+        401,
+        "revoked with its grant"
+    );
+    assert_eq!(
+        revoke(CLIENT, "never-issued".to_owned()).await.status(),
+        200
+    );
+    assert_eq!(
+        revoke(("agent-console", "wrong"), refresh.to_owned())
+            .await
+            .status(),
+        401
+    );
+}

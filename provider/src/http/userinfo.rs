@@ -1,0 +1,63 @@
+//! `GET`/`POST /userinfo` (OIDC Core §5.3) and `POST /oidc/token/revocation` (RFC 7009).
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
+use serde_json::{Value, json};
+
+use super::{client_auth, form::Form};
+use crate::{AppState, crypto::Purpose, error::OAuthError, tokens};
+
+/// The signed-in user's claims, as far as the token's scopes allow.
+pub async fn userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, OAuthError> {
+    let token = tokens::bearer(&state, &headers, state.clock.now()).await?;
+    let user_id = token
+        .user_id
+        .as_deref()
+        .ok_or_else(OAuthError::invalid_token)?;
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .filter(|user| user.is_active())
+        .ok_or_else(OAuthError::invalid_token)?;
+    let has = |wanted: &str| token.scope.split(' ').any(|s| s == wanted);
+    let mut claims = json!({ "sub": user.id, "name": user.name });
+    if has("email") {
+        claims["email"] = json!(user.email);
+        claims["email_verified"] = json!(user.email_verified);
+    }
+    if has("phone") {
+        claims["phone_number"] = json!(user.phone);
+        claims["phone_number_verified"] = json!(user.phone_verified);
+    }
+    Ok(Json(claims))
+}
+
+/// Revokes a token and every token of its grant. Answers 200 for unknown tokens too, as
+/// RFC 7009 §2.2 asks, so the endpoint tells nothing about which tokens exist.
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form, OAuthError>,
+) -> Result<StatusCode, OAuthError> {
+    let form = form?;
+    let client = client_auth::authenticate(&state, &headers, &form).await?;
+    let token = form.require("token")?;
+    let hash = state.hash_key.hash(Purpose::Token, token);
+    if let Some(record) = state.store.token(&hash).await? {
+        if record.client_id == client.id {
+            let revoked = state
+                .store
+                .revoke_grant(&record.grant_id, state.clock.now())
+                .await?;
+            tracing::info!(client_id = %client.id, revoked, "tokens revoked");
+        }
+    }
+    Ok(StatusCode::OK)
+}
