@@ -50,14 +50,14 @@ pub async fn revoke(
     let client = client_auth::authenticate(&state, &headers, &form).await?;
     let token = form.require("token")?;
     let hash = state.hash_key.hash(Purpose::Token, token);
-    if let Some(record) = state.store.token(&hash).await? {
-        if record.client_id == client.id {
-            let revoked = state
-                .store
-                .revoke_grant(&record.grant_id, state.clock.now())
-                .await?;
-            tracing::info!(client_id = %client.id, revoked, "tokens revoked");
-        }
+    let record = state.store.token(&hash).await?;
+    // Only the client the token was issued to may revoke it; others learn nothing either way.
+    if let Some(record) = record.filter(|record| record.client_id == client.id) {
+        let revoked = state
+            .store
+            .revoke_grant(&record.grant_id, state.clock.now())
+            .await?;
+        tracing::info!(client_id = %client.id, revoked, "tokens revoked");
     }
     Ok(StatusCode::OK)
 }
