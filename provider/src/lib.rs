@@ -163,7 +163,8 @@ impl Provider {
             stored_keys = store.signing_keys().await?;
         }
         let signer = Signer::new(&stored_keys)?;
-        let dev_outbox = options.sender.is_none();
+        // The outbox shows codes and links: only on a loopback address, never to a network.
+        let dev_outbox = options.sender.is_none() && config.listen.ip().is_loopback();
         let sender = options
             .sender
             .unwrap_or_else(|| Arc::new(Outbox::new(store.clone(), clock.clone())));

@@ -405,8 +405,8 @@ impl Store {
     /// Stores an issued token.
     pub async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO tokens (hash, kind, client_id, user_id, scope, auth_time, amr, issued_at, expires_at, revoked_at, grant_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tokens (hash, kind, client_id, user_id, scope, auth_time, amr, issued_at, expires_at, revoked_at, grant_id, origin)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&token.hash)
         .bind(&token.kind)
@@ -419,6 +419,7 @@ impl Store {
         .bind(token.expires_at)
         .bind(token.revoked_at)
         .bind(&token.grant_id)
+        .bind(&token.origin)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -687,10 +688,12 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
     /// Tokens of one grant share this id.
     pub grant_id: String,
+    /// `login` (the user's own sign-in), `ciba` or `client_credentials`.
+    pub origin: String,
 }
 
 /// A message to store in the outbox.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct NewMessage<'a> {
     /// `sms` or `email`.
     pub channel: &'a str,
@@ -705,7 +708,7 @@ pub struct NewMessage<'a> {
 }
 
 /// A message in the outbox.
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Message {
     /// Its number.
     pub id: i64,
@@ -762,4 +765,22 @@ pub struct Otp {
     pub attempts: i64,
     /// Used or retired, ms.
     pub consumed_at: Option<i64>,
+}
+
+// Message texts hold links (with `auth_req_id`) and one-time codes: never in Debug output.
+impl std::fmt::Debug for NewMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewMessage")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("id", &self.id)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
 }

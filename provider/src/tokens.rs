@@ -49,6 +49,24 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
+/// Where user tokens come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The user signed in themselves (one-time code): these tokens may decide CIBA requests.
+    Login,
+    /// A client redeemed an approved CIBA request: these speak for the user to the client only.
+    Ciba,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Ciba => "ciba",
+        }
+    }
+}
+
 /// How the user authenticated.
 #[derive(Clone, Debug)]
 pub struct Authentication {
@@ -66,9 +84,11 @@ pub async fn issue_for_user(
     user: &User,
     scope: &str,
     authentication: &Authentication,
+    origin: Origin,
     now: Timestamp,
 ) -> Result<TokenResponse, OAuthError> {
     let grant_id = random_handle();
+    let origin = origin.as_str();
     let amr_json = serde_json::to_string(&authentication.amr).map_err(OAuthError::internal)?;
     let access = store_token(
         state,
@@ -79,6 +99,7 @@ pub async fn issue_for_user(
         Some(authentication),
         &amr_json,
         &grant_id,
+        origin,
         now,
         ACCESS_TOKEN_LIFETIME,
     )
@@ -94,6 +115,7 @@ pub async fn issue_for_user(
                 Some(authentication),
                 &amr_json,
                 &grant_id,
+                origin,
                 now,
                 REFRESH_TOKEN_LIFETIME,
             )
@@ -131,6 +153,7 @@ pub async fn issue_for_client(
         None,
         "[]",
         &grant_id,
+        "client_credentials",
         now,
         ACCESS_TOKEN_LIFETIME,
     )
@@ -187,6 +210,7 @@ async fn store_token(
     authentication: Option<&Authentication>,
     amr_json: &str,
     grant_id: &Secret,
+    origin: &str,
     now: Timestamp,
     lifetime: Duration,
 ) -> Result<Secret, OAuthError> {
@@ -205,6 +229,7 @@ async fn store_token(
             expires_at: now.plus(lifetime).0,
             revoked_at: None,
             grant_id: grant_id.expose().to_owned(),
+            origin: origin.to_owned(),
         })
         .await?;
     Ok(token)

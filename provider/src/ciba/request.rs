@@ -322,7 +322,7 @@ pub fn custom_message(value: &str) -> Result<String, OAuthError> {
     let value = value.trim();
     let invisible = |c: char| {
         c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
     };
     let lower = value.to_lowercase();
     let ok = !value.is_empty()
@@ -532,6 +532,7 @@ mod tests {
             "two\nlines",
             "\u{202E}reversed",
             "zero\u{200B}width",
+            "line\u{2028}separator",
             "",
             &"x".repeat(MAX_CUSTOM_MESSAGE_CHARS + 1),
         ] {

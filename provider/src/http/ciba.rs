@@ -213,6 +213,20 @@ async fn decide(
     if !same_app {
         return Err(not_found());
     }
+    // Only the customer's own sign-in, made for this request, may decide it: not a token the
+    // client got by redeeming an earlier request, and not a sign-in from before this request.
+    let signed_in_for_this = token.origin == "login"
+        && token.client_id == request.client_id
+        && token
+            .auth_time
+            .is_some_and(|seconds| seconds >= request.created_at.div_euclid(1000));
+    if !signed_in_for_this {
+        tracing::warn!(user_id = %user_id, "refused: a decision without a sign-in made for this request");
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "Sign the customer in again for this request; the token given may not decide it.",
+        ));
+    }
     if request.user_id != user_id {
         tracing::warn!(user_id = %user_id, target = %request.user_id, "refused: a user tried to decide another user's request");
         return Err(OAuthError::new(

@@ -16,6 +16,11 @@ pub async fn authenticate(
     form: &Form,
 ) -> Result<Client, OAuthError> {
     let basic = basic_credentials(headers)?;
+    if basic.is_some() && form.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "Authenticate the client one way only: HTTP Basic or the client_secret parameter.",
+        ));
+    }
     let posted = match (form.get("client_id"), form.get("client_secret")) {
         (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
         _ => None,

@@ -9,9 +9,17 @@ use axum::{
 
 use crate::error::OAuthError;
 
-/// The parameters of a form body, in order.
-#[derive(Debug, Default)]
+/// The parameters of a form body, in order. Its `Debug` shows names only: values may be secrets.
+#[derive(Default)]
 pub struct Form(Vec<(String, String)>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
 
 impl Form {
     /// Parses `body`; refuses repeated parameters.

@@ -52,12 +52,21 @@ pub(crate) fn router(state: AppState) -> Router {
     if state.dev_outbox {
         router = router
             .route("/dev/outbox", get(dev::outbox_html))
-            .route("/dev/outbox.json", get(dev::outbox_json));
+            .route("/dev/outbox.json", get(dev::outbox_json))
+            .layer(middleware::map_response(no_store));
     }
     router
         .fallback(not_found)
         .layer(middleware::from_fn(log_internal_errors))
         .with_state(state)
+}
+
+/// Marks a response as never to be cached.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Writes the cause of every `server_error` to the log; the client saw only a generic message.

@@ -110,8 +110,16 @@ async fn ciba(
                         .unwrap_or_default(),
                 };
                 tracing::info!(client_id = %client.id, user_id = %user.id, "backchannel request redeemed");
-                tokens::issue_for_user(state, client, &user, &request.scope, &authentication, now)
-                    .await
+                tokens::issue_for_user(
+                    state,
+                    client,
+                    &user,
+                    &request.scope,
+                    &authentication,
+                    tokens::Origin::Ciba,
+                    now,
+                )
+                .await
             }
             _ => Err(outcome.error(next.interval).unwrap_or_else(invalid)),
         };

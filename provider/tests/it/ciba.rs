@@ -821,3 +821,31 @@ async fn userinfo_follows_scopes_and_revocation_ends_the_grant() {
         401
     );
 }
+
+#[tokio::test]
+async fn case_7_only_a_sign_in_made_for_this_request_may_decide_it() {
+    let op = Op::start().await;
+    let first = op.start_for_alice().await;
+    let old_sign_in = op.customer_token("alice@example.com").await;
+    assert_eq!(op.complete(&old_sign_in, &first, true).await.status(), 200);
+    let tokens: Value = op.poll(&first).await.json().await.unwrap();
+    let redeemed = tokens["access_token"].as_str().unwrap().to_owned();
+
+    op.advance(1);
+    let second = op.start_for_alice().await;
+    for (token, what) in [
+        (&redeemed, "a token the client redeemed"),
+        (&old_sign_in, "a sign-in from before"),
+    ] {
+        let refused = op.complete(token, &second, true).await;
+        assert_eq!(refused.status(), 400, "{what}");
+        assert_eq!(error_of(refused).await, "access_denied", "{what}");
+    }
+    assert_eq!(
+        op.poll_error(&second).await,
+        "authorization_pending",
+        "nothing changed"
+    );
+    let fresh = op.customer_token("alice@example.com").await;
+    assert_eq!(op.complete(&fresh, &second, true).await.status(), 200);
+}

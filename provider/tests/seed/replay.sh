@@ -88,7 +88,15 @@ poll() {
 poll "$AUTH_REQ_ID"; expect "Step 4: user has not decided" 400 authorization_pending
 poll "$AUTH_REQ_ID"; expect "Step 4: polled too frequently" 400 slow_down
 
-# Step 1 callback: the customer signs in (one-time code by email) and approves.
+# Two fresh requests (approve, deny), so that the first poll after each decision is not early.
+request POST /cis/oidc/backchannel -d client_id=$CLIENT_ID -d client_secret=$CLIENT_SECRET -d scope=openid \
+  -d login_hint=+15555550101 -d binding_message=MESSAGE -d 'request_context={"channel": "link"}'
+APPROVE_ID=$(field auth_req_id)
+request POST /cis/oidc/backchannel -d client_id=$CLIENT_ID -d client_secret=$CLIENT_SECRET -d scope=openid \
+  -d login_hint=+15555550101 -d 'request_context={"channel": "link"}'
+DENY_ID=$(field auth_req_id)
+
+# Step 1: the customer opens the link and signs in (one-time code by email).
 request POST /cis/v1/auth/otp/send -H "Authorization: Bearer $ACCESS_TOKEN" -H 'Content-Type: application/json' \
   -d '{"channel": "email", "identifier_type": "email", "identifier": "alice@example.com"}'
 expect "one-time code sent" 200
@@ -98,10 +106,6 @@ request POST /cis/v1/auth/otp/authenticate -H "Authorization: Bearer $ACCESS_TOK
 expect "customer signed in" 200
 USER_ACCESS_TOKEN=$(field access_token)
 
-# A fresh request, so that the first poll after the decision is not early.
-request POST /cis/oidc/backchannel -d client_id=$CLIENT_ID -d client_secret=$CLIENT_SECRET -d scope=openid \
-  -d login_hint=+15555550101 -d binding_message=MESSAGE -d 'request_context={"channel": "link"}'
-APPROVE_ID=$(field auth_req_id)
 request POST /cis/auth/backchannel/complete -H "Authorization: Bearer $USER_ACCESS_TOKEN" -H 'Content-Type: application/json' \
   -d "{\"auth_req_id\": \"$APPROVE_ID\", \"approved\": true}"
 expect "Step 1: completion callback (approved)" 200
@@ -109,9 +113,6 @@ poll "$APPROVE_ID"; expect "Step 4: approved, tokens" 200
 [ -n "$(field id_token)" ] && [ -n "$(field access_token)" ] || { echo "  FAIL  token answer: no tokens"; failures=$((failures + 1)); }
 
 # Step 4, denied.
-request POST /cis/oidc/backchannel -d client_id=$CLIENT_ID -d client_secret=$CLIENT_SECRET -d scope=openid \
-  -d login_hint=+15555550101 -d 'request_context={"channel": "link"}'
-DENY_ID=$(field auth_req_id)
 request POST /cis/auth/backchannel/complete -H "Authorization: Bearer $USER_ACCESS_TOKEN" -H 'Content-Type: application/json' \
   -d "{\"auth_req_id\": \"$DENY_ID\", \"approved\": false}"
 expect "Step 1: completion callback (denied)" 200
