@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::{
     AppState,
-    ciba::request::{self, Hint},
+    ciba::request,
     crypto::{Purpose, one_time_code},
     error::{ErrorCode, OAuthError},
     sender::Outgoing,
@@ -89,7 +89,6 @@ async fn find_customer(
         IdentifierType::PhoneNumber => request::hint(identifier, request::HintType::Phone)?,
         IdentifierType::UserId => request::hint(identifier, request::HintType::UserId)?,
     };
-    let _: &Hint = &hint;
     state
         .store
         .customer_by_hint(&client.app_id, &hint)
