@@ -87,6 +87,7 @@ pub struct OAuthError {
     pub description: String,
     /// Seconds to wait before retrying (429 only).
     pub retry_after: Option<u64>,
+    status: Option<StatusCode>,
     mosaic: bool,
     internal: Option<String>,
 }
@@ -102,6 +103,7 @@ impl OAuthError {
             code,
             description: description.into(),
             retry_after: None,
+            status: None,
             mosaic: false,
             internal: None,
         }
@@ -148,6 +150,14 @@ impl OAuthError {
         error
     }
 
+    /// Answers with `status` instead of the code's usual one, where a specification says so
+    /// for one endpoint (e.g. `access_denied` with 403 on CIBA's authentication endpoint).
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
     /// Also renders Mosaic's `{message, error_code}` fields (for Mosaic's endpoints).
     #[must_use]
     pub fn mosaic(mut self) -> Self {
@@ -180,7 +190,7 @@ struct Body<'a> {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status = self.code.status();
+        let status = self.status.unwrap_or_else(|| self.code.status());
         let body = Body {
             error: self.code,
             error_description: &self.description,

@@ -383,46 +383,37 @@ impl Store {
         next: &Backchannel,
         expected_version: i64,
     ) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE backchannel_requests SET status = ?, interval_secs = ?, last_poll_at = ?, decided_at = ?,
-                 auth_time = ?, amr = ?, version = version + 1
-             WHERE id_hash = ? AND version = ?",
-        )
-        .bind(&next.status)
-        .bind(next.interval_secs)
-        .bind(next.last_poll_at)
-        .bind(next.decided_at)
-        .bind(next.auth_time)
-        .bind(&next.amr)
-        .bind(&next.id_hash)
-        .bind(expected_version)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        write_backchannel(&self.pool, next, expected_version).await
     }
 
-    /// Stores an issued token.
-    pub async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO tokens (hash, kind, client_id, user_id, scope, auth_time, amr, issued_at, expires_at, revoked_at, grant_id, origin)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&token.hash)
-        .bind(&token.kind)
-        .bind(&token.client_id)
-        .bind(&token.user_id)
-        .bind(&token.scope)
-        .bind(token.auth_time)
-        .bind(&token.amr)
-        .bind(token.issued_at)
-        .bind(token.expires_at)
-        .bind(token.revoked_at)
-        .bind(&token.grant_id)
-        .bind(&token.origin)
-        .execute(&self.pool)
-        .await?;
+    /// Stores issued tokens, all or none.
+    pub async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for token in tokens {
+            insert_token(&mut tx, token).await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Marks an approved request redeemed (`next`, if it is still at `expected_version`) and
+    /// stores its tokens in the same transaction: either the client gets working tokens and the
+    /// request is spent, or nothing changed. Returns whether it was written.
+    pub async fn redeem_backchannel(
+        &self,
+        next: &Backchannel,
+        expected_version: i64,
+        tokens: &[TokenRecord],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !write_backchannel(&mut *tx, next, expected_version).await? {
+            return Ok(false);
+        }
+        for token in tokens {
+            insert_token(&mut tx, token).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A token by its hash.
@@ -783,4 +774,54 @@ impl std::fmt::Debug for Message {
             .field("channel", &self.channel)
             .finish_non_exhaustive()
     }
+}
+
+/// The compare-and-set behind [`Store::update_backchannel`].
+async fn write_backchannel<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    next: &Backchannel,
+    expected_version: i64,
+) -> Result<bool, StoreError> {
+    let changed = sqlx::query(
+        "UPDATE backchannel_requests SET status = ?, interval_secs = ?, last_poll_at = ?, decided_at = ?,
+             auth_time = ?, amr = ?, version = version + 1
+         WHERE id_hash = ? AND version = ?",
+    )
+    .bind(&next.status)
+    .bind(next.interval_secs)
+    .bind(next.last_poll_at)
+    .bind(next.decided_at)
+    .bind(next.auth_time)
+    .bind(&next.amr)
+    .bind(&next.id_hash)
+    .bind(expected_version)
+    .execute(executor)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+async fn insert_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    token: &TokenRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO tokens (hash, kind, client_id, user_id, scope, auth_time, amr, issued_at, expires_at, revoked_at, grant_id, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&token.hash)
+    .bind(&token.kind)
+    .bind(&token.client_id)
+    .bind(&token.user_id)
+    .bind(&token.scope)
+    .bind(token.auth_time)
+    .bind(&token.amr)
+    .bind(token.issued_at)
+    .bind(token.expires_at)
+    .bind(token.revoked_at)
+    .bind(&token.grant_id)
+    .bind(&token.origin)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

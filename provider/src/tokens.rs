@@ -76,9 +76,78 @@ pub struct Authentication {
     pub amr: Vec<String>,
 }
 
-/// Issues an access token (and a refresh token with `offline_access`) and an ID token for
-/// `user` to `client`.
-pub async fn issue_for_user(
+/// Tokens made and signed but not yet stored: the response for the client and the records
+/// that make its handles valid. Store them with [`Issued::store`], or together with another
+/// change in one transaction (a CIBA redemption).
+pub struct Issued {
+    /// What the client receives.
+    pub response: TokenResponse,
+    /// What the store keeps (hashes only).
+    pub records: Vec<TokenRecord>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("response", &self.response)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Issued {
+    /// Stores the records and hands out the response.
+    pub async fn store(self, state: &AppState) -> Result<TokenResponse, OAuthError> {
+        state.store.insert_tokens(&self.records).await?;
+        Ok(self.response)
+    }
+}
+
+/// The fields every token of one grant shares.
+struct Grant<'a> {
+    state: &'a AppState,
+    client: &'a Client,
+    user: Option<&'a User>,
+    scope: &'a str,
+    authentication: Option<&'a Authentication>,
+    grant_id: String,
+    origin: &'static str,
+    now: Timestamp,
+}
+
+impl Grant<'_> {
+    /// A fresh handle of `kind` living `lifetime`, and its record.
+    fn token(&self, kind: &str, lifetime: Duration) -> Result<(Secret, TokenRecord), OAuthError> {
+        let token = random_handle();
+        let amr = self
+            .authentication
+            .map(|a| serde_json::to_string(&a.amr))
+            .transpose()
+            .map_err(OAuthError::internal)?;
+        let record = TokenRecord {
+            hash: self
+                .state
+                .hash_key
+                .hash(Purpose::Token, token.expose())
+                .to_vec(),
+            kind: kind.to_owned(),
+            client_id: self.client.id.clone(),
+            user_id: self.user.map(|user| user.id.clone()),
+            scope: self.scope.to_owned(),
+            auth_time: self.authentication.map(|a| a.auth_time),
+            amr: Some(amr.unwrap_or_else(|| "[]".to_owned())),
+            issued_at: self.now.0,
+            expires_at: self.now.plus(lifetime).0,
+            revoked_at: None,
+            grant_id: self.grant_id.clone(),
+            origin: self.origin.to_owned(),
+        };
+        Ok((token, record))
+    }
+}
+
+/// Makes an access token (and a refresh token with `offline_access`) and signs an ID token for
+/// `user` to `client`. Nothing is stored yet.
+pub fn for_user(
     state: &AppState,
     client: &Client,
     user: &User,
@@ -86,85 +155,63 @@ pub async fn issue_for_user(
     authentication: &Authentication,
     origin: Origin,
     now: Timestamp,
-) -> Result<TokenResponse, OAuthError> {
-    let grant_id = random_handle();
-    let origin = origin.as_str();
-    let amr_json = serde_json::to_string(&authentication.amr).map_err(OAuthError::internal)?;
-    let access = store_token(
+) -> Result<Issued, OAuthError> {
+    let grant = Grant {
         state,
-        "access",
         client,
-        Some(user),
+        user: Some(user),
         scope,
-        Some(authentication),
-        &amr_json,
-        &grant_id,
-        origin,
+        authentication: Some(authentication),
+        grant_id: random_handle().expose().to_owned(),
+        origin: origin.as_str(),
         now,
-        ACCESS_TOKEN_LIFETIME,
-    )
-    .await?;
+    };
+    let (access, access_record) = grant.token("access", ACCESS_TOKEN_LIFETIME)?;
+    let mut records = vec![access_record];
     let refresh = if scope.split(' ').any(|s| s == "offline_access") {
-        Some(
-            store_token(
-                state,
-                "refresh",
-                client,
-                Some(user),
-                scope,
-                Some(authentication),
-                &amr_json,
-                &grant_id,
-                origin,
-                now,
-                REFRESH_TOKEN_LIFETIME,
-            )
-            .await?
-            .expose()
-            .to_owned(),
-        )
+        let (refresh, record) = grant.token("refresh", REFRESH_TOKEN_LIFETIME)?;
+        records.push(record);
+        Some(refresh.expose().to_owned())
     } else {
         None
     };
     let id_token = id_token(state, client, user, scope, authentication, now)?;
-    Ok(TokenResponse {
-        access_token: access.expose().to_owned(),
-        token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
-        scope: scope.to_owned(),
-        id_token: Some(id_token),
-        refresh_token: refresh,
+    Ok(Issued {
+        response: TokenResponse {
+            access_token: access.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
+            scope: scope.to_owned(),
+            id_token: Some(id_token),
+            refresh_token: refresh,
+        },
+        records,
     })
 }
 
-/// Issues a client access token (client credentials grant): it speaks for the client alone.
-pub async fn issue_for_client(
-    state: &AppState,
-    client: &Client,
-    now: Timestamp,
-) -> Result<TokenResponse, OAuthError> {
-    let grant_id = random_handle();
-    let access = store_token(
+/// Makes a client access token (client credentials grant): it speaks for the client alone.
+pub fn for_client(state: &AppState, client: &Client, now: Timestamp) -> Result<Issued, OAuthError> {
+    let grant = Grant {
         state,
-        "access",
         client,
-        None,
-        "",
-        None,
-        "[]",
-        &grant_id,
-        "client_credentials",
+        user: None,
+        scope: "",
+        authentication: None,
+        grant_id: random_handle().expose().to_owned(),
+        origin: "client_credentials",
         now,
-        ACCESS_TOKEN_LIFETIME,
-    )
-    .await?;
-    Ok(TokenResponse {
-        access_token: access.expose().to_owned(),
-        token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
-        scope: String::new(),
-        id_token: None,
-        refresh_token: None,
+    };
+    let (access, record) = grant.token("access", ACCESS_TOKEN_LIFETIME)?;
+    Ok(Issued {
+        response: TokenResponse {
+            access_token: access.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
+            scope: String::new(),
+            id_token: None,
+            refresh_token: None,
+        },
+        records: vec![record],
     })
 }
 
@@ -198,41 +245,6 @@ pub fn id_token(
         .signer
         .sign(Algorithm::RS256, &claims)
         .map_err(OAuthError::internal)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn store_token(
-    state: &AppState,
-    kind: &str,
-    client: &Client,
-    user: Option<&User>,
-    scope: &str,
-    authentication: Option<&Authentication>,
-    amr_json: &str,
-    grant_id: &Secret,
-    origin: &str,
-    now: Timestamp,
-    lifetime: Duration,
-) -> Result<Secret, OAuthError> {
-    let token = random_handle();
-    state
-        .store
-        .insert_token(&TokenRecord {
-            hash: state.hash_key.hash(Purpose::Token, token.expose()).to_vec(),
-            kind: kind.to_owned(),
-            client_id: client.id.clone(),
-            user_id: user.map(|user| user.id.clone()),
-            scope: scope.to_owned(),
-            auth_time: authentication.map(|a| a.auth_time),
-            amr: Some(amr_json.to_owned()),
-            issued_at: now.0,
-            expires_at: now.plus(lifetime).0,
-            revoked_at: None,
-            grant_id: grant_id.expose().to_owned(),
-            origin: origin.to_owned(),
-        })
-        .await?;
-    Ok(token)
 }
 
 /// The live token a bearer header carries, or `invalid_token`.

@@ -329,7 +329,8 @@ pub fn custom_message(value: &str) -> Result<String, OAuthError> {
         && value.chars().count() <= MAX_CUSTOM_MESSAGE_CHARS
         && !value.chars().any(|c| invisible(c) || c == '<' || c == '>')
         && !lower.contains("://")
-        && !lower.contains("www.");
+        && !lower.contains("www.")
+        && !lower.split_whitespace().any(looks_like_address);
     if ok {
         Ok(value.to_owned())
     } else {
@@ -338,6 +339,29 @@ pub fn custom_message(value: &str) -> Result<String, OAuthError> {
              without markup, web addresses or invisible characters."
         )))
     }
+}
+
+/// Whether a word reads as a bare web address such as `evil.example/login` or `bank.co.uk`:
+/// labels of letters, digits and hyphens joined by dots (ASCII or look-alike), the last of them
+/// two or more letters. Numbers such as `10.5` and abbreviations such as `e.g.` pass.
+fn looks_like_address(word: &str) -> bool {
+    let word: String = word
+        .chars()
+        .map(|c| match c {
+            '\u{3002}' | '\u{FF0E}' | '\u{FF61}' => '.',
+            c => c,
+        })
+        .collect();
+    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+    let host = word.split(['/', '?', '#', ':']).next().unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
 }
 
 #[cfg(test)]
@@ -528,6 +552,10 @@ mod tests {
         for bad in [
             "Click https://evil.example",
             "visit www.evil.example",
+            "go to evil.example/login now",
+            "see bank.co.uk.",
+            "visit evil\u{3002}example",
+            "(secure-bank.com)",
             "<script>",
             "two\nlines",
             "\u{202E}reversed",
@@ -537,6 +565,13 @@ mod tests {
             &"x".repeat(MAX_CUSTOM_MESSAGE_CHARS + 1),
         ] {
             assert!(custom_message(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "Your balance is 10.50 today.",
+            "Call us, e.g. at 555.0101.",
+            "Is this you? Click:",
+        ] {
+            assert_eq!(custom_message(good).unwrap(), good);
         }
         assert_eq!(
             custom_message("Démo Bank asks: is this you? ✓").unwrap(),

@@ -172,9 +172,15 @@ pub async fn complete(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
-    decide(&state, &headers, &body)
-        .await
-        .map_err(OAuthError::mosaic)
+    decide(&state, &headers, &body).await.map_err(|error| {
+        // CIBA Core §13 answers access_denied with 403 on its own endpoints.
+        let error = if error.code == ErrorCode::AccessDenied {
+            error.with_status(axum::http::StatusCode::FORBIDDEN)
+        } else {
+            error
+        };
+        error.mosaic()
+    })
 }
 
 async fn decide(
@@ -245,60 +251,53 @@ async fn decide(
             "The account is not active.",
         ));
     }
-    if now.0 >= request.expires_at {
-        return Err(OAuthError::new(
-            ErrorCode::ExpiredToken,
-            "The request has expired; it was not changed.",
-        ));
-    }
-    if request.status != Status::Pending.as_str() {
-        return Err(OAuthError::new(
-            ErrorCode::Conflict,
-            "The request was already decided; it was not changed.",
-        ));
-    }
     let status = if decision.approved {
         Status::Approved
     } else {
         Status::Denied
     };
-    let next = Backchannel {
-        status: status.as_str().to_owned(),
-        decided_at: Some(now.0),
-        auth_time: token.auth_time,
-        amr: token.amr.clone(),
-        ..request.clone()
-    };
-    if !state
-        .store
-        .update_backchannel(&next, request.version)
-        .await?
-    {
-        // Someone changed it in between: a decision or a poll. Only a poll may be retried.
-        let again = state
-            .store
-            .backchannel(&id_hash)
-            .await?
-            .ok_or_else(not_found)?;
-        if again.status != Status::Pending.as_str()
-            || !state
-                .store
-                .update_backchannel(
-                    &Backchannel {
-                        version: again.version,
-                        last_poll_at: again.last_poll_at,
-                        interval_secs: again.interval_secs,
-                        ..next
-                    },
-                    again.version,
-                )
-                .await?
-        {
+    // A poll may change the request between the read and the write; read again and retry
+    // while it is still pending. Another decision ends it.
+    let mut request = request;
+    let mut attempts = 0;
+    loop {
+        if now.0 >= request.expires_at {
+            return Err(OAuthError::new(
+                ErrorCode::ExpiredToken,
+                "The request has expired; it was not changed.",
+            ));
+        }
+        if request.status != Status::Pending.as_str() {
             return Err(OAuthError::new(
                 ErrorCode::Conflict,
                 "The request was already decided; it was not changed.",
             ));
         }
+        let next = Backchannel {
+            status: status.as_str().to_owned(),
+            decided_at: Some(now.0),
+            auth_time: token.auth_time,
+            amr: token.amr.clone(),
+            ..request.clone()
+        };
+        if state
+            .store
+            .update_backchannel(&next, request.version)
+            .await?
+        {
+            break;
+        }
+        attempts += 1;
+        if attempts >= 16 {
+            return Err(OAuthError::internal(
+                "backchannel decision kept losing its compare-and-set",
+            ));
+        }
+        request = state
+            .store
+            .backchannel(&id_hash)
+            .await?
+            .ok_or_else(not_found)?;
     }
     tracing::info!(user_id = %user_id, approved = decision.approved, "backchannel request decided");
     Ok(Json(json!({ "status": status.as_str() })))

@@ -35,7 +35,11 @@ pub async fn token(
     let client = client_auth::authenticate(&state, &headers, &form).await?;
     let response = match form.require("grant_type")? {
         CIBA_GRANT => ciba(&state, &client, form.require("auth_req_id")?, now).await?,
-        "client_credentials" => tokens::issue_for_client(&state, &client, now).await?,
+        "client_credentials" => {
+            tokens::for_client(&state, &client, now)?
+                .store(&state)
+                .await?
+        }
         _ => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
@@ -91,6 +95,35 @@ async fn ciba(
             last_poll_at: next.last_poll.map(|t| t.0),
             ..request.clone()
         };
+        if let (Outcome::Issue, Some(user)) = (outcome, &user) {
+            let authentication = Authentication {
+                auth_time: request.auth_time.unwrap_or(now.unix_seconds()),
+                amr: request
+                    .amr
+                    .as_deref()
+                    .and_then(|amr| serde_json::from_str(amr).ok())
+                    .unwrap_or_default(),
+            };
+            let issued = tokens::for_user(
+                state,
+                client,
+                user,
+                &request.scope,
+                &authentication,
+                tokens::Origin::Ciba,
+                now,
+            )?;
+            // Spending the request and storing its tokens is one transaction.
+            if !state
+                .store
+                .redeem_backchannel(&written, request.version, &issued.records)
+                .await?
+            {
+                continue;
+            }
+            tracing::info!(client_id = %client.id, user_id = %user.id, "backchannel request redeemed");
+            return Ok(issued.response);
+        }
         if next != current
             && !state
                 .store
@@ -99,30 +132,7 @@ async fn ciba(
         {
             continue;
         }
-        return match (outcome, user) {
-            (Outcome::Issue, Some(user)) => {
-                let authentication = Authentication {
-                    auth_time: request.auth_time.unwrap_or(now.unix_seconds()),
-                    amr: request
-                        .amr
-                        .as_deref()
-                        .and_then(|amr| serde_json::from_str(amr).ok())
-                        .unwrap_or_default(),
-                };
-                tracing::info!(client_id = %client.id, user_id = %user.id, "backchannel request redeemed");
-                tokens::issue_for_user(
-                    state,
-                    client,
-                    &user,
-                    &request.scope,
-                    &authentication,
-                    tokens::Origin::Ciba,
-                    now,
-                )
-                .await
-            }
-            _ => Err(outcome.error(next.interval).unwrap_or_else(invalid)),
-        };
+        return Err(outcome.error(next.interval).unwrap_or_else(invalid));
     }
     Err(OAuthError::internal(
         "backchannel poll kept losing its compare-and-set",

@@ -168,6 +168,47 @@ async fn case_2_concurrent_polls_after_approval_issue_tokens_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_racing_polls_still_lands() {
+    // Every poll writes the request (last poll time, slow_down); the decision must retry over
+    // them rather than answer "already decided" while the request is still pending.
+    for _round in 0..5 {
+        let op = Op::start().await;
+        let id = op.start_for_alice().await;
+        let token = op.customer_token("alice@example.com").await;
+        let polls: Vec<_> = (0..8)
+            .map(|_| {
+                let (http, url, id) = (op.http.clone(), op.url.clone(), id.clone());
+                tokio::spawn(async move {
+                    let form = [
+                        ("client_id", CLIENT.0),
+                        ("client_secret", CLIENT.1),
+                        ("grant_type", "urn:openid:params:grant-type:ciba"),
+                        ("auth_req_id", id.as_str()),
+                    ];
+                    http.post(format!("{url}/oidc/token"))
+                        .form(&form)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                })
+            })
+            .collect();
+        let decided = op.complete(&token, &id, true).await;
+        assert_eq!(decided.status(), 200);
+        let mut issued = 0;
+        for poll in polls {
+            issued += usize::from(poll.await.unwrap() == 200);
+        }
+        // A poll that ran after the decision may have redeemed it already; if none did, the
+        // next one does. Either way the tokens come exactly once.
+        op.advance(60);
+        issued += usize::from(op.poll(&id).await.status() == 200);
+        assert_eq!(issued, 1);
+    }
+}
+
 #[tokio::test]
 async fn case_4_polling_too_fast_slows_down_by_five_seconds() {
     let op = Op::start().await;
@@ -240,9 +281,11 @@ async fn case_7_another_customer_cannot_decide() {
     let id = op.start_for_alice().await;
     let bob = op.customer_token("bob@example.com").await;
     let refused = op.complete(&bob, &id, true).await;
-    assert_eq!(refused.status(), 400);
+    // CIBA Core §13: access_denied is a 403 on the provider's own endpoints.
+    assert_eq!(refused.status(), 403);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"], "access_denied");
+    assert_eq!(body["error_code"], 403);
     assert_eq!(
         op.poll_error(&id).await,
         "authorization_pending",
@@ -838,7 +881,7 @@ async fn case_7_only_a_sign_in_made_for_this_request_may_decide_it() {
         (&old_sign_in, "a sign-in from before"),
     ] {
         let refused = op.complete(token, &second, true).await;
-        assert_eq!(refused.status(), 400, "{what}");
+        assert_eq!(refused.status(), 403, "{what}");
         assert_eq!(error_of(refused).await, "access_denied", "{what}");
     }
     assert_eq!(
