@@ -48,6 +48,8 @@ pub enum Purpose {
     OneTimeCode,
     /// An authorization code.
     AuthorizationCode,
+    /// A rate-limit counter's rule and subject.
+    RateLimit,
 }
 
 impl Purpose {
@@ -58,6 +60,7 @@ impl Purpose {
             Self::Token => b"token",
             Self::OneTimeCode => b"one-time-code",
             Self::AuthorizationCode => b"authorization-code",
+            Self::RateLimit => b"rate-limit",
         }
     }
 }

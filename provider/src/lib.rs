@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod error;
 mod http;
 pub mod keys;
+pub mod limits;
 pub mod runtime;
 pub mod seed;
 pub mod sender;
@@ -34,6 +35,7 @@ use clock::Clock;
 pub use config::Config;
 use crypto::HashKey;
 use keys::Signer;
+use limits::{Limiter, Limits};
 use sender::{Outbox, Sender};
 use store::Store;
 
@@ -89,6 +91,7 @@ pub struct AppState {
     pub(crate) clock: Clock,
     pub(crate) signer: Signer,
     pub(crate) sender: Arc<dyn Sender>,
+    pub(crate) limiter: Limiter,
     pub(crate) dev_outbox: bool,
 }
 
@@ -99,6 +102,8 @@ pub struct Options {
     pub clock: Clock,
     /// How messages are delivered; the development outbox by default.
     pub sender: Option<Arc<dyn Sender>>,
+    /// Rate limits; [`Limits::default`] unless set.
+    pub limits: Limits,
 }
 
 /// A provider that is bound to its port and has its store open, ready to serve.
@@ -181,6 +186,7 @@ impl Provider {
             source,
         })?;
         let issuer = config.issuer.unwrap_or_else(|| format!("http://{local}"));
+        let limiter = Limiter::new(options.limits, store.clone(), hash_key.clone());
         Ok(Self {
             listener,
             state: AppState {
@@ -190,6 +196,7 @@ impl Provider {
                 clock,
                 signer,
                 sender,
+                limiter,
                 dev_outbox,
             },
         })
@@ -212,9 +219,12 @@ impl Provider {
     ) -> io::Result<()> {
         let Self { listener, state } = self;
         let store = state.store.clone();
-        let result = axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = axum::serve(
+            listener,
+            http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         store.close().await;
         result
     }

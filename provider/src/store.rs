@@ -436,6 +436,51 @@ impl Store {
         .rows_affected())
     }
 
+    /// Counts one event for `key` in the window starting at `window_start` (a new window
+    /// restarts the count) and returns the window's count. Windows that ended are swept out
+    /// when a new one opens.
+    pub async fn count_event(
+        &self,
+        key: &[u8],
+        window_start: i64,
+        window_end: i64,
+    ) -> Result<i64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "INSERT INTO rate_counters (key, window_start, expires_at, count) VALUES (?, ?, ?, 1)
+             ON CONFLICT (key) DO UPDATE SET
+                 count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+                 window_start = excluded.window_start,
+                 expires_at = excluded.expires_at
+             RETURNING count",
+        )
+        .bind(key)
+        .bind(window_start)
+        .bind(window_end)
+        .fetch_one(&self.pool)
+        .await?;
+        if count == 1 {
+            sqlx::query("DELETE FROM rate_counters WHERE expires_at <= ?")
+                .bind(window_start)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(count)
+    }
+
+    /// The count of `key` in the window starting at `window_start` (0 for an older window).
+    pub async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT count FROM rate_counters WHERE key = ? AND window_start = ?",
+            )
+            .bind(key)
+            .bind(window_start)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0),
+        )
+    }
+
     /// Stores a message in the development outbox and returns its id.
     pub async fn insert_message(
         &self,

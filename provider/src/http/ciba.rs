@@ -14,6 +14,7 @@ use crate::{
     },
     crypto::{Purpose, random_handle},
     error::{ErrorCode, OAuthError},
+    limits::Subject,
     sender::Outgoing,
     store::Backchannel,
     tokens,
@@ -22,22 +23,32 @@ use crate::{
 /// Starts a backchannel authentication request.
 pub async fn backchannel(
     State(state): State<AppState>,
+    peer: client_auth::Peer,
     headers: HeaderMap,
     form: Result<Form, OAuthError>,
 ) -> Result<Json<Value>, OAuthError> {
     let form = form.map_err(OAuthError::mosaic)?;
-    start(&state, &headers, form)
+    start(&state, peer, &headers, form)
         .await
         .map_err(OAuthError::mosaic)
 }
 
 async fn start(
     state: &AppState,
+    peer: client_auth::Peer,
     headers: &HeaderMap,
     form: Form,
 ) -> Result<Json<Value>, OAuthError> {
     let now = state.clock.now();
-    let client = client_auth::authenticate(state, headers, &form).await?;
+    let client = client_auth::authenticate(state, peer, headers, &form).await?;
+    state
+        .limiter
+        .hit(
+            |l| l.backchannel_per_client,
+            Subject::Client(&client.id),
+            now,
+        )
+        .await?;
     let login_uri = match (&client.ciba_enabled, &client.login_uri) {
         (true, Some(uri)) => uri.clone(),
         _ => {
@@ -68,6 +79,10 @@ async fn start(
                 "No active user matches login_hint.",
             )
         })?;
+    state
+        .limiter
+        .hit(|l| l.backchannel_per_user, Subject::User(&user.id), now)
+        .await?;
     let recipient = match valid.channel {
         Channel::Sms => Some(
             user.phone
@@ -91,6 +106,12 @@ async fn start(
         ),
         Channel::Link => None,
     };
+    if let (Channel::Sms, Some(number)) = (valid.channel, &recipient) {
+        state
+            .limiter
+            .hit(|l| l.sms_per_number, Subject::Number(number), now)
+            .await?;
+    }
 
     let auth_req_id = random_handle();
     let id_hash = state

@@ -1,16 +1,63 @@
 //! Client authentication at the token and backchannel endpoints: `client_secret_basic`
 //! (RFC 6749 §2.3.1, HTTP Basic with form-encoded id and secret) and `client_secret_post` (the
 //! same in the body). Using both at once is refused. Secrets are compared as keyed hashes in
-//! constant time, and every failure answers the same `invalid_client`.
+//! constant time, and every failure answers the same `invalid_client`. Failures are counted per
+//! IP address; past the limit the address gets 429 until its window ends, right secret or not.
 
-use axum::http::{HeaderMap, header};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, header, request::Parts},
+};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 
 use super::form::Form;
-use crate::{AppState, crypto::Purpose, error::OAuthError, store::Client};
+use crate::{
+    AppState,
+    crypto::Purpose,
+    error::{ErrorCode, OAuthError},
+    limits::{Limits, Subject},
+    store::Client,
+};
 
-/// Authenticates the client of a request from its headers and form.
+/// The address the request came from (the TCP peer).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| Self(addr.ip()))
+            .ok_or_else(|| OAuthError::internal("the router was served without connect info"))
+    }
+}
+
+/// Authenticates the client of a request from its headers and form, within the failure limit
+/// of its address.
 pub async fn authenticate(
+    state: &AppState,
+    peer: Peer,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Client, OAuthError> {
+    let rule = |limits: &Limits| limits.client_failures_per_ip;
+    let now = state.clock.now();
+    state.limiter.check(rule, Subject::Ip(peer.0), now).await?;
+    let result = credentials(state, headers, form).await;
+    if let Err(error) = &result
+        && error.code == ErrorCode::InvalidClient
+    {
+        state.limiter.hit(rule, Subject::Ip(peer.0), now).await?;
+    }
+    result
+}
+
+async fn credentials(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,

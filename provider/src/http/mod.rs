@@ -7,7 +7,7 @@ mod client_auth;
 mod dev;
 mod discovery;
 pub mod form;
-mod otp;
+pub(crate) mod otp;
 mod token;
 mod userinfo;
 

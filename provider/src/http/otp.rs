@@ -16,6 +16,7 @@ use crate::{
     ciba::request,
     crypto::{Purpose, one_time_code},
     error::{ErrorCode, OAuthError},
+    limits::{Limits, Subject},
     sender::Outgoing,
     store::{Client, NewOtp, User},
     tokens::{self, Authentication},
@@ -134,6 +135,16 @@ pub async fn send(
             ))
         })?;
         let now = state.clock.now();
+        state
+            .limiter
+            .hit(|l| l.codes_per_user, Subject::User(&user.id), now)
+            .await?;
+        if channel == "sms" {
+            state
+                .limiter
+                .hit(|l| l.sms_per_number, Subject::Number(&to), now)
+                .await?;
+        }
         let code = one_time_code();
         let code_hash = state.hash_key.hash(
             Purpose::OneTimeCode,
@@ -187,6 +198,8 @@ pub async fn authenticate(
         let request: AuthenticateRequest = json_body(&body, "{\"identifier_type\", \"identifier\", \"passcode\"}")?;
         let user = find_customer(&state, &client, &request.identifier_type, &request.identifier).await?;
         let now = state.clock.now();
+        let wrong_codes = |l: &Limits| l.wrong_codes_per_user;
+        state.limiter.check(wrong_codes, Subject::User(&user.id), now).await?;
         let refused = |text: &str| OAuthError::invalid_grant(text.to_owned());
         let otp = state
             .store
@@ -203,6 +216,7 @@ pub async fn authenticate(
             .hash_key
             .verify(Purpose::OneTimeCode, &format!("{}:{}", user.id, request.passcode.trim()), &otp.code_hash);
         if !right {
+            state.limiter.hit(wrong_codes, Subject::User(&user.id), now).await?;
             let counted = state.store.count_otp_attempt(otp.id, MAX_ATTEMPTS).await?;
             let left = MAX_ATTEMPTS - otp.attempts - 1;
             return Err(if counted && left > 0 {

@@ -27,12 +27,13 @@ pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// The token endpoint.
 pub async fn token(
     State(state): State<AppState>,
+    peer: client_auth::Peer,
     headers: HeaderMap,
     form: Result<Form, OAuthError>,
 ) -> Result<Response, OAuthError> {
     let form = form?;
     let now = state.clock.now();
-    let client = client_auth::authenticate(&state, &headers, &form).await?;
+    let client = client_auth::authenticate(&state, peer, &headers, &form).await?;
     let response = match form.require("grant_type")? {
         CIBA_GRANT => ciba(&state, &client, form.require("auth_req_id")?, now).await?,
         "client_credentials" => {

@@ -43,11 +43,12 @@ pub async fn userinfo(
 /// RFC 7009 §2.2 asks, so the endpoint tells nothing about which tokens exist.
 pub async fn revoke(
     State(state): State<AppState>,
+    peer: client_auth::Peer,
     headers: HeaderMap,
     form: Result<Form, OAuthError>,
 ) -> Result<StatusCode, OAuthError> {
     let form = form?;
-    let client = client_auth::authenticate(&state, &headers, &form).await?;
+    let client = client_auth::authenticate(&state, peer, &headers, &form).await?;
     let token = form.require("token")?;
     let hash = state.hash_key.hash(Purpose::Token, token);
     let record = state.store.token(&hash).await?;

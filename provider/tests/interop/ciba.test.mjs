@@ -147,7 +147,8 @@ async function pollWhile(config, started, customer) {
 }
 
 function describeError(error) {
-  return `${error?.name}: ${error?.message} ${JSON.stringify({
+  const cause = error?.cause instanceof Error ? ` (cause: ${error.cause.message})` : '';
+  return `${error?.name}: ${error?.message}${cause} ${JSON.stringify({
     code: error?.code,
     error: error?.error,
     error_description: error?.error_description,

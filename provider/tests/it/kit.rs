@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use provider::{
     Config, Options, Provider,
     clock::{Clock, Timestamp},
+    limits::Limits,
     sender::{BoxFuture, Outgoing, SendError, Sender},
     store::Store,
 };
@@ -70,6 +71,14 @@ impl Op {
     }
 
     pub async fn start_with(sender: Option<Arc<dyn Sender>>) -> Self {
+        Self::start_full(sender, Limits::default()).await
+    }
+
+    pub async fn start_limited(limits: Limits) -> Self {
+        Self::start_full(None, limits).await
+    }
+
+    pub async fn start_full(sender: Option<Arc<dyn Sender>>, limits: Limits) -> Self {
         let data = TempDir::new().unwrap();
         let seed = data.path().join("seed.toml");
         std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
@@ -85,6 +94,7 @@ impl Op {
             Options {
                 clock: clock.clone(),
                 sender,
+                limits,
             },
         )
         .await

@@ -3,6 +3,7 @@
 
 mod ciba;
 mod kit;
+mod limits;
 
 use provider::{Config, Provider, StartError};
 use serde_json::Value;

@@ -1,0 +1,228 @@
+//! Rate limits: fixed windows counted in the store, so a restart forgets nothing.
+//!
+//! Each [`Rule`] allows `max` events per `window` for one subject (a client, a user, a phone
+//! number, an IP address). Subjects are stored only as keyed hashes. A refusal is `429` with
+//! `Retry-After` set to the seconds left in the window.
+//!
+//! Two ways to count: [`Limiter::hit`] counts an attempt and refuses past the limit (sending a
+//! message, starting a request); [`Limiter::check`] only refuses once the limit is reached and
+//! [`Limiter::hit`] is then called on failure alone (wrong codes, bad client secrets), so
+//! people who get it right are never slowed by those who do not.
+
+use std::{net::IpAddr, time::Duration};
+
+use crate::{
+    clock::Timestamp,
+    crypto::{HashKey, Purpose},
+    error::OAuthError,
+    store::Store,
+};
+
+/// A limit of `max` events per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Names the counter (part of the stored key) and appears in logs.
+    pub name: &'static str,
+    /// Events allowed per window.
+    pub max: u32,
+    /// The window length.
+    pub window: Duration,
+}
+
+impl Rule {
+    /// `max` events per `window_secs` seconds, counted under `name`.
+    pub const fn new(name: &'static str, max: u32, window_secs: u64) -> Self {
+        Self {
+            name,
+            max,
+            window: Duration::from_secs(window_secs),
+        }
+    }
+}
+
+/// Every limit the provider applies. [`Limits::default`] is meant for production; tests set
+/// their own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Backchannel requests one client may start.
+    pub backchannel_per_client: Rule,
+    /// Backchannel requests aimed at one customer, from all clients: stops message bombing.
+    pub backchannel_per_user: Rule,
+    /// Text messages to one phone number, whatever their kind: SMS cost money.
+    pub sms_per_number: Rule,
+    /// One-time codes sent to one customer.
+    pub codes_per_user: Rule,
+    /// Wrong one-time codes for one customer across all their codes, so asking for a new code
+    /// does not buy more guesses.
+    pub wrong_codes_per_user: Rule,
+    /// Failed client authentications from one IP address.
+    pub client_failures_per_ip: Rule,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            backchannel_per_client: Rule::new("backchannel-client", 600, 60),
+            backchannel_per_user: Rule::new("backchannel-user", 5, 600),
+            sms_per_number: Rule::new("sms-number", 20, 86_400),
+            codes_per_user: Rule::new("codes-user", 5, 900),
+            wrong_codes_per_user: Rule::new("wrong-codes-user", 10, 3600),
+            client_failures_per_ip: Rule::new("client-failures-ip", 20, 300),
+        }
+    }
+}
+
+/// What a rule limits.
+#[derive(Clone, Copy, Debug)]
+pub enum Subject<'a> {
+    /// A client id.
+    Client(&'a str),
+    /// A user id.
+    User(&'a str),
+    /// A phone number.
+    Number(&'a str),
+    /// An IP address.
+    Ip(IpAddr),
+}
+
+/// Counts events against [`Limits`] in the store.
+#[derive(Clone, Debug)]
+pub struct Limiter {
+    limits: Limits,
+    store: Store,
+    key: HashKey,
+}
+
+impl Limiter {
+    /// A limiter counting in `store`, with subjects hashed under `key`.
+    pub fn new(limits: Limits, store: Store, key: HashKey) -> Self {
+        Self { limits, store, key }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Counts one event; refuses with 429 once the window holds more than `max`.
+    pub async fn hit(
+        &self,
+        rule: fn(&Limits) -> Rule,
+        subject: Subject<'_>,
+        now: Timestamp,
+    ) -> Result<(), OAuthError> {
+        let rule = rule(&self.limits);
+        let window = Window::of(rule, now);
+        let count = self
+            .store
+            .count_event(&self.key_of(rule, subject), window.start, window.end)
+            .await?;
+        self.verdict(rule, count > i64::from(rule.max), window, now)
+    }
+
+    /// Refuses with 429 if the window already holds `max` events; counts nothing.
+    pub async fn check(
+        &self,
+        rule: fn(&Limits) -> Rule,
+        subject: Subject<'_>,
+        now: Timestamp,
+    ) -> Result<(), OAuthError> {
+        let rule = rule(&self.limits);
+        let window = Window::of(rule, now);
+        let count = self
+            .store
+            .event_count(&self.key_of(rule, subject), window.start)
+            .await?;
+        self.verdict(rule, count >= i64::from(rule.max), window, now)
+    }
+
+    fn verdict(
+        &self,
+        rule: Rule,
+        over: bool,
+        window: Window,
+        now: Timestamp,
+    ) -> Result<(), OAuthError> {
+        if !over {
+            return Ok(());
+        }
+        let wait_ms = (window.end - now.0).max(1000);
+        let seconds = u64::try_from(wait_ms.div_euclid(1000)).unwrap_or(1);
+        tracing::warn!(
+            rule = rule.name,
+            retry_after = seconds,
+            "rate limit reached"
+        );
+        Err(OAuthError::rate_limited(seconds))
+    }
+
+    fn key_of(&self, rule: Rule, subject: Subject<'_>) -> Vec<u8> {
+        let subject = match subject {
+            Subject::Client(id) => format!("client:{id}"),
+            Subject::User(id) => format!("user:{id}"),
+            Subject::Number(number) => format!("number:{number}"),
+            Subject::Ip(ip) => format!("ip:{ip}"),
+        };
+        self.key
+            .hash(Purpose::RateLimit, &format!("{}|{subject}", rule.name))
+            .to_vec()
+    }
+}
+
+/// A fixed window, in milliseconds since the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Window {
+    start: i64,
+    end: i64,
+}
+
+impl Window {
+    fn of(rule: Rule, now: Timestamp) -> Self {
+        let length = i64::try_from(rule.window.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let start = now.0 - now.0.rem_euclid(length);
+        Self {
+            start,
+            end: start.saturating_add(length),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_and_cover_now() {
+        let rule = Rule::new("r", 1, 60);
+        let window = Window::of(rule, Timestamp(125_500));
+        assert_eq!(
+            window,
+            Window {
+                start: 120_000,
+                end: 180_000
+            }
+        );
+        let window = Window::of(rule, Timestamp(120_000));
+        assert_eq!(window.start, 120_000);
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let limits = Limits::default();
+        for rule in [
+            limits.backchannel_per_client,
+            limits.backchannel_per_user,
+            limits.sms_per_number,
+            limits.codes_per_user,
+            limits.wrong_codes_per_user,
+            limits.client_failures_per_ip,
+        ] {
+            assert!(rule.max > 0 && !rule.window.is_zero(), "{rule:?}");
+        }
+        // More wrong guesses than one code allows would make the per-code cap pointless;
+        // fewer would lock people out after a single re-send.
+        assert!(i64::from(limits.wrong_codes_per_user.max) > crate::http::otp::MAX_ATTEMPTS);
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Interop test: panva's certified openid-client (pinned in package.json) runs the CIBA poll flow
+# (discovery, approve, deny, expiry) against a freshly started countersign-provider.
+# Usage: run.sh PATH/TO/countersign-provider
+set -euo pipefail
+
+BIN=${1:?usage: run.sh PATH/TO/countersign-provider}
+[ -x "$BIN" ] || { echo "interop: $BIN is not an executable"; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# The npm packages, installed from package-lock.json only when missing or when package.json or
+# the lock file changed since the last install (a stamp inside node_modules records them).
+STAMP="$HERE/node_modules/.countersign-interop.sha256"
+WANT=$(cd "$HERE" && cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
+if [ ! -d "$HERE/node_modules" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "interop: npm ci"
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$WANT" >"$STAMP"
+fi
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE="http://127.0.0.1:$PORT"
+DATA=$(mktemp -d "${TMPDIR:-/tmp}/countersign-interop.XXXXXX")
+LOG="$DATA/provider.log"
+COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_DATA_DIR="$DATA/data" RUST_LOG=warn "$BIN" >"$LOG" 2>&1 &
+PID=$!
+# Always stop the provider and remove the data; "|| true" because errexit also holds in the
+# trap, and a provider that already exited would otherwise keep the folder from being removed.
+stop() {
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap stop EXIT
+
+for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+curl -fs "$BASE/healthz" >/dev/null || { cat "$LOG"; echo "interop: the provider did not start"; exit 1; }
+
+echo "interop: openid-client $(cd "$HERE" && node -p 'require("openid-client/package.json").version') against $BASE"
+status=0
+(cd "$HERE" && COUNTERSIGN_ISSUER="$BASE" node --test --test-reporter=spec ciba.test.mjs) || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "interop: failed; the provider's log:"
+  cat "$LOG"
+  exit "$status"
+fi

@@ -1,0 +1,209 @@
+//! Rate limits: 429 with `Retry-After`, nothing sent or stored past a limit, other subjects
+//! untouched, and a fresh window allows again. Windows follow the manual clock.
+
+use provider::limits::{Limits, Rule};
+use reqwest::Response;
+use serde_json::{Value, json};
+
+use crate::kit::{CLIENT, Op, error_of};
+
+async fn assert_limited(response: Response, retry_after: u64) {
+    assert_eq!(response.status(), 429);
+    let header = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(header, retry_after.to_string());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited", "{body}");
+}
+
+fn start_sms(hint: &str) -> Vec<(&str, &str)> {
+    vec![("scope", "openid"), ("login_hint", hint)]
+}
+
+#[tokio::test]
+async fn a_customer_gets_five_requests_per_ten_minutes_then_nothing_is_sent() {
+    let op = Op::start().await;
+    op.advance(30); // 30 s into a ten-minute window
+    for _ in 0..5 {
+        assert_eq!(
+            op.backchannel(&start_sms("+15555550101")).await.status(),
+            200
+        );
+    }
+    let (messages, requests) = (
+        op.outbox().await.len(),
+        op.store().await.backchannel_count().await.unwrap(),
+    );
+    assert_limited(op.backchannel(&start_sms("+15555550101")).await, 570).await;
+    // The refusal sent nothing and stored nothing.
+    assert_eq!(op.outbox().await.len(), messages);
+    assert_eq!(
+        op.store().await.backchannel_count().await.unwrap(),
+        requests
+    );
+    // Other customers are not affected, and the next window allows again.
+    assert_eq!(
+        op.backchannel(&start_sms("+15555550102")).await.status(),
+        200
+    );
+    op.advance(570);
+    assert_eq!(
+        op.backchannel(&start_sms("+15555550101")).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_client_has_its_own_budget() {
+    let op = Op::start_limited(Limits {
+        backchannel_per_client: Rule::new("backchannel-client", 3, 60),
+        ..Limits::default()
+    })
+    .await;
+    for hint in ["+15555550101", "+15555550102", "alice"] {
+        let mut params = start_sms(hint);
+        if hint == "alice" {
+            params.push((
+                "request_context",
+                r#"{"login_hint_type":"user_id","channel":"link"}"#,
+            ));
+        }
+        assert_eq!(op.backchannel(&params).await.status(), 200, "{hint}");
+    }
+    assert_limited(op.backchannel(&start_sms("+15555550101")).await, 60).await;
+}
+
+#[tokio::test]
+async fn text_messages_to_one_number_are_capped_across_kinds() {
+    let op = Op::start_limited(Limits {
+        sms_per_number: Rule::new("sms-number", 2, 86_400),
+        ..Limits::default()
+    })
+    .await;
+    let client = op.client_token().await;
+    assert_eq!(
+        op.backchannel(&start_sms("+15555550101")).await.status(),
+        200
+    );
+    let code = op
+        .post_json(
+            "/cis/v1/auth/otp/send",
+            &client,
+            &json!({"channel": "sms", "identifier_type": "phone_number", "identifier": "+15555550101"}),
+        )
+        .await;
+    assert_eq!(code.status(), 200);
+    // The third text of the day is refused, whether a link or a code; email still works.
+    // Windows are aligned to the epoch: the test clock starts eight hours into a UTC day.
+    assert_limited(
+        op.backchannel(&start_sms("+15555550101")).await,
+        86_400 - 8 * 3600,
+    )
+    .await;
+    let by_email = op
+        .backchannel(&[
+            ("scope", "openid"),
+            ("login_hint", "alice@example.com"),
+            (
+                "request_context",
+                r#"{"login_hint_type":"email","channel":"email"}"#,
+            ),
+        ])
+        .await;
+    assert_eq!(by_email.status(), 200);
+}
+
+#[tokio::test]
+async fn asking_for_new_codes_buys_no_extra_guesses() {
+    let op = Op::start_limited(Limits {
+        wrong_codes_per_user: Rule::new("wrong-codes-user", 7, 3600),
+        ..Limits::default()
+    })
+    .await;
+    let client = op.client_token().await;
+    let email = "alice@example.com";
+    let wrong_for = |code: &str| if code == "000000" { "111111" } else { "000000" }.to_owned();
+
+    let first = op.send_code(&client, email).await;
+    for _ in 0..5 {
+        let refused = op.authenticate(&client, email, &wrong_for(&first)).await;
+        assert_eq!(error_of(refused).await, "invalid_grant");
+    }
+    let second = op.send_code(&client, email).await;
+    for _ in 0..2 {
+        let refused = op.authenticate(&client, email, &wrong_for(&second)).await;
+        assert_eq!(error_of(refused).await, "invalid_grant");
+    }
+    // Seven wrong guesses in the hour: even the right code waits for the window to end.
+    assert_limited(op.authenticate(&client, email, &second).await, 3600).await;
+    // Other customers can still sign in.
+    let bob = op.send_code(&client, "bob@example.com").await;
+    assert_eq!(
+        op.authenticate(&client, "bob@example.com", &bob)
+            .await
+            .status(),
+        200
+    );
+    op.advance(3600);
+    let client = op.client_token().await; // the first one lived an hour
+    let third = op.send_code(&client, email).await;
+    assert_eq!(op.authenticate(&client, email, &third).await.status(), 200);
+}
+
+#[tokio::test]
+async fn codes_sent_to_one_customer_are_capped() {
+    let op = Op::start().await;
+    let client = op.client_token().await;
+    for _ in 0..5 {
+        op.send_code(&client, "alice@example.com").await;
+    }
+    let refused = op
+        .post_json(
+            "/cis/v1/auth/otp/send",
+            &client,
+            &json!({"channel": "email", "identifier_type": "email", "identifier": "alice@example.com"}),
+        )
+        .await;
+    assert_limited(refused, 900).await;
+}
+
+#[tokio::test]
+async fn an_address_guessing_client_secrets_is_shut_out() {
+    let op = Op::start_limited(Limits {
+        client_failures_per_ip: Rule::new("client-failures-ip", 3, 300),
+        ..Limits::default()
+    })
+    .await;
+    let token_with = |secret: &'static str| {
+        [
+            ("client_id", CLIENT.0),
+            ("client_secret", secret),
+            ("grant_type", "client_credentials"),
+        ]
+    };
+    // Right secrets are never counted.
+    for _ in 0..5 {
+        let ok = op.post_form("/oidc/token", &token_with(CLIENT.1)).await;
+        assert_eq!(ok.status(), 200);
+    }
+    for _ in 0..3 {
+        let refused = op.post_form("/oidc/token", &token_with("guess")).await;
+        assert_eq!(error_of(refused).await, "invalid_client");
+    }
+    // From now on even the right secret waits, on every endpoint that authenticates clients.
+    assert_limited(
+        op.post_form("/oidc/token", &token_with(CLIENT.1)).await,
+        300,
+    )
+    .await;
+    assert_limited(op.backchannel(&start_sms("+15555550101")).await, 300).await;
+    op.advance(300);
+    assert_eq!(
+        op.post_form("/oidc/token", &token_with(CLIENT.1))
+            .await
+            .status(),
+        200
+    );
+}
