@@ -32,6 +32,12 @@ pub enum ErrorCode {
     UnauthorizedClient,
     /// The grant type is not supported (RFC 6749 §5.2).
     UnsupportedGrantType,
+    /// The response type is not supported (RFC 6749 §4.1.2.1).
+    UnsupportedResponseType,
+    /// `request` objects are not supported (OIDC Core §3.1.2.6).
+    RequestNotSupported,
+    /// The user must sign in; `prompt=none` cannot be honoured (OIDC Core §3.1.2.6).
+    LoginRequired,
     /// The scope lacks `openid`, or asks for something unknown (RFC 6749 §5.2).
     InvalidScope,
     /// No active user matches the hint (CIBA Core §13).

@@ -188,6 +188,12 @@ pub struct IdTokenClaims<'a> {
     pub amr: &'a [String],
     /// Authentication context class.
     pub acr: &'a str,
+    /// The client's nonce from the authorization request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<&'a str>,
+    /// A workforce user's role: `agent` or `supervisor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'a str>,
     /// With the `email` scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<&'a str>,

@@ -57,6 +57,10 @@ pub struct Limits {
     pub wrong_codes_per_user: Rule,
     /// Failed client authentications from one IP address.
     pub client_failures_per_ip: Rule,
+    /// Failed workforce sign-ins (wrong email or password) from one IP address.
+    pub sign_in_failures_per_ip: Rule,
+    /// Failed workforce sign-ins for one account (email), from anywhere.
+    pub sign_in_failures_per_account: Rule,
 }
 
 impl Default for Limits {
@@ -68,6 +72,8 @@ impl Default for Limits {
             codes_per_user: Rule::new("codes-user", 5, 900),
             wrong_codes_per_user: Rule::new("wrong-codes-user", 10, 3600),
             client_failures_per_ip: Rule::new("client-failures-ip", 20, 300),
+            sign_in_failures_per_ip: Rule::new("sign-in-failures-ip", 30, 900),
+            sign_in_failures_per_account: Rule::new("sign-in-failures-account", 10, 900),
         }
     }
 }
@@ -218,6 +224,8 @@ mod tests {
             limits.codes_per_user,
             limits.wrong_codes_per_user,
             limits.client_failures_per_ip,
+            limits.sign_in_failures_per_ip,
+            limits.sign_in_failures_per_account,
         ] {
             assert!(rule.max > 0 && !rule.window.is_zero(), "{rule:?}");
         }

@@ -481,6 +481,83 @@ impl Store {
         )
     }
 
+    /// A workforce user of `app_id` by email (any case).
+    pub async fn workforce_by_email(
+        &self,
+        app_id: &str,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(sqlx::query_as(select_users!(
+            "app_id = ? AND kind = 'workforce' AND email = ?"
+        ))
+        .bind(app_id)
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Stores a new authorization code.
+    pub async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce,
+                 code_challenge, auth_time, created_at, expires_at, used_at, grant_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+        )
+        .bind(&code.code_hash)
+        .bind(&code.client_id)
+        .bind(&code.user_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.scope)
+        .bind(&code.nonce)
+        .bind(&code.code_challenge)
+        .bind(code.auth_time)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .bind(&code.grant_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a code used and returns it; a code already used comes back as
+    /// [`CodeUse::Replayed`], so its grant can be revoked.
+    pub async fn use_code(&self, code_hash: &[u8], now: Timestamp) -> Result<CodeUse, StoreError> {
+        let fresh: Option<AuthorizationCode> = sqlx::query_as(
+            "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *",
+        )
+        .bind(now.0)
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(code) = fresh {
+            return Ok(CodeUse::Fresh(code));
+        }
+        let used: Option<AuthorizationCode> =
+            sqlx::query_as("SELECT * FROM authorization_codes WHERE code_hash = ?")
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(used.map_or(CodeUse::Unknown, CodeUse::Replayed))
+    }
+
+    /// Spends a refresh token (rotation): revokes it if it is still live and returns whether
+    /// this call did. Of concurrent refreshes with one token, exactly one wins.
+    pub async fn spend_refresh_token(
+        &self,
+        hash: &[u8],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND kind = 'refresh' AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
     /// Stores a message in the development outbox and returns its id.
     pub async fn insert_message(
         &self,
@@ -819,6 +896,55 @@ impl std::fmt::Debug for Message {
             .field("channel", &self.channel)
             .finish_non_exhaustive()
     }
+}
+
+/// A stored authorization code.
+#[derive(Clone, sqlx::FromRow)]
+pub struct AuthorizationCode {
+    /// Keyed hash of the code.
+    pub code_hash: Vec<u8>,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who signed in.
+    pub user_id: String,
+    /// The redirect URI it was sent to; the token request must name the same.
+    pub redirect_uri: String,
+    /// Granted scopes.
+    pub scope: String,
+    /// The client's nonce.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    /// When the user signed in, seconds.
+    pub auth_time: i64,
+    /// When it was issued, ms.
+    pub created_at: i64,
+    /// When it expires, ms.
+    pub expires_at: i64,
+    /// When it was redeemed, ms.
+    pub used_at: Option<i64>,
+    /// The grant its tokens belong to.
+    pub grant_id: String,
+}
+
+impl std::fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationCode")
+            .field("client_id", &self.client_id)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What redeeming a code found.
+#[derive(Debug)]
+pub enum CodeUse {
+    /// First use: redeem it.
+    Fresh(AuthorizationCode),
+    /// Used before: refuse, and revoke what it gave.
+    Replayed(AuthorizationCode),
+    /// No such code.
+    Unknown,
 }
 
 /// The compare-and-set behind [`Store::update_backchannel`].

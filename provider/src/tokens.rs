@@ -145,25 +145,42 @@ impl Grant<'_> {
     }
 }
 
+/// What a user grant carries besides its user and client.
+#[derive(Clone, Copy, Debug)]
+pub struct UserGrant<'a> {
+    /// The granted scopes, space-separated.
+    pub scope: &'a str,
+    /// How the user authenticated.
+    pub authentication: &'a Authentication,
+    /// Where the grant comes from.
+    pub origin: Origin,
+    /// The client's `nonce`, echoed in the ID token.
+    pub nonce: Option<&'a str>,
+    /// The grant's id when it already has one (a refresh, or a code that is revoked with its
+    /// tokens if replayed); a new one otherwise.
+    pub grant_id: Option<&'a str>,
+}
+
 /// Makes an access token (and a refresh token with `offline_access`) and signs an ID token for
 /// `user` to `client`. Nothing is stored yet.
 pub fn for_user(
     state: &AppState,
     client: &Client,
     user: &User,
-    scope: &str,
-    authentication: &Authentication,
-    origin: Origin,
+    request: &UserGrant<'_>,
     now: Timestamp,
 ) -> Result<Issued, OAuthError> {
+    let scope = request.scope;
     let grant = Grant {
         state,
         client,
         user: Some(user),
         scope,
-        authentication: Some(authentication),
-        grant_id: random_handle().expose().to_owned(),
-        origin: origin.as_str(),
+        authentication: Some(request.authentication),
+        grant_id: request
+            .grant_id
+            .map_or_else(|| random_handle().expose().to_owned(), str::to_owned),
+        origin: request.origin.as_str(),
         now,
     };
     let (access, access_record) = grant.token("access", ACCESS_TOKEN_LIFETIME)?;
@@ -175,7 +192,7 @@ pub fn for_user(
     } else {
         None
     };
-    let id_token = id_token(state, client, user, scope, authentication, now)?;
+    let id_token = id_token(state, client, user, request, now)?;
     Ok(Issued {
         response: TokenResponse {
             access_token: access.expose().to_owned(),
@@ -220,11 +237,16 @@ pub fn id_token(
     state: &AppState,
     client: &Client,
     user: &User,
-    scope: &str,
-    authentication: &Authentication,
+    request: &UserGrant<'_>,
     now: Timestamp,
 ) -> Result<String, OAuthError> {
-    let has = |wanted: &str| scope.split(' ').any(|s| s == wanted);
+    let has = |wanted: &str| request.scope.split(' ').any(|s| s == wanted);
+    let authentication = request.authentication;
+    let acr = if authentication.amr.iter().any(|m| m == "pwd") {
+        "urn:countersign:acr:pwd"
+    } else {
+        "urn:countersign:acr:otp"
+    };
     let claims = IdTokenClaims {
         iss: &state.issuer,
         sub: &user.id,
@@ -233,7 +255,11 @@ pub fn id_token(
         iat: now.unix_seconds(),
         auth_time: authentication.auth_time,
         amr: &authentication.amr,
-        acr: "urn:countersign:acr:otp",
+        acr,
+        nonce: request.nonce,
+        role: (user.kind == "workforce")
+            .then_some(user.role.as_deref())
+            .flatten(),
         email: has("email").then_some(user.email.as_deref()).flatten(),
         email_verified: (has("email") && user.email.is_some()).then_some(user.email_verified),
         phone_number: has("phone").then_some(user.phone.as_deref()).flatten(),

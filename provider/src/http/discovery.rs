@@ -12,6 +12,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
     let issuer = &state.issuer;
     Json(json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/oidc/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
@@ -20,13 +21,16 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
         "backchannel_authentication_endpoint": format!("{issuer}/cis/oidc/backchannel"),
         "backchannel_token_delivery_modes_supported": ["poll"],
         "backchannel_user_code_parameter_supported": false,
-        "grant_types_supported": [CIBA_GRANT, "client_credentials"],
+        "grant_types_supported": [CIBA_GRANT, "authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": ALLOWED_SCOPES,
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "acr", "name",
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "acr", "nonce", "role", "name",
             "email", "email_verified", "phone_number", "phone_number_verified"],
     }))
 }

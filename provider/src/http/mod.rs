@@ -2,6 +2,7 @@
 //! result; every refusal is an [`OAuthError`](crate::error::OAuthError).
 
 mod apps;
+mod authorize;
 mod ciba;
 mod client_auth;
 mod dev;
@@ -34,6 +35,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(discovery::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/authorize", get(authorize::show).post(authorize::submit))
         .route("/cis/oidc/backchannel", post(ciba::backchannel))
         .route("/oidc/token", post(token::token))
         .route("/cis/oidc/token", post(token::token))

@@ -232,7 +232,19 @@ pub async fn authenticate(
             auth_time: now.unix_seconds(),
             amr: vec!["otp".to_owned(), otp.channel.clone()],
         };
-        let issued = tokens::for_user(&state, &client, &user, "openid", &authentication, tokens::Origin::Login, now)?.store(&state).await?;
+        let issued = tokens::for_user(
+            &state,
+            &client,
+            &user,
+            &tokens::UserGrant {
+                scope: "openid",
+                authentication: &authentication,
+                origin: tokens::Origin::Login,
+                nonce: None,
+                grant_id: None,
+            },
+            now,
+        )?.store(&state).await?;
         tracing::info!(client_id = %client.id, user_id = %user.id, "customer signed in with a one-time code");
         Ok(Json(json!({
             "access_token": issued.access_token,

@@ -10,14 +10,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{client_auth, form::Form};
+use super::{authorize, client_auth, form::Form};
 use crate::{
     AppState,
     ciba::poll::{self, Outcome, PollState, Status},
     clock::Timestamp,
     crypto::Purpose,
     error::{ErrorCode, OAuthError},
-    store::{Backchannel, Client},
+    store::{Backchannel, Client, CodeUse},
     tokens::{self, Authentication},
 };
 
@@ -36,6 +36,8 @@ pub async fn token(
     let client = client_auth::authenticate(&state, peer, &headers, &form).await?;
     let response = match form.require("grant_type")? {
         CIBA_GRANT => ciba(&state, &client, form.require("auth_req_id")?, now).await?,
+        "authorization_code" => authorization_code(&state, &client, &form, now).await?,
+        "refresh_token" => refresh(&state, &client, &form, now).await?,
         "client_credentials" => {
             tokens::for_client(&state, &client, now)?
                 .store(&state)
@@ -44,7 +46,8 @@ pub async fn token(
         _ => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
-                "grant_type must be urn:openid:params:grant-type:ciba or client_credentials.",
+                "grant_type must be urn:openid:params:grant-type:ciba, authorization_code, \
+                 refresh_token or client_credentials.",
             ));
         }
     };
@@ -109,9 +112,13 @@ async fn ciba(
                 state,
                 client,
                 user,
-                &request.scope,
-                &authentication,
-                tokens::Origin::Ciba,
+                &tokens::UserGrant {
+                    scope: &request.scope,
+                    authentication: &authentication,
+                    origin: tokens::Origin::Ciba,
+                    nonce: None,
+                    grant_id: None,
+                },
                 now,
             )?;
             // Spending the request and storing its tokens is one transaction.
@@ -138,6 +145,155 @@ async fn ciba(
     Err(OAuthError::internal(
         "backchannel poll kept losing its compare-and-set",
     ))
+}
+
+/// The authorization code grant (RFC 6749 §4.1.3) with PKCE (RFC 7636 §4.6). A code works
+/// once; a second try revokes the tokens the first gave (RFC 6749 §4.1.2).
+async fn authorization_code(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+    now: Timestamp,
+) -> Result<tokens::TokenResponse, OAuthError> {
+    let code = form.require("code")?;
+    let redirect_uri = form.require("redirect_uri")?;
+    let verifier = form.require("code_verifier")?;
+    let hash = state.hash_key.hash(Purpose::AuthorizationCode, code);
+    let invalid = || OAuthError::invalid_grant("The code is not valid for this client.");
+    let stored = match state.store.use_code(&hash, now).await? {
+        CodeUse::Fresh(stored) => stored,
+        CodeUse::Replayed(stored) => {
+            let revoked = state.store.revoke_grant(&stored.grant_id, now).await?;
+            tracing::warn!(client_id = %client.id, revoked, "an authorization code was used twice: its tokens are revoked");
+            return Err(invalid());
+        }
+        CodeUse::Unknown => return Err(invalid()),
+    };
+    if stored.client_id != client.id || stored.expires_at <= now.0 {
+        return Err(invalid());
+    }
+    if stored.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request's.",
+        ));
+    }
+    if !authorize::pkce_matches(verifier, &stored.code_challenge) {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge.",
+        ));
+    }
+    let user = state
+        .store
+        .user(&stored.user_id)
+        .await?
+        .filter(|user| user.is_active())
+        .ok_or_else(invalid)?;
+    let authentication = Authentication {
+        auth_time: stored.auth_time,
+        amr: vec!["pwd".to_owned()],
+    };
+    tokens::for_user(
+        state,
+        client,
+        &user,
+        &tokens::UserGrant {
+            scope: &stored.scope,
+            authentication: &authentication,
+            origin: tokens::Origin::Login,
+            nonce: stored.nonce.as_deref(),
+            grant_id: Some(&stored.grant_id),
+        },
+        now,
+    )?
+    .store(state)
+    .await
+}
+
+/// The refresh token grant (RFC 6749 §6), rotating: each refresh token works once. Using a
+/// spent one again means it leaked, so the whole grant is revoked (RFC 9700 §4.14.2).
+async fn refresh(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+    now: Timestamp,
+) -> Result<tokens::TokenResponse, OAuthError> {
+    let presented = form.require("refresh_token")?;
+    let hash = state.hash_key.hash(Purpose::Token, presented);
+    let invalid = || OAuthError::invalid_grant("The refresh token is not valid for this client.");
+    let record = state.store.token(&hash).await?.ok_or_else(invalid)?;
+    if record.kind != "refresh" || record.client_id != client.id {
+        return Err(invalid());
+    }
+    if record.revoked_at.is_some() || !state.store.spend_refresh_token(&hash, now).await? {
+        let revoked = state.store.revoke_grant(&record.grant_id, now).await?;
+        tracing::warn!(client_id = %client.id, revoked, "a spent refresh token was used again: its grant is revoked");
+        return Err(invalid());
+    }
+    if record.expires_at <= now.0 {
+        return Err(invalid());
+    }
+    let user_id = record.user_id.as_deref().ok_or_else(invalid)?;
+    let Some(user) = state
+        .store
+        .user(user_id)
+        .await?
+        .filter(|user| user.is_active())
+    else {
+        state.store.revoke_grant(&record.grant_id, now).await?;
+        return Err(invalid());
+    };
+    // A narrower scope may be asked for, never a wider one (RFC 6749 §6).
+    let granted: Vec<&str> = record.scope.split(' ').collect();
+    let scope = match form.get("scope") {
+        None => record.scope.clone(),
+        Some(asked) => {
+            let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+            if asked.is_empty() || asked.iter().any(|s| !granted.contains(s)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "A refresh may only narrow the granted scope.",
+                ));
+            }
+            asked.join(" ")
+        }
+    };
+    let authentication = Authentication {
+        auth_time: record.auth_time.unwrap_or(now.unix_seconds()),
+        amr: record
+            .amr
+            .as_deref()
+            .and_then(|amr| serde_json::from_str(amr).ok())
+            .unwrap_or_default(),
+    };
+    let origin = match record.origin.as_str() {
+        "ciba" => tokens::Origin::Ciba,
+        _ => tokens::Origin::Login,
+    };
+    // The new refresh token keeps the old one's expiry: rotation does not extend the grant.
+    let mut issued = tokens::for_user(
+        state,
+        client,
+        &user,
+        &tokens::UserGrant {
+            scope: &scope,
+            authentication: &authentication,
+            origin,
+            nonce: None,
+            grant_id: Some(&record.grant_id),
+        },
+        now,
+    )?;
+    if !scope.split(' ').any(|s| s == "offline_access") {
+        // Narrowed without offline_access: the grant ends with this response's access token.
+        issued.response.refresh_token = None;
+        issued.records.retain(|r| r.kind != "refresh");
+    }
+    for token in &mut issued.records {
+        if token.kind == "refresh" {
+            token.expires_at = record.expires_at;
+        }
+    }
+    issued.store(state).await
 }
 
 fn poll_state(request: &Backchannel) -> Result<PollState, OAuthError> {

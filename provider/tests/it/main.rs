@@ -4,6 +4,7 @@
 mod ciba;
 mod kit;
 mod limits;
+mod workforce;
 
 use provider::{Config, Provider, StartError};
 use serde_json::Value;
