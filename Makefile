@@ -14,7 +14,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The wasm build lives in its own target folder, as cargo-leptos keeps it.
 WASM := --target wasm32-unknown-unknown --target-dir target/front
 
-.PHONY: help run build release test lint fmt-check clippy unit replay e2e setup clean-data
+.PHONY: help run build release test lint fmt-check clippy unit replay interop e2e setup clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ release: ## Build optimised, with wasm-opt from npm's binaryen
 	@scripts/setup.sh binaryen
 	cargo leptos build --release
 
-test: lint unit replay e2e ## Everything CI runs: format, clippy, Rust tests, the guide's curls, browser tests
+test: lint unit replay interop e2e ## Everything CI runs: format, clippy, Rust tests, the guide's curls, openid-client interop, browser tests
 	@echo "make test: all passed"
 
 lint: fmt-check clippy ## Format check and clippy with warnings as errors
@@ -57,6 +57,11 @@ replay: ## Replay the Mosaic guide's curl requests against a fresh countersign-p
 	@scripts/setup.sh rust
 	cargo build -p provider --bin countersign-provider
 	provider/tests/seed/replay.sh target/debug/countersign-provider
+
+interop: ## panva's openid-client (npm) runs the CIBA flow against a fresh countersign-provider
+	@scripts/setup.sh rust
+	cargo build -p provider --bin countersign-provider
+	provider/tests/interop/run.sh target/debug/countersign-provider
 
 e2e: build ## Playwright tests in Debian's Chromium against a server on free ports
 	@scripts/setup.sh e2e

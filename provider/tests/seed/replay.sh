@@ -11,7 +11,14 @@ DATA=$(mktemp -d "${TMPDIR:-/tmp}/countersign-replay.XXXXXX")
 LOG="$DATA/provider.log"
 COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_DATA_DIR="$DATA/data" RUST_LOG=warn "$BIN" >"$LOG" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
+# "|| true": errexit holds in the trap too, and a provider that already exited must not keep
+# the folder from being removed.
+stop() {
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap stop EXIT
 
 for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
 curl -fs "$BASE/healthz" >/dev/null || { cat "$LOG"; echo "replay: the provider did not start"; exit 1; }
