@@ -37,7 +37,7 @@ use crypto::HashKey;
 use keys::Signer;
 use limits::{Limiter, Limits};
 use sender::{Outbox, Sender};
-use store::Store;
+use store::{SharedStore, SqliteStore};
 
 /// Why the provider could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ pub enum StartError {
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub(crate) issuer: String,
-    pub(crate) store: Store,
+    pub(crate) store: SharedStore,
     pub(crate) hash_key: HashKey,
     pub(crate) clock: Clock,
     pub(crate) signer: Signer,
@@ -136,7 +136,8 @@ impl Provider {
                 path: key_path.display().to_string(),
                 source,
             })?;
-        let store = Store::open(&config.data_dir.join("provider.sqlite")).await?;
+        let store: SharedStore =
+            Arc::new(SqliteStore::open(&config.data_dir.join("provider.sqlite")).await?);
         let clock = options.clock;
         let now = clock.now();
 

@@ -15,7 +15,7 @@ use crate::{
     clock::Timestamp,
     crypto::{HashKey, Purpose},
     error::OAuthError,
-    store::Store,
+    store::SharedStore,
 };
 
 /// A limit of `max` events per `window`.
@@ -95,13 +95,13 @@ pub enum Subject<'a> {
 #[derive(Clone, Debug)]
 pub struct Limiter {
     limits: Limits,
-    store: Store,
+    store: SharedStore,
     key: HashKey,
 }
 
 impl Limiter {
     /// A limiter counting in `store`, with subjects hashed under `key`.
-    pub fn new(limits: Limits, store: Store, key: HashKey) -> Self {
+    pub fn new(limits: Limits, store: SharedStore, key: HashKey) -> Self {
         Self { limits, store, key }
     }
 

@@ -6,7 +6,7 @@ use std::{fmt, future::Future, pin::Pin};
 
 use crate::{
     clock::Clock,
-    store::{NewMessage, Store},
+    store::{NewMessage, SharedStore},
 };
 
 /// A boxed future that can cross threads.
@@ -49,13 +49,13 @@ pub trait Sender: Send + Sync + fmt::Debug + 'static {
 /// The development outbox: messages are stored, not sent.
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    store: Store,
+    store: SharedStore,
     clock: Clock,
 }
 
 impl Outbox {
     /// An outbox in `store`, stamping messages with `clock`.
-    pub fn new(store: Store, clock: Clock) -> Self {
+    pub fn new(store: SharedStore, clock: Clock) -> Self {
         Self { store, clock }
     }
 }

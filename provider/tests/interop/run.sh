@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Interop test: panva's certified openid-client (pinned in package.json) runs the CIBA poll flow
-# (discovery, approve, deny, expiry) against a freshly started countersign-provider.
+# (ciba.test.mjs: discovery, approve, deny, expiry) and the workforce sign-in (code.test.mjs:
+# authorization code with PKCE, userinfo, rotating refresh tokens) against a freshly started
+# countersign-provider.
 # Usage: run.sh PATH/TO/countersign-provider
 set -euo pipefail
 
@@ -39,7 +41,7 @@ curl -fs "$BASE/healthz" >/dev/null || { cat "$LOG"; echo "interop: the provider
 
 echo "interop: openid-client $(cd "$HERE" && node -p 'require("openid-client/package.json").version') against $BASE"
 status=0
-(cd "$HERE" && COUNTERSIGN_ISSUER="$BASE" node --test --test-reporter=spec ciba.test.mjs) || status=$?
+(cd "$HERE" && COUNTERSIGN_ISSUER="$BASE" node --test --test-reporter=spec ciba.test.mjs code.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
   echo "interop: failed; the provider's log:"
   cat "$LOG"

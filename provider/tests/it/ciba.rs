@@ -1,6 +1,7 @@
 //! The CIBA flow over HTTP, and the adversarial cases of SECURITY.md that concern the provider.
 
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use provider::store::Store as _;
 use serde_json::{Value, json};
 
 use crate::kit::{CLIENT, FailingSender, OTHER_CLIENT, Op, error_of};

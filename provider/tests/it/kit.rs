@@ -8,7 +8,7 @@ use provider::{
     clock::{Clock, Timestamp},
     limits::Limits,
     sender::{BoxFuture, Outgoing, SendError, Sender},
-    store::Store,
+    store::SqliteStore,
 };
 use reqwest::Response;
 use serde_json::Value;
@@ -116,8 +116,8 @@ impl Op {
     }
 
     /// The provider's store, opened beside it (SQLite allows it).
-    pub async fn store(&self) -> Store {
-        Store::open(&self.data.path().join("data").join("provider.sqlite"))
+    pub async fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.data.path().join("data").join("provider.sqlite"))
             .await
             .unwrap()
     }

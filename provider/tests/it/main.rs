@@ -6,7 +6,7 @@ mod kit;
 mod limits;
 mod workforce;
 
-use provider::{Config, Provider, StartError};
+use provider::{Config, Provider, StartError, store::Store as _};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -66,13 +66,13 @@ async fn the_store_is_created_on_first_start_and_kept() {
 
     Served::start(config(&data)).await.stop().await;
     assert!(path.exists(), "the first start creates the store");
-    let store = provider::store::Store::open(&path).await.unwrap();
+    let store = provider::store::SqliteStore::open(&path).await.unwrap();
     let created = store.created_at().await.unwrap();
     store.close().await;
 
     // Starting again applies no migration twice and keeps what was stored.
     Served::start(config(&data)).await.stop().await;
-    let store = provider::store::Store::open(&path).await.unwrap();
+    let store = provider::store::SqliteStore::open(&path).await.unwrap();
     assert_eq!(store.created_at().await.unwrap(), created);
     store.close().await;
 }
