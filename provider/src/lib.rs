@@ -13,6 +13,7 @@
 //! - `http`: the axum router; handlers are thin and call into the modules above.
 //! - [`Provider`]: binds, opens the store, and serves until told to stop.
 
+pub mod audit;
 pub mod ciba;
 pub mod clock;
 pub mod config;

@@ -300,3 +300,22 @@ pub async fn bearer(
     }
     Ok(record)
 }
+
+/// The client behind a client access token (client credentials), or a refusal.
+pub async fn calling_client(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Client, OAuthError> {
+    let token = bearer(state, headers, state.clock.now()).await?;
+    if token.user_id.is_some() {
+        return Err(OAuthError::new(
+            crate::error::ErrorCode::InsufficientScope,
+            "Use a client access token.",
+        ));
+    }
+    state
+        .store
+        .client(&token.client_id)
+        .await?
+        .ok_or_else(OAuthError::invalid_token)
+}

@@ -4,7 +4,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::HeaderMap,
 };
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     AppState,
+    audit::{self, Event, Kind},
     error::{ErrorCode, OAuthError},
     store::Client,
     tokens,
@@ -109,8 +110,43 @@ pub async fn put(
             .set_ciba(&app_id, &client_id, settings.enabled, settings.login_uri.as_deref())
             .await?
             .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "No such client in this application."))?;
-        tracing::info!(app_id = %app_id, client_id = %client_id, enabled = settings.enabled, "CIBA settings changed");
+        let detail = if settings.enabled { "enabled" } else { "disabled" };
+        audit::record(&state, Event { detail: Some(detail), ..audit::about(Kind::CibaSettingsChanged, &client) }).await;
         Ok(render(&client))
+    }
+    .await;
+    result.map_err(OAuthError::mosaic)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /cis/v1/audit?before=ID&limit=N`: the calling client's application's audit trail,
+/// newest first, with a client access token. `before` pages back from an event id.
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, OAuthError> {
+    let result = async {
+        let caller = tokens::calling_client(&state, &headers).await?;
+        let Query(query) = query
+            .map_err(|_| OAuthError::invalid_request("before and limit must be whole numbers."))?;
+        let limit = query.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(OAuthError::invalid_request(
+                "limit must be between 1 and 1000.",
+            ));
+        }
+        let events = state
+            .store
+            .audit_events(&caller.app_id, query.before, limit)
+            .await?;
+        Ok(Json(json!({ "result": events })))
     }
     .await;
     result.map_err(OAuthError::mosaic)

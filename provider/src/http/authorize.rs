@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 use super::{client_auth::Peer, form::Form};
 use crate::{
     AppState,
+    audit::{self, Event, Kind},
     ciba::request::ALLOWED_SCOPES,
     clock::Timestamp,
     crypto::{Purpose, random_handle},
@@ -283,11 +284,25 @@ async fn sign_in(
         .map_err(|e| SignInError::Internal(OAuthError::internal(e)))?;
     match user {
         Some(user) if right && user.is_active() => {
-            tracing::info!(user_id = %user.id, client_id = %client.id, "workforce user signed in");
+            audit::record(
+                state,
+                Event {
+                    user_id: Some(&user.id),
+                    ..audit::about(Kind::WorkforceSignedIn, client)
+                },
+            )
+            .await;
             Ok(user)
         }
         _ => {
-            tracing::warn!(client_id = %client.id, "workforce sign-in failed");
+            audit::record(
+                state,
+                Event {
+                    user_id: user.as_ref().map(|user| user.id.as_str()),
+                    ..audit::about(Kind::WorkforceSignInFailed, client)
+                },
+            )
+            .await;
             state.limiter.hit(by_ip, Subject::Ip(peer.0), now).await?;
             state
                 .limiter

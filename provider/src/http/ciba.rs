@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{client_auth, form::Form};
 use crate::{
     AppState,
+    audit::{self, Event, Kind},
     ciba::{
         poll::{DEFAULT_INTERVAL, Status},
         request::{self, Channel, RawRequest},
@@ -161,13 +162,30 @@ async fn start(
             // No message, no request: the client may simply try again.
             state.store.delete_backchannel(&id_hash).await?;
             tracing::warn!(%error, client_id = %client.id, channel = channel.as_str(), "backchannel message not delivered");
+            audit::record(
+                state,
+                Event {
+                    user_id: Some(&user.id),
+                    detail: Some(channel.as_str()),
+                    ..audit::about(Kind::BackchannelUndelivered, &client)
+                },
+            )
+            .await;
             return Err(OAuthError::new(
                 ErrorCode::DeliveryFailed,
                 "The message could not be sent; no request was started. Try again.",
             ));
         }
     }
-    tracing::info!(client_id = %client.id, user_id = %user.id, channel = valid.channel.as_str(), "backchannel request started");
+    audit::record(
+        state,
+        Event {
+            user_id: Some(&user.id),
+            detail: Some(valid.channel.as_str()),
+            ..audit::about(Kind::BackchannelStarted, &client)
+        },
+    )
+    .await;
 
     let mut body = json!({
         "auth_req_id": auth_req_id.expose(),
@@ -235,11 +253,15 @@ async fn decide(
         state.store.client(&token.client_id).await?,
         state.store.client(&request.client_id).await?,
     );
-    let same_app =
-        matches!((&token_client, &request_client), (Some(a), Some(b)) if a.app_id == b.app_id);
-    if !same_app {
-        return Err(not_found());
-    }
+    let request_client = match (&token_client, request_client) {
+        (Some(a), Some(b)) if a.app_id == b.app_id => b,
+        _ => return Err(not_found()),
+    };
+    let refused = |why: &'static str| Event {
+        user_id: Some(&user_id),
+        detail: Some(why),
+        ..audit::about(Kind::DecisionRefused, &request_client)
+    };
     // Only the customer's own sign-in, made for this request, may decide it: not a token the
     // client got by redeeming an earlier request, and not a sign-in from before this request.
     let signed_in_for_this = token.origin == "login"
@@ -248,14 +270,14 @@ async fn decide(
             .auth_time
             .is_some_and(|seconds| seconds >= request.created_at.div_euclid(1000));
     if !signed_in_for_this {
-        tracing::warn!(user_id = %user_id, "refused: a decision without a sign-in made for this request");
+        audit::record(state, refused("not a sign-in made for this request")).await;
         return Err(OAuthError::new(
             ErrorCode::AccessDenied,
             "Sign the customer in again for this request; the token given may not decide it.",
         ));
     }
     if request.user_id != user_id {
-        tracing::warn!(user_id = %user_id, target = %request.user_id, "refused: a user tried to decide another user's request");
+        audit::record(state, refused("another customer's request")).await;
         return Err(OAuthError::new(
             ErrorCode::AccessDenied,
             "This request is for someone else; it was not changed.",
@@ -320,6 +342,14 @@ async fn decide(
             .await?
             .ok_or_else(not_found)?;
     }
-    tracing::info!(user_id = %user_id, approved = decision.approved, "backchannel request decided");
+    audit::record(
+        state,
+        Event {
+            user_id: Some(&user_id),
+            detail: Some(status.as_str()),
+            ..audit::about(Kind::BackchannelDecided, &request_client)
+        },
+    )
+    .await;
     Ok(Json(json!({ "status": status.as_str() })))
 }

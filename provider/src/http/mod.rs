@@ -45,6 +45,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/cis/auth/backchannel/complete", post(ciba::complete))
+        .route("/cis/v1/audit", get(apps::audit))
         .route("/cis/v1/auth/otp/send", post(otp::send))
         .route("/cis/v1/auth/otp/authenticate", post(otp::authenticate))
         .route(

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::{
     AppState,
+    audit::{self, Event, Kind},
     ciba::request,
     crypto::{Purpose, one_time_code},
     error::{ErrorCode, OAuthError},
@@ -64,21 +65,6 @@ fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8], shape: &str) -> Result<T
 }
 
 /// The client that a client access token speaks for.
-async fn calling_client(state: &AppState, headers: &HeaderMap) -> Result<Client, OAuthError> {
-    let token = tokens::bearer(state, headers, state.clock.now()).await?;
-    if token.user_id.is_some() {
-        return Err(OAuthError::new(
-            ErrorCode::InsufficientScope,
-            "Use a client access token.",
-        ));
-    }
-    state
-        .store
-        .client(&token.client_id)
-        .await?
-        .ok_or_else(OAuthError::invalid_token)
-}
-
 async fn find_customer(
     state: &AppState,
     client: &Client,
@@ -110,7 +96,7 @@ pub async fn send(
     body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let result = async {
-        let client = calling_client(&state, &headers).await?;
+        let client = tokens::calling_client(&state, &headers).await?;
         let request: SendRequest =
             json_body(&body, "{\"channel\", \"identifier_type\", \"identifier\"}")?;
         let user = find_customer(
@@ -176,11 +162,29 @@ pub async fn send(
         if let Err(error) = state.sender.send(&message).await {
             state.store.delete_otp(id).await?;
             tracing::warn!(%error, channel, "one-time code not delivered");
+            audit::record(
+                &state,
+                Event {
+                    user_id: Some(&user.id),
+                    detail: Some(channel),
+                    ..audit::about(Kind::CodeUndelivered, &client)
+                },
+            )
+            .await;
             return Err(OAuthError::new(
                 ErrorCode::DeliveryFailed,
                 "The code could not be sent. Try again.",
             ));
         }
+        audit::record(
+            &state,
+            Event {
+                user_id: Some(&user.id),
+                detail: Some(channel),
+                ..audit::about(Kind::CodeSent, &client)
+            },
+        )
+        .await;
         Ok(Json(json!({ "message": "A code was sent." })))
     }
     .await;
@@ -194,12 +198,22 @@ pub async fn authenticate(
     body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let result = async {
-        let client = calling_client(&state, &headers).await?;
-        let request: AuthenticateRequest = json_body(&body, "{\"identifier_type\", \"identifier\", \"passcode\"}")?;
-        let user = find_customer(&state, &client, &request.identifier_type, &request.identifier).await?;
+        let client = tokens::calling_client(&state, &headers).await?;
+        let request: AuthenticateRequest =
+            json_body(&body, "{\"identifier_type\", \"identifier\", \"passcode\"}")?;
+        let user = find_customer(
+            &state,
+            &client,
+            &request.identifier_type,
+            &request.identifier,
+        )
+        .await?;
         let now = state.clock.now();
         let wrong_codes = |l: &Limits| l.wrong_codes_per_user;
-        state.limiter.check(wrong_codes, Subject::User(&user.id), now).await?;
+        state
+            .limiter
+            .check(wrong_codes, Subject::User(&user.id), now)
+            .await?;
         let refused = |text: &str| OAuthError::invalid_grant(text.to_owned());
         let otp = state
             .store
@@ -212,11 +226,24 @@ pub async fn authenticate(
         if otp.attempts >= MAX_ATTEMPTS {
             return Err(refused("Too many wrong codes: ask for a new one."));
         }
-        let right = state
-            .hash_key
-            .verify(Purpose::OneTimeCode, &format!("{}:{}", user.id, request.passcode.trim()), &otp.code_hash);
+        let right = state.hash_key.verify(
+            Purpose::OneTimeCode,
+            &format!("{}:{}", user.id, request.passcode.trim()),
+            &otp.code_hash,
+        );
         if !right {
-            state.limiter.hit(wrong_codes, Subject::User(&user.id), now).await?;
+            audit::record(
+                &state,
+                Event {
+                    user_id: Some(&user.id),
+                    ..audit::about(Kind::CodeRejected, &client)
+                },
+            )
+            .await;
+            state
+                .limiter
+                .hit(wrong_codes, Subject::User(&user.id), now)
+                .await?;
             let counted = state.store.count_otp_attempt(otp.id, MAX_ATTEMPTS).await?;
             let left = MAX_ATTEMPTS - otp.attempts - 1;
             return Err(if counted && left > 0 {
@@ -244,8 +271,18 @@ pub async fn authenticate(
                 grant_id: None,
             },
             now,
-        )?.store(&state).await?;
-        tracing::info!(client_id = %client.id, user_id = %user.id, "customer signed in with a one-time code");
+        )?
+        .store(&state)
+        .await?;
+        audit::record(
+            &state,
+            Event {
+                user_id: Some(&user.id),
+                detail: Some(&otp.channel),
+                ..audit::about(Kind::CustomerSignedIn, &client)
+            },
+        )
+        .await;
         Ok(Json(json!({
             "access_token": issued.access_token,
             "id_token": issued.id_token,

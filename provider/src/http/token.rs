@@ -13,6 +13,7 @@ use axum::{
 use super::{authorize, client_auth, form::Form};
 use crate::{
     AppState,
+    audit::{self, Event, Kind},
     ciba::poll::{self, Outcome, PollState, Status},
     clock::Timestamp,
     crypto::Purpose,
@@ -129,7 +130,14 @@ async fn ciba(
             {
                 continue;
             }
-            tracing::info!(client_id = %client.id, user_id = %user.id, "backchannel request redeemed");
+            audit::record(
+                state,
+                Event {
+                    user_id: Some(&user.id),
+                    ..audit::about(Kind::BackchannelRedeemed, client)
+                },
+            )
+            .await;
             return Ok(issued.response);
         }
         if next != current
@@ -165,6 +173,14 @@ async fn authorization_code(
         CodeUse::Replayed(stored) => {
             let revoked = state.store.revoke_grant(&stored.grant_id, now).await?;
             tracing::warn!(client_id = %client.id, revoked, "an authorization code was used twice: its tokens are revoked");
+            audit::record(
+                state,
+                Event {
+                    user_id: Some(&stored.user_id),
+                    ..audit::about(Kind::CodeReplayed, client)
+                },
+            )
+            .await;
             return Err(invalid());
         }
         CodeUse::Unknown => return Err(invalid()),
@@ -227,6 +243,14 @@ async fn refresh(
     if record.revoked_at.is_some() || !state.store.spend_refresh_token(&hash, now).await? {
         let revoked = state.store.revoke_grant(&record.grant_id, now).await?;
         tracing::warn!(client_id = %client.id, revoked, "a spent refresh token was used again: its grant is revoked");
+        audit::record(
+            state,
+            Event {
+                user_id: record.user_id.as_deref(),
+                ..audit::about(Kind::RefreshReplayed, client)
+            },
+        )
+        .await;
         return Err(invalid());
     }
     if record.expires_at <= now.0 {

@@ -8,7 +8,13 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{client_auth, form::Form};
-use crate::{AppState, crypto::Purpose, error::OAuthError, tokens};
+use crate::{
+    AppState,
+    audit::{self, Event, Kind},
+    crypto::Purpose,
+    error::OAuthError,
+    tokens,
+};
 
 /// The signed-in user's claims, as far as the token's scopes allow.
 pub async fn userinfo(
@@ -54,11 +60,18 @@ pub async fn revoke(
     let record = state.store.token(&hash).await?;
     // Only the client the token was issued to may revoke it; others learn nothing either way.
     if let Some(record) = record.filter(|record| record.client_id == client.id) {
-        let revoked = state
+        state
             .store
             .revoke_grant(&record.grant_id, state.clock.now())
             .await?;
-        tracing::info!(client_id = %client.id, revoked, "tokens revoked");
+        audit::record(
+            &state,
+            Event {
+                user_id: record.user_id.as_deref(),
+                ..audit::about(Kind::TokensRevoked, &client)
+            },
+        )
+        .await;
     }
     Ok(StatusCode::OK)
 }

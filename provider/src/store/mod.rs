@@ -191,6 +191,36 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Marks code `id` used; returns false if it was used (or locked) in the meantime.
     async fn consume_otp(&self, id: i64, max: i64, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Appends an event to the audit trail.
+    async fn insert_audit(&self, event: &AuditRecord) -> Result<(), StoreError>;
+
+    /// The newest audit events of `app_id` (at most `limit`), before event id `before` if set.
+    async fn audit_events(
+        &self,
+        app_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// An audit event as stored.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+pub struct AuditRecord {
+    /// Increasing id (0 before it is stored).
+    pub id: i64,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// What happened (see [`crate::audit::Kind`]).
+    pub event: String,
+    /// The application.
+    pub app_id: Option<String>,
+    /// The client.
+    pub client_id: Option<String>,
+    /// The user.
+    pub user_id: Option<String>,
+    /// A short, safe detail.
+    pub detail: Option<String>,
 }
 
 /// An OAuth client as stored.

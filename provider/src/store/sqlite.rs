@@ -14,8 +14,8 @@ use sqlx::{
 use async_trait::async_trait;
 
 use super::{
-    AuthorizationCode, Backchannel, Client, CodeUse, Message, NewMessage, NewOtp, Otp, Store,
-    StoreError, TokenRecord, User,
+    AuditRecord, AuthorizationCode, Backchannel, Client, CodeUse, Message, NewMessage, NewOtp, Otp,
+    Store, StoreError, TokenRecord, User,
 };
 use crate::{
     ciba::request::Hint,
@@ -592,6 +592,37 @@ impl Store for SqliteStore {
         .await?
         .rows_affected();
         Ok(changed == 1)
+    }
+
+    async fn insert_audit(&self, event: &AuditRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, event, app_id, client_id, user_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(event.at)
+        .bind(&event.event)
+        .bind(&event.app_id)
+        .bind(&event.client_id)
+        .bind(&event.user_id)
+        .bind(&event.detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        app_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM audit_events WHERE app_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(app_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
 

@@ -29,7 +29,12 @@ const CLIENT_SECRET = 'demo-console-secret';
 const REDIRECT_URI = 'http://127.0.0.1:3000/auth/callback';
 /** The same on another port: a registered loopback URI matches on any port (RFC 8252 §7.3). */
 const OTHER_PORT_REDIRECT_URI = 'http://127.0.0.1:49321/auth/callback';
-const AGENT = { email: 'agent@demo.bank', password: 'agent-demo-password', sub: 'agent', role: 'agent' };
+const AGENT = {
+  email: 'agent@demo.bank',
+  password: 'agent-demo-password',
+  sub: 'agent',
+  role: 'agent',
+};
 const SUPERVISOR = {
   email: 'supervisor@demo.bank',
   password: 'supervisor-demo-password',
@@ -92,7 +97,8 @@ async function authorizationRequest(config, { redirectUri = REDIRECT_URI, scope 
     code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
     code_challenge_method: 'S256',
   });
-  return { url, redirectUri, checks: { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true } };
+  const checks = { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true };
+  return { url, redirectUri, checks };
 }
 
 /**
@@ -107,7 +113,8 @@ async function browserSignIn(url, { email, password }) {
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
   const { action, hidden } = parseForm(html, url);
   assert.equal(action.href, new URL('/authorize', ISSUER).href, 'the form posts elsewhere');
-  for (const name of ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method']) {
+  const carried = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce'];
+  for (const name of [...carried, 'code_challenge', 'code_challenge_method']) {
     assert.equal(hidden.get(name), url.searchParams.get(name), `the form's hidden ${name}`);
   }
 
@@ -135,7 +142,7 @@ async function signIn(request, user) {
   const location = response.headers.get('location');
   assert.ok(location, 'a redirect without Location');
   const callback = new URL(location);
-  assert.equal(`${callback.origin}${callback.pathname}`, request.redirectUri, `redirected to ${location}`);
+  assert.equal(`${callback.origin}${callback.pathname}`, request.redirectUri, `to ${location}`);
   assert.equal(typeof callback.searchParams.get('code'), 'string', `no code in ${location}`);
   assert.equal(callback.searchParams.get('state'), request.checks.expectedState);
   assert.equal(callback.searchParams.get('iss'), ISSUER, 'RFC 9207 iss');
@@ -168,8 +175,9 @@ async function userinfoRefuses(config, accessToken, sub) {
   const outcome = await client
     .fetchUserInfo(config, accessToken, sub)
     .then((value) => ({ value }), (caught) => ({ caught }));
-  assert.ok(!outcome.value, `userinfo answered for a revoked token: ${JSON.stringify(outcome.value)}`);
-  assert.ok(outcome.caught instanceof client.WWWAuthenticateChallengeError, describeError(outcome.caught));
+  assert.ok(!outcome.value, `userinfo answered a revoked token: ${JSON.stringify(outcome.value)}`);
+  const challenge = outcome.caught instanceof client.WWWAuthenticateChallengeError;
+  assert.ok(challenge, describeError(outcome.caught));
   assert.equal(outcome.caught.status, 401);
   assert.equal(outcome.caught.cause?.[0]?.scheme, 'bearer');
   assert.equal(outcome.caught.cause?.[0]?.parameters?.error, 'invalid_token');
@@ -198,7 +206,8 @@ describe('openid-client 6 against countersign-provider: workforce sign-in', { co
     assert.ok(metadata.scopes_supported?.includes('offline_access'), 'no offline_access scope');
   });
 
-  it('agent: code with PKCE, verified ID token, userinfo, rotating refresh with reuse detection', { timeout: CASE_LIMIT_MS }, async () => {
+  const agentCase = 'agent: code with PKCE, verified ID token, userinfo, rotating refresh with reuse detection';
+  it(agentCase, { timeout: CASE_LIMIT_MS }, async () => {
     const startedAt = nowSeconds();
     const request = await authorizationRequest(basic, { scope: 'openid email offline_access' });
     const callback = await signIn(request, AGENT);
@@ -271,7 +280,8 @@ describe('openid-client 6 against countersign-provider: workforce sign-in', { co
     await userinfoRefuses(basic, refreshed.access_token, AGENT.sub);
   });
 
-  it('supervisor: loopback redirect on another port, client_secret_post, code is single use', { timeout: CASE_LIMIT_MS }, async () => {
+  const supervisorCase = 'supervisor: loopback redirect on another port, client_secret_post, code is single use';
+  it(supervisorCase, { timeout: CASE_LIMIT_MS }, async () => {
     const request = await authorizationRequest(post, { redirectUri: OTHER_PORT_REDIRECT_URI });
     const callback = await signIn(request, SUPERVISOR);
     const tokens = await client.authorizationCodeGrant(post, callback, request.checks);

@@ -1,6 +1,7 @@
 //! Integration tests of the provider over HTTP, each on its own instance and data folder.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod ciba;
 mod kit;
 mod limits;
