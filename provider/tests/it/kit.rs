@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use provider::{
     Config, Options, Provider,
     clock::{Clock, Timestamp},
+    config::Delivery,
     sender::{BoxFuture, Outgoing, SendError, Sender},
     store::Store,
 };
@@ -70,6 +71,15 @@ impl Op {
     }
 
     pub async fn start_with(sender: Option<Arc<dyn Sender>>) -> Self {
+        Self::start_configured(sender, Delivery::default()).await
+    }
+
+    /// A provider whose senders are chosen by `delivery`, as the configuration chooses them.
+    pub async fn start_delivering(delivery: Delivery) -> Self {
+        Self::start_configured(None, delivery).await
+    }
+
+    async fn start_configured(sender: Option<Arc<dyn Sender>>, delivery: Delivery) -> Self {
         let data = TempDir::new().unwrap();
         let seed = data.path().join("seed.toml");
         std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
@@ -79,6 +89,7 @@ impl Op {
             issuer: None,
             data_dir: data.path().join("data"),
             seed_file: Some(seed),
+            delivery,
         };
         let provider = Provider::bind_with(
             config,

@@ -3,6 +3,7 @@
 
 mod ciba;
 mod kit;
+mod senders;
 
 use provider::{Config, Provider, StartError};
 use serde_json::Value;
@@ -37,6 +38,7 @@ fn config(data: &TempDir) -> Config {
         issuer: None,
         data_dir: data.path().join("data"),
         seed_file: None,
+        delivery: Default::default(),
     }
 }
 
