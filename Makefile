@@ -20,7 +20,7 @@ help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: ## Install everything the build and the tests need (only what is missing)
-	@scripts/setup.sh rust
+	@scripts/setup.sh rust-tests
 	@scripts/setup.sh e2e
 
 run: build ## Build and start Countersign on :3000 with the embedded provider on :3001
@@ -50,7 +50,7 @@ clippy:
 	cargo clippy -p app -p frontend --lib $(WASM) -- -D warnings
 
 unit: ## Rust unit and integration tests
-	@scripts/setup.sh rust
+	@scripts/setup.sh rust-tests
 	cargo test --workspace
 
 replay: ## Replay the Mosaic guide's curl requests against a fresh countersign-provider

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Countersign's build and tests need, each piece only when it is missing or at the
-# wrong version, so a second run does nothing. Usage: scripts/setup.sh rust|chromium|e2e|binaryen
+# wrong version, so a second run does nothing.
+# Usage: scripts/setup.sh rust|rust-tests|chromium|e2e|binaryen
 #
 # Nothing here downloads from outside the package registries: Rust tools come from crates.io,
-# Chromium from Debian, Playwright and binaryen (wasm-opt) from npm, with browser downloads off.
+# Chromium and the SMTP test server (python3-aiosmtpd) from Debian, Playwright and binaryen
+# (wasm-opt) from npm, with browser downloads off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +45,18 @@ rust() {
   fi
 }
 
+# The provider's SMTP sender tests (provider/tests/it/senders.rs) run Python's aiosmtpd; they try
+# the python3 on PATH, then Debian's /usr/bin/python3, which is the one the package equips.
+smtp_test_server() {
+  local python
+  for python in python3 /usr/bin/python3; do
+    "$python" -c 'import aiosmtpd' 2>/dev/null && return 0
+  done
+  say "installing Debian's python3-aiosmtpd (an SMTP server for the provider's tests)"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends python3-aiosmtpd
+}
+
 node() {
   command -v npm >/dev/null || die "Node.js 20 with npm is needed (Debian: apt-get install nodejs npm)"
 }
@@ -66,8 +80,9 @@ npm_ci() {
 
 case "${1:-}" in
   rust) rust ;;
+  rust-tests) rust; smtp_test_server ;;
   chromium) chromium ;;
   e2e) chromium; npm_ci end2end ;;
   binaryen) npm_ci . ;;
-  *) die "usage: $0 rust|chromium|e2e|binaryen" ;;
+  *) die "usage: $0 rust|rust-tests|chromium|e2e|binaryen" ;;
 esac

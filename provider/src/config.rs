@@ -6,8 +6,42 @@
 //! | `COUNTERSIGN_PROVIDER_ISSUER` | `http://` + the bound address | its issuer identifier (public base URL) |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of the SQLite files, created on first start |
 //! | `COUNTERSIGN_PROVIDER_SEED` | the demo seed | TOML file loaded into an empty store |
+//! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |
+//! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
+//!
+//! With `COUNTERSIGN_EMAIL_SENDER=smtp` (see [`crate::sender::Smtp`]):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `COUNTERSIGN_SMTP_HOST` | required | the SMTP server's host name (checked against its certificate) |
+//! | `COUNTERSIGN_SMTP_TLS` | `starttls` | `starttls` (plain connection, then STARTTLS, required), `tls` (TLS from the first byte), `none` (no encryption: a local relay only) |
+//! | `COUNTERSIGN_SMTP_PORT` | `587`, `465` with `tls`, `25` with `none` | the server's port |
+//! | `COUNTERSIGN_SMTP_FROM` | required | the sender, `Name <address>` or a bare address |
+//! | `COUNTERSIGN_SMTP_USERNAME` | unset: no login | the login name; needs a password and TLS |
+//! | `COUNTERSIGN_SMTP_PASSWORD` | unset | the password (or, better, the next variable) |
+//! | `COUNTERSIGN_SMTP_PASSWORD_FILE` | unset | a file holding the password (one trailing newline is dropped) |
+//! | `COUNTERSIGN_SMTP_TIMEOUT_SECS` | `10` | how long one SMTP exchange may take, 1 to 300 seconds |
+//!
+//! With `COUNTERSIGN_SMS_SENDER=webhook` (see [`crate::sender::Webhook`] for the request and its
+//! signature):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `COUNTERSIGN_SMS_WEBHOOK_URL` | required | the `http` or `https` URL that gets each SMS as a JSON POST |
+//! | `COUNTERSIGN_SMS_WEBHOOK_SECRET` | required (or the next) | the shared signing secret, at least 16 characters |
+//! | `COUNTERSIGN_SMS_WEBHOOK_SECRET_FILE` | unset | a file holding the secret (one trailing newline is dropped) |
+//! | `COUNTERSIGN_SMS_WEBHOOK_TIMEOUT_SECS` | `10` | how long one POST may take, 1 to 300 seconds |
+//!
+//! The SMTP and webhook variables are only read when their sender is chosen. Passwords and
+//! secrets are held in [`Secret`], whose `Debug` is redacted, and never appear in errors. The
+//! development outbox (`/dev/outbox`) is mounted only while it receives a channel.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use lettre::message::Mailbox;
+use reqwest::Url;
+
+use crate::crypto::Secret;
 
 /// Where the provider listens and keeps its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,12 +54,113 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The seed loaded into an empty store; `None` loads the demo seed.
     pub seed_file: Option<PathBuf>,
+    /// How emails and SMS messages are delivered; the development outbox by default.
+    pub delivery: Delivery,
+}
+
+/// Which sender delivers each channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Where emails go.
+    pub email: EmailDelivery,
+    /// Where SMS messages go.
+    pub sms: SmsDelivery,
+}
+
+impl Delivery {
+    /// Whether the development outbox receives at least one channel.
+    pub fn uses_outbox(&self) -> bool {
+        self.email == EmailDelivery::Outbox || self.sms == SmsDelivery::Outbox
+    }
+}
+
+/// Where emails go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum EmailDelivery {
+    /// The development outbox.
+    #[default]
+    Outbox,
+    /// An SMTP server.
+    Smtp(SmtpConfig),
+}
+
+/// Where SMS messages go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SmsDelivery {
+    /// The development outbox.
+    #[default]
+    Outbox,
+    /// An HTTP webhook (an SMS gateway or a small bridge to one).
+    Webhook(WebhookConfig),
+}
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// No encryption at all; for a relay on the same host or network only.
+    None,
+    /// A plain connection upgraded with STARTTLS; the upgrade is required.
+    StartTls,
+    /// TLS from the first byte ("implicit TLS", usually port 465).
+    Tls,
+}
+
+impl SmtpTls {
+    /// The usual port for this mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::None => 25,
+            Self::StartTls => 587,
+            Self::Tls => 465,
+        }
+    }
+}
+
+/// An SMTP login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpLogin {
+    /// The login name.
+    pub username: String,
+    /// The password (redacted in `Debug`).
+    pub password: Secret,
+}
+
+/// The SMTP server that delivers emails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// The server's host name or IP address.
+    pub host: String,
+    /// The server's port.
+    pub port: u16,
+    /// How the connection is protected.
+    pub tls: SmtpTls,
+    /// The login, if the server wants one.
+    pub login: Option<SmtpLogin>,
+    /// The `From` of every email.
+    pub from: Mailbox,
+    /// How long one SMTP exchange may take.
+    pub timeout: Duration,
+}
+
+/// The webhook that delivers SMS messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Where each message is POSTed.
+    pub url: Url,
+    /// The key of the request signature (redacted in `Debug`).
+    pub secret: Secret,
+    /// How long one POST may take.
+    pub timeout: Duration,
 }
 
 /// The default listening address of the embedded provider.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
 /// The default data folder, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "data";
+/// The default timeout of one SMTP exchange or webhook call.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest webhook secret accepted.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,12 +191,234 @@ impl Config {
         let seed_file = lookup("COUNTERSIGN_PROVIDER_SEED")
             .filter(|value| !value.trim().is_empty())
             .map(PathBuf::from);
+        let delivery = Delivery::from_lookup(&lookup)?;
         Ok(Self {
             listen,
             issuer,
             data_dir,
             seed_file,
+            delivery,
         })
+    }
+}
+
+impl Delivery {
+    /// Reads the sender variables through `lookup`.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        const EMAIL: &str = "COUNTERSIGN_EMAIL_SENDER";
+        const SMS: &str = "COUNTERSIGN_SMS_SENDER";
+        let email = match set(lookup, EMAIL).as_deref().map(str::trim) {
+            None | Some("outbox") => EmailDelivery::Outbox,
+            Some("smtp") => EmailDelivery::Smtp(SmtpConfig::from_lookup(lookup)?),
+            Some(other) => return Err(one_of(EMAIL, other, "outbox or smtp")),
+        };
+        let sms = match set(lookup, SMS).as_deref().map(str::trim) {
+            None | Some("outbox") => SmsDelivery::Outbox,
+            Some("webhook") => SmsDelivery::Webhook(WebhookConfig::from_lookup(lookup)?),
+            Some(other) => return Err(one_of(SMS, other, "outbox or webhook")),
+        };
+        Ok(Self { email, sms })
+    }
+}
+
+impl SmtpConfig {
+    /// Reads the `COUNTERSIGN_SMTP_*` variables through `lookup`.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        const TLS: &str = "COUNTERSIGN_SMTP_TLS";
+        const FROM: &str = "COUNTERSIGN_SMTP_FROM";
+        const USERNAME: &str = "COUNTERSIGN_SMTP_USERNAME";
+        const PASSWORD: &str = "COUNTERSIGN_SMTP_PASSWORD";
+        let host = required(lookup, "COUNTERSIGN_SMTP_HOST")?.trim().to_owned();
+        if host.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+            return Err(ConfigError {
+                variable: "COUNTERSIGN_SMTP_HOST",
+                problem: format!("{host:?} is not a host name or IP address"),
+            });
+        }
+        let tls = match set(lookup, TLS).as_deref().map(str::trim) {
+            None | Some("starttls") => SmtpTls::StartTls,
+            Some("tls") => SmtpTls::Tls,
+            Some("none") => SmtpTls::None,
+            Some(other) => return Err(one_of(TLS, other, "starttls, tls or none")),
+        };
+        let port = match set(lookup, "COUNTERSIGN_SMTP_PORT") {
+            None => tls.default_port(),
+            Some(value) => value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|port| *port != 0)
+                .ok_or_else(|| ConfigError {
+                    variable: "COUNTERSIGN_SMTP_PORT",
+                    problem: format!("{value:?} is not a port number (1 to 65535)"),
+                })?,
+        };
+        let from_value = required(lookup, FROM)?;
+        let from = from_value.trim().parse().map_err(|_| ConfigError {
+            variable: FROM,
+            problem: format!(
+                "{from_value:?} is not a mailbox such as no-reply@bank.example or \
+                 Bank <no-reply@bank.example>"
+            ),
+        })?;
+        let username = set(lookup, USERNAME);
+        let password = secret(lookup, PASSWORD, "COUNTERSIGN_SMTP_PASSWORD_FILE")?;
+        let login = match (username, password) {
+            (None, None) => None,
+            (Some(username), Some(password)) => Some(SmtpLogin { username, password }),
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    variable: PASSWORD,
+                    problem: format!(
+                        "{USERNAME} is set: set the password too (or \
+                         COUNTERSIGN_SMTP_PASSWORD_FILE)"
+                    ),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    variable: USERNAME,
+                    problem: "a password is set: set the login name too".to_owned(),
+                });
+            }
+        };
+        if login.is_some() && tls == SmtpTls::None {
+            return Err(ConfigError {
+                variable: TLS,
+                problem: "\"none\" would send the password unencrypted: use starttls or tls"
+                    .to_owned(),
+            });
+        }
+        let timeout = seconds(lookup, "COUNTERSIGN_SMTP_TIMEOUT_SECS")?;
+        Ok(Self {
+            host,
+            port,
+            tls,
+            login,
+            from,
+            timeout,
+        })
+    }
+}
+
+impl WebhookConfig {
+    /// Reads the `COUNTERSIGN_SMS_WEBHOOK_*` variables through `lookup`.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        const URL: &str = "COUNTERSIGN_SMS_WEBHOOK_URL";
+        const SECRET: &str = "COUNTERSIGN_SMS_WEBHOOK_SECRET";
+        let value = required(lookup, URL)?;
+        // The URL may hold a token of the receiver's: it is not repeated in errors.
+        let url = Url::parse(value.trim())
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .filter(|url| url.host_str().is_some_and(|host| !host.is_empty()))
+            .filter(|url| url.fragment().is_none())
+            .ok_or_else(|| ConfigError {
+                variable: URL,
+                problem: "is not an http or https URL with a host and no fragment".to_owned(),
+            })?;
+        let secret =
+            secret(lookup, SECRET, "COUNTERSIGN_SMS_WEBHOOK_SECRET_FILE")?.ok_or_else(|| {
+                ConfigError {
+                    variable: SECRET,
+                    problem: "is required with the webhook sender (or \
+                          COUNTERSIGN_SMS_WEBHOOK_SECRET_FILE)"
+                        .to_owned(),
+                }
+            })?;
+        if secret.expose().chars().count() < MIN_WEBHOOK_SECRET_LEN {
+            return Err(ConfigError {
+                variable: SECRET,
+                problem: format!("must be at least {MIN_WEBHOOK_SECRET_LEN} characters long"),
+            });
+        }
+        let timeout = seconds(lookup, "COUNTERSIGN_SMS_WEBHOOK_TIMEOUT_SECS")?;
+        Ok(Self {
+            url,
+            secret,
+            timeout,
+        })
+    }
+}
+
+/// A variable's value, or `None` when it is unset or blank.
+fn set(lookup: &impl Fn(&str) -> Option<String>, variable: &str) -> Option<String> {
+    lookup(variable).filter(|value| !value.trim().is_empty())
+}
+
+/// A variable's value, or an error saying it is required.
+fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<String, ConfigError> {
+    set(lookup, variable).ok_or_else(|| ConfigError {
+        variable,
+        problem: "is required with this sender".to_owned(),
+    })
+}
+
+fn one_of(variable: &'static str, value: &str, choices: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: format!("{value:?} is not one of {choices}"),
+    }
+}
+
+/// A timeout in whole seconds, 1 to 300; [`DEFAULT_SEND_TIMEOUT`] when unset.
+fn seconds(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = set(lookup, variable) else {
+        return Ok(DEFAULT_SEND_TIMEOUT);
+    };
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|seconds| (1..=300).contains(seconds))
+        .map(Duration::from_secs)
+        .ok_or_else(|| ConfigError {
+            variable,
+            problem: format!("{value:?} is not a whole number of seconds from 1 to 300"),
+        })
+}
+
+/// A secret given either in `variable` or in the file `file_variable` names; not both.
+///
+/// The secret itself never appears in an error.
+fn secret(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    file_variable: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    match (
+        lookup(variable).filter(|v| !v.is_empty()),
+        set(lookup, file_variable),
+    ) {
+        (Some(_), Some(_)) => Err(ConfigError {
+            variable: file_variable,
+            problem: format!("set either {variable} or {file_variable}, not both"),
+        }),
+        (Some(value), None) => Ok(Some(Secret::new(value))),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path.trim()).map_err(|error| ConfigError {
+                variable: file_variable,
+                problem: format!("cannot read {path:?}: {error}"),
+            })?;
+            let value = text
+                .strip_suffix('\n')
+                .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
+                .unwrap_or(&text);
+            if value.is_empty() {
+                return Err(ConfigError {
+                    variable: file_variable,
+                    problem: format!("{path:?} is empty"),
+                });
+            }
+            Ok(Some(Secret::new(value)))
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -162,5 +519,283 @@ mod tests {
             issuer("V", "https://id.example.com/tenant/").unwrap(),
             "https://id.example.com/tenant"
         );
+    }
+
+    fn owned_lookup(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.clone())
+        }
+    }
+
+    const SMTP: &[(&str, &str)] = &[
+        ("COUNTERSIGN_EMAIL_SENDER", "smtp"),
+        ("COUNTERSIGN_SMTP_HOST", "smtp.bank.example"),
+        ("COUNTERSIGN_SMTP_FROM", "Demo Bank <no-reply@bank.example>"),
+    ];
+
+    fn with(
+        base: &[(&'static str, &'static str)],
+        more: &[(&'static str, String)],
+    ) -> Vec<(&'static str, String)> {
+        let mut pairs: Vec<(&'static str, String)> = more.to_vec();
+        for (key, value) in base {
+            if !more.iter().any(|(k, _)| k == key) {
+                pairs.push((key, (*value).to_owned()));
+            }
+        }
+        pairs
+    }
+
+    fn delivery(pairs: Vec<(&'static str, String)>) -> Result<Delivery, ConfigError> {
+        Delivery::from_lookup(&owned_lookup(pairs))
+    }
+
+    fn smtp(more: &[(&'static str, String)]) -> Result<SmtpConfig, ConfigError> {
+        match delivery(with(SMTP, more))?.email {
+            EmailDelivery::Smtp(config) => Ok(config),
+            EmailDelivery::Outbox => panic!("not smtp"),
+        }
+    }
+
+    const WEBHOOK: &[(&str, &str)] = &[
+        ("COUNTERSIGN_SMS_SENDER", "webhook"),
+        (
+            "COUNTERSIGN_SMS_WEBHOOK_URL",
+            "https://sms.bank.example/send?token=t0k",
+        ),
+        ("COUNTERSIGN_SMS_WEBHOOK_SECRET", "0123456789abcdef-secret"),
+    ];
+
+    fn webhook(more: &[(&'static str, String)]) -> Result<WebhookConfig, ConfigError> {
+        match delivery(with(WEBHOOK, more))?.sms {
+            SmsDelivery::Webhook(config) => Ok(config),
+            SmsDelivery::Outbox => panic!("not webhook"),
+        }
+    }
+
+    #[test]
+    fn the_outbox_delivers_everything_by_default() {
+        let config = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(config.delivery, Delivery::default());
+        assert_eq!(config.delivery.email, EmailDelivery::Outbox);
+        assert_eq!(config.delivery.sms, SmsDelivery::Outbox);
+        assert!(config.delivery.uses_outbox());
+        let named = Config::from_lookup(lookup(&[
+            ("COUNTERSIGN_EMAIL_SENDER", "outbox"),
+            ("COUNTERSIGN_SMS_SENDER", " outbox "),
+        ]))
+        .unwrap();
+        assert_eq!(named.delivery, Delivery::default());
+    }
+
+    #[test]
+    fn unknown_senders_are_refused() {
+        let error =
+            Config::from_lookup(lookup(&[("COUNTERSIGN_EMAIL_SENDER", "sendmail")])).unwrap_err();
+        assert_eq!(error.variable, "COUNTERSIGN_EMAIL_SENDER");
+        assert!(error.to_string().contains("outbox or smtp"), "{error}");
+        let error = Config::from_lookup(lookup(&[("COUNTERSIGN_SMS_SENDER", "smtp")])).unwrap_err();
+        assert_eq!(error.variable, "COUNTERSIGN_SMS_SENDER");
+    }
+
+    #[test]
+    fn smtp_defaults_to_required_starttls_on_587() {
+        let config = smtp(&[]).unwrap();
+        assert_eq!(config.host, "smtp.bank.example");
+        assert_eq!(config.tls, SmtpTls::StartTls);
+        assert_eq!(config.port, 587);
+        assert_eq!(config.login, None);
+        assert_eq!(config.from.to_string(), "Demo Bank <no-reply@bank.example>");
+        assert_eq!(config.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn smtp_reads_every_variable() {
+        let config = smtp(&[
+            ("COUNTERSIGN_SMTP_TLS", "tls".into()),
+            ("COUNTERSIGN_SMTP_PORT", "2465".into()),
+            ("COUNTERSIGN_SMTP_USERNAME", "mailer".into()),
+            ("COUNTERSIGN_SMTP_PASSWORD", "hunter2 with spaces".into()),
+            ("COUNTERSIGN_SMTP_FROM", "no-reply@bank.example".into()),
+            ("COUNTERSIGN_SMTP_TIMEOUT_SECS", "30".into()),
+        ])
+        .unwrap();
+        assert_eq!(config.tls, SmtpTls::Tls);
+        assert_eq!(config.port, 2465);
+        let login = config.login.clone().unwrap();
+        assert_eq!(login.username, "mailer");
+        assert_eq!(login.password.expose(), "hunter2 with spaces");
+        assert_eq!(config.from.email.to_string(), "no-reply@bank.example");
+        assert_eq!(config.timeout, Duration::from_secs(30));
+        assert!(!format!("{config:?}").contains("hunter2"), "{config:?}");
+
+        assert_eq!(
+            smtp(&[("COUNTERSIGN_SMTP_TLS", "tls".into())])
+                .unwrap()
+                .port,
+            465
+        );
+        let plain = smtp(&[("COUNTERSIGN_SMTP_TLS", "none".into())]).unwrap();
+        assert_eq!((plain.tls, plain.port), (SmtpTls::None, 25));
+    }
+
+    #[test]
+    fn the_smtp_password_may_come_from_a_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("password");
+        std::fs::write(&path, "from-a-file\r\n").unwrap();
+        let file = path.display().to_string();
+        let config = smtp(&[
+            ("COUNTERSIGN_SMTP_USERNAME", "mailer".into()),
+            ("COUNTERSIGN_SMTP_PASSWORD_FILE", file.clone()),
+        ])
+        .unwrap();
+        assert_eq!(config.login.unwrap().password.expose(), "from-a-file");
+
+        let both = smtp(&[
+            ("COUNTERSIGN_SMTP_USERNAME", "mailer".into()),
+            ("COUNTERSIGN_SMTP_PASSWORD", "hunter2".into()),
+            ("COUNTERSIGN_SMTP_PASSWORD_FILE", file),
+        ])
+        .unwrap_err();
+        assert_eq!(both.variable, "COUNTERSIGN_SMTP_PASSWORD_FILE");
+        assert!(!both.to_string().contains("hunter2"), "{both}");
+
+        let missing = smtp(&[
+            ("COUNTERSIGN_SMTP_USERNAME", "mailer".into()),
+            (
+                "COUNTERSIGN_SMTP_PASSWORD_FILE",
+                dir.path().join("nothing").display().to_string(),
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(missing.variable, "COUNTERSIGN_SMTP_PASSWORD_FILE");
+
+        std::fs::write(&path, "\n").unwrap();
+        let empty = smtp(&[
+            ("COUNTERSIGN_SMTP_USERNAME", "mailer".into()),
+            ("COUNTERSIGN_SMTP_PASSWORD_FILE", path.display().to_string()),
+        ])
+        .unwrap_err();
+        assert!(empty.to_string().contains("empty"), "{empty}");
+    }
+
+    #[test]
+    fn bad_smtp_settings_name_their_variable() {
+        let cases: &[(&[(&'static str, &str)], &str)] = &[
+            (&[("COUNTERSIGN_SMTP_HOST", "")], "COUNTERSIGN_SMTP_HOST"),
+            (
+                &[("COUNTERSIGN_SMTP_HOST", "smtp://x")],
+                "COUNTERSIGN_SMTP_HOST",
+            ),
+            (&[("COUNTERSIGN_SMTP_FROM", "")], "COUNTERSIGN_SMTP_FROM"),
+            (
+                &[("COUNTERSIGN_SMTP_FROM", "not an address")],
+                "COUNTERSIGN_SMTP_FROM",
+            ),
+            (&[("COUNTERSIGN_SMTP_TLS", "ssl")], "COUNTERSIGN_SMTP_TLS"),
+            (&[("COUNTERSIGN_SMTP_PORT", "0")], "COUNTERSIGN_SMTP_PORT"),
+            (
+                &[("COUNTERSIGN_SMTP_PORT", "70000")],
+                "COUNTERSIGN_SMTP_PORT",
+            ),
+            (
+                &[("COUNTERSIGN_SMTP_TIMEOUT_SECS", "0")],
+                "COUNTERSIGN_SMTP_TIMEOUT_SECS",
+            ),
+            (
+                &[("COUNTERSIGN_SMTP_TIMEOUT_SECS", "1.5")],
+                "COUNTERSIGN_SMTP_TIMEOUT_SECS",
+            ),
+            (
+                &[("COUNTERSIGN_SMTP_USERNAME", "mailer")],
+                "COUNTERSIGN_SMTP_PASSWORD",
+            ),
+            (
+                &[("COUNTERSIGN_SMTP_PASSWORD", "hunter2")],
+                "COUNTERSIGN_SMTP_USERNAME",
+            ),
+            (
+                &[
+                    ("COUNTERSIGN_SMTP_TLS", "none"),
+                    ("COUNTERSIGN_SMTP_USERNAME", "mailer"),
+                    ("COUNTERSIGN_SMTP_PASSWORD", "hunter2"),
+                ],
+                "COUNTERSIGN_SMTP_TLS",
+            ),
+        ];
+        for (more, variable) in cases {
+            let more: Vec<(&'static str, String)> =
+                more.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            let error = smtp(&more).unwrap_err();
+            assert_eq!(error.variable, *variable, "{more:?}: {error}");
+            assert!(!error.to_string().contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_webhook_needs_a_url_and_a_long_enough_secret() {
+        let config = webhook(&[]).unwrap();
+        assert_eq!(
+            config.url.as_str(),
+            "https://sms.bank.example/send?token=t0k"
+        );
+        assert_eq!(config.secret.expose(), "0123456789abcdef-secret");
+        assert_eq!(config.timeout, Duration::from_secs(10));
+        assert!(!format!("{config:?}").contains("abcdef-secret"));
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "whsec_from_a_file_0123\n").unwrap();
+        let from_file = delivery(with(
+            &WEBHOOK[..2],
+            &[
+                (
+                    "COUNTERSIGN_SMS_WEBHOOK_SECRET_FILE",
+                    path.display().to_string(),
+                ),
+                ("COUNTERSIGN_SMS_WEBHOOK_TIMEOUT_SECS", "3".into()),
+            ],
+        ))
+        .unwrap();
+        let SmsDelivery::Webhook(from_file) = from_file.sms else {
+            panic!("not webhook")
+        };
+        assert_eq!(from_file.secret.expose(), "whsec_from_a_file_0123");
+        assert_eq!(from_file.timeout, Duration::from_secs(3));
+
+        let no_secret = delivery(with(&WEBHOOK[..2], &[])).unwrap_err();
+        assert_eq!(no_secret.variable, "COUNTERSIGN_SMS_WEBHOOK_SECRET");
+        let short = webhook(&[("COUNTERSIGN_SMS_WEBHOOK_SECRET", "short".into())]).unwrap_err();
+        assert_eq!(short.variable, "COUNTERSIGN_SMS_WEBHOOK_SECRET");
+        assert!(!short.to_string().contains("short\""), "{short}");
+        for bad in [
+            "",
+            "sms.bank.example/send",
+            "ftp://sms.bank.example",
+            "https://sms.bank.example/#frag",
+        ] {
+            let error = webhook(&[("COUNTERSIGN_SMS_WEBHOOK_URL", bad.into())]).unwrap_err();
+            assert_eq!(error.variable, "COUNTERSIGN_SMS_WEBHOOK_URL", "{bad}");
+        }
+        let error =
+            webhook(&[("COUNTERSIGN_SMS_WEBHOOK_URL", "nonsense?token=t0k".into())]).unwrap_err();
+        assert!(!error.to_string().contains("t0k"), "{error}");
+    }
+
+    #[test]
+    fn each_channel_has_its_own_sender() {
+        let both = delivery(with(SMTP, &with(WEBHOOK, &[]))).unwrap();
+        assert!(matches!(both.email, EmailDelivery::Smtp(_)));
+        assert!(matches!(both.sms, SmsDelivery::Webhook(_)));
+        assert!(!both.uses_outbox());
+        let email_only = delivery(with(SMTP, &[])).unwrap();
+        assert!(email_only.uses_outbox());
+        // The SMTP variables are ignored while the outbox takes emails.
+        let ignored = delivery(with(&SMTP[1..], &[])).unwrap();
+        assert_eq!(ignored, Delivery::default());
     }
 }

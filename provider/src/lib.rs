@@ -9,7 +9,8 @@
 //! - [`clock`]: where `now` comes from (the system, or a manual clock in tests).
 //! - [`crypto`], [`keys`], [`tokens`]: random handles, keyed hashes, signing keys, token issue.
 //! - [`store`]: the SQLite store and its migrations (`migrations/sqlite`); [`seed`] fills it.
-//! - [`sender`]: delivery of links and codes (the development outbox by default).
+//! - [`sender`]: delivery of links and codes: the development outbox by default, SMTP for
+//!   emails and a signed webhook for SMS messages when configured.
 //! - `http`: the axum router; handlers are thin and call into the modules above.
 //! - [`Provider`]: binds, opens the store, and serves until told to stop.
 
@@ -34,10 +35,11 @@ use tokio::net::TcpListener;
 
 use clock::Clock;
 pub use config::Config;
+use config::{EmailDelivery, SmsDelivery};
 use crypto::HashKey;
 use keys::Signer;
 use limits::{Limiter, Limits};
-use sender::{Outbox, Sender};
+use sender::{Outbox, Router, Sender, Smtp, Webhook};
 use store::{SharedStore, SqliteStore};
 
 /// Why the provider could not start.
@@ -73,6 +75,14 @@ pub enum StartError {
     /// Signing keys could not be made or loaded.
     #[error(transparent)]
     Keys(#[from] keys::KeyError),
+    /// A configured sender could not be set up.
+    #[error("cannot set up the {channel} sender: {source}")]
+    Sender {
+        /// `email` or `sms`.
+        channel: &'static str,
+        /// What was wrong.
+        source: sender::SendError,
+    },
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -101,10 +111,47 @@ pub struct AppState {
 pub struct Options {
     /// Where `now` comes from; the system clock by default.
     pub clock: Clock,
-    /// How messages are delivered; the development outbox by default.
+    /// How messages are delivered, for every channel; `None` follows the configuration
+    /// ([`Config::delivery`]).
     pub sender: Option<Arc<dyn Sender>>,
     /// Rate limits; [`Limits::default`] unless set.
     pub limits: Limits,
+}
+
+/// The sender [`config::Delivery`] asks for.
+fn configured_sender(
+    delivery: &config::Delivery,
+    store: &SharedStore,
+    clock: &Clock,
+) -> Result<Arc<dyn Sender>, StartError> {
+    let outbox = || -> Arc<dyn Sender> { Arc::new(Outbox::new(store.clone(), clock.clone())) };
+    if delivery == &config::Delivery::default() {
+        return Ok(outbox());
+    }
+    let (email, email_kind): (Arc<dyn Sender>, _) = match &delivery.email {
+        EmailDelivery::Outbox => (outbox(), "outbox"),
+        EmailDelivery::Smtp(smtp) => (
+            Arc::new(Smtp::new(smtp).map_err(|source| StartError::Sender {
+                channel: "email",
+                source,
+            })?),
+            "smtp",
+        ),
+    };
+    let (sms, sms_kind): (Arc<dyn Sender>, _) = match &delivery.sms {
+        SmsDelivery::Outbox => (outbox(), "outbox"),
+        SmsDelivery::Webhook(webhook) => (
+            Arc::new(Webhook::new(webhook, clock.clone()).map_err(|source| {
+                StartError::Sender {
+                    channel: "sms",
+                    source,
+                }
+            })?),
+            "webhook",
+        ),
+    };
+    tracing::info!(email = email_kind, sms = sms_kind, "message delivery");
+    Ok(Arc::new(Router::new(email, sms)))
 }
 
 /// A provider that is bound to its port and has its store open, ready to serve.
@@ -170,11 +217,15 @@ impl Provider {
             stored_keys = store.signing_keys().await?;
         }
         let signer = Signer::new(&stored_keys)?;
-        // The outbox shows codes and links: only on a loopback address, never to a network.
-        let dev_outbox = options.sender.is_none() && config.listen.ip().is_loopback();
-        let sender = options
-            .sender
-            .unwrap_or_else(|| Arc::new(Outbox::new(store.clone(), clock.clone())));
+        // The outbox shows codes and links: only while it receives a channel, and only on a
+        // loopback address, never to a network.
+        let dev_outbox = options.sender.is_none()
+            && config.delivery.uses_outbox()
+            && config.listen.ip().is_loopback();
+        let sender = match options.sender {
+            Some(sender) => sender,
+            None => configured_sender(&config.delivery, &store, &clock)?,
+        };
 
         let listener =
             TcpListener::bind(config.listen)

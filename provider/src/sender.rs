@@ -1,8 +1,23 @@
 //! Delivery of links and codes. A [`Sender`] takes a finished message; which one runs is
-//! configuration. The development outbox stores messages so people (`/dev/outbox`) and tests
-//! (`/dev/outbox.json`) can read them.
+//! configuration ([`crate::config::Delivery`]):
+//!
+//! - [`Outbox`], the development outbox (the default for both channels): messages are stored so
+//!   people (`/dev/outbox`) and tests (`/dev/outbox.json`) can read them.
+//! - [`Smtp`]: emails through an SMTP server.
+//! - [`Webhook`]: SMS messages as a signed JSON POST to a gateway; [`webhook`] describes the
+//!   request and how a receiver verifies its signature.
+//! - [`Router`]: emails to one sender, SMS messages to another.
+//!
+//! A message holds a link or a one-time code: no sender logs it, and a [`SendError`] says what
+//! failed without repeating the message, a receiver's answer body, or any secret.
 
-use std::{fmt, future::Future, pin::Pin};
+pub mod smtp;
+pub mod webhook;
+
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
+
+pub use smtp::Smtp;
+pub use webhook::{SIGNATURE_HEADER, Webhook, signature};
 
 use crate::{
     clock::Clock,
@@ -76,5 +91,77 @@ impl Sender for Outbox {
                 .map(|_| ())
                 .map_err(|error| SendError(error.to_string()))
         })
+    }
+}
+
+/// Sends emails with one sender and SMS messages with another.
+#[derive(Debug)]
+pub struct Router {
+    email: Arc<dyn Sender>,
+    sms: Arc<dyn Sender>,
+}
+
+impl Router {
+    /// A router that hands emails to `email` and SMS messages to `sms`.
+    pub fn new(email: Arc<dyn Sender>, sms: Arc<dyn Sender>) -> Self {
+        Self { email, sms }
+    }
+}
+
+impl Sender for Router {
+    fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
+        match message.channel {
+            "email" => self.email.send(message),
+            "sms" => self.sms.send(message),
+            other => {
+                let error = SendError(format!("no sender for the {other:?} channel"));
+                Box::pin(async move { Err(error) })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records the channels it was given.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<&'static str>>);
+
+    impl Sender for Recorder {
+        fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
+            self.0.lock().unwrap().push(message.channel);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    pub(super) fn message(channel: &'static str, to: &str) -> Outgoing {
+        Outgoing {
+            channel,
+            to: to.to_owned(),
+            subject: Some("Demo Bank: confirm it's you".to_owned()),
+            body: "Demo Bank: click https://bank.example/approve?auth_req_id=x".to_owned(),
+            link: Some("https://bank.example/approve?auth_req_id=x".to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_router_sends_each_channel_to_its_sender() {
+        let email = Arc::new(Recorder::default());
+        let sms = Arc::new(Recorder::default());
+        let router = Router::new(email.clone(), sms.clone());
+        router
+            .send(&message("email", "a@example.com"))
+            .await
+            .unwrap();
+        router.send(&message("sms", "+15555550101")).await.unwrap();
+        router.send(&message("sms", "+15555550102")).await.unwrap();
+        let error = router.send(&message("fax", "+1")).await.unwrap_err();
+        assert!(error.to_string().contains("fax"), "{error}");
+        assert_eq!(*email.0.lock().unwrap(), ["email"]);
+        assert_eq!(*sms.0.lock().unwrap(), ["sms", "sms"]);
     }
 }

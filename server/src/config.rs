@@ -7,7 +7,9 @@
 //! | `COUNTERSIGN_SITE_ROOT` | `LEPTOS_SITE_ROOT`, else `target/site` | the built CSS, JS and wasm |
 //!
 //! The embedded provider reads its own variables (`COUNTERSIGN_PROVIDER_ADDR`,
-//! `COUNTERSIGN_PROVIDER_ISSUER`, `COUNTERSIGN_DATA_DIR`): see [`provider::config`].
+//! `COUNTERSIGN_PROVIDER_ISSUER`, `COUNTERSIGN_DATA_DIR`, and the message senders'
+//! `COUNTERSIGN_EMAIL_SENDER`, `COUNTERSIGN_SMS_SENDER`, `COUNTERSIGN_SMTP_*`,
+//! `COUNTERSIGN_SMS_WEBHOOK_*`): see [`provider::config`].
 
 use std::{net::SocketAddr, path::PathBuf};
 

@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use provider::{
     Config, Options, Provider,
     clock::{Clock, Timestamp},
+    config::Delivery,
     limits::Limits,
     sender::{BoxFuture, Outgoing, SendError, Sender},
     store::SqliteStore,
@@ -71,14 +72,23 @@ impl Op {
     }
 
     pub async fn start_with(sender: Option<Arc<dyn Sender>>) -> Self {
-        Self::start_full(sender, Limits::default()).await
+        Self::start_full(sender, Delivery::default(), Limits::default()).await
     }
 
     pub async fn start_limited(limits: Limits) -> Self {
-        Self::start_full(None, limits).await
+        Self::start_full(None, Delivery::default(), limits).await
     }
 
-    pub async fn start_full(sender: Option<Arc<dyn Sender>>, limits: Limits) -> Self {
+    /// A provider whose senders are chosen by `delivery`, as the configuration chooses them.
+    pub async fn start_delivering(delivery: Delivery) -> Self {
+        Self::start_full(None, delivery, Limits::default()).await
+    }
+
+    async fn start_full(
+        sender: Option<Arc<dyn Sender>>,
+        delivery: Delivery,
+        limits: Limits,
+    ) -> Self {
         let data = TempDir::new().unwrap();
         let seed = data.path().join("seed.toml");
         std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
@@ -88,6 +98,7 @@ impl Op {
             issuer: None,
             data_dir: data.path().join("data"),
             seed_file: Some(seed),
+            delivery,
         };
         let provider = Provider::bind_with(
             config,

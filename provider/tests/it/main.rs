@@ -5,6 +5,7 @@ mod audit;
 mod ciba;
 mod kit;
 mod limits;
+mod senders;
 mod workforce;
 
 use provider::{Config, Provider, StartError, store::Store as _};
@@ -40,6 +41,7 @@ fn config(data: &TempDir) -> Config {
         issuer: None,
         data_dir: data.path().join("data"),
         seed_file: None,
+        delivery: Default::default(),
     }
 }
 

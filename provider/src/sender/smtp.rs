@@ -1,0 +1,216 @@
+//! Emails through an SMTP server, with lettre.
+//!
+//! One connection per message (no pool): the provider sends a few messages a minute at most,
+//! and a fresh connection never fails on a socket the server closed in between.
+
+use std::fmt;
+
+use lettre::{
+    Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, header::ContentType},
+    transport::smtp::{
+        self,
+        authentication::Credentials,
+        client::{Tls, TlsParameters},
+    },
+};
+
+use super::{BoxFuture, Outgoing, SendError, Sender};
+use crate::{
+    config::{SmtpConfig, SmtpTls},
+    crypto::random_handle,
+};
+
+/// Sends emails through the configured SMTP server; refuses every other channel.
+///
+/// Each email has the configured `From`, the recipient as `To`, the message's subject, a
+/// `Message-ID` in the sender's domain, and the text as a `text/plain; charset=utf-8` body.
+#[derive(Clone)]
+pub struct Smtp {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    host: String,
+    port: u16,
+    tls: SmtpTls,
+}
+
+impl fmt::Debug for Smtp {
+    // The transport holds the password: only where it connects is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Smtp")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Smtp {
+    /// A sender for the server `config` names. Nothing connects until the first message.
+    pub fn new(config: &SmtpConfig) -> Result<Self, SendError> {
+        let tls_parameters = || {
+            TlsParameters::new(config.host.clone())
+                .map_err(|error| SendError(format!("cannot set up TLS for SMTP: {error}")))
+        };
+        let tls = match config.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::StartTls => Tls::Required(tls_parameters()?),
+            SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+            .port(config.port)
+            .tls(tls)
+            .timeout(Some(config.timeout));
+        if let Some(login) = &config.login {
+            builder = builder.credentials(Credentials::new(
+                login.username.clone(),
+                login.password.expose().to_owned(),
+            ));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from: config.from.clone(),
+            host: config.host.clone(),
+            port: config.port,
+            tls: config.tls,
+        })
+    }
+
+    /// The email for `message`.
+    fn email(&self, message: &Outgoing) -> Result<Message, SendError> {
+        // The address is personal data: it is not repeated in the error.
+        let to: Address = message
+            .to
+            .parse()
+            .map_err(|_| SendError("the recipient is not a valid email address".to_owned()))?;
+        let message_id = format!(
+            "<{}@{}>",
+            random_handle().expose(),
+            self.from.email.domain()
+        );
+        Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(message.subject.as_deref().unwrap_or("Countersign"))
+            .message_id(Some(message_id))
+            .header(ContentType::TEXT_PLAIN)
+            .body(message.body.clone())
+            .map_err(|error| SendError(format!("cannot build the email: {error}")))
+    }
+}
+
+impl Sender for Smtp {
+    fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            if message.channel != "email" {
+                return Err(SendError(format!(
+                    "the SMTP sender delivers email only, not {}: configure an SMS sender \
+                     (COUNTERSIGN_SMS_SENDER)",
+                    message.channel
+                )));
+            }
+            let email = self.email(message)?;
+            self.transport
+                .send(email)
+                .await
+                .map(|_| ())
+                .map_err(|error| describe(&error))
+        })
+    }
+}
+
+/// What went wrong, without the server's reply text (it may repeat the recipient).
+fn describe(error: &smtp::Error) -> SendError {
+    let what = if error.is_timeout() {
+        "the SMTP server did not answer in time".to_owned()
+    } else if let Some(code) = error.status() {
+        let kind = if error.is_permanent() {
+            "refused"
+        } else {
+            "deferred"
+        };
+        format!("the SMTP server {kind} the message ({code})")
+    } else if error.is_tls() {
+        format!("TLS with the SMTP server failed: {error}")
+    } else if error.is_response() || error.is_client() {
+        "the SMTP exchange failed".to_owned()
+    } else {
+        // Connection and network errors: the operating system's words, no message content.
+        format!("cannot talk to the SMTP server: {error}")
+    };
+    SendError(what)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sender::tests::message;
+
+    fn config() -> SmtpConfig {
+        SmtpConfig {
+            host: "127.0.0.1".to_owned(),
+            // Nothing listens on port 9 (discard) here; these tests never connect anyway.
+            port: 9,
+            tls: SmtpTls::None,
+            login: None,
+            from: "Demo Bank <no-reply@bank.example>".parse().unwrap(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn sms_is_refused_before_connecting() {
+        let smtp = Smtp::new(&config()).unwrap();
+        let error = smtp
+            .send(&message("sms", "+15555550101"))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("email only"), "{error}");
+        assert!(!error.to_string().contains("+1555"), "{error}");
+    }
+
+    #[test]
+    fn the_email_has_from_to_subject_and_a_plain_utf8_body() {
+        let smtp = Smtp::new(&config()).unwrap();
+        let email = smtp.email(&message("email", "alice@example.com")).unwrap();
+        let text = String::from_utf8(email.formatted()).unwrap();
+        assert!(
+            text.contains("From: \"Demo Bank\" <no-reply@bank.example>\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("To: alice@example.com\r\n"), "{text}");
+        assert!(
+            text.contains("Subject: Demo Bank: confirm it's you\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("@bank.example>\r\n"), "a Message-ID: {text}");
+        let bad = smtp.email(&message("email", "not an address")).unwrap_err();
+        assert!(!bad.to_string().contains("not an address"), "{bad}");
+    }
+
+    #[test]
+    fn tls_modes_build_and_debug_hides_the_login() {
+        for tls in [SmtpTls::None, SmtpTls::StartTls, SmtpTls::Tls] {
+            let mut config = config();
+            config.tls = tls;
+            config.host = "smtp.bank.example".to_owned();
+            config.login = (tls != SmtpTls::None).then(|| crate::config::SmtpLogin {
+                username: "mailer".to_owned(),
+                password: crate::crypto::Secret::new("hunter2"),
+            });
+            let smtp = Smtp::new(&config).unwrap();
+            let shown = format!("{smtp:?}");
+            assert!(shown.contains("smtp.bank.example"), "{shown}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("mailer"),
+                "{shown}"
+            );
+        }
+    }
+}
