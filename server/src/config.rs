@@ -24,7 +24,7 @@ pub const DEFAULT_SITE_ROOT: &str = "target/site";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProviderMode {
     /// Start the embedded provider in this process, on its own port.
-    Embedded(provider::Config),
+    Embedded(Box<provider::Config>),
     /// Use a provider that runs elsewhere; the value is its issuer base URL.
     External(String),
 }
@@ -57,7 +57,7 @@ impl Config {
             Some(url) => {
                 ProviderMode::External(provider::config::issuer("COUNTERSIGN_PROVIDER_URL", &url)?)
             }
-            None => ProviderMode::Embedded(provider::Config::from_lookup(set)?),
+            None => ProviderMode::Embedded(Box::new(provider::Config::from_lookup(set)?)),
         };
         let site_root = set("COUNTERSIGN_SITE_ROOT")
             .or_else(|| set("LEPTOS_SITE_ROOT"))

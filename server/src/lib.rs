@@ -137,7 +137,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let (provider_base, provider_issuer, provider_embedded) = match config.provider {
         ProviderMode::Embedded(provider_config) => {
-            let provider = provider::Provider::bind(provider_config).await?;
+            let provider = provider::Provider::bind(*provider_config).await?;
             let bound = provider
                 .local_addr()
                 .map_err(|source| provider::StartError::Bind {

@@ -35,7 +35,7 @@ impl TestApp {
     /// Countersign with the embedded provider.
     pub async fn spawn() -> Self {
         let data = TempDir::new().unwrap();
-        let provider = ProviderMode::Embedded(provider_config(&data));
+        let provider = ProviderMode::Embedded(Box::new(provider_config(&data)));
         Self::spawn_in(data, provider).await
     }
 
