@@ -198,6 +198,15 @@ async fn check(state: &AppState, form: &Form) -> Result<Checked, Refusal> {
             "Only response_type=code is supported.",
         ));
     }
+    if form
+        .get("response_mode")
+        .is_some_and(|mode| mode != "query")
+    {
+        return Err(refuse(
+            ErrorCode::InvalidRequest,
+            "Only response_mode=query is supported.",
+        ));
+    }
     if form.get("request").is_some() || form.get("request_uri").is_some() {
         return Err(refuse(
             ErrorCode::RequestNotSupported,

@@ -34,6 +34,9 @@ pub async fn userinfo(
         .ok_or_else(OAuthError::invalid_token)?;
     let has = |wanted: &str| token.scope.split(' ').any(|s| s == wanted);
     let mut claims = json!({ "sub": user.id, "name": user.name });
+    if let (true, Some(role)) = (user.kind == "workforce", &user.role) {
+        claims["role"] = json!(role);
+    }
     if has("email") {
         claims["email"] = json!(user.email);
         claims["email_verified"] = json!(user.email_verified);

@@ -187,6 +187,17 @@ async fn an_agent_signs_in_with_a_password_and_pkce() {
     assert!(tokens["refresh_token"].is_string());
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(userinfo_status(&op, access).await, 200);
+    let info: Value = op
+        .http
+        .get(format!("{}/userinfo", op.url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["role"], "supervisor");
 
     // The code works once; a second try also revokes what the first one gave.
     let again = exchange(&op, CLIENT, &code, REDIRECT, VERIFIER).await;
@@ -302,6 +313,10 @@ async fn bad_requests_from_a_known_client_are_redirected_with_an_error() {
         (
             with(request(REDIRECT), "prompt", Some("none")),
             "login_required",
+        ),
+        (
+            with(request(REDIRECT), "response_mode", Some("form_post")),
+            "invalid_request",
         ),
         (
             with(request(REDIRECT), "request", Some("eyJ")),
