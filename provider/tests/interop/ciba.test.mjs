@@ -17,14 +17,11 @@ import { before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import * as jose from 'jose';
 
-const ISSUER = process.env.COUNTERSIGN_ISSUER;
-if (!ISSUER) {
-  console.error('COUNTERSIGN_ISSUER is not set: run this through run.sh');
-  process.exit(2);
-}
+import {
+  CLIENT_ID, CLIENT_SECRET, ISSUER,
+  describeError, discoverBasicAndPost, nowSeconds, verifyIdTokenWithJose,
+} from './common.mjs';
 
-const CLIENT_ID = 'agent-console';
-const CLIENT_SECRET = 'demo-console-secret';
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 // An upper bound for one flow; past it the poll is aborted and the case fails instead of hanging
 // for the request's ten-minute lifetime.
@@ -33,23 +30,6 @@ const FLOW_LIMIT_MS = 30_000;
 /** openid-client configurations: one per client authentication method the provider offers. */
 let basic;
 let post;
-
-/**
- * Discovers the provider as openid-client does it. `require_auth_time` makes openid-client
- * itself reject an ID token without `auth_time`; enableNonRepudiationChecks makes it verify
- * every ID token's signature against the provider's JWKS (v6 does not by default for ID tokens
- * from the token endpoint: OIDC Core §3.1.3.7 lets the TLS channel stand in for it).
- */
-function discover(auth) {
-  return client.discovery(
-    new URL(ISSUER),
-    CLIENT_ID,
-    { client_secret: CLIENT_SECRET, require_auth_time: true },
-    auth,
-    // The issuer is http://127.0.0.1, which openid-client refuses unless told otherwise.
-    { execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks] },
-  );
-}
 
 /** JSON request to the provider; answers `{status, body}`. */
 async function call(path, { method = 'POST', token, json } = {}) {
@@ -146,24 +126,9 @@ async function pollWhile(config, started, customer) {
   return { ...(await polling), acted };
 }
 
-function describeError(error) {
-  const cause = error?.cause instanceof Error ? ` (cause: ${error.cause.message})` : '';
-  return `${error?.name}: ${error?.message}${cause} ${JSON.stringify({
-    code: error?.code,
-    error: error?.error,
-    error_description: error?.error_description,
-    status: error?.status,
-  })}`;
-}
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
 describe('openid-client 6 against countersign-provider', { concurrency: true }, () => {
   before(async () => {
-    [basic, post] = await Promise.all([
-      discover(client.ClientSecretBasic(CLIENT_SECRET)),
-      discover(client.ClientSecretPost(CLIENT_SECRET)),
-    ]);
+    [basic, post] = await discoverBasicAndPost();
   });
 
   it('discovery: CIBA poll metadata', () => {
@@ -215,28 +180,14 @@ describe('openid-client 6 against countersign-provider', { concurrency: true }, 
 
     // The signature once more, independently of openid-client, with jose against the JWKS;
     // and the same token with its payload changed must fail that very check.
-    const metadata = basic.serverMetadata();
-    const jwks = jose.createRemoteJWKSet(new URL(metadata.jwks_uri));
-    const options = {
-      issuer: ISSUER,
-      audience: CLIENT_ID,
-      algorithms: metadata.id_token_signing_alg_values_supported,
-    };
-    const { payload, protectedHeader } = await jose.jwtVerify(tokens.id_token, jwks, options);
-    assert.equal(payload.sub, 'alice');
-    assert.ok(protectedHeader.kid, 'the ID token names no key');
-    const [header, , signature] = tokens.id_token.split('.');
-    const forged = jose.base64url.encode(JSON.stringify({ ...payload, sub: 'bob' }));
-    await assert.rejects(jose.jwtVerify(`${header}.${forged}.${signature}`, jwks, options), {
-      code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
-    });
+    await verifyIdTokenWithJose(basic, tokens.id_token, { sub: 'alice', tamper: { sub: 'bob' } });
 
     // The access token is the customer's: userinfo answers for alice (openid-client checks sub).
     const userinfo = await client.fetchUserInfo(basic, tokens.access_token, 'alice');
     assert.equal(userinfo.sub, 'alice');
 
     // A second redemption of the same auth_req_id is refused (CIBA Core §11: invalid_grant).
-    const again = await fetch(metadata.token_endpoint, {
+    const again = await fetch(basic.serverMetadata().token_endpoint, {
       method: 'POST',
       headers: {
         authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,

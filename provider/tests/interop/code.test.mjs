@@ -15,16 +15,12 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 
 import * as client from 'openid-client';
-import * as jose from 'jose';
 
-const ISSUER = process.env.COUNTERSIGN_ISSUER;
-if (!ISSUER) {
-  console.error('COUNTERSIGN_ISSUER is not set: run this through run.sh');
-  process.exit(2);
-}
+import {
+  CLIENT_ID, ISSUER,
+  describeError, discoverBasicAndPost, nowSeconds, verifyIdTokenWithJose,
+} from './common.mjs';
 
-const CLIENT_ID = 'agent-console';
-const CLIENT_SECRET = 'demo-console-secret';
 /** The demo client's registered redirect URI. */
 const REDIRECT_URI = 'http://127.0.0.1:3000/auth/callback';
 /** The same on another port: a registered loopback URI matches on any port (RFC 8252 §7.3). */
@@ -47,17 +43,6 @@ const CASE_LIMIT_MS = 20_000;
 /** openid-client configurations: one per client authentication method the provider offers. */
 let basic;
 let post;
-
-/** As in ciba.test.mjs: auth_time required, every ID token's signature checked. */
-function discover(auth) {
-  return client.discovery(
-    new URL(ISSUER),
-    CLIENT_ID,
-    { client_secret: CLIENT_SECRET, require_auth_time: true },
-    auth,
-    { execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks] },
-  );
-}
 
 /** The HTML entities the provider's pages escape. */
 function unescapeHtml(text) {
@@ -150,17 +135,6 @@ async function signIn(request, user) {
   return callback;
 }
 
-/** An error, with what openid-client knows of the provider's answer. */
-function describeError(error) {
-  const cause = error?.cause instanceof Error ? ` (cause: ${error.cause.message})` : '';
-  return `${error?.name}: ${error?.message}${cause} ${JSON.stringify({
-    code: error?.code,
-    error: error?.error,
-    error_description: error?.error_description,
-    status: error?.status,
-  })}`;
-}
-
 /** Asserts that `promise` rejects as an OAuth error response `error` with HTTP `status`. */
 async function rejectsWith(promise, error, status = 400) {
   const outcome = await promise.then((value) => ({ value }), (caught) => ({ caught }));
@@ -183,14 +157,9 @@ async function userinfoRefuses(config, accessToken, sub) {
   assert.equal(outcome.caught.cause?.[0]?.parameters?.error, 'invalid_token');
 }
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-
 describe('openid-client 6 against countersign-provider: workforce sign-in', { concurrency: true }, () => {
   before(async () => {
-    [basic, post] = await Promise.all([
-      discover(client.ClientSecretBasic(CLIENT_SECRET)),
-      discover(client.ClientSecretPost(CLIENT_SECRET)),
-    ]);
+    [basic, post] = await discoverBasicAndPost();
   });
 
   it('discovery: authorization code metadata', () => {
@@ -234,20 +203,9 @@ describe('openid-client 6 against countersign-provider: workforce sign-in', { co
 
     // The signature once more, independently of openid-client, with jose against the JWKS;
     // and the same token with its payload changed must fail that very check.
-    const metadata = basic.serverMetadata();
-    const jwks = jose.createRemoteJWKSet(new URL(metadata.jwks_uri));
-    const options = {
-      issuer: ISSUER,
-      audience: CLIENT_ID,
-      algorithms: metadata.id_token_signing_alg_values_supported,
-    };
-    const { payload, protectedHeader } = await jose.jwtVerify(tokens.id_token, jwks, options);
-    assert.equal(payload.sub, AGENT.sub);
-    assert.ok(protectedHeader.kid, 'the ID token names no key');
-    const [header, , signature] = tokens.id_token.split('.');
-    const forged = jose.base64url.encode(JSON.stringify({ ...payload, role: 'supervisor' }));
-    await assert.rejects(jose.jwtVerify(`${header}.${forged}.${signature}`, jwks, options), {
-      code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+    await verifyIdTokenWithJose(basic, tokens.id_token, {
+      sub: AGENT.sub,
+      tamper: { role: 'supervisor' },
     });
 
     // The access token is the agent's (openid-client checks that sub matches).

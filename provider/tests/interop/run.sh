@@ -21,23 +21,9 @@ if [ ! -d "$HERE/node_modules" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]
   echo "$WANT" >"$STAMP"
 fi
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
-DATA=$(mktemp -d "${TMPDIR:-/tmp}/countersign-interop.XXXXXX")
-LOG="$DATA/provider.log"
-COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_DATA_DIR="$DATA/data" RUST_LOG=warn "$BIN" >"$LOG" 2>&1 &
-PID=$!
-# Always stop the provider and remove the data; "|| true" because errexit also holds in the
-# trap, and a provider that already exited would otherwise keep the folder from being removed.
-stop() {
-  kill "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap stop EXIT
-
-for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-curl -fs "$BASE/healthz" >/dev/null || { cat "$LOG"; echo "interop: the provider did not start"; exit 1; }
+# A fresh provider on a free port (BASE), stopped and its data removed on exit.
+. "$HERE/../start-provider.sh"
+start_provider "$BIN" interop
 
 echo "interop: openid-client $(cd "$HERE" && node -p 'require("openid-client/package.json").version') against $BASE"
 status=0

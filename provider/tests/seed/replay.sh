@@ -5,23 +5,9 @@
 set -euo pipefail
 
 BIN=${1:?usage: replay.sh PATH/TO/countersign-provider}
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE="http://127.0.0.1:$PORT"
-DATA=$(mktemp -d "${TMPDIR:-/tmp}/countersign-replay.XXXXXX")
-LOG="$DATA/provider.log"
-COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_DATA_DIR="$DATA/data" RUST_LOG=warn "$BIN" >"$LOG" 2>&1 &
-PID=$!
-# "|| true": errexit holds in the trap too, and a provider that already exited must not keep
-# the folder from being removed.
-stop() {
-  kill "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap stop EXIT
-
-for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-curl -fs "$BASE/healthz" >/dev/null || { cat "$LOG"; echo "replay: the provider did not start"; exit 1; }
+# A fresh provider on a free port (BASE), stopped and its data removed on exit.
+. "$(dirname "$0")/../start-provider.sh"
+start_provider "$BIN" replay
 
 CLIENT_ID=agent-console
 CLIENT_SECRET=demo-console-secret
