@@ -56,6 +56,9 @@ pub struct Config {
     pub seed_file: Option<PathBuf>,
     /// How emails and SMS messages are delivered; the development outbox by default.
     pub delivery: Delivery,
+    /// Whether the provider sits behind a reverse proxy that appends the client's address to
+    /// `X-Forwarded-For`; rate limits then count that address instead of the proxy's.
+    pub trust_forwarded_for: bool,
 }
 
 /// Which sender delivers each channel.
@@ -172,6 +175,9 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Names the variable that says a proxy sets `X-Forwarded-For`.
+const TRUST_FORWARDED_FOR: &str = "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR";
+
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -192,12 +198,23 @@ impl Config {
             .filter(|value| !value.trim().is_empty())
             .map(PathBuf::from);
         let delivery = Delivery::from_lookup(&lookup)?;
+        let trust_forwarded_for = match lookup(TRUST_FORWARDED_FOR).as_deref().map(str::trim) {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: TRUST_FORWARDED_FOR,
+                    problem: format!("{other:?} is not true or false"),
+                });
+            }
+        };
         Ok(Self {
             listen,
             issuer,
             data_dir,
             seed_file,
             delivery,
+            trust_forwarded_for,
         })
     }
 }
@@ -488,6 +505,28 @@ mod tests {
         assert_eq!(config.listen, "0.0.0.0:4001".parse().unwrap());
         assert_eq!(config.issuer.as_deref(), Some("https://id.example.com"));
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/countersign"));
+    }
+
+    #[test]
+    fn trusting_a_proxy_is_a_clear_yes_or_no() {
+        let on = Config::from_lookup(lookup(&[(
+            "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR",
+            "true",
+        )]));
+        assert!(on.unwrap().trust_forwarded_for);
+        assert!(
+            !Config::from_lookup(lookup(&[]))
+                .unwrap()
+                .trust_forwarded_for
+        );
+        let bad = Config::from_lookup(lookup(&[(
+            "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR",
+            "yes",
+        )]));
+        assert_eq!(
+            bad.unwrap_err().variable,
+            "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR"
+        );
     }
 
     #[test]

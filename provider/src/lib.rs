@@ -103,6 +103,7 @@ pub struct AppState {
     pub(crate) signer: Signer,
     pub(crate) sender: Arc<dyn Sender>,
     pub(crate) limiter: Limiter,
+    pub(crate) trust_forwarded_for: bool,
     pub(crate) dev_outbox: bool,
 }
 
@@ -250,6 +251,7 @@ impl Provider {
                 signer,
                 sender,
                 limiter,
+                trust_forwarded_for: config.trust_forwarded_for,
                 dev_outbox,
             },
         })

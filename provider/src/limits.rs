@@ -5,9 +5,12 @@
 //! `Retry-After` set to the seconds left in the window.
 //!
 //! Two ways to count: [`Limiter::hit`] counts an attempt and refuses past the limit (sending a
-//! message, starting a request); [`Limiter::check`] only refuses once the limit is reached and
-//! [`Limiter::hit`] is then called on failure alone (wrong codes, bad client secrets), so
-//! people who get it right are never slowed by those who do not.
+//! message, starting a request). Failure limits (wrong codes, passwords, client secrets) also
+//! count every attempt up front with [`Limiter::hit`], before the answer is known, and give the
+//! count back with [`Limiter::refund`] when the attempt succeeds: parallel guesses all count, and
+//! people who get it right are not slowed by those who do not.
+//!
+//! IPv6 addresses are counted per /64, the block one host usually holds.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -59,8 +62,12 @@ pub struct Limits {
     pub client_failures_per_ip: Rule,
     /// Failed workforce sign-ins (wrong email or password) from one IP address.
     pub sign_in_failures_per_ip: Rule,
-    /// Failed workforce sign-ins for one account (email), from anywhere.
+    /// Failed workforce sign-ins for one account (email) from one IP address: a guesser is
+    /// stopped without locking the account's owner out from their own address.
     pub sign_in_failures_per_account: Rule,
+    /// Failed workforce sign-ins for one account from anywhere: a high ceiling against guessing
+    /// spread over many addresses.
+    pub sign_in_failures_per_account_total: Rule,
 }
 
 impl Default for Limits {
@@ -73,7 +80,8 @@ impl Default for Limits {
             wrong_codes_per_user: Rule::new("wrong-codes-user", 10, 3600),
             client_failures_per_ip: Rule::new("client-failures-ip", 20, 300),
             sign_in_failures_per_ip: Rule::new("sign-in-failures-ip", 30, 900),
-            sign_in_failures_per_account: Rule::new("sign-in-failures-account", 10, 900),
+            sign_in_failures_per_account: Rule::new("sign-in-failures-account-ip", 10, 900),
+            sign_in_failures_per_account_total: Rule::new("sign-in-failures-account", 100, 900),
         }
     }
 }
@@ -89,6 +97,19 @@ pub enum Subject<'a> {
     Number(&'a str),
     /// An IP address.
     Ip(IpAddr),
+    /// An account (as typed, lower-cased) tried from an IP address.
+    AccountFrom(&'a str, IpAddr),
+}
+
+/// The address block counted as one: the address for IPv4, its /64 for IPv6.
+fn block(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 /// Counts events against [`Limits`] in the store.
@@ -126,8 +147,9 @@ impl Limiter {
         self.verdict(rule, count > i64::from(rule.max), window, now)
     }
 
-    /// Refuses with 429 if the window already holds `max` events; counts nothing.
-    pub async fn check(
+    /// Gives back one event counted by [`Limiter::hit`] in the same window (an attempt that
+    /// turned out right). A window that has since ended is left alone.
+    pub async fn refund(
         &self,
         rule: fn(&Limits) -> Rule,
         subject: Subject<'_>,
@@ -135,11 +157,10 @@ impl Limiter {
     ) -> Result<(), OAuthError> {
         let rule = rule(&self.limits);
         let window = Window::of(rule, now);
-        let count = self
-            .store
-            .event_count(&self.key_of(rule, subject), window.start)
+        self.store
+            .uncount_event(&self.key_of(rule, subject), window.start)
             .await?;
-        self.verdict(rule, count >= i64::from(rule.max), window, now)
+        Ok(())
     }
 
     fn verdict(
@@ -152,8 +173,9 @@ impl Limiter {
         if !over {
             return Ok(());
         }
+        // Rounded up: a client that waits exactly this long finds the window over.
         let wait_ms = (window.end - now.0).max(1000);
-        let seconds = u64::try_from(wait_ms.div_euclid(1000)).unwrap_or(1);
+        let seconds = u64::try_from((wait_ms + 999).div_euclid(1000)).unwrap_or(1);
         tracing::warn!(
             rule = rule.name,
             retry_after = seconds,
@@ -167,7 +189,8 @@ impl Limiter {
             Subject::Client(id) => format!("client:{id}"),
             Subject::User(id) => format!("user:{id}"),
             Subject::Number(number) => format!("number:{number}"),
-            Subject::Ip(ip) => format!("ip:{ip}"),
+            Subject::Ip(ip) => format!("ip:{}", block(ip)),
+            Subject::AccountFrom(account, ip) => format!("account:{account}|{}", block(ip)),
         };
         self.key
             .hash(Purpose::RateLimit, &format!("{}|{subject}", rule.name))
@@ -215,6 +238,16 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_addresses_count_per_64_block() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(block(a), block(b));
+        assert_ne!(block(a), block(c));
+        assert_eq!(block("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+
+    #[test]
     fn defaults_are_sane() {
         let limits = Limits::default();
         for rule in [
@@ -226,6 +259,7 @@ mod tests {
             limits.client_failures_per_ip,
             limits.sign_in_failures_per_ip,
             limits.sign_in_failures_per_account,
+            limits.sign_in_failures_per_account_total,
         ] {
             assert!(rule.max > 0 && !rule.window.is_zero(), "{rule:?}");
         }

@@ -97,8 +97,13 @@ impl std::fmt::Debug for Issued {
 impl Issued {
     /// Stores the records and hands out the response.
     pub async fn store(self, state: &AppState) -> Result<TokenResponse, OAuthError> {
-        state.store.insert_tokens(&self.records).await?;
-        Ok(self.response)
+        if state.store.insert_tokens(&self.records).await? {
+            Ok(self.response)
+        } else {
+            Err(OAuthError::invalid_grant(
+                "The grant was revoked; sign in again.",
+            ))
+        }
     }
 }
 

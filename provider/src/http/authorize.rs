@@ -26,7 +26,7 @@ use crate::{
     clock::Timestamp,
     crypto::{Purpose, random_handle},
     error::{ErrorCode, OAuthError},
-    limits::Subject,
+    limits::{Limits, Rule, Subject},
     store::{AuthorizationCode, Client, User},
 };
 
@@ -268,14 +268,23 @@ async fn sign_in(
     password: &str,
     now: Timestamp,
 ) -> Result<User, SignInError> {
-    let by_ip = |l: &crate::limits::Limits| l.sign_in_failures_per_ip;
-    let by_account = |l: &crate::limits::Limits| l.sign_in_failures_per_account;
     let account = email.to_lowercase();
-    state.limiter.check(by_ip, Subject::Ip(peer.0), now).await?;
-    state
-        .limiter
-        .check(by_account, Subject::User(&account), now)
-        .await?;
+    // Every attempt counts before the password is checked, so parallel guesses all count; a
+    // right password gives its counts back.
+    let rules: [(RuleOf, Subject<'_>); 3] = [
+        (|l| l.sign_in_failures_per_ip, Subject::Ip(peer.0)),
+        (
+            |l| l.sign_in_failures_per_account,
+            Subject::AccountFrom(&account, peer.0),
+        ),
+        (
+            |l| l.sign_in_failures_per_account_total,
+            Subject::User(&account),
+        ),
+    ];
+    for (rule, subject) in rules {
+        state.limiter.hit(rule, subject, now).await?;
+    }
     let user = state
         .store
         .workforce_by_email(&client.app_id, email)
@@ -288,11 +297,20 @@ async fn sign_in(
     let password = password.to_owned();
     // argon2 takes tens of milliseconds of CPU: off the async workers. Unknown accounts are
     // checked against a dummy hash so the answer takes as long.
+    // Each check holds 19 MiB for tens of milliseconds: a few at a time, the rest wait.
+    let permit = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| SignInError::Internal(OAuthError::internal(e)))?;
     let right = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| SignInError::Internal(OAuthError::internal(e)))?;
+    drop(permit);
     match user {
         Some(user) if right && user.is_active() => {
+            for (rule, subject) in rules {
+                state.limiter.refund(rule, subject, now).await?;
+            }
             audit::record(
                 state,
                 Event {
@@ -312,15 +330,16 @@ async fn sign_in(
                 },
             )
             .await;
-            state.limiter.hit(by_ip, Subject::Ip(peer.0), now).await?;
-            state
-                .limiter
-                .hit(by_account, Subject::User(&account), now)
-                .await?;
             Err(SignInError::Wrong)
         }
     }
 }
+
+/// Picks one rule of the limits.
+type RuleOf = fn(&Limits) -> Rule;
+
+/// Password checks running at once.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// An argon2id hash of a random string, for unknown accounts.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Hk3Fbq0u6sSQUBQxCbtD3lJWr5hF7D0iH7xcsuG5E/k";

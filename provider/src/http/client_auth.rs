@@ -21,20 +21,34 @@ use crate::{
     store::Client,
 };
 
-/// The address the request came from (the TCP peer).
+/// The address the request came from: the TCP peer, or behind a trusted reverse proxy the
+/// address it appended last to `X-Forwarded-For` (earlier entries are the client's own claims).
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
+impl FromRequestParts<AppState> for Peer {
     type Rejection = OAuthError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let tcp = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| Self(addr.ip()))
-            .ok_or_else(|| OAuthError::internal("the router was served without connect info"))
+            .map(|ConnectInfo(addr)| addr.ip())
+            .ok_or_else(|| OAuthError::internal("the router was served without connect info"))?;
+        if !state.trust_forwarded_for {
+            return Ok(Self(tcp));
+        }
+        Ok(Self(forwarded_for(&parts.headers).unwrap_or(tcp)))
     }
+}
+
+/// The last address of the last `X-Forwarded-For` header.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+    last.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// Authenticates the client of a request from its headers and form, within the failure limit
@@ -47,12 +61,11 @@ pub async fn authenticate(
 ) -> Result<Client, OAuthError> {
     let rule = |limits: &Limits| limits.client_failures_per_ip;
     let now = state.clock.now();
-    state.limiter.check(rule, Subject::Ip(peer.0), now).await?;
+    // Counted before the check, given back unless it failed: parallel guesses all count.
+    state.limiter.hit(rule, Subject::Ip(peer.0), now).await?;
     let result = credentials(state, headers, form).await;
-    if let Err(error) = &result
-        && error.code == ErrorCode::InvalidClient
-    {
-        state.limiter.hit(rule, Subject::Ip(peer.0), now).await?;
+    if !matches!(&result, Err(error) if error.code == ErrorCode::InvalidClient) {
+        state.limiter.refund(rule, Subject::Ip(peer.0), now).await?;
     }
     result
 }
@@ -130,4 +143,33 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
             .ok_or_else(OAuthError::invalid_client)
     };
     Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn the_proxy_appended_address_counts() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_for(&headers), None);
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+        );
+        assert_eq!(
+            forwarded_for(&headers),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        headers.append("x-forwarded-for", HeaderValue::from_static("2001:db8::7"));
+        assert_eq!(
+            forwarded_for(&headers),
+            Some("2001:db8::7".parse().unwrap())
+        );
+        let mut junk = HeaderMap::new();
+        junk.append("x-forwarded-for", HeaderValue::from_static("nonsense"));
+        assert_eq!(forwarded_for(&junk), None);
+    }
 }

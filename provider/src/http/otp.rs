@@ -210,20 +210,28 @@ pub async fn authenticate(
         .await?;
         let now = state.clock.now();
         let wrong_codes = |l: &Limits| l.wrong_codes_per_user;
+        // Every attempt counts before the code is compared, so parallel guesses all count;
+        // attempts that guessed nothing (no code, a stale one) or guessed right give it back.
         state
             .limiter
-            .check(wrong_codes, Subject::User(&user.id), now)
+            .hit(wrong_codes, Subject::User(&user.id), now)
             .await?;
+        let not_a_guess = || {
+            state
+                .limiter
+                .refund(wrong_codes, Subject::User(&user.id), now)
+        };
         let refused = |text: &str| OAuthError::invalid_grant(text.to_owned());
-        let otp = state
-            .store
-            .current_otp(&user.id, &client.id)
-            .await?
-            .ok_or_else(|| refused("There is no code to check: ask for a new one."))?;
+        let Some(otp) = state.store.current_otp(&user.id, &client.id).await? else {
+            not_a_guess().await?;
+            return Err(refused("There is no code to check: ask for a new one."));
+        };
         if otp.expires_at <= now.0 {
+            not_a_guess().await?;
             return Err(refused("The code has expired: ask for a new one."));
         }
         if otp.attempts >= MAX_ATTEMPTS {
+            not_a_guess().await?;
             return Err(refused("Too many wrong codes: ask for a new one."));
         }
         let right = state.hash_key.verify(
@@ -240,10 +248,6 @@ pub async fn authenticate(
                 },
             )
             .await;
-            state
-                .limiter
-                .hit(wrong_codes, Subject::User(&user.id), now)
-                .await?;
             let counted = state.store.count_otp_attempt(otp.id, MAX_ATTEMPTS).await?;
             let left = MAX_ATTEMPTS - otp.attempts - 1;
             return Err(if counted && left > 0 {
@@ -255,6 +259,7 @@ pub async fn authenticate(
         if !state.store.consume_otp(otp.id, MAX_ATTEMPTS, now).await? {
             return Err(refused("The code was already used: ask for a new one."));
         }
+        not_a_guess().await?;
         let authentication = Authentication {
             auth_time: now.unix_seconds(),
             amr: vec!["otp".to_owned(), otp.channel.clone()],

@@ -168,7 +168,7 @@ async fn authorization_code(
     let verifier = form.require("code_verifier")?;
     let hash = state.hash_key.hash(Purpose::AuthorizationCode, code);
     let invalid = || OAuthError::invalid_grant("The code is not valid for this client.");
-    let stored = match state.store.use_code(&hash, now).await? {
+    let stored = match state.store.use_code(&hash, &client.id, now).await? {
         CodeUse::Fresh(stored) => stored,
         CodeUse::Replayed(stored) => {
             let revoked = state.store.revoke_grant(&stored.grant_id, now).await?;
@@ -185,7 +185,7 @@ async fn authorization_code(
         }
         CodeUse::Unknown => return Err(invalid()),
     };
-    if stored.client_id != client.id || stored.expires_at <= now.0 {
+    if stored.expires_at <= now.0 {
         return Err(invalid());
     }
     if stored.redirect_uri != redirect_uri {
@@ -240,18 +240,8 @@ async fn refresh(
     if record.kind != "refresh" || record.client_id != client.id {
         return Err(invalid());
     }
-    if record.revoked_at.is_some() || !state.store.spend_refresh_token(&hash, now).await? {
-        let revoked = state.store.revoke_grant(&record.grant_id, now).await?;
-        tracing::warn!(client_id = %client.id, revoked, "a spent refresh token was used again: its grant is revoked");
-        audit::record(
-            state,
-            Event {
-                user_id: record.user_id.as_deref(),
-                ..audit::about(Kind::RefreshReplayed, client)
-            },
-        )
-        .await;
-        return Err(invalid());
+    if record.revoked_at.is_some() {
+        return Err(refresh_replayed(state, client, &record, now).await);
     }
     if record.expires_at <= now.0 {
         return Err(invalid());
@@ -317,7 +307,40 @@ async fn refresh(
             token.expires_at = record.expires_at;
         }
     }
-    issued.store(state).await
+    // Spending the old token and storing the new ones is one transaction; losing it means a
+    // concurrent refresh spent the token first (or the grant was revoked meanwhile).
+    if !state
+        .store
+        .rotate_refresh(&hash, now, &issued.records)
+        .await?
+    {
+        return Err(refresh_replayed(state, client, &record, now).await);
+    }
+    Ok(issued.response)
+}
+
+/// A spent refresh token came back: it leaked, so its whole grant is revoked.
+async fn refresh_replayed(
+    state: &AppState,
+    client: &Client,
+    record: &crate::store::TokenRecord,
+    now: Timestamp,
+) -> OAuthError {
+    match state.store.revoke_grant(&record.grant_id, now).await {
+        Ok(revoked) => {
+            tracing::warn!(client_id = %client.id, revoked, "a spent refresh token was used again: its grant is revoked");
+        }
+        Err(error) => return error.into(),
+    }
+    audit::record(
+        state,
+        Event {
+            user_id: record.user_id.as_deref(),
+            ..audit::about(Kind::RefreshReplayed, client)
+        },
+    )
+    .await;
+    OAuthError::invalid_grant("The refresh token is not valid for this client.")
 }
 
 fn poll_state(request: &Backchannel) -> Result<PollState, OAuthError> {

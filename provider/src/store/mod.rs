@@ -115,8 +115,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         expected_version: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Stores issued tokens, all or none.
-    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError>;
+    /// Stores issued tokens, all or none; stores none and returns `false` if their grant was
+    /// revoked.
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<bool, StoreError>;
+
+    /// Refresh-token rotation in one transaction: spends the refresh token `old_hash` (if it is
+    /// still live) and stores its successors. Returns `false`, changing nothing, if the token
+    /// was already spent or its grant revoked: of concurrent refreshes, exactly one wins.
+    async fn rotate_refresh(
+        &self,
+        old_hash: &[u8],
+        now: Timestamp,
+        tokens: &[TokenRecord],
+    ) -> Result<bool, StoreError>;
 
     /// Marks an approved request redeemed (`next`, if it is still at `expected_version`) and
     /// stores its tokens in the same transaction: either the client gets working tokens and the
@@ -131,7 +142,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A token by its hash.
     async fn token(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError>;
 
-    /// Revokes every token of a grant that is not yet revoked; returns how many.
+    /// Revokes every token of a grant, and the grant itself so no token of it is stored again;
+    /// returns how many tokens it revoked.
     async fn revoke_grant(&self, grant_id: &str, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Counts one event for `key` in the window starting at `window_start` (a new window
@@ -147,6 +159,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The count of `key` in the window starting at `window_start` (0 for an older window).
     async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError>;
 
+    /// Takes back one event of `key` in the window starting at `window_start`, if it has any.
+    async fn uncount_event(&self, key: &[u8], window_start: i64) -> Result<(), StoreError>;
+
     /// A workforce user of `app_id` by email (any case).
     async fn workforce_by_email(
         &self,
@@ -157,13 +172,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a new authorization code.
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
 
-    /// Marks a code used and returns it; a code already used comes back as
-    /// [`CodeUse::Replayed`], so its grant can be revoked.
-    async fn use_code(&self, code_hash: &[u8], now: Timestamp) -> Result<CodeUse, StoreError>;
-
-    /// Spends a refresh token (rotation): revokes it if it is still live and returns whether
-    /// this call did. Of concurrent refreshes with one token, exactly one wins.
-    async fn spend_refresh_token(&self, hash: &[u8], now: Timestamp) -> Result<bool, StoreError>;
+    /// Marks `client_id`'s code used and returns it; a code it already used comes back as
+    /// [`CodeUse::Replayed`], so its grant can be revoked. Another client's code is
+    /// [`CodeUse::Unknown`] and stays unused.
+    async fn use_code(
+        &self,
+        code_hash: &[u8],
+        client_id: &str,
+        now: Timestamp,
+    ) -> Result<CodeUse, StoreError>;
 
     /// Stores a message in the development outbox and returns its id.
     async fn insert_message(

@@ -346,13 +346,45 @@ impl Store for SqliteStore {
         write_backchannel(&self.pool, next, expected_version).await
     }
 
-    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Writes first, so the transaction holds the write lock before it reads.
         for token in tokens {
             insert_token(&mut tx, token).await?;
         }
+        if any_grant_revoked(&mut tx, tokens).await? {
+            return Ok(false); // dropping the transaction rolls it back
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &[u8],
+        now: Timestamp,
+        tokens: &[TokenRecord],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND kind = 'refresh' AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(old_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent != 1 {
+            return Ok(false);
+        }
+        for token in tokens {
+            insert_token(&mut tx, token).await?;
+        }
+        if any_grant_revoked(&mut tx, tokens).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn redeem_backchannel(
@@ -380,14 +412,22 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: Timestamp) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT OR IGNORE INTO revoked_grants (grant_id, revoked_at) VALUES (?, ?)")
+            .bind(grant_id)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        let revoked = sqlx::query(
             "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
         )
         .bind(now.0)
         .bind(grant_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn count_event(
@@ -416,6 +456,17 @@ impl Store for SqliteStore {
                 .await?;
         }
         Ok(count)
+    }
+
+    async fn uncount_event(&self, key: &[u8], window_start: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE rate_counters SET count = count - 1 WHERE key = ? AND window_start = ? AND count > 0",
+        )
+        .bind(key)
+        .bind(window_start)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError> {
@@ -467,35 +518,32 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn use_code(&self, code_hash: &[u8], now: Timestamp) -> Result<CodeUse, StoreError> {
+    async fn use_code(
+        &self,
+        code_hash: &[u8],
+        client_id: &str,
+        now: Timestamp,
+    ) -> Result<CodeUse, StoreError> {
         let fresh: Option<AuthorizationCode> = sqlx::query_as(
-            "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING *",
+            "UPDATE authorization_codes SET used_at = ?
+             WHERE code_hash = ? AND client_id = ? AND used_at IS NULL RETURNING *",
         )
         .bind(now.0)
         .bind(code_hash)
+        .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(code) = fresh {
             return Ok(CodeUse::Fresh(code));
         }
-        let used: Option<AuthorizationCode> =
-            sqlx::query_as("SELECT * FROM authorization_codes WHERE code_hash = ?")
-                .bind(code_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(used.map_or(CodeUse::Unknown, CodeUse::Replayed))
-    }
-
-    async fn spend_refresh_token(&self, hash: &[u8], now: Timestamp) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND kind = 'refresh' AND revoked_at IS NULL",
+        let used: Option<AuthorizationCode> = sqlx::query_as(
+            "SELECT * FROM authorization_codes WHERE code_hash = ? AND client_id = ? AND used_at IS NOT NULL",
         )
-        .bind(now.0)
-        .bind(hash)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        .bind(code_hash)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(used.map_or(CodeUse::Unknown, CodeUse::Replayed))
     }
 
     async fn insert_message(
@@ -674,4 +722,22 @@ async fn insert_token(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Whether any of `tokens` belongs to a revoked grant.
+async fn any_grant_revoked(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tokens: &[TokenRecord],
+) -> Result<bool, StoreError> {
+    for token in tokens {
+        let revoked: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM revoked_grants WHERE grant_id = ?")
+                .bind(&token.grant_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if revoked.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

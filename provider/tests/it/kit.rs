@@ -79,6 +79,11 @@ impl Op {
         Self::start_full(None, Delivery::default(), limits).await
     }
 
+    /// A provider behind a reverse proxy: `X-Forwarded-For` names the caller.
+    pub async fn start_behind_proxy(limits: Limits) -> Self {
+        Self::start_configured(None, Delivery::default(), limits, true).await
+    }
+
     /// A provider whose senders are chosen by `delivery`, as the configuration chooses them.
     pub async fn start_delivering(delivery: Delivery) -> Self {
         Self::start_full(None, delivery, Limits::default()).await
@@ -89,6 +94,15 @@ impl Op {
         delivery: Delivery,
         limits: Limits,
     ) -> Self {
+        Self::start_configured(sender, delivery, limits, false).await
+    }
+
+    async fn start_configured(
+        sender: Option<Arc<dyn Sender>>,
+        delivery: Delivery,
+        limits: Limits,
+        trust_forwarded_for: bool,
+    ) -> Self {
         let data = TempDir::new().unwrap();
         let seed = data.path().join("seed.toml");
         std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
@@ -98,6 +112,7 @@ impl Op {
             issuer: None,
             data_dir: data.path().join("data"),
             seed_file: Some(seed),
+            trust_forwarded_for,
             delivery,
         };
         let provider = Provider::bind_with(

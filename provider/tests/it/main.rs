@@ -41,6 +41,7 @@ fn config(data: &TempDir) -> Config {
         issuer: None,
         data_dir: data.path().join("data"),
         seed_file: None,
+        trust_forwarded_for: false,
         delivery: Default::default(),
     }
 }

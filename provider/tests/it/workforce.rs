@@ -393,6 +393,94 @@ async fn password_guessing_locks_the_account_for_a_while() {
     assert_eq!(submit(&op, &request(REDIRECT), AGENT).await.status(), 303);
 }
 
+async fn submit_from(op: &Op, address: &str, who: (&str, &str)) -> u16 {
+    let mut form: Vec<(&str, String)> = request(REDIRECT);
+    form.push(("email", who.0.into()));
+    form.push(("password", who.1.into()));
+    no_redirects()
+        .post(format!("{}/authorize", op.url))
+        .header("origin", &op.url)
+        .header("x-forwarded-for", format!("10.9.9.9, {address}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_guesser_elsewhere_does_not_lock_the_owner_out() {
+    let op = Op::start_behind_proxy(Limits {
+        sign_in_failures_per_account: Rule::new("a", 3, 900),
+        sign_in_failures_per_account_total: Rule::new("b", 6, 900),
+        ..Limits::default()
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            submit_from(&op, "203.0.113.9", ("agent@demo.bank", "guess")).await,
+            401
+        );
+    }
+    assert_eq!(submit_from(&op, "203.0.113.9", AGENT).await, 429);
+    // The owner, at their own address, still signs in; the client-supplied first entry of
+    // X-Forwarded-For counts for nothing.
+    assert_eq!(submit_from(&op, "198.51.100.1", AGENT).await, 303);
+    // Guessing spread over addresses meets the account-wide ceiling.
+    for address in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        assert_eq!(
+            submit_from(&op, address, ("agent@demo.bank", "guess")).await,
+            401
+        );
+    }
+    assert_eq!(submit_from(&op, "198.51.100.1", AGENT).await, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_all_count() {
+    let op = Op::start_limited(Limits {
+        sign_in_failures_per_account: Rule::new("a", 3, 900),
+        ..Limits::default()
+    })
+    .await;
+    let guesses: Vec<_> = (0..12)
+        .map(|i| {
+            let (url, form) = (op.url.clone(), {
+                let mut form: Vec<(&str, String)> = request(REDIRECT);
+                form.push(("email", "agent@demo.bank".into()));
+                form.push(("password", format!("guess-{i}")));
+                form
+            });
+            tokio::spawn(async move {
+                no_redirects()
+                    .post(format!("{url}/authorize"))
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    // However they interleave, only three passwords were checked.
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        9,
+        "{statuses:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_sign_in_posted_from_another_site_is_refused() {
     let op = Op::start().await;
@@ -528,4 +616,42 @@ async fn a_refresh_may_narrow_the_scope() {
     let last: Value = last.json().await.unwrap();
     assert!(last.get("refresh_token").is_none(), "{last}");
     assert!(last["access_token"].is_string());
+}
+
+#[tokio::test]
+async fn tokens_of_a_revoked_grant_are_never_stored() {
+    let op = Op::start().await;
+    let store = op.store().await;
+    let record = |hash: u8| provider::store::TokenRecord {
+        hash: vec![hash; 32],
+        kind: "access".into(),
+        client_id: CLIENT.0.into(),
+        user_id: Some("agent".into()),
+        scope: "openid".into(),
+        auth_time: Some(0),
+        amr: Some("[\"pwd\"]".into()),
+        issued_at: 0,
+        expires_at: i64::MAX,
+        revoked_at: None,
+        grant_id: "grant-1".into(),
+        origin: "login".into(),
+    };
+    assert!(store.insert_tokens(&[record(1)]).await.unwrap());
+    assert_eq!(
+        store
+            .revoke_grant("grant-1", provider::clock::Timestamp(1))
+            .await
+            .unwrap(),
+        1
+    );
+    // A redemption that lost the race to its own revocation stores nothing.
+    assert!(!store.insert_tokens(&[record(2)]).await.unwrap());
+    assert!(store.token(&[2; 32]).await.unwrap().is_none());
+    assert!(
+        !store
+            .rotate_refresh(&[1; 32], provider::clock::Timestamp(2), &[record(3)])
+            .await
+            .unwrap()
+    );
+    assert!(store.token(&[3; 32]).await.unwrap().is_none());
 }

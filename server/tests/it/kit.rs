@@ -27,6 +27,7 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         issuer: None,
         data_dir: data.path().join("data"),
         seed_file: None,
+        trust_forwarded_for: false,
         delivery: Default::default(),
     }
 }
