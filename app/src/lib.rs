@@ -9,6 +9,7 @@
 //! The same source compiles twice: with `ssr` into the server binary and with `hydrate` into
 //! the wasm bundle loaded by the browser.
 
+pub mod flow;
 pub mod health;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -5,15 +5,32 @@
 //! | `COUNTERSIGN_ADDR` | `LEPTOS_SITE_ADDR`, else `127.0.0.1:3000` | where the BFF listens |
 //! | `COUNTERSIGN_PROVIDER_URL` | unset: start the embedded provider | base URL of an external provider |
 //! | `COUNTERSIGN_SITE_ROOT` | `LEPTOS_SITE_ROOT`, else `target/site` | the built CSS, JS and wasm |
+//! | `COUNTERSIGN_PROVIDER_PROFILE` | `mosaic` with a URL, else `embedded` | `mosaic` or `standard` for an external provider |
+//! | `COUNTERSIGN_CLIENT_ID` | `agent-console` when embedded | the BFF's client id at the provider |
+//! | `COUNTERSIGN_CLIENT_SECRET`, `COUNTERSIGN_CLIENT_SECRET_FILE` | the demo secret when embedded | its secret, or a file holding it |
+//! | `COUNTERSIGN_APP_ID` | `demo-bank` when embedded | the provider's application id (Mosaic's management API) |
+//! | `COUNTERSIGN_PUBLIC_URL` | `http://` + the bound address | the BFF's address as browsers reach it |
+//! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of `countersign.sqlite` (and the embedded provider's files) |
+//! | `COUNTERSIGN_SESSION_IDLE_MINUTES` | `30` | an agent session ends after this long unused |
+//! | `COUNTERSIGN_SESSION_MAX_HOURS` | `12` | and after this long in any case |
+//! | `COUNTERSIGN_REQUEST_EXPIRY_SECS` | `300` | `requested_expiry` of each verification, 10 to 3600 |
+//! | `COUNTERSIGN_CONFIG` | unset | a TOML file with the same settings; the environment wins |
+//!
+//! In the file, sections and keys make the variable names: `[provider] profile = "standard"` is
+//! `COUNTERSIGN_PROVIDER_PROFILE`, `[client] secret_file = "…"` is
+//! `COUNTERSIGN_CLIENT_SECRET_FILE`. A secret itself (`[client] secret`) is refused in the file:
+//! secrets come from the environment or a file of their own.
 //!
 //! The embedded provider reads its own variables (`COUNTERSIGN_PROVIDER_ADDR`,
 //! `COUNTERSIGN_PROVIDER_ISSUER`, `COUNTERSIGN_DATA_DIR`, and the message senders'
 //! `COUNTERSIGN_EMAIL_SENDER`, `COUNTERSIGN_SMS_SENDER`, `COUNTERSIGN_SMTP_*`,
 //! `COUNTERSIGN_SMS_WEBHOOK_*`): see [`provider::config`].
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use provider::config::ConfigError;
+
+use crate::oidc::{Profile, Secret};
 
 /// The default address of the BFF.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -25,8 +42,24 @@ pub const DEFAULT_SITE_ROOT: &str = "target/site";
 pub enum ProviderMode {
     /// Start the embedded provider in this process, on its own port.
     Embedded(Box<provider::Config>),
-    /// Use a provider that runs elsewhere; the value is its issuer base URL.
-    External(String),
+    /// Use a provider that runs elsewhere.
+    External {
+        /// `mosaic` or `standard`.
+        profile: Profile,
+        /// Its issuer (for Mosaic, the API base URL).
+        url: String,
+    },
+}
+
+/// The BFF's registration at the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// `client_secret` (redacted in `Debug`).
+    pub secret: Secret,
+    /// The provider's application id, for Mosaic's management API.
+    pub app_id: String,
 }
 
 /// Everything the BFF needs to start.
@@ -38,12 +71,32 @@ pub struct Config {
     pub provider: ProviderMode,
     /// The folder with the built `pkg/` (CSS, JS, wasm) and public assets.
     pub site_root: PathBuf,
+    /// The BFF's client registration.
+    pub client: Client,
+    /// Where `countersign.sqlite` lives.
+    pub data_dir: PathBuf,
+    /// The BFF's address as browsers reach it; `None` derives it from the bound address.
+    pub public_url: Option<String>,
+    /// An agent session ends after this long unused.
+    pub session_idle: Duration,
+    /// An agent session ends after this long in any case.
+    pub session_max: Duration,
+    /// The `requested_expiry` of each verification.
+    pub request_expiry: Duration,
 }
 
+/// The demo client of the embedded provider's demo seed.
+const DEMO_CLIENT: (&str, &str, &str) = ("agent-console", "demo-console-secret", "demo-bank");
+
 impl Config {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment and, if `COUNTERSIGN_CONFIG` names
+    /// one, a TOML file (the environment wins).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let file = match std::env::var("COUNTERSIGN_CONFIG") {
+            Ok(path) if !path.trim().is_empty() => read_file_settings(&path)?,
+            _ => HashMap::new(),
+        };
+        Self::from_lookup(|name| std::env::var(name).ok().or_else(|| file.get(name).cloned()))
     }
 
     /// Reads the configuration through `lookup`, which returns a variable's value if it is set.
@@ -53,12 +106,89 @@ impl Config {
             Some(_) => provider::config::socket_addr(&set, "COUNTERSIGN_ADDR", DEFAULT_ADDR)?,
             None => provider::config::socket_addr(&set, "LEPTOS_SITE_ADDR", DEFAULT_ADDR)?,
         };
-        let provider = match set("COUNTERSIGN_PROVIDER_URL") {
-            Some(url) => {
-                ProviderMode::External(provider::config::issuer("COUNTERSIGN_PROVIDER_URL", &url)?)
+        let profile = set(PROFILE)
+            .map(|value| {
+                Profile::parse(value.trim()).ok_or_else(|| ConfigError {
+                    variable: PROFILE,
+                    problem: format!("{value:?} is not embedded, mosaic or standard"),
+                })
+            })
+            .transpose()?;
+        let provider = match (set("COUNTERSIGN_PROVIDER_URL"), profile) {
+            (Some(_), Some(Profile::Embedded)) => {
+                return Err(ConfigError {
+                    variable: PROFILE,
+                    problem: "is embedded, but COUNTERSIGN_PROVIDER_URL names another provider"
+                        .to_owned(),
+                });
             }
-            None => ProviderMode::Embedded(Box::new(provider::Config::from_lookup(set)?)),
+            (Some(url), profile) => ProviderMode::External {
+                profile: profile.unwrap_or(Profile::Mosaic),
+                url: provider::config::issuer("COUNTERSIGN_PROVIDER_URL", &url)?,
+            },
+            (None, None | Some(Profile::Embedded)) => {
+                ProviderMode::Embedded(Box::new(provider::Config::from_lookup(set)?))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    variable: "COUNTERSIGN_PROVIDER_URL",
+                    problem: "is needed for a mosaic or standard provider".to_owned(),
+                });
+            }
         };
+        let embedded = matches!(provider, ProviderMode::Embedded(_));
+        let required = |variable: &'static str, demo: &str| {
+            set(variable)
+                .map(|value| value.trim().to_owned())
+                .or_else(|| embedded.then(|| demo.to_owned()))
+                .ok_or_else(|| ConfigError {
+                    variable,
+                    problem: "is needed for an external provider".to_owned(),
+                })
+        };
+        let secret = match (set(SECRET), set(SECRET_FILE)) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    variable: SECRET_FILE,
+                    problem: format!("set {SECRET} or {SECRET_FILE}, not both"),
+                });
+            }
+            (Some(secret), None) => secret,
+            (None, Some(path)) => std::fs::read_to_string(path.trim())
+                .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
+                .map_err(|error| ConfigError {
+                    variable: SECRET_FILE,
+                    problem: format!("cannot read {path:?}: {error}"),
+                })?,
+            (None, None) if embedded => DEMO_CLIENT.1.to_owned(),
+            (None, None) => {
+                return Err(ConfigError {
+                    variable: SECRET,
+                    problem: format!("or {SECRET_FILE} is needed for an external provider"),
+                });
+            }
+        };
+        if secret.is_empty() {
+            return Err(ConfigError {
+                variable: SECRET,
+                problem: "is empty".to_owned(),
+            });
+        }
+        let client = Client {
+            id: required("COUNTERSIGN_CLIENT_ID", DEMO_CLIENT.0)?,
+            secret: Secret::new(secret),
+            app_id: required("COUNTERSIGN_APP_ID", DEMO_CLIENT.2)?,
+        };
+        let data_dir = set("COUNTERSIGN_DATA_DIR")
+            .unwrap_or_else(|| provider::config::DEFAULT_DATA_DIR.to_owned())
+            .into();
+        let public_url = set("COUNTERSIGN_PUBLIC_URL")
+            .map(|url| provider::config::issuer("COUNTERSIGN_PUBLIC_URL", &url))
+            .transpose()?;
+        let minutes = |variable, default, range| number(&set, variable, default, range);
+        let session_idle = Duration::from_secs(60 * minutes(IDLE, 30, 1..=1440)?);
+        let session_max = Duration::from_secs(3600 * number(&set, MAX, 12, 1..=168)?);
+        let request_expiry = Duration::from_secs(number(&set, EXPIRY, 300, 10..=3600)?);
         let site_root = set("COUNTERSIGN_SITE_ROOT")
             .or_else(|| set("LEPTOS_SITE_ROOT"))
             .unwrap_or_else(|| DEFAULT_SITE_ROOT.to_owned())
@@ -67,7 +197,131 @@ impl Config {
             listen,
             provider,
             site_root,
+            client,
+            data_dir,
+            public_url,
+            session_idle,
+            session_max,
+            request_expiry,
         })
+    }
+}
+
+impl Config {
+    /// A configuration with every default of the embedded demo but the given places: what the
+    /// tests start.
+    pub fn local(
+        listen: SocketAddr,
+        provider: ProviderMode,
+        site_root: PathBuf,
+        data_dir: PathBuf,
+    ) -> Self {
+        Self {
+            listen,
+            provider,
+            site_root,
+            client: Client {
+                id: DEMO_CLIENT.0.to_owned(),
+                secret: Secret::new(DEMO_CLIENT.1),
+                app_id: DEMO_CLIENT.2.to_owned(),
+            },
+            data_dir,
+            public_url: None,
+            session_idle: Duration::from_secs(1800),
+            session_max: Duration::from_secs(12 * 3600),
+            request_expiry: Duration::from_secs(300),
+        }
+    }
+}
+
+const PROFILE: &str = "COUNTERSIGN_PROVIDER_PROFILE";
+const SECRET: &str = "COUNTERSIGN_CLIENT_SECRET";
+const SECRET_FILE: &str = "COUNTERSIGN_CLIENT_SECRET_FILE";
+const IDLE: &str = "COUNTERSIGN_SESSION_IDLE_MINUTES";
+const MAX: &str = "COUNTERSIGN_SESSION_MAX_HOURS";
+const EXPIRY: &str = "COUNTERSIGN_REQUEST_EXPIRY_SECS";
+
+/// A whole number in `range`, or `default` when unset.
+fn number(
+    set: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(value) = set(variable) else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError {
+            variable,
+            problem: format!(
+                "{value:?} is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        })
+}
+
+/// The settings of a TOML configuration file, as the variable names they stand for.
+fn read_file_settings(path: &str) -> Result<HashMap<String, String>, ConfigError> {
+    let problem = |problem: String| ConfigError {
+        variable: "COUNTERSIGN_CONFIG",
+        problem,
+    };
+    let text = std::fs::read_to_string(path.trim())
+        .map_err(|error| problem(format!("cannot read {path:?}: {error}")))?;
+    file_settings(&text).map_err(problem)
+}
+
+/// Flattens a TOML document into `COUNTERSIGN_SECTION_KEY` names. Secrets are refused.
+fn file_settings(text: &str) -> Result<HashMap<String, String>, String> {
+    let table: toml::Table = text.parse().map_err(|error| format!("not TOML: {error}"))?;
+    let mut out = HashMap::new();
+    flatten("COUNTERSIGN", &toml::Value::Table(table), &mut out)?;
+    for secret in [
+        SECRET,
+        "COUNTERSIGN_SMTP_PASSWORD",
+        "COUNTERSIGN_SMS_WEBHOOK_SECRET",
+    ] {
+        if out.contains_key(secret) {
+            return Err(format!(
+                "holds {secret}: put secrets in the environment or in a file of their own \
+                 ({secret}_FILE)"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    out: &mut HashMap<String, String>,
+) -> Result<(), String> {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, value) in table {
+                flatten(&format!("{prefix}_{}", key.to_uppercase()), value, out)?;
+            }
+            Ok(())
+        }
+        toml::Value::String(text) => {
+            out.insert(prefix.to_owned(), text.clone());
+            Ok(())
+        }
+        toml::Value::Integer(n) => {
+            out.insert(prefix.to_owned(), n.to_string());
+            Ok(())
+        }
+        toml::Value::Boolean(b) => {
+            out.insert(prefix.to_owned(), b.to_string());
+            Ok(())
+        }
+        _ => Err(format!("{prefix} must be a string, a number or true/false")),
     }
 }
 
@@ -117,11 +371,91 @@ mod tests {
 
     #[test]
     fn an_external_provider_replaces_the_embedded_one() {
-        let config = config(&[("COUNTERSIGN_PROVIDER_URL", "https://id.example.com/")]).unwrap();
+        let config = config(&[
+            ("COUNTERSIGN_PROVIDER_URL", "https://id.example.com/"),
+            ("COUNTERSIGN_CLIENT_ID", "console"),
+            ("COUNTERSIGN_CLIENT_SECRET", "s3cret"),
+            ("COUNTERSIGN_APP_ID", "bank"),
+        ])
+        .unwrap();
         assert_eq!(
             config.provider,
-            ProviderMode::External("https://id.example.com".to_owned())
+            ProviderMode::External {
+                profile: Profile::Mosaic,
+                url: "https://id.example.com".to_owned()
+            }
         );
+        assert_eq!(config.client.id, "console");
+        assert_eq!(config.client.secret.expose(), "s3cret");
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn an_external_provider_needs_its_own_credentials() {
+        let url = ("COUNTERSIGN_PROVIDER_URL", "https://id.example.com");
+        let error = config(&[url]).unwrap_err();
+        assert_eq!(error.variable, "COUNTERSIGN_CLIENT_SECRET");
+        let error = config(&[url, ("COUNTERSIGN_CLIENT_SECRET", "x")]).unwrap_err();
+        assert_eq!(error.variable, "COUNTERSIGN_CLIENT_ID");
+        let error = config(&[("COUNTERSIGN_PROVIDER_PROFILE", "standard")]).unwrap_err();
+        assert_eq!(error.variable, "COUNTERSIGN_PROVIDER_URL");
+        let error = config(&[url, ("COUNTERSIGN_PROVIDER_PROFILE", "okta")]).unwrap_err();
+        assert_eq!(error.variable, "COUNTERSIGN_PROVIDER_PROFILE");
+    }
+
+    #[test]
+    fn the_secret_may_come_from_a_file_but_not_from_both() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "from-a-file\n").unwrap();
+        let path = path.to_str().unwrap();
+        let config = config(&[("COUNTERSIGN_CLIENT_SECRET_FILE", path)]).unwrap();
+        assert_eq!(config.client.secret.expose(), "from-a-file");
+        let both = super::tests::config(&[
+            ("COUNTERSIGN_CLIENT_SECRET_FILE", path),
+            ("COUNTERSIGN_CLIENT_SECRET", "x"),
+        ]);
+        assert_eq!(both.unwrap_err().variable, "COUNTERSIGN_CLIENT_SECRET_FILE");
+        let missing = super::tests::config(&[("COUNTERSIGN_CLIENT_SECRET_FILE", "/nonexistent/x")]);
+        assert_eq!(
+            missing.unwrap_err().variable,
+            "COUNTERSIGN_CLIENT_SECRET_FILE"
+        );
+    }
+
+    #[test]
+    fn the_embedded_default_uses_the_demo_client_and_sane_timeouts() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.client.id, "agent-console");
+        assert_eq!(config.client.app_id, "demo-bank");
+        assert_eq!(config.session_idle, Duration::from_secs(1800));
+        assert_eq!(config.session_max, Duration::from_secs(12 * 3600));
+        assert_eq!(config.request_expiry, Duration::from_secs(300));
+        let short = super::tests::config(&[("COUNTERSIGN_REQUEST_EXPIRY_SECS", "15")]).unwrap();
+        assert_eq!(short.request_expiry, Duration::from_secs(15));
+        for bad in ["5", "x", "99999"] {
+            let error = super::tests::config(&[("COUNTERSIGN_REQUEST_EXPIRY_SECS", bad)]);
+            assert_eq!(
+                error.unwrap_err().variable,
+                "COUNTERSIGN_REQUEST_EXPIRY_SECS"
+            );
+        }
+    }
+
+    #[test]
+    fn a_settings_file_flattens_to_variable_names_and_refuses_secrets() {
+        let settings = file_settings(
+            "[provider]\nprofile = \"standard\"\nurl = \"https://id.example.com\"\n\
+             [client]\nid = \"console\"\nsecret_file = \"/run/secret\"\n\
+             [session]\nidle_minutes = 15\n",
+        )
+        .unwrap();
+        assert_eq!(settings["COUNTERSIGN_PROVIDER_PROFILE"], "standard");
+        assert_eq!(settings["COUNTERSIGN_CLIENT_SECRET_FILE"], "/run/secret");
+        assert_eq!(settings["COUNTERSIGN_SESSION_IDLE_MINUTES"], "15");
+        let refused = file_settings("[client]\nsecret = \"x\"\n").unwrap_err();
+        assert!(refused.contains("COUNTERSIGN_CLIENT_SECRET"), "{refused}");
+        assert!(file_settings("not = [toml").is_err());
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //!   handle that stops both.
 
 pub mod config;
+pub mod flows;
+pub mod oidc;
 pub mod provider_client;
+pub mod store;
 
 use std::{io, net::SocketAddr, sync::Arc};
 
@@ -150,7 +153,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             tasks.spawn(provider.serve(shutdown.clone().cancelled_owned()));
             (format!("http://{}", reachable(bound)), issuer, true)
         }
-        ProviderMode::External(url) => (url.clone(), url, false),
+        ProviderMode::External { url, .. } => (url.clone(), url, false),
     };
 
     let listener = TcpListener::bind(config.listen)

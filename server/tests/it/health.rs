@@ -43,7 +43,11 @@ async fn the_page_is_rendered_with_the_providers_answer() {
 #[tokio::test]
 async fn an_unreachable_provider_is_reported_as_down() {
     let url = closed_port_url().await;
-    let app = TestApp::spawn_with(ProviderMode::External(url.clone())).await;
+    let app = TestApp::spawn_with(ProviderMode::External {
+        profile: server::oidc::Profile::Mosaic,
+        url: url.clone(),
+    })
+    .await;
     let status: ProviderStatus = app
         .server_fn(CHECK_PROVIDER, &[])
         .await
@@ -72,7 +76,11 @@ async fn a_provider_with_another_issuer_is_degraded() {
     let stop = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
 
-    let app = TestApp::spawn_with(ProviderMode::External(url.clone())).await;
+    let app = TestApp::spawn_with(ProviderMode::External {
+        profile: server::oidc::Profile::Mosaic,
+        url: url.clone(),
+    })
+    .await;
     let status: ProviderStatus = app
         .server_fn(CHECK_PROVIDER, &[])
         .await

@@ -46,11 +46,12 @@ impl TestApp {
     }
 
     async fn spawn_in(data: TempDir, provider: ProviderMode) -> Self {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
+        let config = Config::local(
+            "127.0.0.1:0".parse().unwrap(),
             provider,
-            site_root: PathBuf::from("target/site"),
-        };
+            PathBuf::from("target/site"),
+            data.path().join("bff"),
+        );
         let running = server::start(config).await.expect("Countersign starts");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

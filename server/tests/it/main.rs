@@ -3,3 +3,4 @@
 
 mod health;
 mod kit;
+mod oidc;

@@ -1,0 +1,61 @@
+//! Wall-clock milliseconds that follow tokio's clock: real time in production, and in tests the
+//! paused clock (`tokio::time::pause`, `advance`), so expiry and intervals are tested without
+//! waiting.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+/// Milliseconds since the Unix epoch, advancing with tokio's clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    base_ms: i64,
+    base: Instant,
+}
+
+impl Clock {
+    /// A clock that reads `start_ms` now and advances with tokio's time from here.
+    pub fn starting_at(start_ms: i64) -> Self {
+        Self {
+            base_ms: start_ms,
+            base: Instant::now(),
+        }
+    }
+
+    /// The system's time, advancing with tokio's.
+    pub fn system() -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Self::starting_at(now)
+    }
+
+    /// Now, in ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        let elapsed = i64::try_from(self.base.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.base_ms.saturating_add(elapsed)
+    }
+
+    /// The tokio instant at which this clock reads `at_ms` (now, if that is past).
+    pub fn instant_at(&self, at_ms: i64) -> Instant {
+        let ahead = u64::try_from(at_ms.saturating_sub(self.now_ms())).unwrap_or(0);
+        Instant::now() + std::time::Duration::from_millis(ahead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn follows_the_paused_clock() {
+        let clock = Clock::starting_at(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(clock.now_ms(), 6_000);
+        let at = clock.instant_at(8_000);
+        assert_eq!(at - Instant::now(), Duration::from_secs(2));
+    }
+}

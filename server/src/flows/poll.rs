@@ -1,0 +1,271 @@
+//! When to poll the token endpoint next: CIBA Core §7.3 and §11 as pure functions of the flow's
+//! polling state, the provider's last answer and `now`.
+//!
+//! - `authorization_pending`: wait `interval`.
+//! - `slow_down`: the interval grows by 5 seconds for the rest of the flow.
+//! - the provider unreachable or failing (5xx, timeouts): back off, doubling up to a minute,
+//!   never sooner than `interval`; the flow stays pending and resumes when the provider is back.
+//! - `429` with `Retry-After`: wait that long, never less than `interval`.
+//! - the request's lifetime ends: no more polls; the flow expires here without asking.
+//! - the customer decided through this BFF (a nudge): poll at the earliest moment the interval
+//!   allows, or at once if that moment would fall after expiry, so an approval is never lost to a
+//!   wait.
+
+use std::time::Duration;
+
+/// What CIBA Core adds to the interval on `slow_down`.
+pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// The longest wait between polls while the provider is failing.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Poll intervals below this are raised to it (a provider answering `interval: 0` must not make
+/// the BFF spin).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A flow's polling state. Times are milliseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollState {
+    /// The current interval.
+    pub interval: Duration,
+    /// When the request expires at the provider.
+    pub expires_at: i64,
+    /// When the last poll was sent, if any.
+    pub last_poll_at: Option<i64>,
+    /// Consecutive failed polls (provider unreachable or failing).
+    pub failures: u32,
+}
+
+/// The provider's answer to one poll, as far as scheduling cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// `authorization_pending`.
+    Pending,
+    /// `slow_down`.
+    SlowDown,
+    /// 5xx, a timeout, or no connection.
+    Unavailable,
+    /// `429`, with its `Retry-After` if it sent one.
+    RateLimited(Option<Duration>),
+}
+
+/// What to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Poll at `at` (ms) with the updated state.
+    PollAt {
+        /// When.
+        at: i64,
+        /// The state to keep.
+        state: PollState,
+    },
+    /// The request's lifetime is over: end the flow as expired without polling again.
+    Expire,
+}
+
+impl PollState {
+    /// The state of a request the provider just accepted at `now`.
+    pub fn started(now: i64, expires_in: Duration, interval: Duration) -> Self {
+        Self {
+            interval: interval.max(MIN_INTERVAL),
+            expires_at: now.saturating_add(millis(expires_in)),
+            last_poll_at: None,
+            failures: 0,
+        }
+    }
+
+    /// When the first poll goes out: one interval after the start (CIBA Core §7.3).
+    pub fn first_poll(&self, now: i64) -> Next {
+        self.schedule(now.saturating_add(millis(self.interval)), *self, now)
+    }
+
+    /// The next step after a poll sent at `polled_at` got `answer`, decided at `now`.
+    pub fn after(&self, polled_at: i64, answer: Answer, now: i64) -> Next {
+        let mut state = PollState {
+            last_poll_at: Some(polled_at),
+            ..*self
+        };
+        let wait = match answer {
+            Answer::Pending => {
+                state.failures = 0;
+                state.interval
+            }
+            Answer::SlowDown => {
+                state.failures = 0;
+                state.interval += SLOW_DOWN_STEP;
+                state.interval
+            }
+            Answer::Unavailable => {
+                state.failures = state.failures.saturating_add(1);
+                backoff(state.interval, state.failures)
+            }
+            Answer::RateLimited(retry_after) => retry_after
+                .unwrap_or(state.interval)
+                .max(state.interval)
+                .min(MAX_BACKOFF.max(state.interval)),
+        };
+        let at = polled_at.max(now).saturating_add(millis(wait));
+        self.schedule(at, state, now)
+    }
+
+    /// The customer decided through this BFF: poll as soon as the interval allows.
+    pub fn nudged(&self, now: i64) -> Next {
+        if now >= self.expires_at {
+            return Next::Expire;
+        }
+        let earliest = self
+            .last_poll_at
+            .map_or(now, |last| last.saturating_add(millis(self.interval)))
+            .max(now);
+        // Waiting for the interval would outlive the request: ask now, while the approval can
+        // still be redeemed. The provider hands over an approved request without slow_down.
+        let at = if earliest >= self.expires_at {
+            now
+        } else {
+            earliest
+        };
+        Next::PollAt { at, state: *self }
+    }
+
+    /// Whether a poll planned for `at` can still happen, and the step for it.
+    fn schedule(&self, at: i64, state: PollState, now: i64) -> Next {
+        if now >= self.expires_at || at >= self.expires_at {
+            Next::Expire
+        } else {
+            Next::PollAt { at, state }
+        }
+    }
+}
+
+/// The wait after `failures` failed polls in a row: the interval doubled per failure, capped at
+/// [`MAX_BACKOFF`] (or the interval, if that is longer).
+pub fn backoff(interval: Duration, failures: u32) -> Duration {
+    let doubled = interval.saturating_mul(1_u32.checked_shl(failures.min(16)).unwrap_or(u32::MAX));
+    doubled.min(MAX_BACKOFF.max(interval)).max(interval)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_800_000_000_000;
+    const S: i64 = 1000;
+
+    fn started() -> PollState {
+        PollState::started(T0, Duration::from_secs(120), Duration::from_secs(5))
+    }
+
+    fn at(next: Next) -> (i64, PollState) {
+        match next {
+            Next::PollAt { at, state } => (at, state),
+            Next::Expire => panic!("expired"),
+        }
+    }
+
+    #[test]
+    fn the_first_poll_waits_one_interval() {
+        let (when, state) = at(started().first_poll(T0));
+        assert_eq!(when, T0 + 5 * S);
+        assert_eq!(state.last_poll_at, None);
+    }
+
+    #[test]
+    fn pending_waits_the_interval_from_the_poll() {
+        let (when, state) = at(started().after(T0 + 5 * S, Answer::Pending, T0 + 5 * S + 200));
+        // The wait counts from when the answer came, never less than a whole interval after
+        // the poll went out.
+        assert_eq!(when, T0 + 10 * S + 200);
+        assert_eq!(state.last_poll_at, Some(T0 + 5 * S));
+        assert_eq!(state.interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn slow_down_adds_five_seconds_for_good() {
+        let (when, state) = at(started().after(T0 + 5 * S, Answer::SlowDown, T0 + 5 * S));
+        assert_eq!(state.interval, Duration::from_secs(10));
+        assert_eq!(when, T0 + 15 * S);
+        let (when, state) = at(state.after(when, Answer::Pending, when));
+        assert_eq!(state.interval, Duration::from_secs(10));
+        assert_eq!(when, T0 + 25 * S);
+        let (_, state) = at(state.after(when, Answer::SlowDown, when));
+        assert_eq!(state.interval, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn failures_back_off_doubling_to_a_minute_and_reset_on_an_answer() {
+        let mut state = started();
+        state.expires_at = T0 + 3600 * S;
+        let mut now = T0;
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let (when, next) = at(state.after(now, Answer::Unavailable, now));
+            waits.push((when - now) / S);
+            state = next;
+            now = when;
+        }
+        assert_eq!(waits, [10, 20, 40, 60, 60, 60]);
+        let (when, state) = at(state.after(now, Answer::Pending, now));
+        assert_eq!(state.failures, 0);
+        assert_eq!(when - now, 5 * S);
+    }
+
+    #[test]
+    fn rate_limits_are_honoured_but_bounded() {
+        let (when, _) =
+            at(started().after(T0, Answer::RateLimited(Some(Duration::from_secs(30))), T0));
+        assert_eq!(when, T0 + 30 * S);
+        let (when, _) =
+            at(started().after(T0, Answer::RateLimited(Some(Duration::from_secs(1))), T0));
+        assert_eq!(when, T0 + 5 * S, "never sooner than the interval");
+        let (when, _) = at(started().after(T0, Answer::RateLimited(None), T0));
+        assert_eq!(when, T0 + 5 * S);
+        let long = started().after(
+            T0,
+            Answer::RateLimited(Some(Duration::from_secs(86_400))),
+            T0,
+        );
+        assert_eq!(at(long).0, T0 + 60 * S, "a day-long Retry-After is capped");
+    }
+
+    #[test]
+    fn no_poll_is_planned_past_expiry() {
+        let state = PollState::started(T0, Duration::from_secs(12), Duration::from_secs(5));
+        let (when, state) = at(state.first_poll(T0));
+        let (when, state) = at(state.after(when, Answer::Pending, when));
+        assert_eq!(when, T0 + 10 * S);
+        assert_eq!(state.after(when, Answer::Pending, when), Next::Expire);
+        assert_eq!(state.first_poll(T0 + 12 * S), Next::Expire);
+    }
+
+    #[test]
+    fn a_nudge_polls_at_the_earliest_moment_the_interval_allows() {
+        let (when, state) = at(started().first_poll(T0));
+        let (_, state) = at(state.after(when, Answer::Pending, when));
+        // Decided 1 s after the last poll: poll 4 s later, not 5 s after the decision.
+        assert_eq!(at(state.nudged(when + S)).0, when + 5 * S);
+        // Decided long after: poll at once.
+        assert_eq!(at(state.nudged(when + 7 * S)).0, when + 7 * S);
+        // Never polled yet: at once.
+        assert_eq!(at(started().nudged(T0 + 2 * S)).0, T0 + 2 * S);
+    }
+
+    #[test]
+    fn a_nudge_close_to_expiry_polls_at_once() {
+        let state = PollState {
+            last_poll_at: Some(T0 + 117 * S),
+            ..started()
+        };
+        // The interval would end after the request does: ask now.
+        assert_eq!(at(state.nudged(T0 + 118 * S)).0, T0 + 118 * S);
+        assert_eq!(state.nudged(T0 + 120 * S), Next::Expire);
+    }
+
+    #[test]
+    fn tiny_intervals_are_raised() {
+        let state = PollState::started(T0, Duration::from_secs(60), Duration::ZERO);
+        assert_eq!(state.interval, MIN_INTERVAL);
+        assert_eq!(backoff(Duration::from_secs(90), 3), Duration::from_secs(90));
+    }
+}

@@ -1,0 +1,497 @@
+//! ID token validation (OIDC Core §3.1.3.7, CIBA Core §10.1.1): the signature against the
+//! provider's JWKS, then the claims against the issuer, this client, the caller's expectations
+//! and a `now` the caller passes in.
+//!
+//! jsonwebtoken checks only the signature here (its own `exp` check reads the system clock);
+//! [`check_claims`] checks every claim as a plain function of its inputs.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::IdTokenError;
+
+/// Clock skew tolerated between the provider and the BFF, in seconds.
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
+/// What the caller expects of an ID token beyond issuer, audience and lifetime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expected<'a> {
+    /// The user the token must be about (the customer that was requested).
+    pub sub: Option<&'a str>,
+    /// The `nonce` sent in the authorization request.
+    pub nonce: Option<&'a str>,
+}
+
+/// The claims of a validated ID token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdClaims {
+    /// The user id.
+    pub sub: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// With the `email` scope.
+    pub email: Option<String>,
+    /// With the `email` scope.
+    pub email_verified: Option<bool>,
+    /// With the `phone` scope.
+    pub phone_number: Option<String>,
+    /// With the `phone` scope.
+    pub phone_number_verified: Option<bool>,
+    /// How the user authenticated (RFC 8176), e.g. `["otp", "email"]`.
+    pub amr: Vec<String>,
+    /// When the user authenticated, seconds since the epoch.
+    pub auth_time: Option<i64>,
+    /// Authentication context class.
+    pub acr: Option<String>,
+    /// A workforce user's role (`agent`, `supervisor`).
+    pub role: Option<String>,
+    /// When the token expires, seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// `aud`: one audience or several (RFC 7519 §4.1.3).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+/// The claims as they arrive, before any check.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct RawClaims {
+    /// Issuer.
+    #[serde(default)]
+    pub iss: Option<String>,
+    /// Subject.
+    #[serde(default)]
+    pub sub: Option<String>,
+    /// Audience.
+    #[serde(default)]
+    pub aud: Option<Audience>,
+    /// Authorized party.
+    #[serde(default)]
+    pub azp: Option<String>,
+    /// Expiry.
+    #[serde(default)]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(default)]
+    pub iat: Option<i64>,
+    /// Not before.
+    #[serde(default)]
+    pub nbf: Option<i64>,
+    /// The authorization request's nonce.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// Authentication time.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
+    /// Authentication methods.
+    #[serde(default)]
+    pub amr: Option<Vec<String>>,
+    /// Authentication context class.
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether the email address is verified.
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    /// Whether the phone number is verified.
+    #[serde(default)]
+    pub phone_number_verified: Option<bool>,
+    /// Workforce role.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// Checks the claims of a token whose signature verified: `iss` is `issuer`, `aud` holds
+/// `client_id` (and `azp`, if present or needed, is `client_id`), `exp` is after `now` and
+/// `iat`/`nbf` not after it (both within [`CLOCK_SKEW_SECS`]), and `sub` and `nonce` are what
+/// `expected` says when it says anything.
+pub fn check_claims(
+    raw: RawClaims,
+    issuer: &str,
+    client_id: &str,
+    expected: &Expected<'_>,
+    now: i64,
+) -> Result<IdClaims, IdTokenError> {
+    let iss = raw.iss.ok_or(IdTokenError::MissingClaim("iss"))?;
+    if iss != issuer {
+        return Err(IdTokenError::WrongIssuer);
+    }
+    let audiences = match raw.aud.ok_or(IdTokenError::MissingClaim("aud"))? {
+        Audience::One(aud) => vec![aud],
+        Audience::Many(auds) => auds,
+    };
+    if !audiences.iter().any(|aud| aud == client_id) {
+        return Err(IdTokenError::WrongAudience);
+    }
+    // OIDC Core §3.1.3.7 items 4 and 5.
+    match raw.azp.as_deref() {
+        Some(azp) if azp != client_id => return Err(IdTokenError::WrongAudience),
+        None if audiences.len() > 1 => return Err(IdTokenError::WrongAudience),
+        _ => {}
+    }
+    let exp = raw.exp.ok_or(IdTokenError::MissingClaim("exp"))?;
+    if now >= exp.saturating_add(CLOCK_SKEW_SECS) {
+        return Err(IdTokenError::Expired);
+    }
+    let iat = raw.iat.ok_or(IdTokenError::MissingClaim("iat"))?;
+    let latest = now.saturating_add(CLOCK_SKEW_SECS);
+    if iat > latest || raw.nbf.is_some_and(|nbf| nbf > latest) {
+        return Err(IdTokenError::NotYetValid);
+    }
+    let sub = raw
+        .sub
+        .filter(|sub| !sub.is_empty())
+        .ok_or(IdTokenError::MissingClaim("sub"))?;
+    if expected.sub.is_some_and(|wanted| wanted != sub) {
+        return Err(IdTokenError::SubjectMismatch);
+    }
+    if let Some(wanted) = expected.nonce
+        && !raw
+            .nonce
+            .as_deref()
+            .is_some_and(|nonce| super::wire::same(nonce, wanted))
+    {
+        return Err(IdTokenError::NonceMismatch);
+    }
+    Ok(IdClaims {
+        sub,
+        name: raw.name,
+        email: raw.email,
+        email_verified: raw.email_verified,
+        phone_number: raw.phone_number,
+        phone_number_verified: raw.phone_number_verified,
+        amr: raw.amr.unwrap_or_default(),
+        auth_time: raw.auth_time,
+        acr: raw.acr,
+        role: raw.role,
+        expires_at: exp,
+    })
+}
+
+/// A public key from the JWKS, ready to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyKey {
+    /// Its `kid`, if it has one.
+    pub kid: Option<String>,
+    /// RS256 or ES256.
+    pub alg: Algorithm,
+    key: DecodingKey,
+}
+
+/// The RS256 and ES256 signing keys of a JWK Set (RFC 7517 §5); keys of other types, curves,
+/// algorithms or uses are skipped.
+pub fn signing_keys(jwks: &Value) -> Vec<VerifyKey> {
+    let Some(keys) = jwks.get("keys").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    keys.iter().filter_map(signing_key).collect()
+}
+
+fn signing_key(jwk: &Value) -> Option<VerifyKey> {
+    let text = |name: &str| jwk.get(name).and_then(Value::as_str);
+    if text("use").is_some_and(|usage| usage != "sig") {
+        return None;
+    }
+    let (alg, key) = match text("kty")? {
+        "RSA" => (
+            Algorithm::RS256,
+            DecodingKey::from_rsa_components(text("n")?, text("e")?).ok()?,
+        ),
+        "EC" if text("crv")? == "P-256" => (
+            Algorithm::ES256,
+            DecodingKey::from_ec_components(text("x")?, text("y")?).ok()?,
+        ),
+        _ => return None,
+    };
+    let named = match alg {
+        Algorithm::RS256 => "RS256",
+        _ => "ES256",
+    };
+    if text("alg").is_some_and(|stated| stated != named) {
+        return None;
+    }
+    Some(VerifyKey {
+        kid: text("kid").map(str::to_owned),
+        alg,
+        key,
+    })
+}
+
+/// The key for a token with `kid` and `alg`: the one with that `kid` and algorithm, or, for a
+/// token without `kid`, the only key of that algorithm.
+pub fn select<'a>(
+    keys: &'a [VerifyKey],
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Option<&'a VerifyKey> {
+    match kid {
+        Some(kid) => keys
+            .iter()
+            .find(|key| key.alg == alg && key.kid.as_deref() == Some(kid)),
+        None => {
+            let mut candidates = keys.iter().filter(|key| key.alg == alg);
+            let only = candidates.next()?;
+            candidates.next().is_none().then_some(only)
+        }
+    }
+}
+
+/// The header fields that choose the key: the algorithm (RS256 or ES256 only) and `kid`.
+pub fn header(token: &str) -> Result<(Algorithm, Option<String>), IdTokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| IdTokenError::Malformed)?;
+    match header.alg {
+        Algorithm::RS256 | Algorithm::ES256 => Ok((header.alg, header.kid)),
+        other => Err(IdTokenError::UnsupportedAlgorithm(format!("{other:?}"))),
+    }
+}
+
+/// Verifies the signature of `token` with `key` and returns its claims, unchecked.
+pub fn verify(token: &str, key: &VerifyKey) -> Result<RawClaims, IdTokenError> {
+    let mut validation = Validation::new(key.alg);
+    // Claims are checked by `check_claims`, against the `now` the caller gives.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = HashSet::new();
+    validation.leeway = 0;
+    jsonwebtoken::decode::<RawClaims>(token, &key.key, &validation)
+        .map(|data| data.claims)
+        .map_err(|error| match error.kind() {
+            ErrorKind::InvalidSignature
+            | ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidRsaKey(_)
+            | ErrorKind::InvalidKeyFormat => IdTokenError::BadSignature,
+            _ => IdTokenError::Malformed,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const ISS: &str = "https://id.example.com";
+    const CLIENT: &str = "agent-console";
+
+    fn raw() -> RawClaims {
+        RawClaims {
+            iss: Some(ISS.into()),
+            sub: Some("alice".into()),
+            aud: Some(Audience::One(CLIENT.into())),
+            exp: Some(NOW + 3600),
+            iat: Some(NOW),
+            nonce: Some("n-1".into()),
+            amr: Some(vec!["otp".into(), "email".into()]),
+            auth_time: Some(NOW - 5),
+            acr: Some("urn:countersign:acr:otp".into()),
+            name: Some("Alice Anders".into()),
+            email: Some("alice@example.com".into()),
+            ..RawClaims::default()
+        }
+    }
+
+    fn check(raw: RawClaims, expected: Expected<'_>, now: i64) -> Result<IdClaims, IdTokenError> {
+        check_claims(raw, ISS, CLIENT, &expected, now)
+    }
+
+    #[test]
+    fn good_claims_pass() {
+        let claims = check(
+            raw(),
+            Expected {
+                sub: Some("alice"),
+                nonce: Some("n-1"),
+            },
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(claims.sub, "alice");
+        assert_eq!(claims.amr, ["otp", "email"]);
+        assert_eq!(claims.auth_time, Some(NOW - 5));
+        assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(claims.expires_at, NOW + 3600);
+        assert!(check(raw(), Expected::default(), NOW).is_ok());
+    }
+
+    #[test]
+    fn issuer_and_audience() {
+        let wrong = |change: fn(&mut RawClaims)| {
+            let mut claims = raw();
+            change(&mut claims);
+            check(claims, Expected::default(), NOW).unwrap_err()
+        };
+        assert_eq!(
+            wrong(|c| c.iss = Some("https://evil".into())),
+            IdTokenError::WrongIssuer
+        );
+        assert_eq!(wrong(|c| c.iss = None), IdTokenError::MissingClaim("iss"));
+        assert_eq!(
+            wrong(|c| c.aud = Some(Audience::One("other".into()))),
+            IdTokenError::WrongAudience
+        );
+        assert_eq!(wrong(|c| c.aud = None), IdTokenError::MissingClaim("aud"));
+        assert_eq!(
+            wrong(|c| c.aud = Some(Audience::Many(vec![CLIENT.into(), "other".into()]))),
+            IdTokenError::WrongAudience
+        );
+        assert_eq!(
+            wrong(|c| c.azp = Some("other".into())),
+            IdTokenError::WrongAudience
+        );
+        let mut several = raw();
+        several.aud = Some(Audience::Many(vec![CLIENT.into(), "other".into()]));
+        several.azp = Some(CLIENT.into());
+        assert!(check(several, Expected::default(), NOW).is_ok());
+        let mut listed = raw();
+        listed.aud = Some(Audience::Many(vec![CLIENT.into()]));
+        assert!(check(listed, Expected::default(), NOW).is_ok());
+    }
+
+    #[test]
+    fn time_is_the_callers() {
+        let exp = NOW + 3600;
+        assert!(check(raw(), Expected::default(), exp + CLOCK_SKEW_SECS - 1).is_ok());
+        assert_eq!(
+            check(raw(), Expected::default(), exp + CLOCK_SKEW_SECS).unwrap_err(),
+            IdTokenError::Expired
+        );
+        assert_eq!(
+            check(raw(), Expected::default(), NOW - CLOCK_SKEW_SECS - 1).unwrap_err(),
+            IdTokenError::NotYetValid
+        );
+        let mut later = raw();
+        later.nbf = Some(NOW + 600);
+        assert_eq!(
+            check(later, Expected::default(), NOW).unwrap_err(),
+            IdTokenError::NotYetValid
+        );
+        let mut no_exp = raw();
+        no_exp.exp = None;
+        assert_eq!(
+            check(no_exp, Expected::default(), NOW).unwrap_err(),
+            IdTokenError::MissingClaim("exp")
+        );
+        let mut no_iat = raw();
+        no_iat.iat = None;
+        assert_eq!(
+            check(no_iat, Expected::default(), NOW).unwrap_err(),
+            IdTokenError::MissingClaim("iat")
+        );
+    }
+
+    #[test]
+    fn subject_and_nonce_when_expected() {
+        assert_eq!(
+            check(
+                raw(),
+                Expected {
+                    sub: Some("bob"),
+                    nonce: None
+                },
+                NOW
+            )
+            .unwrap_err(),
+            IdTokenError::SubjectMismatch
+        );
+        assert_eq!(
+            check(
+                raw(),
+                Expected {
+                    sub: None,
+                    nonce: Some("n-2")
+                },
+                NOW
+            )
+            .unwrap_err(),
+            IdTokenError::NonceMismatch
+        );
+        let mut no_nonce = raw();
+        no_nonce.nonce = None;
+        assert_eq!(
+            check(
+                no_nonce,
+                Expected {
+                    sub: None,
+                    nonce: Some("n-1")
+                },
+                NOW
+            )
+            .unwrap_err(),
+            IdTokenError::NonceMismatch
+        );
+        let mut no_sub = raw();
+        no_sub.sub = Some(String::new());
+        assert_eq!(
+            check(no_sub, Expected::default(), NOW).unwrap_err(),
+            IdTokenError::MissingClaim("sub")
+        );
+    }
+
+    #[test]
+    fn only_rs256_and_es256_keys_are_kept() {
+        let jwks = json!({"keys": [
+            {"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"},
+            {"kty": "EC", "kid": "e1", "crv": "P-256", "alg": "ES256",
+             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty": "EC", "kid": "e2", "crv": "P-384", "x": "a", "y": "b"},
+            {"kty": "oct", "kid": "h1", "k": "c2VjcmV0"},
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": "sXch", "e": "AQAB"},
+            {"kty": "RSA", "kid": "ps", "alg": "PS256", "n": "sXch", "e": "AQAB"},
+            {"kty": "RSA", "kid": "broken"},
+        ]});
+        let keys = signing_keys(&jwks);
+        let kids: Vec<_> = keys.iter().map(|k| k.kid.clone().unwrap()).collect();
+        assert_eq!(kids, ["r1", "e1"]);
+        assert_eq!(
+            select(&keys, Some("r1"), Algorithm::RS256).map(|k| k.alg),
+            Some(Algorithm::RS256)
+        );
+        assert!(
+            select(&keys, Some("r1"), Algorithm::ES256).is_none(),
+            "a key is used only with its own algorithm"
+        );
+        assert!(select(&keys, Some("nope"), Algorithm::RS256).is_none());
+        assert!(select(&keys, None, Algorithm::ES256).is_some());
+        let mut two = keys.clone();
+        two.push(keys[0].clone());
+        assert!(
+            select(&two, None, Algorithm::RS256).is_none(),
+            "no kid and two candidates"
+        );
+        assert!(signing_keys(&json!({"nope": []})).is_empty());
+    }
+
+    #[test]
+    fn none_and_hmac_are_refused_by_the_header() {
+        // {"alg":"none","typ":"JWT"} . {"sub":"alice"} .
+        let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSJ9.";
+        assert_eq!(header(none).unwrap_err(), IdTokenError::Malformed);
+        // {"alg":"HS256","typ":"JWT"}
+        let hs = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
+        assert_eq!(
+            header(hs).unwrap_err(),
+            IdTokenError::UnsupportedAlgorithm("HS256".into())
+        );
+        assert_eq!(header("not a jwt").unwrap_err(), IdTokenError::Malformed);
+    }
+}

@@ -1,0 +1,402 @@
+//! The BFF's store: a [`Store`] trait so another database can follow, and its SQLite
+//! implementation ([`SqliteStore`]).
+//!
+//! What the BFF must not forget across a restart lives here: agent sessions, sign-ins in flight,
+//! customer verifications ([`Flow`]) with their append-only event log ([`Event`], the source of
+//! SSE replay), and rate-limit counters. The schema lives in `migrations/sqlite` and is applied
+//! when the store opens.
+//!
+//! Conventions:
+//! - Times are milliseconds since the Unix epoch, always passed in by the caller; the store never
+//!   reads the clock.
+//! - Browser-held handles never reach the store in the clear: sessions are keyed by a hash of the
+//!   cookie value, sign-ins by a hash of `state`. Hashing is the caller's job.
+//! - Flows and events are never deleted: they are the audit trail.
+//! - Writes that must not race are compare-and-set on [`Flow::version`] or single statements;
+//!   a flow change and its event are written in one transaction
+//!   ([`Store::update_flow_with_event`]).
+//! - Records holding secrets (the provider's `auth_req_id`, links that carry it, tokens, the PKCE
+//!   verifier) have a `Debug` that prints `[redacted]` in their place.
+
+mod memory;
+mod sqlite;
+
+use std::{fmt, sync::Arc};
+
+use async_trait::async_trait;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused to open or create the database file.
+    #[error("cannot open the store {path}: {source}")]
+    Open {
+        /// The database file.
+        path: String,
+        /// What SQLite said.
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate the store {path}: {source}")]
+    Migrate {
+        /// The database file.
+        path: String,
+        /// What the migrator said.
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed.
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// A store shared by the whole BFF.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Everything the BFF reads and writes.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Waits for open connections to finish and closes them.
+    async fn close(&self);
+
+    // Sessions.
+
+    /// Stores a new session (a new id at every sign-in).
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// A session by the hash of its id, live or not: check [`Session::is_live`].
+    async fn session(&self, id_hash: &[u8]) -> Result<Option<Session>, StoreError>;
+
+    /// Records activity on a session (`last_seen_at` never moves back); returns whether the
+    /// session exists.
+    async fn touch_session(&self, id_hash: &[u8], now: i64) -> Result<bool, StoreError>;
+
+    /// Deletes a session (sign-out); returns whether it existed.
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<bool, StoreError>;
+
+    /// Deletes the sessions that are past their absolute expiry or idle for `idle_ms` or more
+    /// (the complement of [`Session::is_live`]); returns how many.
+    async fn delete_expired_sessions(&self, idle_ms: i64, now: i64) -> Result<u64, StoreError>;
+
+    // Sign-ins in flight.
+
+    /// Stores an authorization request on its way to the identity provider.
+    async fn insert_login(&self, login: &PendingLogin) -> Result<(), StoreError>;
+
+    /// Deletes and returns the sign-in with this `state` hash, atomically: of two callbacks with
+    /// the same `state`, only one gets it. The caller checks its age.
+    async fn take_login(&self, state_hash: &[u8]) -> Result<Option<PendingLogin>, StoreError>;
+
+    /// Deletes sign-ins created before `created_before` (abandoned); returns how many.
+    async fn delete_logins_before(&self, created_before: i64) -> Result<u64, StoreError>;
+
+    // Flows.
+
+    /// Stores a new flow (its `version` as given, normally 0).
+    async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError>;
+
+    /// Stores a new flow and appends its first event in one transaction; returns the event id.
+    async fn insert_flow_with_event(
+        &self,
+        flow: &Flow,
+        event: &NewEvent,
+    ) -> Result<i64, StoreError>;
+
+    /// A flow by id.
+    async fn flow(&self, id: &str) -> Result<Option<Flow>, StoreError>;
+
+    /// A flow by the provider's `auth_req_id`.
+    async fn flow_by_auth_req_id(&self, auth_req_id: &str) -> Result<Option<Flow>, StoreError>;
+
+    /// Writes `next` over the flow if it is still at `expected_version`, and bumps the stored
+    /// version to `expected_version + 1`; returns whether it did. `next.version` is ignored.
+    ///
+    /// Written: `auth_req_id`, `link`, `status`, `expires_at`, `interval_secs`, `next_poll_at`,
+    /// `poll_failures`, `decided_at`, `ended_at`, `outcome_detail`, `customer`, `tokens`. The
+    /// rest (who, whom, how, when created) never changes.
+    async fn update_flow(&self, next: &Flow, expected_version: i64) -> Result<bool, StoreError>;
+
+    /// [`Store::update_flow`] and [`Store::append_event`] in one transaction: returns the event
+    /// id, or `None` (and nothing appended) if the compare-and-set lost.
+    async fn update_flow_with_event(
+        &self,
+        next: &Flow,
+        expected_version: i64,
+        event: &NewEvent,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Flows still `starting` or `pending`, oldest first: the pollers to resume after a restart.
+    async fn pending_flows(&self) -> Result<Vec<Flow>, StoreError>;
+
+    /// One page of history, newest first (by `created_at`, then `id`): flows of `agent_sub`, or
+    /// of everyone with `None` (supervisors). `before` is the last flow of the previous page
+    /// ([`Flow::cursor`]), `None` for the first page.
+    async fn flows_for(
+        &self,
+        agent_sub: Option<&str>,
+        before: Option<&FlowCursor>,
+        limit: i64,
+    ) -> Result<Vec<Flow>, StoreError>;
+
+    /// How many flows `agent_sub` started at or after `since`.
+    async fn count_flows_since(&self, agent_sub: &str, since: i64) -> Result<i64, StoreError>;
+
+    // Events.
+
+    /// Appends an event; returns its id (increasing, never reused: the SSE event id). The flow
+    /// must exist.
+    async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError>;
+
+    /// Events with an id above `after_id`, oldest first, at most `limit`: of `agent_sub`'s flows,
+    /// or of everyone's with `None`. Replay for `Last-Event-ID`.
+    async fn events_after(
+        &self,
+        after_id: i64,
+        agent_sub: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// Events of one flow with an id above `after_id`, oldest first, at most `limit`.
+    async fn events_for_flow(
+        &self,
+        flow_id: &str,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// The newest event id, 0 when there is none.
+    async fn last_event_id(&self) -> Result<i64, StoreError>;
+
+    // Rate limits.
+
+    /// Counts one event for `key` in the window starting at `window_start` (a new window
+    /// restarts the count) and returns the window's count. Windows that ended are swept out
+    /// when a new one opens.
+    async fn count_event(
+        &self,
+        key: &[u8],
+        window_start: i64,
+        window_end: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// The count of `key` in the window starting at `window_start` (0 for an older window).
+    async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError>;
+}
+
+/// An agent's browser session.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Session {
+    /// Hash of the session cookie's value.
+    pub id_hash: Vec<u8>,
+    /// The agent's `sub` at the identity provider.
+    pub agent_sub: String,
+    /// The agent's display name.
+    pub agent_name: String,
+    /// The agent's email.
+    pub agent_email: String,
+    /// `agent` or `supervisor`.
+    pub role: String,
+    /// Signed in, ms.
+    pub created_at: i64,
+    /// Last request, ms.
+    pub last_seen_at: i64,
+    /// Absolute expiry, ms.
+    pub expires_at: i64,
+}
+
+impl Session {
+    /// Whether the session may still be used at `now`: before its absolute expiry and seen less
+    /// than `idle_ms` ago.
+    pub fn is_live(&self, idle_ms: i64, now: i64) -> bool {
+        now < self.expires_at && now.saturating_sub(self.last_seen_at) < idle_ms
+    }
+
+    /// Whether the agent may see every agent's flows.
+    pub fn is_supervisor(&self) -> bool {
+        self.role == "supervisor"
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id_hash", &Redacted)
+            .field("agent_sub", &self.agent_sub)
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An OIDC authorization request (code + PKCE) between the redirect and the callback.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingLogin {
+    /// Hash of `state`.
+    pub state_hash: Vec<u8>,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier (secret).
+    pub code_verifier: String,
+    /// Local path to return to after sign-in.
+    pub return_to: String,
+    /// Created, ms.
+    pub created_at: i64,
+}
+
+impl fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingLogin")
+            .field("state_hash", &Redacted)
+            .field("nonce", &Redacted)
+            .field("code_verifier", &Redacted)
+            .field("return_to", &self.return_to)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// One customer verification.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Flow {
+    /// Random id chosen by the BFF; the browser knows it.
+    pub id: String,
+    /// The agent who started it.
+    pub agent_sub: String,
+    /// The agent's display name, as shown to the customer.
+    pub agent_name: String,
+    /// The customer's email, phone number or user id.
+    pub hint: String,
+    /// `email`, `phone` or `user_id`.
+    pub hint_type: String,
+    /// `sms`, `email` or `link`.
+    pub channel: String,
+    /// The code the agent reads out.
+    pub binding_message: String,
+    /// The agent's note to the customer.
+    pub custom_message: Option<String>,
+    /// The provider's handle, once it answered; only the BFF may use it.
+    pub auth_req_id: Option<String>,
+    /// For channel `link`: the URL to show the customer (it carries `auth_req_id`).
+    pub link: Option<String>,
+    /// `starting`, `pending`, `approved`, `denied`, `expired`, `cancelled` or `failed`.
+    pub status: String,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Expires, ms.
+    pub expires_at: i64,
+    /// Poll interval, seconds.
+    pub interval_secs: i64,
+    /// Next poll due, ms.
+    pub next_poll_at: i64,
+    /// Polls in a row that failed (provider down, timeouts).
+    pub poll_failures: i64,
+    /// The customer's decision, ms.
+    pub decided_at: Option<i64>,
+    /// Reached a final status, ms.
+    pub ended_at: Option<i64>,
+    /// A plain sentence about the outcome, for the agent.
+    pub outcome_detail: Option<String>,
+    /// The verified customer's profile (JSON: name, sub, masked email/phone, amr, auth_time).
+    pub customer: Option<String>,
+    /// The customer's tokens (JSON); never leaves the server.
+    pub tokens: Option<String>,
+    /// Bumped by every update (compare-and-set).
+    pub version: i64,
+}
+
+impl Flow {
+    /// Whether the flow still waits for the customer (a poller should run).
+    pub fn is_live(&self) -> bool {
+        matches!(self.status.as_str(), "starting" | "pending")
+    }
+
+    /// Where the next page of [`Store::flows_for`] starts if this is the last flow shown.
+    pub fn cursor(&self) -> FlowCursor {
+        FlowCursor {
+            created_at: self.created_at,
+            id: self.id.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow")
+            .field("id", &self.id)
+            .field("agent_sub", &self.agent_sub)
+            .field("hint_type", &self.hint_type)
+            .field("channel", &self.channel)
+            .field("auth_req_id", &self.auth_req_id.as_ref().map(|_| Redacted))
+            .field("link", &self.link.as_ref().map(|_| Redacted))
+            .field("status", &self.status)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("interval_secs", &self.interval_secs)
+            .field("next_poll_at", &self.next_poll_at)
+            .field("poll_failures", &self.poll_failures)
+            .field("decided_at", &self.decided_at)
+            .field("ended_at", &self.ended_at)
+            .field("outcome_detail", &self.outcome_detail)
+            .field("customer", &self.customer.as_ref().map(|_| Redacted))
+            .field("tokens", &self.tokens.as_ref().map(|_| Redacted))
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A position in the history, newest first: the `created_at` and `id` of the last flow shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowCursor {
+    /// The flow's `created_at`, ms.
+    pub created_at: i64,
+    /// The flow's id (breaks ties between flows created in the same millisecond).
+    pub id: String,
+}
+
+/// An event to append to the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The flow it is about.
+    pub flow_id: String,
+    /// The flow's agent.
+    pub agent_sub: String,
+    /// What happened (the SSE `event:` name).
+    pub kind: String,
+    /// JSON, as sent to the browser: never a token or `auth_req_id`.
+    pub data: String,
+    /// When, ms.
+    pub at: i64,
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Event {
+    /// Increasing, never reused: the SSE event id.
+    pub id: i64,
+    /// The flow it is about.
+    pub flow_id: String,
+    /// The flow's agent.
+    pub agent_sub: String,
+    /// What happened.
+    pub kind: String,
+    /// JSON.
+    pub data: String,
+    /// When, ms.
+    pub at: i64,
+}
+
+/// Prints `[redacted]` in place of a secret.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
