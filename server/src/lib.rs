@@ -37,19 +37,34 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, ProviderMode};
+use flows::{clock::Clock, connect, engine::Engine, provider::OidcCiba};
+use oidc::{Credentials, Profile, ProviderSettings};
 use provider_client::ProviderClient;
+use std::time::Duration;
+use store::{SharedStore, SqliteStore};
 
-/// The BFF's services, reached by server functions through [`app::ssr::Backend`].
+/// The BFF's services, reached by server functions through [`app::ssr::Backend`] and by the
+/// BFF's own routes.
 #[derive(Debug)]
 pub struct Bff {
+    /// The provider's health, for the status panel.
     provider: ProviderClient,
-}
-
-impl Bff {
-    /// A BFF that talks to the provider through `provider`.
-    pub fn new(provider: ProviderClient) -> Self {
-        Self { provider }
-    }
+    /// The provider's OIDC and CIBA API, connected on first use.
+    pub oidc: Arc<flows::connect::Provider>,
+    /// Verifications and their pollers.
+    pub engine: Engine,
+    /// Sessions, flows and events.
+    pub store: SharedStore,
+    /// The BFF's address as browsers reach it.
+    pub public_url: String,
+    /// How long agent sessions last.
+    pub session_idle: Duration,
+    /// And at most.
+    pub session_max: Duration,
+    /// Whether the provider runs in this process (the console links to its dev outbox).
+    pub provider_embedded: bool,
+    /// The provider's issuer.
+    pub provider_issuer: String,
 }
 
 impl Backend for Bff {
@@ -118,6 +133,17 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The BFF's data folder could not be created.
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        /// The folder.
+        path: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The BFF's store could not be opened.
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
 }
 
 /// A started Countersign: the BFF and, unless an external one is configured, the provider.
@@ -131,6 +157,8 @@ pub struct Running {
     pub provider_embedded: bool,
     shutdown: CancellationToken,
     tasks: JoinSet<io::Result<()>>,
+    engine: Engine,
+    store: SharedStore,
 }
 
 /// Starts Countersign as configured and returns once both servers accept connections.
@@ -138,7 +166,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
-    let (provider_base, provider_issuer, provider_embedded) = match config.provider {
+    let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
         ProviderMode::Embedded(provider_config) => {
             let provider = provider::Provider::bind(*provider_config).await?;
             let bound = provider
@@ -151,9 +179,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 })?;
             let issuer = provider.issuer().to_owned();
             tasks.spawn(provider.serve(shutdown.clone().cancelled_owned()));
-            (format!("http://{}", reachable(bound)), issuer, true)
+            (
+                format!("http://{}", reachable(bound)),
+                issuer,
+                true,
+                Profile::Embedded,
+            )
         }
-        ProviderMode::External { url, .. } => (url.clone(), url, false),
+        ProviderMode::External { url, profile } => (url.clone(), url, false, profile),
     };
 
     let listener = TcpListener::bind(config.listen)
@@ -173,7 +206,57 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .build();
-    let bff = Bff::new(ProviderClient::new(provider_base, provider_issuer.clone())?);
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", reachable(bound)));
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    let store: SharedStore =
+        Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?);
+    let oidc = Arc::new(connect::Provider::new(
+        ProviderSettings {
+            profile,
+            base_url: provider_base.clone(),
+            issuer: provider_issuer.clone(),
+            discovery_url: None,
+            credentials: Credentials {
+                client_id: config.client.id.clone(),
+                client_secret: config.client.secret.clone(),
+            },
+        },
+        provider_embedded.then(|| {
+            (
+                config.client.app_id.clone(),
+                format!("{public_url}/approve"),
+            )
+        }),
+    ));
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(OidcCiba::new(oidc.clone())),
+        Clock::system(),
+        config.request_expiry,
+    );
+    let resumed = engine.resume().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "pending verifications resumed");
+    }
+    let bff = Bff {
+        provider: ProviderClient::new(provider_base, provider_issuer.clone())?,
+        oidc,
+        engine: engine.clone(),
+        store: store.clone(),
+        public_url: public_url.clone(),
+        session_idle: config.session_idle,
+        session_max: config.session_max,
+        provider_embedded,
+        provider_issuer: provider_issuer.clone(),
+    };
     let app = router(AppState {
         leptos_options,
         bff: Arc::new(bff),
@@ -190,6 +273,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         provider_embedded,
         shutdown,
         tasks,
+        engine,
+        store,
     })
 }
 
@@ -217,11 +302,13 @@ impl Running {
 
     /// Stops both servers and waits for them.
     pub async fn stop(mut self) -> io::Result<()> {
+        self.engine.shutdown().await;
         self.shutdown.cancel();
         let mut result = Ok(());
         while let Some(joined) = self.tasks.join_next().await {
             result = result.and(flatten(joined));
         }
+        self.store.close().await;
         result
     }
 }

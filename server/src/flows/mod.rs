@@ -3,5 +3,7 @@
 
 pub mod binding;
 pub mod clock;
+pub mod connect;
 pub mod engine;
 pub mod poll;
+pub mod provider;

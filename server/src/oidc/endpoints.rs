@@ -117,6 +117,8 @@ pub struct Endpoints {
     pub revocation: Option<String>,
     /// Mosaic's `POST /cis/auth/backchannel/complete`.
     pub complete: Option<String>,
+    /// Mosaic's management API for applications (CIBA settings of a client).
+    pub applications: Option<String>,
     /// Mosaic's `POST /cis/v1/auth/otp/send`.
     pub otp_send: Option<String>,
     /// Mosaic's `POST /cis/v1/auth/otp/authenticate`.
@@ -137,6 +139,8 @@ pub mod mosaic_paths {
     pub const OTP_SEND: &str = "/cis/v1/auth/otp/send";
     /// Check a one-time code and sign the customer in.
     pub const OTP_AUTHENTICATE: &str = "/cis/v1/auth/otp/authenticate";
+    /// Applications and their clients (guide step 2: CIBA settings).
+    pub const APPLICATIONS: &str = "/cis/v1/applications";
 }
 
 /// `value` without trailing slashes.
@@ -262,6 +266,7 @@ impl Endpoints {
                     complete: Some(at(mosaic_paths::COMPLETE)),
                     otp_send: Some(at(mosaic_paths::OTP_SEND)),
                     otp_authenticate: Some(at(mosaic_paths::OTP_AUTHENTICATE)),
+                    applications: Some(at(mosaic_paths::APPLICATIONS)),
                     client_auth,
                 })
             }
@@ -297,6 +302,7 @@ impl Endpoints {
                     userinfo,
                     revocation,
                     complete: None,
+                    applications: None,
                     otp_send: None,
                     otp_authenticate: None,
                     client_auth: auth_method(methods)?,

@@ -458,6 +458,39 @@ impl OidcClient {
         wire::completed(&answer)
     }
 
+    /// Enables CIBA for this client with `login_uri` as where the customer's link points
+    /// (Mosaic's guide, step 2), so links lead to this BFF's approval page.
+    pub async fn set_login_uri(&self, app_id: &str, login_uri: &str) -> Result<(), OidcError> {
+        let base = self
+            .endpoints
+            .applications
+            .as_deref()
+            .ok_or_else(|| self.unsupported("application management API"))?;
+        let url = format!(
+            "{base}/{}/clients/{}",
+            wire::form_encode(app_id),
+            wire::form_encode(&self.credentials.client_id)
+        );
+        let body = serde_json::json!({
+            "ciba_authorization": { "enabled": true, "login_uri": login_uri },
+        });
+        let token = self.client_token().await?;
+        let answer = self
+            .send(
+                self.http
+                    .put(url)
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .bearer_auth(token.expose())
+                    .json(&body),
+            )
+            .await?;
+        if answer.is_success() {
+            Ok(())
+        } else {
+            Err(wire::refusal(&answer, wire::Caller::Bearer))
+        }
+    }
+
     /// The claims the userinfo endpoint gives for `access_token` (OIDC Core §5.3).
     pub async fn userinfo(&self, access_token: &Secret) -> Result<UserInfo, OidcError> {
         let url = self
@@ -635,6 +668,7 @@ mod tests {
             userinfo: None,
             revocation: None,
             complete: None,
+            applications: None,
             otp_send: None,
             otp_authenticate: None,
             client_auth: ClientAuthMethod::Basic,
@@ -668,6 +702,7 @@ mod tests {
             userinfo: None,
             revocation: None,
             complete: None,
+            applications: None,
             otp_send: None,
             otp_authenticate: None,
             client_auth: ClientAuthMethod::Post,

@@ -50,7 +50,7 @@ impl Answer {
         }
     }
 
-    fn is_success(&self) -> bool {
+    pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 

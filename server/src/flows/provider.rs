@@ -1,0 +1,262 @@
+//! The engine's [`Ciba`] port over HTTP: backchannel requests and polls through
+//! [`OidcClient`], and on tokens the checks that make a customer "verified": the ID token's
+//! signature, issuer, audience and lifetime, and that it names the customer the agent asked for
+//! (the user id, or the email address or phone number in its claims).
+
+use std::{sync::Arc, time::Duration};
+
+use app::flow::{HintType, VerifiedCustomer, mask_email, mask_phone};
+use async_trait::async_trait;
+
+use super::{
+    connect,
+    engine::{Ciba, Polled, Started},
+    poll::Answer,
+};
+use crate::{
+    oidc::{BackchannelRequest, Expected, IdClaims, OidcClient, PollOutcome, Secret, TokenSet},
+    store::Flow,
+};
+
+/// What the BFF asks the customer to share: enough to check who they are.
+pub const CUSTOMER_SCOPE: &str = "openid email phone";
+
+/// [`Ciba`] over a provider's HTTP API.
+#[derive(Debug)]
+pub struct OidcCiba {
+    provider: Arc<connect::Provider>,
+}
+
+impl OidcCiba {
+    /// Speaks to `provider`.
+    pub fn new(provider: Arc<connect::Provider>) -> Self {
+        Self { provider }
+    }
+}
+
+#[async_trait]
+impl Ciba for OidcCiba {
+    async fn start(&self, flow: &Flow, expiry: Duration) -> Result<Started, String> {
+        let hint_type = hint_type(flow);
+        let request = BackchannelRequest {
+            login_hint: normalised_hint(hint_type, &flow.hint),
+            hint_type,
+            channel: match flow.channel.as_str() {
+                "sms" => app::flow::Channel::Sms,
+                "email" => app::flow::Channel::Email,
+                _ => app::flow::Channel::Link,
+            },
+            binding_message: Some(flow.binding_message.clone()),
+            custom_message: flow.custom_message.clone(),
+            requested_expiry: u32::try_from(expiry.as_secs()).ok(),
+            scope: CUSTOMER_SCOPE.to_owned(),
+        };
+        let client = self
+            .provider
+            .client()
+            .await
+            .map_err(|error| sentence(&error.to_string()))?;
+        let started = client
+            .backchannel(&request)
+            .await
+            .map_err(|error| sentence(&error.to_string()))?;
+        Ok(Started {
+            auth_req_id: started.auth_req_id.expose().to_owned(),
+            expires_in: Duration::from_secs(started.expires_in),
+            interval: Duration::from_secs(started.interval),
+            link: started.link,
+        })
+    }
+
+    async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled {
+        let Some(auth_req_id) = flow.auth_req_id.as_deref() else {
+            return Polled::Failed("The request never reached the provider.".to_owned());
+        };
+        let client = match self.provider.client().await {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::warn!(flow_id = %flow.id, %error, "provider unreachable; backing off");
+                return Polled::Wait(Answer::Unavailable);
+            }
+        };
+        match client.poll(&Secret::new(auth_req_id)).await {
+            PollOutcome::Tokens(tokens) => verify(&client, flow, tokens, now_ms).await,
+            PollOutcome::Pending => Polled::Wait(Answer::Pending),
+            PollOutcome::SlowDown => Polled::Wait(Answer::SlowDown),
+            PollOutcome::Unavailable(detail) => {
+                tracing::warn!(flow_id = %flow.id, %detail, "poll failed; backing off");
+                Polled::Wait(Answer::Unavailable)
+            }
+            PollOutcome::RateLimited(wait) => Polled::Wait(Answer::RateLimited(wait)),
+            PollOutcome::Denied => Polled::Denied,
+            PollOutcome::Expired => Polled::Expired,
+            PollOutcome::Invalid(detail) => Polled::Failed(sentence(&detail)),
+        }
+    }
+}
+
+/// Validates the ID token and checks it names the requested customer; revokes the tokens if
+/// not.
+async fn verify(client: &OidcClient, flow: &Flow, tokens: TokenSet, now_ms: i64) -> Polled {
+    let hint_type = hint_type(flow);
+    let hint = normalised_hint(hint_type, &flow.hint);
+    let expected = Expected {
+        sub: (hint_type == HintType::UserId).then_some(hint.as_str()),
+        nonce: None,
+    };
+    let claims = match client
+        .validate_id_token(&tokens.id_token, expected, now_ms.div_euclid(1000))
+        .await
+    {
+        Ok(claims) => claims,
+        Err(error) => {
+            discard(client, &tokens).await;
+            return Polled::Failed(sentence(&error.to_string()));
+        }
+    };
+    if !names_the_customer(&claims, hint_type, &hint) {
+        discard(client, &tokens).await;
+        return Polled::Failed(
+            "The provider's answer names someone other than the customer asked for; it was \
+                 not accepted."
+                .to_owned(),
+        );
+    }
+    let customer = VerifiedCustomer {
+        user_id: claims.sub.clone(),
+        name: claims.name.clone().unwrap_or_else(|| claims.sub.clone()),
+        email: claims.email.as_deref().map(mask_email),
+        phone: claims.phone_number.as_deref().map(mask_phone),
+        amr: claims.amr.clone(),
+        auth_time: claims.auth_time.unwrap_or(now_ms.div_euclid(1000)),
+    };
+    let stored = serde_json::json!({
+        "access_token": tokens.access_token.expose(),
+        "id_token": tokens.id_token.expose(),
+        "refresh_token": tokens.refresh_token.as_ref().map(Secret::expose),
+        "expires_in": tokens.expires_in,
+        "scope": tokens.scope,
+    });
+    Polled::Verified {
+        customer,
+        tokens: stored.to_string(),
+    }
+}
+
+/// Tokens that will not be kept are revoked, so they stop working at the provider too.
+async fn discard(client: &OidcClient, tokens: &TokenSet) {
+    let token = tokens
+        .refresh_token
+        .as_ref()
+        .unwrap_or(&tokens.access_token);
+    if let Err(error) = client.revoke(token).await {
+        tracing::warn!(%error, "could not revoke tokens that were refused");
+    }
+}
+
+fn hint_type(flow: &Flow) -> HintType {
+    match flow.hint_type.as_str() {
+        "email" => HintType::Email,
+        "phone" => HintType::Phone,
+        _ => HintType::UserId,
+    }
+}
+
+/// The hint as the provider expects it: phone numbers as `+` and digits only, emails in lower
+/// case, user ids as typed (trimmed).
+pub fn normalised_hint(hint_type: HintType, hint: &str) -> String {
+    let hint = hint.trim();
+    match hint_type {
+        HintType::Phone => hint
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect(),
+        HintType::Email => hint.to_lowercase(),
+        HintType::UserId => hint.to_owned(),
+    }
+}
+
+/// Whether validated claims name the customer the agent asked for.
+pub fn names_the_customer(claims: &IdClaims, hint_type: HintType, hint: &str) -> bool {
+    match hint_type {
+        HintType::UserId => claims.sub == hint,
+        HintType::Email => claims
+            .email
+            .as_deref()
+            .is_some_and(|email| email.eq_ignore_ascii_case(hint)),
+        HintType::Phone => claims
+            .phone_number
+            .as_deref()
+            .is_some_and(|phone| normalised_hint(HintType::Phone, phone) == hint),
+    }
+}
+
+/// `the provider is unavailable` → `The provider is unavailable.`
+fn sentence(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    let mut out: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(sub: &str, email: Option<&str>, phone: Option<&str>) -> IdClaims {
+        IdClaims {
+            sub: sub.into(),
+            name: None,
+            email: email.map(Into::into),
+            email_verified: Some(true),
+            phone_number: phone.map(Into::into),
+            phone_number_verified: Some(true),
+            amr: vec![],
+            auth_time: None,
+            acr: None,
+            role: None,
+            expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_token_must_name_the_customer_asked_for() {
+        let alice = claims("alice", Some("Alice@Example.com"), Some("+15555550101"));
+        assert!(names_the_customer(&alice, HintType::UserId, "alice"));
+        assert!(!names_the_customer(&alice, HintType::UserId, "bob"));
+        assert!(names_the_customer(
+            &alice,
+            HintType::Email,
+            "alice@example.com"
+        ));
+        assert!(!names_the_customer(
+            &alice,
+            HintType::Email,
+            "bob@example.com"
+        ));
+        let hint = normalised_hint(HintType::Phone, " +1 (555) 555-0101 ");
+        assert_eq!(hint, "+15555550101");
+        assert!(names_the_customer(&alice, HintType::Phone, &hint));
+        assert!(!names_the_customer(&alice, HintType::Phone, "+15555550102"));
+        // No claim to compare with is no match.
+        let bare = claims("alice", None, None);
+        assert!(!names_the_customer(
+            &bare,
+            HintType::Email,
+            "alice@example.com"
+        ));
+        assert!(!names_the_customer(&bare, HintType::Phone, "+15555550101"));
+    }
+
+    #[test]
+    fn errors_read_as_sentences() {
+        assert_eq!(sentence("the provider is down"), "The provider is down.");
+        assert_eq!(sentence("Already fine."), "Already fine.");
+        assert_eq!(sentence(""), ".");
+    }
+}
