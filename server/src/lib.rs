@@ -14,6 +14,7 @@ pub mod config;
 pub mod flows;
 pub mod oidc;
 pub mod provider_client;
+pub mod session;
 pub mod store;
 
 use std::{io, net::SocketAddr, sync::Arc};

@@ -162,6 +162,11 @@ impl Engine {
         self.inner.notices.subscribe()
     }
 
+    /// Now, by the engine's clock (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
     /// The store the engine writes.
     pub fn store(&self) -> &SharedStore {
         &self.inner.store

@@ -1,0 +1,182 @@
+//! Agent sessions: a random id in a `__Host-` cookie (`Secure`, `HttpOnly`, `SameSite=Strict`,
+//! `Path=/`), stored only as its SHA-256 in the BFF's store, with idle and absolute timeouts.
+//! [`AgentSession`] is the extractor every agent-only route and server function uses.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngExt as _;
+use sha2::{Digest, Sha256};
+
+use crate::{AppState, flows::engine::Agent, store::Session};
+
+/// The session cookie's name. `__Host-` makes browsers insist on `Secure`, `Path=/` and no
+/// `Domain`, so no other host can set or overwrite it.
+pub const COOKIE: &str = "__Host-countersign";
+
+/// A new session id (256 bits) and the hash the store keeps.
+pub fn new_id() -> (String, Vec<u8>) {
+    let bytes: [u8; 32] = rand::rng().random();
+    let id = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash(&id);
+    (id, hash)
+}
+
+/// What the store keeps of a session id.
+pub fn hash(id: &str) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
+}
+
+/// The `Set-Cookie` value for session `id`.
+pub fn cookie(id: &str) -> String {
+    format!("{COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict")
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn cleared_cookie() -> String {
+    format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// The session id a request carries, if any.
+pub fn id_from(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A signed-in agent.
+#[derive(Clone, Debug)]
+pub struct AgentSession {
+    /// Who they are, as the flow engine knows them.
+    pub agent: Agent,
+    /// Their email.
+    pub email: String,
+    /// Their session's hash (for sign-out).
+    pub id_hash: Vec<u8>,
+}
+
+/// Why a request has no agent session.
+#[derive(Debug)]
+pub enum NoSession {
+    /// Not signed in, or the session ended.
+    SignedOut,
+    /// The store failed.
+    Unavailable,
+}
+
+impl IntoResponse for NoSession {
+    fn into_response(self) -> Response {
+        let (status, text) = match self {
+            Self::SignedOut => (StatusCode::UNAUTHORIZED, "Sign in to continue."),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sessions are unavailable right now. Try again.",
+            ),
+        };
+        (
+            status,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(serde_json::json!({ "error": text })),
+        )
+            .into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for AgentSession {
+    type Rejection = NoSession;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let bff = &state.bff;
+        let id = id_from(&parts.headers).ok_or(NoSession::SignedOut)?;
+        let id_hash = hash(&id);
+        let now = bff.engine.now_ms();
+        let session = bff
+            .store
+            .session(&id_hash)
+            .await
+            .map_err(|_| NoSession::Unavailable)?
+            .ok_or(NoSession::SignedOut)?;
+        let idle = i64::try_from(bff.session_idle.as_millis()).unwrap_or(i64::MAX);
+        if !session.is_live(idle, now) {
+            // Ended by time: remove it so the id is useless from now on.
+            let _ = bff.store.delete_session(&id_hash).await;
+            return Err(NoSession::SignedOut);
+        }
+        bff.store
+            .touch_session(&id_hash, now)
+            .await
+            .map_err(|_| NoSession::Unavailable)?;
+        Ok(Self::from_session(&session))
+    }
+}
+
+impl AgentSession {
+    /// The agent of a stored session.
+    pub fn from_session(session: &Session) -> Self {
+        Self {
+            agent: Agent {
+                sub: session.agent_sub.clone(),
+                name: session.agent_name.clone(),
+                supervisor: session.is_supervisor(),
+            },
+            email: session.agent_email.clone(),
+            id_hash: session.id_hash.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_host_only_secure_and_script_proof() {
+        let (id, hash_of_id) = new_id();
+        assert_eq!(id.len(), 43);
+        assert_eq!(hash(&id), hash_of_id);
+        let set = cookie(&id);
+        for part in [
+            "__Host-countersign=",
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Strict",
+        ] {
+            assert!(set.contains(part), "{set}");
+        }
+        assert!(!set.contains("Domain"));
+        assert!(cleared_cookie().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn the_session_id_is_read_from_any_cookie_header() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(id_from(&headers), None);
+        headers.append(header::COOKIE, HeaderValue::from_static("a=1; b=2"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("x=y; __Host-countersign=abc; z=1"),
+        );
+        assert_eq!(id_from(&headers).as_deref(), Some("abc"));
+        let mut empty = HeaderMap::new();
+        empty.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-countersign="),
+        );
+        assert_eq!(id_from(&empty), None);
+    }
+}
