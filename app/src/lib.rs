@@ -1,7 +1,10 @@
 //! Countersign's user interface, shared by the browser and the server.
 //!
 //! - [`shell`] is the HTML document the server renders around [`App`].
-//! - [`health`] holds the provider health panel and the types it shares with the server.
+//! - [`console`] is the agent console (`/`); [`qr`] draws its QR codes.
+//! - [`approve`] is the customer's approval page (`/approve`), usable without JavaScript.
+//! - [`health`] holds the provider health panel (`/status`) and the types it shares with the
+//!   server.
 //! - [`ssr`] (server build only) is the port through which server functions reach the
 //!   backend-for-frontend: the `server` crate implements [`ssr::Backend`] and puts it in the
 //!   Leptos context, so this crate never depends on server code.
@@ -9,15 +12,19 @@
 //! The same source compiles twice: with `ssr` into the server binary and with `hydrate` into
 //! the wasm bundle loaded by the browser.
 
+pub mod api;
+pub mod approve;
+pub mod console;
 pub mod flow;
 pub mod health;
+pub mod qr;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -54,7 +61,17 @@ pub fn App() -> impl IntoView {
         <Title text="Countersign" />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=health::StatusPage />
+                // Rendered whole before it is sent (not streamed), so that the sign-in link
+                // and the console work before the wasm arrives.
+                <Route path=StaticSegment("") view=console::ConsolePage ssr=SsrMode::Async />
+                <Route path=StaticSegment("status") view=health::StatusPage />
+                // The customer's approval page (the provider's `login_uri`): whole on the
+                // server, so every step works without the wasm.
+                <Route
+                    path=StaticSegment("approve")
+                    view=approve::ApprovePage
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }

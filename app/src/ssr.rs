@@ -9,7 +9,26 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use leptos::prelude::*;
 
-use crate::health::ProviderStatus;
+use crate::{
+    api::{AgentInfo, VerificationRequest},
+    flow::FlowView,
+    health::ProviderStatus,
+};
+
+/// Why the backend refused a request; rendered as a plain sentence with an HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nobody is signed in (401).
+    SignedOut,
+    /// No such thing, or not the agent's (404).
+    NotFound(String),
+    /// The request cannot be done as asked (400 or 409).
+    Invalid(String),
+    /// Too many requests; retry after this many seconds (429).
+    RateLimited(u64),
+    /// Something failed on the way (503).
+    Unavailable(String),
+}
 
 /// A boxed future that can cross threads, as trait objects need.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -18,6 +37,79 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Backend: Send + Sync + 'static {
     /// Checks the identity provider now.
     fn provider_status(&self) -> BoxFuture<'_, ProviderStatus>;
+
+    /// The agent the request's session belongs to, if any.
+    fn me(&self, headers: http::HeaderMap) -> BoxFuture<'_, Result<Option<AgentInfo>, Refusal>>;
+
+    /// Starts a verification for the request's agent.
+    fn start_verification(
+        &self,
+        headers: http::HeaderMap,
+        request: VerificationRequest,
+    ) -> BoxFuture<'_, Result<FlowView, Refusal>>;
+
+    /// Cancels one of the agent's pending verifications.
+    fn cancel_verification(
+        &self,
+        headers: http::HeaderMap,
+        flow_id: String,
+    ) -> BoxFuture<'_, Result<FlowView, Refusal>>;
+
+    /// The agent's verifications (supervisors: everyone's), newest first.
+    fn verifications(
+        &self,
+        headers: http::HeaderMap,
+        before: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<FlowView>, Refusal>>;
+
+    /// The approval page as the customer who sent `request` sees it (their cookie, their
+    /// address). Changes nothing.
+    fn approval(
+        &self,
+        request: http::request::Parts,
+        link: crate::approve::ApprovalLink,
+    ) -> BoxFuture<'_, Result<crate::approve::ApprovalView, Refusal>>;
+
+    /// One step the customer took on the approval page; the outcome is kept on the BFF for the
+    /// page to show. Returns the `Set-Cookie` value to send, if any.
+    fn approval_step(
+        &self,
+        request: http::request::Parts,
+        link: crate::approve::ApprovalLink,
+        step: crate::approve::ApprovalStep,
+    ) -> BoxFuture<'_, Result<Option<String>, Refusal>>;
+}
+
+/// The request's headers (the session cookie travels in them).
+pub async fn headers() -> Result<http::HeaderMap, ServerFnError> {
+    leptos_axum::extract::<http::HeaderMap>()
+        .await
+        .map_err(|error| ServerFnError::new(error.to_string()))
+}
+
+/// A refusal as a server function error, with its HTTP status (and `Retry-After`).
+pub fn failure(refusal: Refusal) -> ServerFnError {
+    use http::{HeaderValue, StatusCode, header};
+    let response = use_context::<leptos_axum::ResponseOptions>();
+    let (status, text) = match refusal {
+        Refusal::SignedOut => (StatusCode::UNAUTHORIZED, crate::api::SIGNED_OUT.to_owned()),
+        Refusal::NotFound(text) => (StatusCode::NOT_FOUND, text),
+        Refusal::Invalid(text) => (StatusCode::BAD_REQUEST, text),
+        Refusal::RateLimited(seconds) => {
+            if let Some(response) = &response {
+                response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many requests. Try again in {seconds} seconds."),
+            )
+        }
+        Refusal::Unavailable(text) => (StatusCode::SERVICE_UNAVAILABLE, text),
+    };
+    if let Some(response) = response {
+        response.set_status(status);
+    }
+    ServerFnError::new(text)
 }
 
 /// The backend, as it travels in the Leptos context.

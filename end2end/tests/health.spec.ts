@@ -2,14 +2,14 @@ import { expect, test } from "@playwright/test";
 
 const providerIssuer = `http://127.0.0.1:${process.env.E2E_PROVIDER_PORT}`;
 
-test("the start page hydrates and checks the provider through the BFF", async ({ page }) => {
+test("the status page hydrates and checks the provider through the BFF", async ({ page }) => {
   const problems: string[] = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
     if (message.type() === "error") problems.push(`console error: ${message.text()}`);
   });
 
-  await page.goto("/");
+  await page.goto("/status");
   await expect(page.getByRole("heading", { level: 1, name: "Countersign" })).toBeVisible();
 
   // The server rendered the provider's answer into the HTML.

@@ -14,6 +14,7 @@
 //! | `COUNTERSIGN_SESSION_IDLE_MINUTES` | `30` | an agent session ends after this long unused |
 //! | `COUNTERSIGN_SESSION_MAX_HOURS` | `12` | and after this long in any case |
 //! | `COUNTERSIGN_REQUEST_EXPIRY_SECS` | `300` | `requested_expiry` of each verification, 10 to 3600 |
+//! | `COUNTERSIGN_DISPLAY_NAME` | `Demo Bank` | who asks, as the customer's approval page names it (at most 60 characters) |
 //! | `COUNTERSIGN_CONFIG` | unset | a TOML file with the same settings; the environment wins |
 //!
 //! In the file, sections and keys make the variable names: `[provider] profile = "standard"` is
@@ -83,7 +84,14 @@ pub struct Config {
     pub session_max: Duration,
     /// The `requested_expiry` of each verification.
     pub request_expiry: Duration,
+    /// Who asks, as the customer's approval page names it.
+    pub display_name: String,
 }
+
+/// The display name of the demo seed's application.
+pub const DEFAULT_DISPLAY_NAME: &str = "Demo Bank";
+/// The longest display name accepted.
+const MAX_DISPLAY_NAME: usize = 60;
 
 /// The demo client of the embedded provider's demo seed.
 const DEMO_CLIENT: (&str, &str, &str) = ("agent-console", "demo-console-secret", "demo-bank");
@@ -189,6 +197,21 @@ impl Config {
         let session_idle = Duration::from_secs(60 * minutes(IDLE, 30, 1..=1440)?);
         let session_max = Duration::from_secs(3600 * number(&set, MAX, 12, 1..=168)?);
         let request_expiry = Duration::from_secs(number(&set, EXPIRY, 300, 10..=3600)?);
+        let display_name = match set(DISPLAY_NAME) {
+            None => DEFAULT_DISPLAY_NAME.to_owned(),
+            Some(name) => {
+                let name = name.trim().to_owned();
+                if name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
+                    return Err(ConfigError {
+                        variable: DISPLAY_NAME,
+                        problem: format!(
+                            "must be one line of at most {MAX_DISPLAY_NAME} characters"
+                        ),
+                    });
+                }
+                name
+            }
+        };
         let site_root = set("COUNTERSIGN_SITE_ROOT")
             .or_else(|| set("LEPTOS_SITE_ROOT"))
             .unwrap_or_else(|| DEFAULT_SITE_ROOT.to_owned())
@@ -203,6 +226,7 @@ impl Config {
             session_idle,
             session_max,
             request_expiry,
+            display_name,
         })
     }
 }
@@ -230,6 +254,7 @@ impl Config {
             session_idle: Duration::from_secs(1800),
             session_max: Duration::from_secs(12 * 3600),
             request_expiry: Duration::from_secs(300),
+            display_name: DEFAULT_DISPLAY_NAME.to_owned(),
         }
     }
 }
@@ -240,6 +265,7 @@ const SECRET_FILE: &str = "COUNTERSIGN_CLIENT_SECRET_FILE";
 const IDLE: &str = "COUNTERSIGN_SESSION_IDLE_MINUTES";
 const MAX: &str = "COUNTERSIGN_SESSION_MAX_HOURS";
 const EXPIRY: &str = "COUNTERSIGN_REQUEST_EXPIRY_SECS";
+const DISPLAY_NAME: &str = "COUNTERSIGN_DISPLAY_NAME";
 
 /// A whole number in `range`, or `default` when unset.
 fn number(
@@ -456,6 +482,18 @@ mod tests {
         let refused = file_settings("[client]\nsecret = \"x\"\n").unwrap_err();
         assert!(refused.contains("COUNTERSIGN_CLIENT_SECRET"), "{refused}");
         assert!(file_settings("not = [toml").is_err());
+    }
+
+    #[test]
+    fn the_display_name_defaults_to_the_demo_bank() {
+        assert_eq!(config(&[]).unwrap().display_name, "Demo Bank");
+        let named = config(&[("COUNTERSIGN_DISPLAY_NAME", "  Acme Savings ")]).unwrap();
+        assert_eq!(named.display_name, "Acme Savings");
+        let long = "x".repeat(61);
+        for bad in ["two\nlines", long.as_str()] {
+            let error = config(&[("COUNTERSIGN_DISPLAY_NAME", bad)]).unwrap_err();
+            assert_eq!(error.variable, "COUNTERSIGN_DISPLAY_NAME");
+        }
     }
 
     #[test]

@@ -10,8 +10,14 @@
 //! - [`start`]: binds the BFF (and, by default, the embedded provider) and returns a [`Running`]
 //!   handle that stops both.
 
+pub mod approve;
+pub mod auth;
 pub mod config;
+pub mod console;
+pub mod csrf;
+pub mod events;
 pub mod flows;
+pub mod limits;
 pub mod oidc;
 pub mod provider_client;
 pub mod session;
@@ -21,10 +27,13 @@ use std::{io, net::SocketAddr, sync::Arc};
 
 use app::{
     App,
+    api::{AgentInfo, VerificationRequest},
+    flow::FlowView,
     health::ProviderStatus,
     shell,
-    ssr::{Backend, BackendHandle, BoxFuture},
+    ssr::{Backend, BackendHandle, BoxFuture, Refusal},
 };
+use axum::http::HeaderMap;
 use axum::{
     Router,
     extract::FromRef,
@@ -66,11 +75,58 @@ pub struct Bff {
     pub provider_embedded: bool,
     /// The provider's issuer.
     pub provider_issuer: String,
+    /// Who asks, as the customer's approval page names it.
+    pub display_name: String,
 }
 
 impl Backend for Bff {
     fn provider_status(&self) -> BoxFuture<'_, ProviderStatus> {
         Box::pin(self.provider.status())
+    }
+
+    fn me(&self, headers: HeaderMap) -> BoxFuture<'_, Result<Option<AgentInfo>, Refusal>> {
+        Box::pin(async move { Bff::me(self, &headers).await })
+    }
+
+    fn start_verification(
+        &self,
+        headers: HeaderMap,
+        request: VerificationRequest,
+    ) -> BoxFuture<'_, Result<FlowView, Refusal>> {
+        Box::pin(async move { Bff::start_verification(self, &headers, request).await })
+    }
+
+    fn cancel_verification(
+        &self,
+        headers: HeaderMap,
+        flow_id: String,
+    ) -> BoxFuture<'_, Result<FlowView, Refusal>> {
+        Box::pin(async move { Bff::cancel_verification(self, &headers, &flow_id).await })
+    }
+
+    fn verifications(
+        &self,
+        headers: HeaderMap,
+        before: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<FlowView>, Refusal>> {
+        Box::pin(async move { Bff::verifications(self, &headers, before.as_deref()).await })
+    }
+
+    fn approval(
+        &self,
+        request: axum::http::request::Parts,
+        link: app::approve::ApprovalLink,
+    ) -> BoxFuture<'_, Result<app::approve::ApprovalView, Refusal>> {
+        Box::pin(async move { approve::view(self, &request, &link).await })
+    }
+
+    fn approval_step(
+        &self,
+        request: axum::http::request::Parts,
+        link: app::approve::ApprovalLink,
+        step: app::approve::ApprovalStep,
+    ) -> BoxFuture<'_, Result<Option<String>, Refusal>> {
+        Box::pin(async move { approve::step(self, &request, &link, step).await })
     }
 }
 
@@ -99,6 +155,8 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(events::routes())
+        .merge(auth::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -106,6 +164,10 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::guard,
+        ))
         .with_state(state)
 }
 
@@ -257,15 +319,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         session_max: config.session_max,
         provider_embedded,
         provider_issuer: provider_issuer.clone(),
+        display_name: config.display_name.clone(),
     };
     let app = router(AppState {
         leptos_options,
         bff: Arc::new(bff),
     });
     tasks.spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future(),
+        // With the peer's address, for the approval page's per-address rate limit.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future(),
     );
 
     Ok(Running {

@@ -11,7 +11,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngExt as _;
 use sha2::{Digest, Sha256};
 
-use crate::{AppState, flows::engine::Agent, store::Session};
+use crate::{AppState, Bff, flows::engine::Agent, store::Session};
 
 /// The session cookie's name. `__Host-` makes browsers insist on `Secure`, `Path=/` and no
 /// `Domain`, so no other host can set or overwrite it.
@@ -98,28 +98,32 @@ impl FromRequestParts<AppState> for AgentSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let bff = &state.bff;
-        let id = id_from(&parts.headers).ok_or(NoSession::SignedOut)?;
-        let id_hash = hash(&id);
-        let now = bff.engine.now_ms();
-        let session = bff
-            .store
-            .session(&id_hash)
-            .await
-            .map_err(|_| NoSession::Unavailable)?
-            .ok_or(NoSession::SignedOut)?;
-        let idle = i64::try_from(bff.session_idle.as_millis()).unwrap_or(i64::MAX);
-        if !session.is_live(idle, now) {
-            // Ended by time: remove it so the id is useless from now on.
-            let _ = bff.store.delete_session(&id_hash).await;
-            return Err(NoSession::SignedOut);
-        }
-        bff.store
-            .touch_session(&id_hash, now)
-            .await
-            .map_err(|_| NoSession::Unavailable)?;
-        Ok(Self::from_session(&session))
+        from_headers(&state.bff, &parts.headers).await
     }
+}
+
+/// The live agent session a request's cookie names. A session past its idle or absolute
+/// timeout is deleted, so its id is useless from then on; a live one is marked as used now.
+pub async fn from_headers(bff: &Bff, headers: &HeaderMap) -> Result<AgentSession, NoSession> {
+    let id = id_from(headers).ok_or(NoSession::SignedOut)?;
+    let id_hash = hash(&id);
+    let now = bff.engine.now_ms();
+    let session = bff
+        .store
+        .session(&id_hash)
+        .await
+        .map_err(|_| NoSession::Unavailable)?
+        .ok_or(NoSession::SignedOut)?;
+    let idle = i64::try_from(bff.session_idle.as_millis()).unwrap_or(i64::MAX);
+    if !session.is_live(idle, now) {
+        let _ = bff.store.delete_session(&id_hash).await;
+        return Err(NoSession::SignedOut);
+    }
+    bff.store
+        .touch_session(&id_hash, now)
+        .await
+        .map_err(|_| NoSession::Unavailable)?;
+    Ok(AgentSession::from_session(&session))
 }
 
 impl AgentSession {

@@ -133,6 +133,9 @@ struct Inner {
     tasks: TaskTracker,
 }
 
+/// The outcome of a flow the customer reported ([`Engine::report`]).
+pub const REPORTED: &str = "The customer said they did not ask for this.";
+
 /// Events remembered for subscribers that fall behind before they must re-read the store.
 const NOTICE_BUFFER: usize = 1024;
 /// Attempts at a compare-and-set before giving up (others changed the flow each time).
@@ -289,6 +292,35 @@ impl Engine {
         self.view(flow_id).await
     }
 
+    /// Ends a live flow because the customer said on the approval page that they did not ask
+    /// for it: one `Reported` event, and the flow ends `Cancelled` with [`REPORTED`] as its
+    /// outcome, so the agent sees it at once and the poller stops.
+    pub async fn report(&self, flow_id: &str) -> Result<FlowView, FlowError> {
+        let flow = self
+            .inner
+            .store
+            .flow(flow_id)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        if !flow.is_live() {
+            return Err(FlowError::Ended);
+        }
+        let now = self.inner.clock.now_ms();
+        if !self
+            .end(
+                flow_id,
+                FlowStatus::Cancelled,
+                EventKind::Reported,
+                Some(REPORTED),
+                now,
+            )
+            .await?
+        {
+            return Err(FlowError::Ended);
+        }
+        self.view(flow_id).await
+    }
+
     /// Records something the customer did on the approval page (link opened, signed in,
     /// reported). A decision (`Approved`, `Denied`) also wakes the flow's poller so it asks the
     /// provider at the earliest moment the interval allows.
@@ -344,6 +376,12 @@ impl Engine {
             .ok_or(FlowError::NotFound)?;
         let events = self.inner.store.events_for_flow(flow_id, 0, 1000).await?;
         Ok(view_of(&flow, &events))
+    }
+
+    /// Completes when the engine shuts down (long-lived responses such as event streams end
+    /// then, so a graceful stop does not wait for browsers to hang up).
+    pub fn stopping(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.inner.shutdown.clone().cancelled_owned()
     }
 
     /// Stops every poller and waits for them.
@@ -885,6 +923,49 @@ mod tests {
         ));
         run_until(start, 60).await;
         assert_eq!(ciba.polls(), [5], "no poll after the cancel");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_report_ends_the_flow_for_the_agent_at_once() {
+        let start = tokio::time::Instant::now();
+        let store = MemoryStore::new();
+        let ciba = Scripted::with([]);
+        let engine = engine(&store, ciba.clone());
+        let mut notices = engine.subscribe();
+        let view = engine.start(&agent("a"), input()).await.unwrap();
+        run_until(start, 6).await;
+        engine
+            .record(&view.id, EventKind::LinkOpened, None)
+            .await
+            .unwrap();
+        let reported = engine.report(&view.id).await.unwrap();
+        assert_eq!(reported.status, FlowStatus::Cancelled);
+        assert_eq!(reported.outcome.as_deref(), Some(REPORTED));
+        assert_eq!(
+            kinds(&reported),
+            [EventKind::Sent, EventKind::LinkOpened, EventKind::Reported]
+        );
+        assert_eq!(
+            reported.timeline.last().and_then(|e| e.detail.as_deref()),
+            Some(REPORTED)
+        );
+        // The agent's stream hears every step, the report last.
+        let mut last = None;
+        while let Ok(notice) = notices.try_recv() {
+            last = Some(notice.id);
+        }
+        assert_eq!(last, Some(store.last_event_id().await.unwrap()));
+        // Only once, and not for an unknown flow.
+        assert!(matches!(
+            engine.report(&view.id).await,
+            Err(FlowError::Ended)
+        ));
+        assert!(matches!(
+            engine.report("nope").await,
+            Err(FlowError::NotFound)
+        ));
+        run_until(start, 60).await;
+        assert_eq!(ciba.polls(), [5], "no poll after the report");
     }
 
     #[tokio::test(start_paused = true)]

@@ -51,7 +51,10 @@ pub enum OidcError {
     DeliveryFailed,
     /// The one-time code is wrong, expired, used, or locked after too many tries.
     #[error("the one-time code was not accepted")]
-    WrongCode,
+    WrongCode {
+        /// How many tries are left, when the provider says (0: locked, ask for a new code).
+        attempts_left: Option<u32>,
+    },
     /// The backchannel request has expired (`expired_token`).
     #[error("the request has expired")]
     Expired,

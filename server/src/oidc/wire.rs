@@ -422,7 +422,9 @@ pub fn otp_session(answer: &Answer) -> Result<CustomerSession, OidcError> {
     if !answer.is_success() {
         return Err(match refusal(answer, Caller::Bearer) {
             // Wrong, expired, used or locked code: one answer, whatever the reason.
-            OidcError::InvalidGrant => OidcError::WrongCode,
+            OidcError::InvalidGrant => OidcError::WrongCode {
+                attempts_left: attempts_left(answer),
+            },
             other => other,
         });
     }
@@ -444,6 +446,34 @@ pub fn otp_session(answer: &Answer) -> Result<CustomerSession, OidcError> {
         access_token: Secret::new(raw.access_token),
         id_token: raw.id_token.filter(|t| !t.is_empty()).map(Secret::new),
         expires_in: raw.expires_in,
+    })
+}
+
+/// How many tries the provider says are left for a one-time code, if its refusal says so:
+/// `"Wrong code. 3 attempts left."` is 3, `"Too many wrong codes: …"` is 0. Only that number is
+/// read from the description; nothing else of it is kept.
+pub fn attempts_left(answer: &Answer) -> Option<u32> {
+    let body: Value = serde_json::from_slice(&answer.body).ok()?;
+    let text = body
+        .get("error_description")
+        .and_then(Value::as_str)
+        .or_else(|| body.pointer("/message/0").and_then(Value::as_str))
+        .or_else(|| body.get("message").and_then(Value::as_str))?
+        .to_ascii_lowercase();
+    if text.contains("too many") {
+        return Some(0);
+    }
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    words.windows(3).find_map(|window| match window {
+        [count, noun, "left" | "remaining"]
+            if noun.starts_with("attempt") || noun.starts_with("tr") =>
+        {
+            count.parse().ok().filter(|n| *n <= 100)
+        }
+        _ => None,
     })
 }
 
@@ -926,8 +956,31 @@ mod tests {
         );
         assert_eq!(
             otp_session(&error(400, "invalid_grant")).unwrap_err(),
-            OidcError::WrongCode
+            OidcError::WrongCode {
+                attempts_left: None
+            }
         );
+        let wrong = |text: &str| {
+            Answer::json(
+                400,
+                &json!({"error": "invalid_grant", "error_description": text, "message": [text]}),
+            )
+        };
+        for (text, left) in [
+            ("Wrong code. 3 attempts left.", Some(3)),
+            ("Wrong code. 1 attempt left.", Some(1)),
+            ("Too many wrong codes: ask for a new one.", Some(0)),
+            ("The code has expired: ask for a new one.", None),
+            ("Wrong code. 99999 attempts left.", None),
+        ] {
+            assert_eq!(
+                otp_session(&wrong(text)).unwrap_err(),
+                OidcError::WrongCode {
+                    attempts_left: left
+                },
+                "{text}"
+            );
+        }
         let session = otp_session(&Answer::json(
             200,
             &json!({"access_token": "cat", "id_token": "x.y.z", "token_type": "Bearer", "expires_in": 3600, "session_id": "s"}),

@@ -6,9 +6,10 @@
 //! yielding, so time only moves when the test moves it.
 //!
 //! Everything the SQLite schema enforces is enforced here too, with the same outcome: unique
-//! keys (session id, sign-in `state`, flow id, `auth_req_id`), the `CHECK` constraints (role,
-//! hint type, channel, status, JSON columns judged like SQLite's `json_valid`), events needing
-//! their flow, compare-and-set on [`Flow::version`], and all-or-nothing for the two-step writes.
+//! keys (session id, sign-in `state`, flow id, `auth_req_id`, customer session id), the `CHECK`
+//! constraints (role, hint type, channel, status, a customer session's stage and outcome, JSON
+//! columns judged like SQLite's `json_valid`), events and customer sessions needing their flow,
+//! compare-and-set on [`Flow::version`], and all-or-nothing for the two-step writes.
 //! Refusals are [`StoreError::Query`] with [`sqlx::Error::Protocol`]; after [`Store::close`]
 //! every call fails with [`sqlx::Error::PoolClosed`], as a closed pool does. Event ids start at 1,
 //! increase and are never reused (a refused write spends none, like a rolled-back
@@ -25,7 +26,9 @@ use std::{
 
 use async_trait::async_trait;
 
-use super::{Event, Flow, FlowCursor, NewEvent, PendingLogin, Session, Store, StoreError};
+use super::{
+    CustomerSession, Event, Flow, FlowCursor, NewEvent, PendingLogin, Session, Store, StoreError,
+};
 
 /// The in-memory store; clones share the same data.
 #[derive(Clone, Default)]
@@ -48,6 +51,7 @@ struct State {
     /// By increasing id.
     events: Vec<Event>,
     rate_counters: HashMap<Vec<u8>, RateCounter>,
+    customer_sessions: HashMap<Vec<u8>, CustomerSession>,
 }
 
 /// A row of `rate_counters`.
@@ -93,7 +97,8 @@ impl fmt::Debug for MemoryStore {
                 .field("logins", &state.logins.len())
                 .field("flows", &state.flows.len())
                 .field("events", &state.events.len())
-                .field("rate_counters", &state.rate_counters.len()),
+                .field("rate_counters", &state.rate_counters.len())
+                .field("customer_sessions", &state.customer_sessions.len()),
             Err(_) => out.field("state", &"<locked>"),
         };
         out.finish()
@@ -141,7 +146,80 @@ fn check_flow_values(flow: &Flow) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The `CHECK` constraints of `customer_sessions`.
+fn check_customer_session_values(session: &CustomerSession) -> Result<(), StoreError> {
+    if session
+        .hint_type
+        .as_deref()
+        .is_some_and(|t| !matches!(t, "email" | "phone"))
+    {
+        return Err(refused(
+            "CHECK constraint failed: hint_type IS NULL OR hint_type IN ('email', 'phone')",
+        ));
+    }
+    if !matches!(
+        session.stage.as_str(),
+        "started" | "code_sent" | "signed_in" | "decided"
+    ) {
+        return Err(refused("CHECK constraint failed: stage IN (...)"));
+    }
+    if session.outcome.as_deref().is_some_and(|o| {
+        !matches!(
+            o,
+            "approved"
+                | "denied"
+                | "reported"
+                | "expired"
+                | "already_decided"
+                | "wrong_person"
+                | "ended"
+                | "invalid_link"
+        )
+    }) {
+        return Err(refused(
+            "CHECK constraint failed: outcome IS NULL OR outcome IN (...)",
+        ));
+    }
+    if session.notice.as_deref().is_some_and(|n| !json_valid(n)) {
+        return Err(refused(
+            "CHECK constraint failed: notice IS NULL OR json_valid(notice)",
+        ));
+    }
+    Ok(())
+}
+
 impl State {
+    /// Refuses what `INSERT INTO customer_sessions` would refuse (`ignoring` a row deleted in
+    /// the same transaction).
+    fn check_new_customer_session(
+        &self,
+        session: &CustomerSession,
+        ignoring: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        check_customer_session_values(session)?;
+        self.check_customer_session_flow(session)?;
+        if ignoring != Some(session.id_hash.as_slice())
+            && self.customer_sessions.contains_key(&session.id_hash)
+        {
+            return Err(refused(
+                "UNIQUE constraint failed: customer_sessions.id_hash",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The foreign key of `customer_sessions.flow_id`.
+    fn check_customer_session_flow(&self, session: &CustomerSession) -> Result<(), StoreError> {
+        if session
+            .flow_id
+            .as_ref()
+            .is_some_and(|id| !self.flows.contains_key(id))
+        {
+            return Err(refused("FOREIGN KEY constraint failed"));
+        }
+        Ok(())
+    }
+
     /// Refuses what `INSERT INTO flows` would refuse.
     fn check_new_flow(&self, flow: &Flow) -> Result<(), StoreError> {
         check_flow_values(flow)?;
@@ -536,6 +614,88 @@ impl Store for MemoryStore {
                 .get(key)
                 .filter(|c| c.window_start == window_start)
                 .map_or(0, |c| c.count))
+        })
+    }
+
+    async fn insert_customer_session(&self, session: &CustomerSession) -> Result<(), StoreError> {
+        self.with(|state| {
+            state.check_new_customer_session(session, None)?;
+            state
+                .customer_sessions
+                .insert(session.id_hash.clone(), session.clone());
+            Ok(())
+        })
+    }
+
+    async fn customer_session(
+        &self,
+        id_hash: &[u8],
+    ) -> Result<Option<CustomerSession>, StoreError> {
+        self.with(|state| Ok(state.customer_sessions.get(id_hash).cloned()))
+    }
+
+    async fn update_customer_session(
+        &self,
+        next: &CustomerSession,
+        expected_stage: &str,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            let Some(current) = state
+                .customer_sessions
+                .get(&next.id_hash)
+                .filter(|s| s.stage == expected_stage)
+            else {
+                return Ok(false);
+            };
+            // The columns the UPDATE sets; the rest stay as stored.
+            let updated = CustomerSession {
+                flow_id: next.flow_id.clone(),
+                identifier: next.identifier.clone(),
+                hint_type: next.hint_type.clone(),
+                access_token: next.access_token.clone(),
+                stage: next.stage.clone(),
+                outcome: next.outcome.clone(),
+                notice: next.notice.clone(),
+                expires_at: next.expires_at,
+                ..current.clone()
+            };
+            check_customer_session_values(&updated)?;
+            state.check_customer_session_flow(&updated)?;
+            state
+                .customer_sessions
+                .insert(updated.id_hash.clone(), updated);
+            Ok(true)
+        })
+    }
+
+    async fn rotate_customer_session(
+        &self,
+        old_hash: &[u8],
+        expected_stage: &str,
+        next: &CustomerSession,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            if state
+                .customer_sessions
+                .get(old_hash)
+                .is_none_or(|s| s.stage != expected_stage)
+            {
+                return Ok(false);
+            }
+            state.check_new_customer_session(next, Some(old_hash))?;
+            state.customer_sessions.remove(old_hash);
+            state
+                .customer_sessions
+                .insert(next.id_hash.clone(), next.clone());
+            Ok(true)
+        })
+    }
+
+    async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        self.with(|state| {
+            let before = state.customer_sessions.len();
+            state.customer_sessions.retain(|_, s| s.expires_at > now);
+            Ok(u64::try_from(before - state.customer_sessions.len()).unwrap_or(u64::MAX))
         })
     }
 }

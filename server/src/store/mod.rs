@@ -17,6 +17,8 @@
 //!   ([`Store::update_flow_with_event`]).
 //! - Records holding secrets (the provider's `auth_req_id`, links that carry it, tokens, the PKCE
 //!   verifier) have a `Debug` that prints `[redacted]` in their place.
+//! - The approval page's [`CustomerSession`]s are keyed by a hash of their cookie too; they hold
+//!   a customer's access token only between sign-in and decision.
 
 mod memory;
 mod sqlite;
@@ -186,6 +188,38 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// The count of `key` in the window starting at `window_start` (0 for an older window).
     async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError>;
+
+    // Customer sessions (the approval page).
+
+    /// Stores a new customer session. Its `flow_id`, when set, must name a stored flow.
+    async fn insert_customer_session(&self, session: &CustomerSession) -> Result<(), StoreError>;
+
+    /// A customer session by the hash of its cookie, live or not: check
+    /// [`CustomerSession::is_live`].
+    async fn customer_session(&self, id_hash: &[u8])
+    -> Result<Option<CustomerSession>, StoreError>;
+
+    /// Writes `next` over the session with its `id_hash` if that is still at `expected_stage`;
+    /// returns whether it did. Written: `flow_id`, `identifier`, `hint_type`, `access_token`,
+    /// `stage`, `outcome`, `notice`, `expires_at`; `auth_req_id` and `created_at` never change.
+    async fn update_customer_session(
+        &self,
+        next: &CustomerSession,
+        expected_stage: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the session `old_hash`, if it is still at `expected_stage`, with `next` (a new
+    /// id) in one transaction: a new cookie value at sign-in. Returns whether it did; when not,
+    /// nothing changed.
+    async fn rotate_customer_session(
+        &self,
+        old_hash: &[u8],
+        expected_stage: &str,
+        next: &CustomerSession,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the customer sessions whose `expires_at` is at or before `now`; returns how many.
+    async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// An agent's browser session.
@@ -390,6 +424,64 @@ pub struct Event {
     pub data: String,
     /// When, ms.
     pub at: i64,
+}
+
+/// A customer's progress on the approval page, for one request (`customer_sessions`).
+///
+/// `stage` moves `started` → `code_sent` → `signed_in` → `decided`; `outcome` is set once the
+/// page has a final answer for the customer, and the access token is dropped then.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CustomerSession {
+    /// Hash of the approval cookie's value.
+    pub id_hash: Vec<u8>,
+    /// The provider's request this session was made for; it may act on no other.
+    pub auth_req_id: String,
+    /// The flow of that request, when this BFF started it.
+    pub flow_id: Option<String>,
+    /// The email address or phone number the code went to.
+    pub identifier: Option<String>,
+    /// `email` or `phone`.
+    pub hint_type: Option<String>,
+    /// The customer's access token, between their sign-in and their decision.
+    pub access_token: Option<String>,
+    /// `started`, `code_sent`, `signed_in` or `decided`.
+    pub stage: String,
+    /// The final answer shown, once there is one (`approved`, `denied`, `reported`, …).
+    pub outcome: Option<String>,
+    /// The last message for the customer (JSON), if any.
+    pub notice: Option<String>,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Ends, ms.
+    pub expires_at: i64,
+}
+
+impl CustomerSession {
+    /// Whether the session may still be used at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        now < self.expires_at
+    }
+}
+
+impl fmt::Debug for CustomerSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomerSession")
+            .field("id_hash", &Redacted)
+            .field("auth_req_id", &Redacted)
+            .field("flow_id", &self.flow_id)
+            .field("identifier", &self.identifier.as_ref().map(|_| Redacted))
+            .field("hint_type", &self.hint_type)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| Redacted),
+            )
+            .field("stage", &self.stage)
+            .field("outcome", &self.outcome)
+            .field("notice", &self.notice)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Prints `[redacted]` in place of a secret.

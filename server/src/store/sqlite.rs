@@ -15,7 +15,9 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::{Event, Flow, FlowCursor, NewEvent, PendingLogin, Session, Store, StoreError};
+use super::{
+    CustomerSession, Event, Flow, FlowCursor, NewEvent, PendingLogin, Session, Store, StoreError,
+};
 
 /// The SQLite store; cheap to clone.
 #[derive(Clone, Debug)]
@@ -347,6 +349,106 @@ impl Store for SqliteStore {
             .unwrap_or(0),
         )
     }
+
+    async fn insert_customer_session(&self, session: &CustomerSession) -> Result<(), StoreError> {
+        insert_customer_session(&self.pool, session).await
+    }
+
+    async fn customer_session(
+        &self,
+        id_hash: &[u8],
+    ) -> Result<Option<CustomerSession>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM customer_sessions WHERE id_hash = ?")
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn update_customer_session(
+        &self,
+        next: &CustomerSession,
+        expected_stage: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE customer_sessions SET flow_id = ?, identifier = ?, hint_type = ?,
+                 access_token = ?, stage = ?, outcome = ?, notice = ?, expires_at = ?
+             WHERE id_hash = ? AND stage = ?",
+        )
+        .bind(&next.flow_id)
+        .bind(&next.identifier)
+        .bind(&next.hint_type)
+        .bind(&next.access_token)
+        .bind(&next.stage)
+        .bind(&next.outcome)
+        .bind(&next.notice)
+        .bind(next.expires_at)
+        .bind(&next.id_hash)
+        .bind(expected_stage)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn rotate_customer_session(
+        &self,
+        old_hash: &[u8],
+        expected_stage: &str,
+        next: &CustomerSession,
+    ) -> Result<bool, StoreError> {
+        // Writes first, so the transaction holds the write lock from its first statement.
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM customer_sessions WHERE id_hash = ? AND stage = ?")
+            .bind(old_hash)
+            .bind(expected_stage)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted != 1 {
+            // Dropping `tx` rolls back; nothing was written anyway.
+            return Ok(false);
+        }
+        insert_customer_session(&mut *tx, next).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM customer_sessions WHERE expires_at <= ?")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+}
+
+async fn insert_customer_session<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    session: &CustomerSession,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO customer_sessions (id_hash, auth_req_id, flow_id, identifier, hint_type,
+             access_token, stage, outcome, notice, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&session.id_hash)
+    .bind(&session.auth_req_id)
+    .bind(&session.flow_id)
+    .bind(&session.identifier)
+    .bind(&session.hint_type)
+    .bind(&session.access_token)
+    .bind(&session.stage)
+    .bind(&session.outcome)
+    .bind(&session.notice)
+    .bind(session.created_at)
+    .bind(session.expires_at)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 async fn insert_flow<'e>(
@@ -494,6 +596,10 @@ mod tests {
         rate_counters_count_per_window,
         rate_counters_edges,
         debug_never_shows_secrets,
+        customer_sessions_round_trip_and_move_by_stage,
+        customer_sessions_rotate_atomically,
+        customer_sessions_check_their_values,
+        customer_sessions_expire,
     );
 
     fn session(id: &[u8], agent: &str, now: i64) -> Session {
@@ -1379,6 +1485,264 @@ mod tests {
         for secret in ["AUTHREQ", "AT-secret", "VERIFIER-secret"] {
             assert!(!read.contains(secret), "{secret} in {read}");
         }
+    }
+
+    fn customer_session(id: &[u8], auth_req_id: &str, now: i64) -> CustomerSession {
+        CustomerSession {
+            id_hash: id.to_vec(),
+            auth_req_id: auth_req_id.into(),
+            flow_id: None,
+            identifier: None,
+            hint_type: None,
+            access_token: None,
+            stage: "started".into(),
+            outcome: None,
+            notice: None,
+            created_at: now,
+            expires_at: now + 600_000,
+        }
+    }
+
+    async fn customer_sessions_round_trip_and_move_by_stage(store: SharedStore) {
+        let f = flow("flow-1", "agent-a", 1_000);
+        store.insert_flow(&f).await.unwrap();
+        let mut s = customer_session(b"cs-1", "req-1", 1_000);
+        s.flow_id = Some("flow-1".into());
+        store.insert_customer_session(&s).await.unwrap();
+        assert_eq!(
+            store.customer_session(b"cs-1").await.unwrap(),
+            Some(s.clone())
+        );
+        assert_eq!(store.customer_session(b"cs-2").await.unwrap(), None);
+        assert!(s.is_live(600_999) && !s.is_live(601_000));
+
+        // Compare-and-set on the stage; `auth_req_id` and `created_at` never change.
+        let sent = CustomerSession {
+            identifier: Some("+15555550101".into()),
+            hint_type: Some("phone".into()),
+            stage: "code_sent".into(),
+            notice: Some(r#"{"kind":"code_resent"}"#.into()),
+            auth_req_id: "other".into(),
+            created_at: 7,
+            ..s.clone()
+        };
+        assert!(
+            !store
+                .update_customer_session(&sent, "code_sent")
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .update_customer_session(&sent, "started")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .update_customer_session(&sent, "started")
+                .await
+                .unwrap()
+        );
+        let read = store.customer_session(b"cs-1").await.unwrap().unwrap();
+        assert_eq!(read.stage, "code_sent");
+        assert_eq!(read.identifier.as_deref(), Some("+15555550101"));
+        assert_eq!(read.notice.as_deref(), Some(r#"{"kind":"code_resent"}"#));
+        assert_eq!(
+            (read.auth_req_id.as_str(), read.created_at),
+            ("req-1", 1_000)
+        );
+
+        // Deciding drops the token and sets the outcome.
+        let decided = CustomerSession {
+            stage: "decided".into(),
+            outcome: Some("approved".into()),
+            access_token: None,
+            notice: None,
+            ..read
+        };
+        assert!(
+            store
+                .update_customer_session(&decided, "code_sent")
+                .await
+                .unwrap()
+        );
+        let read = store.customer_session(b"cs-1").await.unwrap().unwrap();
+        assert_eq!(read.outcome.as_deref(), Some("approved"));
+        assert_eq!(read.access_token, None);
+        let missing = customer_session(b"nobody", "req-1", 0);
+        assert!(
+            !store
+                .update_customer_session(&missing, "started")
+                .await
+                .unwrap()
+        );
+    }
+
+    async fn customer_sessions_rotate_atomically(store: SharedStore) {
+        let mut old = customer_session(b"old", "req-1", 1_000);
+        old.stage = "code_sent".into();
+        old.identifier = Some("alice@example.com".into());
+        old.hint_type = Some("email".into());
+        store.insert_customer_session(&old).await.unwrap();
+        let signed_in = CustomerSession {
+            id_hash: b"new".to_vec(),
+            stage: "signed_in".into(),
+            access_token: Some("CAT-secret".into()),
+            ..old.clone()
+        };
+        // At another stage: nothing happens.
+        assert!(
+            !store
+                .rotate_customer_session(b"old", "started", &signed_in)
+                .await
+                .unwrap()
+        );
+        assert!(store.customer_session(b"new").await.unwrap().is_none());
+        assert!(
+            store
+                .rotate_customer_session(b"old", "code_sent", &signed_in)
+                .await
+                .unwrap()
+        );
+        assert!(store.customer_session(b"old").await.unwrap().is_none());
+        assert_eq!(
+            store.customer_session(b"new").await.unwrap(),
+            Some(signed_in.clone())
+        );
+        // Of two rotations of the same session, only one happens.
+        let again = CustomerSession {
+            id_hash: b"newer".to_vec(),
+            ..signed_in.clone()
+        };
+        assert!(
+            !store
+                .rotate_customer_session(b"old", "code_sent", &again)
+                .await
+                .unwrap()
+        );
+
+        // A new row that cannot be stored leaves the old one in place.
+        let mut a = customer_session(b"a", "req-2", 1_000);
+        a.stage = "code_sent".into();
+        store.insert_customer_session(&a).await.unwrap();
+        let clash = CustomerSession {
+            id_hash: b"new".to_vec(),
+            ..a.clone()
+        };
+        assert!(
+            store
+                .rotate_customer_session(b"a", "code_sent", &clash)
+                .await
+                .is_err()
+        );
+        let bad = CustomerSession {
+            id_hash: b"b".to_vec(),
+            stage: "nonsense".into(),
+            ..a.clone()
+        };
+        assert!(
+            store
+                .rotate_customer_session(b"a", "code_sent", &bad)
+                .await
+                .is_err()
+        );
+        assert_eq!(store.customer_session(b"a").await.unwrap(), Some(a));
+        assert!(store.customer_session(b"b").await.unwrap().is_none());
+    }
+
+    async fn customer_sessions_check_their_values(store: SharedStore) {
+        let good = customer_session(b"s", "req-1", 0);
+        store.insert_customer_session(&good).await.unwrap();
+        assert!(
+            store.insert_customer_session(&good).await.is_err(),
+            "unique id"
+        );
+        let variants = [
+            CustomerSession {
+                hint_type: Some("user_id".into()),
+                ..good.clone()
+            },
+            CustomerSession {
+                stage: "done".into(),
+                ..good.clone()
+            },
+            CustomerSession {
+                outcome: Some("maybe".into()),
+                ..good.clone()
+            },
+            CustomerSession {
+                notice: Some("{not json".into()),
+                ..good.clone()
+            },
+            CustomerSession {
+                flow_id: Some("no-such-flow".into()),
+                ..good.clone()
+            },
+        ];
+        for (n, bad) in variants.iter().enumerate() {
+            let fresh = CustomerSession {
+                id_hash: format!("bad-{n}").into_bytes(),
+                ..bad.clone()
+            };
+            assert!(
+                store.insert_customer_session(&fresh).await.is_err(),
+                "{fresh:?}"
+            );
+            assert!(
+                store.update_customer_session(bad, "started").await.is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(store.customer_session(b"s").await.unwrap(), Some(good));
+        for outcome in [
+            "approved",
+            "denied",
+            "reported",
+            "expired",
+            "already_decided",
+            "wrong_person",
+            "ended",
+            "invalid_link",
+        ] {
+            let ok = CustomerSession {
+                id_hash: outcome.as_bytes().to_vec(),
+                stage: "decided".into(),
+                outcome: Some(outcome.into()),
+                hint_type: Some("email".into()),
+                ..customer_session(b"", "req-1", 0)
+            };
+            store.insert_customer_session(&ok).await.unwrap();
+        }
+    }
+
+    async fn customer_sessions_expire(store: SharedStore) {
+        for (id, expires_at) in [(b"a", 100), (b"b", 200), (b"c", 300)] {
+            let s = CustomerSession {
+                expires_at,
+                ..customer_session(id, "req", 0)
+            };
+            store.insert_customer_session(&s).await.unwrap();
+        }
+        assert_eq!(store.delete_expired_customer_sessions(99).await.unwrap(), 0);
+        assert_eq!(
+            store.delete_expired_customer_sessions(200).await.unwrap(),
+            2
+        );
+        assert!(store.customer_session(b"b").await.unwrap().is_none());
+        assert!(store.customer_session(b"c").await.unwrap().is_some());
+
+        // Debug shows no token, identifier, cookie hash or request id.
+        let s = CustomerSession {
+            identifier: Some("alice@example.com".into()),
+            access_token: Some("CAT-secret".into()),
+            ..customer_session(b"COOKIEHASH", "AUTHREQ-secret", 0)
+        };
+        let shown = format!("{s:?} {s:#?}");
+        for secret in ["alice@example.com", "CAT-secret", "AUTHREQ", "67, 79"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("started"));
     }
 
     #[tokio::test]

@@ -29,7 +29,7 @@ async fn the_server_function_reaches_the_embedded_provider() {
 #[tokio::test]
 async fn the_page_is_rendered_with_the_providers_answer() {
     let app = TestApp::spawn().await;
-    let response = app.get("/").await;
+    let response = app.get("/status").await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("<h1>Countersign</h1>"), "{html}");
@@ -60,7 +60,7 @@ async fn an_unreachable_provider_is_reported_as_down() {
             detail: format!("cannot connect to {url}")
         }
     );
-    let html = app.get("/").await.text().await.unwrap();
+    let html = app.get("/status").await.text().await.unwrap();
     assert!(html.contains(r#"data-state="down""#), "{html}");
     app.stop().await;
 }

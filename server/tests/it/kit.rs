@@ -103,3 +103,114 @@ pub async fn closed_port_url() -> String {
     drop(listener);
     format!("http://{addr}")
 }
+
+/// A demo agent (role `agent`).
+pub const AGENT: (&str, &str) = ("agent@demo.bank", "agent-demo-password");
+/// A demo supervisor.
+pub const SUPERVISOR: (&str, &str) = ("supervisor@demo.bank", "supervisor-demo-password");
+
+impl TestApp {
+    /// The BFF's SQLite file (to open a second store on it in a test).
+    pub fn bff_store_path(&self) -> PathBuf {
+        self._data.path().join("bff").join("countersign.sqlite")
+    }
+
+    /// The browser at the provider: posts the sign-in form of `authorization_url` (its query
+    /// and the credentials, from the provider's own origin) and returns where the provider
+    /// redirects (the BFF's callback URL).
+    pub async fn provider_sign_in(
+        &self,
+        authorization_url: &str,
+        (email, password): (&str, &str),
+    ) -> String {
+        let url = reqwest::Url::parse(authorization_url).unwrap();
+        let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        form.push(("email".to_owned(), email.to_owned()));
+        form.push(("password".to_owned(), password.to_owned()));
+        let response = self
+            .http
+            .post(format!("{}/authorize", self.provider_issuer))
+            .header("Origin", &self.provider_issuer)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "the provider signs {email} in");
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Signs `who` in through `/auth/login` and the provider; returns the `Cookie` header
+    /// (`__Host-countersign=…`) the browser would send from then on.
+    pub async fn sign_in(&self, who: (&str, &str)) -> String {
+        let login = self.get("/auth/login").await;
+        assert_eq!(login.status(), 303);
+        let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+        let callback = self.provider_sign_in(&authorize, who).await;
+        let response = self.http.get(&callback).send().await.unwrap();
+        assert_eq!(response.status(), 303, "the callback signs {} in", who.0);
+        let set = response.headers()["set-cookie"].to_str().unwrap();
+        set.split(';').next().unwrap().to_owned()
+    }
+}
+
+impl TestApp {
+    /// Opens `GET /api/events{query}` with the session `cookie` and, if given, `Last-Event-ID`.
+    pub async fn events(
+        &self,
+        cookie: &str,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .get(format!("{}/api/events{query}", self.url))
+            .header("Cookie", cookie)
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+/// Reads a server-sent event stream frame by frame (frames end with a blank line).
+#[derive(Debug)]
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    /// Reads `response`'s body.
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next frame without its blank line (a keep-alive is `:`); panics after 10 s.
+    pub async fn frame(&mut self) -> String {
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.next_frame())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the stream is open")
+    }
+
+    /// Whether no frame arrives (and the stream stays open) for `wait`.
+    pub async fn quiet(&mut self, wait: std::time::Duration) -> bool {
+        tokio::time::timeout(wait, self.next_frame()).await.is_err()
+    }
+
+    async fn next_frame(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame = self.buffer[..end].to_owned();
+                self.buffer.drain(..end + 2);
+                return Some(frame);
+            }
+            let chunk = self.response.chunk().await.unwrap()?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}

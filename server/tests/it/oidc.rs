@@ -261,7 +261,9 @@ async fn refusals_are_typed() {
             .otp_authenticate(HintType::Email, "alice@example.com", &Secret::new("000000"))
             .await
             .unwrap_err(),
-        OidcError::WrongCode
+        OidcError::WrongCode {
+            attempts_left: Some(4)
+        }
     );
 }
 

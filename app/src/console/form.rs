@@ -1,0 +1,228 @@
+//! "Verify a customer": the identifier (its kind detected as the agent types), the channel,
+//! an optional note. Enter sends it.
+
+use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+
+use super::{Board, card::channel_label, is_signed_out, sentence};
+use crate::{
+    api::{VerificationRequest, start_verification},
+    flow::{Channel, FlowStatus, HintType},
+};
+
+/// The longest note the BFF accepts.
+const MAX_NOTE: usize = 120;
+
+/// The channel a kind of identifier suggests, until the agent picks one.
+fn suggested(hint: HintType) -> Channel {
+    match hint {
+        HintType::Email => Channel::Email,
+        HintType::Phone | HintType::UserId => Channel::Sms,
+    }
+}
+
+/// What the console says about the identifier typed so far.
+fn detected_sentence(identifier: &str) -> String {
+    if identifier.trim().is_empty() {
+        "An email address, a phone number (+15555550101) or a user id.".to_owned()
+    } else {
+        format!("Looks like {}.", article(HintType::detect(identifier)))
+    }
+}
+
+fn article(hint: HintType) -> String {
+    match hint {
+        HintType::Email => format!("an {}", hint.label()),
+        HintType::Phone | HintType::UserId => format!("a {}", hint.label()),
+    }
+}
+
+/// The request for what the agent typed, or the sentence saying what is missing.
+fn request(identifier: &str, channel: Channel, note: &str) -> Result<VerificationRequest, String> {
+    let identifier = identifier.trim();
+    if identifier.is_empty() {
+        return Err("Type the customer's email address, phone number or user id.".to_owned());
+    }
+    let note = note.trim();
+    if note.chars().count() > MAX_NOTE {
+        return Err(format!(
+            "Keep the note to the customer under {MAX_NOTE} characters."
+        ));
+    }
+    Ok(VerificationRequest {
+        identifier: identifier.to_owned(),
+        hint_type: Some(HintType::detect(identifier)),
+        channel,
+        custom_message: (!note.is_empty()).then(|| note.to_owned()),
+    })
+}
+
+/// The form.
+#[component]
+pub(super) fn VerifyForm(board: Board) -> impl IntoView {
+    let identifier = RwSignal::new(String::new());
+    let note = RwSignal::new(String::new());
+    let picked = RwSignal::new(None::<Channel>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let channel = Memo::new(move |_| {
+        picked
+            .get()
+            .unwrap_or_else(|| suggested(identifier.with(|typed| HintType::detect(typed))))
+    });
+
+    let submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let asked = request(
+            &identifier.get_untracked(),
+            channel.get_untracked(),
+            &note.get_untracked(),
+        );
+        let asked = match asked {
+            Ok(asked) => asked,
+            Err(problem) => {
+                error.set(Some(problem));
+                board.focus_identifier();
+                return;
+            }
+        };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match start_verification(asked).await {
+                Ok(flow) => {
+                    if flow.status == FlowStatus::Failed {
+                        error.try_set(Some(flow.outcome.clone().unwrap_or_else(|| {
+                            "The verification could not be started.".to_owned()
+                        })));
+                    } else {
+                        identifier.try_set(String::new());
+                        note.try_set(String::new());
+                    }
+                    board.absorb(flow, true);
+                }
+                Err(failure) if is_signed_out(&failure) => board.sign_out(),
+                Err(failure) => {
+                    error.try_set(Some(sentence(&failure)));
+                }
+            }
+            busy.try_set(false);
+            board.focus_identifier();
+        });
+    };
+
+    let choices = [Channel::Sms, Channel::Email, Channel::Link]
+        .into_iter()
+        .map(|option| {
+            let id = format!("channel-{}", option.as_str());
+            let label_for = id.clone();
+            view! {
+                <label class="choice" for=label_for>
+                    <input
+                        type="radio"
+                        id=id
+                        name="channel"
+                        value=option.as_str()
+                        checked=move || channel.get() == option
+                        prop:checked=move || channel.get() == option
+                        on:change=move |_| picked.set(Some(option))
+                    />
+                    <span>{channel_label(option)}</span>
+                </label>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <section class="verify" aria-labelledby="verify-heading">
+            <h2 id="verify-heading">"Verify a customer"</h2>
+            <form class="verify-form" on:submit=submit novalidate=true>
+                <div class="field">
+                    <label for="identifier">"Customer's email, phone number or user id"</label>
+                    <input
+                        id="identifier"
+                        name="identifier"
+                        type="text"
+                        autocomplete="off"
+                        autocapitalize="off"
+                        spellcheck="false"
+                        autofocus=true
+                        aria-describedby="identifier-type"
+                        aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                        node_ref=board.identifier_input
+                        bind:value=identifier
+                    />
+                    <p id="identifier-type" class="field-hint" data-testid="detected-type">
+                        {move || identifier.with(|typed| detected_sentence(typed))}
+                    </p>
+                </div>
+                <fieldset class="field channels">
+                    <legend>"Send the link by"</legend>
+                    {choices}
+                </fieldset>
+                <div class="field">
+                    <label for="note">
+                        "Note to the customer " <span class="optional">"(optional)"</span>
+                    </label>
+                    <input
+                        id="note"
+                        name="note"
+                        type="text"
+                        autocomplete="off"
+                        maxlength=MAX_NOTE.to_string()
+                        aria-describedby="note-hint"
+                        bind:value=note
+                    />
+                    <p id="note-hint" class="field-hint">
+                        "Shown on the approval page, e.g. why you are calling."
+                    </p>
+                </div>
+                <div class="form-error" role="alert" data-testid="verify-error">
+                    {move || error.get()}
+                </div>
+                <div class="form-actions">
+                    <button
+                        type="submit"
+                        class="button"
+                        disabled=move || busy.get() || !board.hydrated.get()
+                    >
+                        {move || if busy.get() { "Sending…" } else { "Send verification" }}
+                    </button>
+                    <span class="field-hint">"Enter sends."</span>
+                </div>
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_checked_and_trimmed() {
+        assert!(request("  ", Channel::Sms, "").is_err());
+        assert!(request("alice", Channel::Sms, &"x".repeat(121)).is_err());
+        let asked = request(" alice@example.com ", Channel::Email, " ").unwrap();
+        assert_eq!(asked.identifier, "alice@example.com");
+        assert_eq!(asked.hint_type, Some(HintType::Email));
+        assert_eq!(asked.custom_message, None);
+        let asked = request("+15555550101", Channel::Sms, " Call about card ").unwrap();
+        assert_eq!(asked.hint_type, Some(HintType::Phone));
+        assert_eq!(asked.custom_message.as_deref(), Some("Call about card"));
+    }
+
+    #[test]
+    fn the_kind_is_said_and_suggests_a_channel() {
+        assert_eq!(
+            detected_sentence("alice@example.com"),
+            "Looks like an email address."
+        );
+        assert_eq!(detected_sentence("+1 555"), "Looks like a phone number.");
+        assert_eq!(suggested(HintType::Email), Channel::Email);
+        assert_eq!(suggested(HintType::UserId), Channel::Sms);
+    }
+}

@@ -1,0 +1,1001 @@
+//! The customer approval page on the BFF: what `/approve?auth_req_id=…&binding_message=…` (the
+//! provider's `login_uri`) shows ([`view`]) and the steps the customer takes there ([`step`]),
+//! behind the page's server functions in `app::approve`.
+//!
+//! - The customer's progress lives in a [`CustomerSession`] behind the `__Host-countersign-approval`
+//!   cookie ([`COOKIE`]), made at their first step and bound to the one request it was made
+//!   for: a session made for request A never acts on request B. It gets a new id when the
+//!   customer signs in, and lasts [`LIFETIME`].
+//! - A GET changes nothing: mail scanners open links. The customer's first step records
+//!   `link_opened` on the flow; signing in records `signed_in`; a decision records `approved` or
+//!   `denied` at once (so the agent sees it and the poller asks the provider early).
+//! - The customer's access token (from the one-time code) stays in the store between sign-in
+//!   and decision; it is revoked and dropped once the decision is sent. Nothing the page gets
+//!   holds a token, a code or the `auth_req_id`, and none of them is logged.
+//! - Every step counts against [`limits::PER_APPROVAL_IP`] (the peer address); the page shows
+//!   the wait while the address is over the limit.
+//! - Refusals of the provider become plain sentences on the page ([`ApprovalOutcome`],
+//!   [`ApprovalNotice`]); raw errors are only logged, and they never quote secrets.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+use app::{
+    approve::{
+        ApprovalLink, ApprovalNotice, ApprovalOutcome, ApprovalScreen, ApprovalStep, ApprovalView,
+        CodeChannel, CodeDestination,
+    },
+    flow::{EventKind, FlowStatus, HintType, mask_email, mask_phone},
+    ssr::Refusal,
+};
+use axum::{
+    extract::ConnectInfo,
+    http::{HeaderMap, header, request::Parts},
+};
+
+use crate::{
+    Bff,
+    flows::{engine::FlowError, provider::normalised_hint},
+    limits,
+    oidc::{OidcClient, OidcError, OtpChannel, Secret},
+    session,
+    store::{CustomerSession, Flow, StoreError},
+};
+
+/// The approval cookie's name. `__Host-`: only this host sets it, always `Secure`, `Path=/`.
+pub const COOKIE: &str = "__Host-countersign-approval";
+/// How long an approval session lasts (from its start, and again from the sign-in).
+pub const LIFETIME: Duration = Duration::from_secs(600);
+/// The longest `auth_req_id` looked up.
+const MAX_AUTH_REQ_ID: usize = 1024;
+/// The longest email address or phone number accepted.
+const MAX_IDENTIFIER: usize = 254;
+
+/// The stages of a [`CustomerSession`].
+mod stage {
+    /// A step was taken, no code went out yet.
+    pub const STARTED: &str = "started";
+    /// A code went out; waiting for it.
+    pub const CODE_SENT: &str = "code_sent";
+    /// Signed in; waiting for the decision.
+    pub const SIGNED_IN: &str = "signed_in";
+    /// The decision is being sent, or the page has a final answer.
+    pub const DECIDED: &str = "decided";
+}
+
+/// The `Set-Cookie` value for approval session `id`.
+///
+/// `SameSite=Lax`, where the agent's session cookie is `Strict`: the customer arrives from a
+/// link in a text message or an email, a navigation from outside the site, and goes back and
+/// forth between the page and their messages (to read the code). `Strict` would leave the
+/// cookie off every such navigation, so a customer who opens the link again would find their
+/// progress gone. `Lax` sends it on top-level navigations only; cross-site posts still go
+/// without it, and the CSRF guard checks their origin anyway.
+pub fn cookie(id: &str) -> String {
+    format!(
+        "{COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
+        LIFETIME.as_secs()
+    )
+}
+
+/// The approval session id a request carries, if any.
+pub fn id_from(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// What the approval page shows the customer who sent `request`. Changes nothing.
+pub async fn view(
+    bff: &Bff,
+    request: &Parts,
+    link: &ApprovalLink,
+) -> Result<ApprovalView, Refusal> {
+    let mut view = ApprovalView {
+        display_name: bff.display_name.clone(),
+        agent: None,
+        binding_code: None,
+        screen: ApprovalScreen::Finished {
+            outcome: ApprovalOutcome::InvalidLink,
+        },
+    };
+    if !well_formed(&link.auth_req_id) {
+        return Ok(view);
+    }
+    let now = bff.engine.now_ms();
+    let store = bff.engine.store();
+    let flow = store
+        .flow_by_auth_req_id(&link.auth_req_id)
+        .await
+        .map_err(unavailable)?;
+    let (session, _) = sessions(bff, &request.headers, link, now)
+        .await
+        .map_err(unavailable)?;
+    let limited = limits::peek(
+        store,
+        limits::PER_APPROVAL_IP,
+        &client_address(request),
+        now,
+    )
+    .await
+    .map_err(unavailable)?
+    .err();
+    view.agent = flow.as_ref().map(|flow| flow.agent_name.clone());
+    view.binding_code = match &flow {
+        Some(flow) => Some(flow.binding_message.clone()),
+        None => link
+            .binding_message
+            .clone()
+            .filter(|message| plain_binding_message(message)),
+    };
+    view.screen = screen(flow.as_ref(), session.as_ref(), limited, now);
+    Ok(view)
+}
+
+/// Does one step of the customer's; returns the `Set-Cookie` value to send, if any. What came
+/// of it is kept in the customer's session for [`view`] to show, so refusals are `Ok` too.
+pub async fn step(
+    bff: &Bff,
+    request: &Parts,
+    link: &ApprovalLink,
+    step: ApprovalStep,
+) -> Result<Option<String>, Refusal> {
+    if !well_formed(&link.auth_req_id) {
+        return Ok(None);
+    }
+    let now = bff.engine.now_ms();
+    let store = bff.engine.store();
+    let address = client_address(request);
+    if let Err(wait) = limits::hit(store, limits::PER_APPROVAL_IP, &address, now)
+        .await
+        .map_err(unavailable)?
+    {
+        // The page shows the wait (it peeks at the same counter).
+        tracing::info!(wait, "approval steps from one address are being limited");
+        return Ok(None);
+    }
+    if let Err(error) = store.delete_expired_customer_sessions(now).await {
+        tracing::warn!(%error, "expired approval sessions were not swept");
+    }
+    let flow = store
+        .flow_by_auth_req_id(&link.auth_req_id)
+        .await
+        .map_err(unavailable)?;
+    let (session, other) = sessions(bff, &request.headers, link, now)
+        .await
+        .map_err(unavailable)?;
+    let finished = session.as_ref().is_some_and(|s| s.outcome.is_some())
+        || flow
+            .as_ref()
+            .is_some_and(|f| flow_outcome(f, now).is_some());
+    if finished {
+        // Nothing left to do; the page says why.
+        return Ok(None);
+    }
+    if let Some(flow) = &flow {
+        opened(bff, flow).await;
+    }
+    let context = Context {
+        bff,
+        link,
+        now,
+        flow,
+        session,
+        other,
+    };
+    let result = match step {
+        ApprovalStep::SendCode { identifier } => send_code(&context, identifier).await,
+        ApprovalStep::VerifyCode { code } => verify_code(&context, code).await,
+        ApprovalStep::Decide { approve } => decide(&context, approve).await,
+        ApprovalStep::Report => report(&context).await,
+    };
+    result.map_err(unavailable)
+}
+
+/// What one step knows.
+struct Context<'a> {
+    bff: &'a Bff,
+    link: &'a ApprovalLink,
+    now: i64,
+    /// The flow of the request, when this BFF started it.
+    flow: Option<Flow>,
+    /// The customer's live session for this request.
+    session: Option<CustomerSession>,
+    /// The customer's live session for another request, if that is what the cookie names.
+    other: Option<CustomerSession>,
+}
+
+/// A session about to be written: the request's session, or a new one with its cookie value.
+struct Draft {
+    /// The new session's cookie value; `None` for an update.
+    id: Option<String>,
+    /// The stage the stored session must still be at (for an update).
+    expected: String,
+    row: CustomerSession,
+}
+
+impl Draft {
+    /// The request's session, or a new one.
+    fn of(context: &Context<'_>) -> Self {
+        match &context.session {
+            Some(session) => Self {
+                id: None,
+                expected: session.stage.clone(),
+                row: session.clone(),
+            },
+            None => Self::new(context),
+        }
+    }
+
+    /// A new session for the request.
+    fn new(context: &Context<'_>) -> Self {
+        let (id, id_hash) = session::new_id();
+        Self {
+            id: Some(id),
+            expected: stage::STARTED.to_owned(),
+            row: CustomerSession {
+                id_hash,
+                auth_req_id: context.link.auth_req_id.clone(),
+                flow_id: context.flow.as_ref().map(|flow| flow.id.clone()),
+                identifier: None,
+                hint_type: None,
+                access_token: None,
+                stage: stage::STARTED.to_owned(),
+                outcome: None,
+                notice: None,
+                created_at: context.now,
+                expires_at: context.now.saturating_add(lifetime_ms()),
+            },
+        }
+    }
+
+    fn notice(mut self, notice: Option<ApprovalNotice>) -> Self {
+        self.row.notice = notice.and_then(|notice| serde_json::to_string(&notice).ok());
+        self
+    }
+
+    fn finished(mut self, outcome: ApprovalOutcome) -> Self {
+        self.row.stage = stage::DECIDED.to_owned();
+        self.row.outcome = Some(outcome.as_str().to_owned());
+        self.row.access_token = None;
+        self.row.notice = None;
+        self
+    }
+
+    /// Stores it; returns the `Set-Cookie` value for a new session. An update that lost a race
+    /// (another tab moved the session on) is dropped: the page shows what won.
+    async fn save(self, context: &Context<'_>) -> Result<Option<String>, StoreError> {
+        let store = context.bff.engine.store();
+        match self.id {
+            Some(id) => {
+                store.insert_customer_session(&self.row).await?;
+                Ok(Some(cookie(&id)))
+            }
+            None => {
+                store
+                    .update_customer_session(&self.row, &self.expected)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Where a one-time code goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Target {
+    channel: OtpChannel,
+    hint_type: HintType,
+    identifier: String,
+}
+
+impl Target {
+    /// Where the request names: its phone number or email address (a user id names none).
+    fn of_flow(flow: &Flow) -> Option<Self> {
+        Self::of(&flow.hint_type, &flow.hint)
+    }
+
+    /// Where a session's code went.
+    fn of_session(session: &CustomerSession) -> Option<Self> {
+        Self::of(
+            session.hint_type.as_deref()?,
+            session.identifier.as_deref()?,
+        )
+    }
+
+    /// What the customer typed, if it is an email address or a phone number.
+    fn typed(typed: &str) -> Option<Self> {
+        if typed.chars().count() > MAX_IDENTIFIER {
+            return None;
+        }
+        Self::of(HintType::detect(typed).as_str(), typed)
+    }
+
+    fn of(hint_type: &str, identifier: &str) -> Option<Self> {
+        let (channel, hint_type) = match hint_type {
+            "phone" => (OtpChannel::Sms, HintType::Phone),
+            "email" => (OtpChannel::Email, HintType::Email),
+            _ => return None,
+        };
+        let identifier = normalised_hint(hint_type, identifier);
+        (!identifier.is_empty()).then_some(Self {
+            channel,
+            hint_type,
+            identifier,
+        })
+    }
+
+    /// As the customer may see it.
+    fn destination(&self) -> CodeDestination {
+        match self.channel {
+            OtpChannel::Sms => CodeDestination {
+                channel: CodeChannel::Sms,
+                masked: mask_phone(&self.identifier),
+            },
+            OtpChannel::Email => CodeDestination {
+                channel: CodeChannel::Email,
+                masked: mask_email(&self.identifier),
+            },
+        }
+    }
+}
+
+/// The screen for the customer: a final answer first (theirs, then the request's), then the
+/// rate limit, then their step.
+fn screen(
+    flow: Option<&Flow>,
+    session: Option<&CustomerSession>,
+    limited: Option<u64>,
+    now: i64,
+) -> ApprovalScreen {
+    if let Some(outcome) = session
+        .and_then(|session| session.outcome.as_deref())
+        .and_then(ApprovalOutcome::parse)
+    {
+        return ApprovalScreen::Finished { outcome };
+    }
+    if let Some(outcome) = flow.and_then(|flow| flow_outcome(flow, now)) {
+        return ApprovalScreen::Finished { outcome };
+    }
+    if let Some(retry_after) = limited {
+        return ApprovalScreen::RateLimited { retry_after };
+    }
+    let notice = session
+        .and_then(|session| session.notice.as_deref())
+        .and_then(|notice| serde_json::from_str(notice).ok());
+    let named = flow.and_then(Target::of_flow);
+    match session.map(|session| session.stage.as_str()) {
+        Some(stage::CODE_SENT) => match session.and_then(Target::of_session) {
+            Some(target) => ApprovalScreen::EnterCode {
+                sent_to: target.destination(),
+                typed: named.is_none(),
+                notice,
+            },
+            None => ApprovalScreen::Start {
+                send_to: named.map(|target| target.destination()),
+                notice,
+            },
+        },
+        Some(stage::SIGNED_IN) => ApprovalScreen::Decide { notice },
+        Some(stage::DECIDED) => ApprovalScreen::Decide {
+            notice: Some(ApprovalNotice::Busy),
+        },
+        _ => ApprovalScreen::Start {
+            send_to: named.map(|target| target.destination()),
+            notice,
+        },
+    }
+}
+
+/// The final answer a flow gives the page, if it ended (or its time is up).
+fn flow_outcome(flow: &Flow, now: i64) -> Option<ApprovalOutcome> {
+    match FlowStatus::parse(&flow.status)? {
+        FlowStatus::Approved | FlowStatus::Denied => Some(ApprovalOutcome::AlreadyDecided),
+        FlowStatus::Expired => Some(ApprovalOutcome::Expired),
+        FlowStatus::Cancelled | FlowStatus::Failed => Some(ApprovalOutcome::Ended),
+        FlowStatus::Pending if now >= flow.expires_at => Some(ApprovalOutcome::Expired),
+        FlowStatus::Pending | FlowStatus::Starting => None,
+    }
+}
+
+/// Step 2: send a code, where the request names, or to what the customer typed.
+async fn send_code(
+    context: &Context<'_>,
+    identifier: Option<String>,
+) -> Result<Option<String>, StoreError> {
+    if context
+        .session
+        .as_ref()
+        .is_some_and(|s| matches!(s.stage.as_str(), stage::SIGNED_IN | stage::DECIDED))
+    {
+        return Ok(None);
+    }
+    let typed = identifier
+        .map(|typed| typed.trim().to_owned())
+        .filter(|typed| !typed.is_empty());
+    let target = match (context.flow.as_ref().and_then(Target::of_flow), typed) {
+        // The request names where: only there.
+        (Some(named), _) => Some(named),
+        (None, Some(typed)) => Target::typed(&typed),
+        // "Send a new code": where the last one went.
+        (None, None) => context.session.as_ref().and_then(Target::of_session),
+    };
+    let draft = Draft::of(context);
+    let Some(target) = target else {
+        return draft
+            .notice(Some(ApprovalNotice::NeedIdentifier))
+            .save(context)
+            .await;
+    };
+    let again = context.session.as_ref().is_some_and(|s| {
+        s.stage == stage::CODE_SENT && s.identifier.as_deref() == Some(target.identifier.as_str())
+    });
+    let sent = match context.bff.oidc.client().await {
+        Ok(client) => {
+            client
+                .otp_send(target.channel, target.hint_type, &target.identifier)
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    let notice = match sent {
+        // An address that names nobody (or nobody with it verified) gets the same answer as
+        // one that does, so the page cannot be used to find out who has an account.
+        Ok(()) | Err(OidcError::UnknownUser | OidcError::Refused { .. }) => {
+            let mut draft = draft.notice(again.then_some(ApprovalNotice::CodeResent));
+            draft.row.stage = stage::CODE_SENT.to_owned();
+            draft.row.identifier = Some(target.identifier.clone());
+            draft.row.hint_type = Some(target.hint_type.as_str().to_owned());
+            return draft.save(context).await;
+        }
+        Err(OidcError::RateLimited { retry_after }) => ApprovalNotice::TooManyCodes {
+            retry_after: retry_after.map(|wait| wait.as_secs()),
+        },
+        Err(OidcError::DeliveryFailed) => ApprovalNotice::NotSent,
+        Err(error) => {
+            tracing::warn!(%error, "a one-time code could not be sent");
+            ApprovalNotice::Unavailable
+        }
+    };
+    draft.notice(Some(notice)).save(context).await
+}
+
+/// Step 3: check the code; signed in, the session gets a new id and the customer's token.
+async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<String>, StoreError> {
+    let Some(session) = context
+        .session
+        .as_ref()
+        .filter(|s| s.stage == stage::CODE_SENT)
+    else {
+        return Ok(None);
+    };
+    let Some(target) = Target::of_session(session) else {
+        return Ok(None);
+    };
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Draft::of(context)
+            .notice(Some(ApprovalNotice::BadCode))
+            .save(context)
+            .await;
+    }
+    let client = match context.bff.oidc.client().await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "a one-time code could not be checked");
+            return Draft::of(context)
+                .notice(Some(ApprovalNotice::Unavailable))
+                .save(context)
+                .await;
+        }
+    };
+    let notice = match client
+        .otp_authenticate(target.hint_type, &target.identifier, &Secret::new(code))
+        .await
+    {
+        Ok(signed_in) => {
+            let (id, id_hash) = session::new_id();
+            let next = CustomerSession {
+                id_hash,
+                access_token: Some(signed_in.access_token.expose().to_owned()),
+                stage: stage::SIGNED_IN.to_owned(),
+                notice: None,
+                expires_at: context.now.saturating_add(lifetime_ms()),
+                ..session.clone()
+            };
+            let store = context.bff.engine.store();
+            if store
+                .rotate_customer_session(&session.id_hash, stage::CODE_SENT, &next)
+                .await?
+            {
+                if let Some(flow_id) = &session.flow_id {
+                    record(context.bff, flow_id, EventKind::SignedIn).await;
+                }
+                return Ok(Some(cookie(&id)));
+            }
+            // Another tab signed in first: this sign-in is not needed.
+            revoke(&client, &signed_in.access_token).await;
+            return Ok(None);
+        }
+        Err(OidcError::WrongCode {
+            attempts_left: Some(0),
+        }) => ApprovalNotice::CodeLocked,
+        Err(OidcError::WrongCode { attempts_left }) => ApprovalNotice::WrongCode {
+            tries_left: attempts_left,
+        },
+        // The same answer as a wrong code for an address that names nobody.
+        Err(OidcError::UnknownUser | OidcError::Refused { .. }) => {
+            ApprovalNotice::WrongCode { tries_left: None }
+        }
+        Err(OidcError::RateLimited { retry_after }) => ApprovalNotice::TooManyCodes {
+            retry_after: retry_after.map(|wait| wait.as_secs()),
+        },
+        Err(error) => {
+            tracing::warn!(%error, "a one-time code could not be checked");
+            ApprovalNotice::Unavailable
+        }
+    };
+    Draft::of(context).notice(Some(notice)).save(context).await
+}
+
+/// Step 4: approve or deny with the customer's own token, then revoke it.
+async fn decide(context: &Context<'_>, approve: bool) -> Result<Option<String>, StoreError> {
+    let store = context.bff.engine.store();
+    let Some(session) = &context.session else {
+        // A session made for another request may not decide this one.
+        if context
+            .other
+            .as_ref()
+            .is_some_and(|other| other.stage == stage::SIGNED_IN)
+        {
+            tracing::info!("a customer signed in for another request tried to decide this one");
+            return Draft::new(context)
+                .finished(ApprovalOutcome::WrongPerson)
+                .save(context)
+                .await;
+        }
+        return Ok(None);
+    };
+    let Some(token) = session
+        .access_token
+        .clone()
+        .filter(|_| session.stage == stage::SIGNED_IN)
+    else {
+        return Ok(None);
+    };
+    let token = Secret::new(token);
+    // Claim the decision: of two posts (a double tap, two tabs), one goes on.
+    let claimed = CustomerSession {
+        stage: stage::DECIDED.to_owned(),
+        notice: None,
+        ..session.clone()
+    };
+    if !store
+        .update_customer_session(&claimed, stage::SIGNED_IN)
+        .await?
+    {
+        return Ok(None);
+    }
+    let back_to = |notice: ApprovalNotice| CustomerSession {
+        stage: stage::SIGNED_IN.to_owned(),
+        notice: serde_json::to_string(&notice).ok(),
+        ..session.clone()
+    };
+    let client = match context.bff.oidc.client().await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "a customer's decision could not be sent");
+            store
+                .update_customer_session(&back_to(ApprovalNotice::Unavailable), stage::DECIDED)
+                .await?;
+            return Ok(None);
+        }
+    };
+    let auth_req_id = Secret::new(context.link.auth_req_id.clone());
+    let outcome = match client.complete(&token, &auth_req_id, approve).await {
+        Ok(()) => {
+            if let Some(flow_id) = &session.flow_id {
+                let kind = if approve {
+                    EventKind::Approved
+                } else {
+                    EventKind::Denied
+                };
+                record(context.bff, flow_id, kind).await;
+            }
+            if approve {
+                ApprovalOutcome::Approved
+            } else {
+                ApprovalOutcome::Denied
+            }
+        }
+        Err(OidcError::Forbidden) => {
+            tracing::info!(
+                flow_id = session.flow_id.as_deref(),
+                "the provider refused a decision by a customer the request is not for"
+            );
+            ApprovalOutcome::WrongPerson
+        }
+        Err(OidcError::AlreadyDecided) => ApprovalOutcome::AlreadyDecided,
+        Err(OidcError::Expired | OidcError::NotFound) => ApprovalOutcome::Expired,
+        Err(OidcError::InvalidToken) => {
+            // The sign-in ended before the decision: sign in again.
+            let again = CustomerSession {
+                stage: stage::STARTED.to_owned(),
+                access_token: None,
+                notice: serde_json::to_string(&ApprovalNotice::SignInAgain).ok(),
+                ..session.clone()
+            };
+            store
+                .update_customer_session(&again, stage::DECIDED)
+                .await?;
+            return Ok(None);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "a customer's decision could not be sent");
+            store
+                .update_customer_session(&back_to(ApprovalNotice::Unavailable), stage::DECIDED)
+                .await?;
+            return Ok(None);
+        }
+    };
+    revoke(&client, &token).await;
+    let done = Draft {
+        id: None,
+        expected: stage::DECIDED.to_owned(),
+        row: claimed,
+    }
+    .finished(outcome);
+    done.save(context).await
+}
+
+/// "I did not ask for this": the flow ends for the agent at once, and a signed-in customer's
+/// "no" also goes to the provider. No sign-in needed.
+async fn report(context: &Context<'_>) -> Result<Option<String>, StoreError> {
+    if let Some(session) = &context.session
+        && session.stage == stage::SIGNED_IN
+        && let Some(token) = &session.access_token
+        && let Ok(client) = context.bff.oidc.client().await
+    {
+        let token = Secret::new(token.clone());
+        let auth_req_id = Secret::new(context.link.auth_req_id.clone());
+        if let Err(error) = client.complete(&token, &auth_req_id, false).await {
+            tracing::info!(%error, "a reported request was not denied at the provider");
+        }
+        revoke(&client, &token).await;
+    }
+    if let Some(flow) = &context.flow {
+        match context.bff.engine.report(&flow.id).await {
+            Ok(_) | Err(FlowError::Ended | FlowError::NotFound) => {}
+            Err(FlowError::Store(error)) => return Err(error),
+        }
+    }
+    Draft::of(context)
+        .finished(ApprovalOutcome::Reported)
+        .save(context)
+        .await
+}
+
+/// The customer's live session for this request, and one for another request (what else the
+/// cookie may name).
+async fn sessions(
+    bff: &Bff,
+    headers: &HeaderMap,
+    link: &ApprovalLink,
+    now: i64,
+) -> Result<(Option<CustomerSession>, Option<CustomerSession>), StoreError> {
+    let Some(id) = id_from(headers) else {
+        return Ok((None, None));
+    };
+    let Some(found) = bff
+        .engine
+        .store()
+        .customer_session(&session::hash(&id))
+        .await?
+        .filter(|found| found.is_live(now))
+    else {
+        return Ok((None, None));
+    };
+    if found.auth_req_id == link.auth_req_id {
+        Ok((Some(found), None))
+    } else {
+        Ok((None, Some(found)))
+    }
+}
+
+/// Records `link_opened` on the customer's first step for the flow (not on a GET: scanners).
+async fn opened(bff: &Bff, flow: &Flow) {
+    let seen = bff
+        .engine
+        .store()
+        .events_for_flow(&flow.id, 0, 1000)
+        .await
+        .map(|events| {
+            events
+                .iter()
+                .any(|event| event.kind == EventKind::LinkOpened.as_str())
+        });
+    match seen {
+        Ok(true) => {}
+        Ok(false) => record(bff, &flow.id, EventKind::LinkOpened).await,
+        Err(error) => tracing::warn!(%error, flow_id = flow.id, "the flow's events were not read"),
+    }
+}
+
+/// Records a customer's step on the flow; a flow that ended meanwhile is fine.
+async fn record(bff: &Bff, flow_id: &str, kind: EventKind) {
+    match bff.engine.record(flow_id, kind, None).await {
+        Ok(()) | Err(FlowError::Ended | FlowError::NotFound) => {}
+        Err(error) => {
+            tracing::warn!(%error, flow_id, kind = kind.as_str(), "an approval step was not recorded");
+        }
+    }
+}
+
+/// Revokes the customer's token; a failure is logged (the token expires on its own).
+async fn revoke(client: &OidcClient, token: &Secret) {
+    if let Err(error) = client.revoke(token).await {
+        tracing::warn!(%error, "a customer's token was not revoked");
+    }
+}
+
+/// What the rate limit counts: the peer's IP address (IPv6 per /64, as the provider does).
+fn client_address(request: &Parts) -> String {
+    let ip = request
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    match ip {
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+            Some(ip) => ip.to_string(),
+            None => {
+                let [a, b, c, d, ..] = ip.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        None => "unknown".to_owned(),
+    }
+}
+
+/// Whether `auth_req_id` is worth looking up: present, not huge, visible ASCII.
+fn well_formed(auth_req_id: &str) -> bool {
+    !auth_req_id.is_empty()
+        && auth_req_id.len() <= MAX_AUTH_REQ_ID
+        && auth_req_id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Whether a link's `binding_message` may be shown: Mosaic's `^[a-zA-Z0-9-._+/!?#]{1,20}$`.
+fn plain_binding_message(message: &str) -> bool {
+    (1..=20).contains(&message.len())
+        && message
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._+/!?#".contains(&b))
+}
+
+fn lifetime_ms() -> i64 {
+    i64::try_from(LIFETIME.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn unavailable(error: StoreError) -> Refusal {
+    tracing::error!(%error, "the approval page's store failed");
+    Refusal::Unavailable("Something went wrong on our side. Try again in a moment.".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderValue, Request};
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn flow(hint_type: &str, hint: &str, status: &str) -> Flow {
+        Flow {
+            id: "flow-1".into(),
+            agent_sub: "agent".into(),
+            agent_name: "Agent Smith".into(),
+            hint: hint.into(),
+            hint_type: hint_type.into(),
+            channel: "sms".into(),
+            binding_message: "K7-42QX".into(),
+            custom_message: None,
+            auth_req_id: Some("req".into()),
+            link: None,
+            status: status.into(),
+            created_at: NOW,
+            expires_at: NOW + 300_000,
+            interval_secs: 5,
+            next_poll_at: NOW,
+            poll_failures: 0,
+            decided_at: None,
+            ended_at: None,
+            outcome_detail: None,
+            customer: None,
+            tokens: None,
+            version: 0,
+        }
+    }
+
+    fn session(stage: &str) -> CustomerSession {
+        CustomerSession {
+            id_hash: vec![1],
+            auth_req_id: "req".into(),
+            flow_id: None,
+            identifier: Some("bob@example.com".into()),
+            hint_type: Some("email".into()),
+            access_token: None,
+            stage: stage.into(),
+            outcome: None,
+            notice: None,
+            created_at: NOW,
+            expires_at: NOW + 600_000,
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_host_only_secure_script_proof_and_lax() {
+        let set = cookie("abc");
+        for part in [
+            "__Host-countersign-approval=abc",
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Max-Age=600",
+        ] {
+            assert!(set.contains(part), "{set}");
+        }
+        assert!(!set.contains("Domain"));
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-countersign=agent; __Host-countersign-approval=c"),
+        );
+        assert_eq!(id_from(&headers).as_deref(), Some("c"));
+        assert_eq!(id_from(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_request_names_where_the_code_goes_unless_it_names_a_user_id() {
+        let sms = Target::of_flow(&flow("phone", "+1 555 555 0101", "pending")).unwrap();
+        assert_eq!(sms.channel, OtpChannel::Sms);
+        assert_eq!(sms.identifier, "+15555550101");
+        assert_eq!(sms.destination().masked, "•••0101");
+        let email = Target::of_flow(&flow("email", "Alice@Example.com", "pending")).unwrap();
+        assert_eq!(email.channel, OtpChannel::Email);
+        assert_eq!(email.destination().masked, "a•••e@example.com");
+        assert_eq!(Target::of_flow(&flow("user_id", "alice", "pending")), None);
+        assert_eq!(Target::typed("alice"), None);
+        assert_eq!(
+            Target::typed(" bob@example.com ").map(|t| t.hint_type),
+            Some(HintType::Email)
+        );
+        assert_eq!(
+            Target::typed("+1 (555) 555-0102").map(|t| t.identifier),
+            Some("+15555550102".to_owned())
+        );
+        assert_eq!(
+            Target::typed(&format!("{}@x.example", "a".repeat(260))),
+            None
+        );
+    }
+
+    #[test]
+    fn screens_follow_the_session_then_the_flow() {
+        let pending = flow("phone", "+15555550101", "pending");
+        let start = screen(Some(&pending), None, None, NOW);
+        assert_eq!(
+            start,
+            ApprovalScreen::Start {
+                send_to: Some(CodeDestination {
+                    channel: CodeChannel::Sms,
+                    masked: "•••0101".into()
+                }),
+                notice: None
+            }
+        );
+        let by_id = flow("user_id", "alice", "pending");
+        assert_eq!(
+            screen(Some(&by_id), None, None, NOW),
+            ApprovalScreen::Start {
+                send_to: None,
+                notice: None
+            }
+        );
+        let mut sent = session(stage::CODE_SENT);
+        sent.notice = Some(r#"{"kind":"wrong_code","tries_left":2}"#.into());
+        assert_eq!(
+            screen(Some(&by_id), Some(&sent), None, NOW),
+            ApprovalScreen::EnterCode {
+                sent_to: CodeDestination {
+                    channel: CodeChannel::Email,
+                    masked: "b•••b@example.com".into()
+                },
+                typed: true,
+                notice: Some(ApprovalNotice::WrongCode {
+                    tries_left: Some(2)
+                })
+            }
+        );
+        assert_eq!(
+            screen(None, Some(&session(stage::SIGNED_IN)), None, NOW),
+            ApprovalScreen::Decide { notice: None }
+        );
+        // Limited: the wait, unless there is a final answer.
+        assert_eq!(
+            screen(
+                Some(&pending),
+                Some(&session(stage::SIGNED_IN)),
+                Some(30),
+                NOW
+            ),
+            ApprovalScreen::RateLimited { retry_after: 30 }
+        );
+        let mut done = session(stage::DECIDED);
+        done.outcome = Some("approved".into());
+        let approved = flow("phone", "+15555550101", "approved");
+        assert_eq!(
+            screen(Some(&approved), Some(&done), Some(30), NOW),
+            ApprovalScreen::Finished {
+                outcome: ApprovalOutcome::Approved
+            }
+        );
+        // Someone else's answer, an expiry, an agent's cancel.
+        for (status, at, outcome) in [
+            ("approved", NOW, ApprovalOutcome::AlreadyDecided),
+            ("denied", NOW, ApprovalOutcome::AlreadyDecided),
+            ("expired", NOW, ApprovalOutcome::Expired),
+            ("pending", NOW + 300_000, ApprovalOutcome::Expired),
+            ("cancelled", NOW, ApprovalOutcome::Ended),
+            ("failed", NOW, ApprovalOutcome::Ended),
+        ] {
+            assert_eq!(
+                screen(Some(&flow("email", "a@b.example", status)), None, None, at),
+                ApprovalScreen::Finished { outcome },
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn links_are_checked_before_use() {
+        assert!(well_formed("abc.DEF_-123"));
+        assert!(!well_formed(""));
+        assert!(!well_formed("has space"));
+        assert!(!well_formed(&"x".repeat(MAX_AUTH_REQ_ID + 1)));
+        assert!(plain_binding_message("K7-42QX"));
+        assert!(!plain_binding_message("<b>hi</b>"));
+        assert!(!plain_binding_message("x\u{202e}y"));
+        assert!(!plain_binding_message(&"a".repeat(21)));
+    }
+
+    #[test]
+    fn the_rate_limit_counts_the_peer_address() {
+        let parts = |addr: Option<&str>| {
+            let mut request = Request::new(());
+            if let Some(addr) = addr {
+                let addr: SocketAddr = addr.parse().unwrap();
+                request.extensions_mut().insert(ConnectInfo(addr));
+            }
+            request.into_parts().0
+        };
+        assert_eq!(client_address(&parts(Some("10.1.2.3:4000"))), "10.1.2.3");
+        assert_eq!(
+            client_address(&parts(Some("[2001:db8:1:2:3:4:5:6]:443"))),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client_address(&parts(Some("[::ffff:10.0.0.1]:443"))),
+            "10.0.0.1"
+        );
+        assert_eq!(client_address(&parts(None)), "unknown");
+    }
+}

@@ -1,0 +1,612 @@
+//! Agent sign-in and sign-out: the OIDC authorization code flow with PKCE (S256) against the
+//! workforce identity provider, ending in a session of the BFF's own.
+//!
+//! - `GET /auth/login?return_to=/path`: a fresh `state`, `nonce` and PKCE verifier, kept as a
+//!   [`PendingLogin`] under the hash of `state`; then a 303 to the provider. Nothing else changes.
+//! - `GET /auth/callback`: the pending sign-in is taken (single use, at most
+//!   [`LOGIN_LIFETIME`] old), the code exchanged, the ID token validated with the nonce, the role
+//!   checked (`agent` or `supervisor`), the provider's tokens revoked (the BFF keeps none), and a
+//!   new session made with a new id; then a 303 to `return_to`.
+//! - `POST /auth/logout`: the session is deleted and its cookie cleared; 303 to `/`.
+//! - `GET /api/me`: the signed-in agent's name, role and email as JSON (401 when signed out).
+//!
+//! Errors are plain sentences on a small HTML page, everything escaped.
+
+use std::time::Duration;
+
+use axum::{
+    Json, Router,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngExt as _;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    AppState,
+    oidc::{Expected, OidcError, Secret},
+    session::{self, AgentSession},
+    store::{PendingLogin, Session},
+};
+
+/// How long a sign-in may take between the redirect to the provider and the callback.
+pub const LOGIN_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// The longest `return_to` kept.
+const MAX_RETURN_TO: usize = 2048;
+/// The longest provider `error_description` shown.
+const MAX_DESCRIPTION: usize = 300;
+
+/// The sign-in routes and `GET /api/me`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(login))
+        .route("/auth/callback", get(callback))
+        .route("/auth/logout", post(logout))
+        .route("/api/me", get(me))
+}
+
+/// Where the provider sends the browser back: `{public_url}/auth/callback`.
+pub fn redirect_uri(public_url: &str) -> String {
+    format!("{}/auth/callback", public_url.trim_end_matches('/'))
+}
+
+/// The `GET /auth/login` URL that signs in and comes back to `return_to` (a local path).
+pub fn login_path(return_to: &str) -> String {
+    format!(
+        "/auth/login?return_to={}",
+        crate::oidc::wire::form_encode(return_to)
+    )
+}
+
+/// `return_to` if it is a path on this site, else `/`.
+///
+/// Only an absolute path is kept: it starts with one `/`, not `//` or `/\` (which browsers read
+/// as another host), and holds only visible ASCII without `\` (browsers drop tabs and newlines
+/// and read `\` as `/`, which would turn `/\t/evil` into `//evil`).
+pub fn safe_return_to(requested: Option<&str>) -> String {
+    match requested {
+        Some(path)
+            if path.len() <= MAX_RETURN_TO
+                && path.starts_with('/')
+                && !path.starts_with("//")
+                && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// 32 random bytes, base64url: a `state`, `nonce` or PKCE verifier (43 characters).
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
+pub fn code_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The query parameters of `query` (the first of each name).
+fn query_param(query: &str, name: &str) -> Option<String> {
+    let mut url = reqwest::Url::parse("http://query.invalid/").ok()?;
+    url.set_query(Some(query));
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// Starts a sign-in.
+async fn login(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let bff = &state.bff;
+    let query = query.unwrap_or_default();
+    let return_to = safe_return_to(query_param(&query, "return_to").as_deref());
+    let now = bff.engine.now_ms();
+    sweep(&state, now).await;
+
+    let client = match bff.oidc.client().await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "sign-in: the provider cannot be reached");
+            return unavailable(&return_to);
+        }
+    };
+    let login_state = random_token();
+    let nonce = random_token();
+    let verifier = random_token();
+    let pending = PendingLogin {
+        state_hash: session::hash(&login_state),
+        nonce: nonce.clone(),
+        code_verifier: verifier.clone(),
+        return_to: return_to.clone(),
+        created_at: now,
+    };
+    if let Err(error) = bff.store.insert_login(&pending).await {
+        tracing::error!(%error, "sign-in: cannot store the pending sign-in");
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            "Sign-in is unavailable right now.",
+            Some((&login_path(&return_to), "Try again")),
+        );
+    }
+    let url = client.authorization_url(
+        &redirect_uri(&bff.public_url),
+        &login_state,
+        &nonce,
+        &code_challenge(&verifier),
+    );
+    see_other(&url, None)
+}
+
+/// The 503 page when the provider cannot be reached.
+fn unavailable(return_to: &str) -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable",
+        "The sign-in service cannot be reached right now.",
+        Some((&login_path(return_to), "Try again")),
+    )
+}
+
+/// Removes abandoned sign-ins and ended sessions. Failures only log: this is housekeeping.
+async fn sweep(state: &AppState, now: i64) {
+    let bff = &state.bff;
+    let lifetime = i64::try_from(LOGIN_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+    if let Err(error) = bff
+        .store
+        .delete_logins_before(now.saturating_sub(lifetime))
+        .await
+    {
+        tracing::warn!(%error, "cannot remove abandoned sign-ins");
+    }
+    let idle = i64::try_from(bff.session_idle.as_millis()).unwrap_or(i64::MAX);
+    if let Err(error) = bff.store.delete_expired_sessions(idle, now).await {
+        tracing::warn!(%error, "cannot remove ended sessions");
+    }
+}
+
+/// Why a callback did not sign anyone in.
+#[derive(Debug)]
+enum Refused {
+    /// The answer does not belong to a sign-in in progress (no, unknown, used or old `state`).
+    UnknownSignIn,
+    /// The sign-in took longer than [`LOGIN_LIFETIME`].
+    TooSlow,
+    /// The provider said no (`error`, with its description).
+    ByProvider(String),
+    /// The provider could not be reached.
+    Unavailable,
+    /// The answer or the tokens did not check out.
+    Invalid,
+    /// The account has no console role.
+    Role,
+    /// The store failed.
+    Store,
+}
+
+impl Refused {
+    fn into_response(self, return_to: &str) -> Response {
+        let again = login_path(return_to);
+        let (status, title, text) = match self {
+            Self::UnknownSignIn => (
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                "This sign-in is not valid or was already used. Sign in again.".to_owned(),
+            ),
+            Self::TooSlow => (
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                "This sign-in took too long. Sign in again.".to_owned(),
+            ),
+            Self::ByProvider(description) => (
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                format!("The sign-in service said: {description}"),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                "The sign-in service cannot be reached right now.".to_owned(),
+            ),
+            Self::Invalid => (
+                StatusCode::BAD_REQUEST,
+                "Sign-in failed",
+                "The sign-in could not be verified. Sign in again.".to_owned(),
+            ),
+            Self::Role => {
+                return page(
+                    StatusCode::FORBIDDEN,
+                    "Access refused",
+                    "Your account may not use the console.",
+                    None,
+                );
+            }
+            Self::Store => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                "Sign-in is unavailable right now.".to_owned(),
+            ),
+        };
+        page(status, title, &text, Some((&again, "Sign in again")))
+    }
+}
+
+impl From<OidcError> for Refused {
+    fn from(error: OidcError) -> Self {
+        if error.is_transient() {
+            tracing::warn!(%error, "sign-in: the provider is unavailable");
+            Self::Unavailable
+        } else {
+            tracing::warn!(%error, "sign-in refused");
+            Self::Invalid
+        }
+    }
+}
+
+/// The provider's `error_description` (or `error`), cut to a sentence's length, without
+/// control characters.
+fn provider_description(query: &str) -> String {
+    let text = query_param(query, "error_description")
+        .filter(|text| !text.trim().is_empty())
+        .or_else(|| query_param(query, "error"))
+        .unwrap_or_default();
+    let mut clean: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_DESCRIPTION)
+        .collect();
+    if clean.trim().is_empty() {
+        clean = "the sign-in was not completed.".to_owned();
+    }
+    clean
+}
+
+/// Ends a sign-in: the provider's redirect back.
+async fn callback(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    match finish(&state, &query, &headers).await {
+        Ok((cookie, return_to)) => see_other(&return_to, Some(&cookie)),
+        Err((refused, return_to)) => refused.into_response(&return_to),
+    }
+}
+
+/// The work of [`callback`]: the session cookie and where to go, or why not (and where to come
+/// back to after signing in again).
+async fn finish(
+    state: &AppState,
+    query: &str,
+    headers: &HeaderMap,
+) -> Result<(String, String), (Refused, String)> {
+    let bff = &state.bff;
+    let now = bff.engine.now_ms();
+    let fallback = |refused| (refused, "/".to_owned());
+    let login_state = query_param(query, "state")
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| fallback(Refused::UnknownSignIn))?;
+    let login = bff
+        .store
+        .take_login(&session::hash(&login_state))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "sign-in: cannot read the pending sign-in");
+            fallback(Refused::Store)
+        })?
+        .ok_or_else(|| fallback(Refused::UnknownSignIn))?;
+    let return_to = safe_return_to(Some(&login.return_to));
+    let fail = |refused| (refused, return_to.clone());
+    let lifetime = i64::try_from(LOGIN_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+    if now.saturating_sub(login.created_at) > lifetime {
+        return Err(fail(Refused::TooSlow));
+    }
+    if query_param(query, "error").is_some() {
+        return Err(fail(Refused::ByProvider(provider_description(query))));
+    }
+
+    let client = bff
+        .oidc
+        .client()
+        .await
+        .map_err(|error| fail(error.into()))?;
+    let code = client
+        .authorization_code(query, &login_state)
+        .map_err(|error| fail(error.into()))?;
+    let redirect = redirect_uri(&bff.public_url);
+    let tokens = client
+        .exchange_code(&code, &redirect, &Secret::new(login.code_verifier.clone()))
+        .await
+        .map_err(|error| fail(error.into()))?;
+    let claims = client
+        .validate_id_token(
+            &tokens.id_token,
+            Expected {
+                sub: None,
+                nonce: Some(&login.nonce),
+            },
+            now.div_euclid(1000),
+        )
+        .await;
+    // The session is the BFF's own: the provider's tokens are not kept, whatever comes next.
+    for token in std::iter::once(&tokens.access_token).chain(tokens.refresh_token.as_ref()) {
+        if let Err(error) = client.revoke(token).await {
+            tracing::warn!(%error, "sign-in: cannot revoke the agent's token");
+        }
+    }
+    let claims = claims.map_err(|error| fail(error.into()))?;
+    let role = match claims.role.as_deref() {
+        Some(role @ ("agent" | "supervisor")) => role.to_owned(),
+        _ => {
+            tracing::info!(sub = %claims.sub, "sign-in refused: no console role");
+            return Err(fail(Refused::Role));
+        }
+    };
+
+    // A sign-in replaces whatever session this browser had.
+    if let Some(old) = session::id_from(headers) {
+        let _ = bff.store.delete_session(&session::hash(&old)).await;
+    }
+    let max = i64::try_from(bff.session_max.as_millis()).unwrap_or(i64::MAX);
+    let email = claims.email.clone().unwrap_or_default();
+    let name = claims
+        .name
+        .clone()
+        .filter(|name| !name.trim().is_empty())
+        .or_else(|| Some(email.clone()).filter(|email| !email.is_empty()))
+        .unwrap_or_else(|| claims.sub.clone());
+    let (id, id_hash) = session::new_id();
+    let new = Session {
+        id_hash,
+        agent_sub: claims.sub.clone(),
+        agent_name: name,
+        agent_email: email,
+        role,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.saturating_add(max),
+    };
+    bff.store.insert_session(&new).await.map_err(|error| {
+        tracing::error!(%error, "sign-in: cannot store the session");
+        fail(Refused::Store)
+    })?;
+    tracing::info!(sub = %new.agent_sub, role = %new.role, "agent signed in");
+    Ok((session::cookie(&id), return_to))
+}
+
+/// Signs out: the session ends, the cookie goes.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = session::id_from(&headers) {
+        match state.bff.store.delete_session(&session::hash(&id)).await {
+            Ok(true) => tracing::info!("agent signed out"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::error!(%error, "sign-out: cannot delete the session");
+                return page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-out failed",
+                    "Signing out did not work. Try again.",
+                    None,
+                );
+            }
+        }
+    }
+    see_other("/", Some(&session::cleared_cookie()))
+}
+
+/// The signed-in agent, for the console.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Me {
+    /// Display name.
+    pub name: String,
+    /// `agent` or `supervisor`.
+    pub role: String,
+    /// Work email.
+    pub email: String,
+}
+
+impl From<&AgentSession> for Me {
+    fn from(session: &AgentSession) -> Self {
+        Self {
+            name: session.agent.name.clone(),
+            role: if session.agent.supervisor {
+                "supervisor"
+            } else {
+                "agent"
+            }
+            .to_owned(),
+            email: session.email.clone(),
+        }
+    }
+}
+
+/// `GET /api/me`.
+async fn me(session: AgentSession) -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(Me::from(&session)),
+    )
+        .into_response()
+}
+
+/// A 303 to `location` (a URL this module built or checked), never cached.
+fn see_other(location: &str, cookie: Option<&str>) -> Response {
+    let Ok(location) = HeaderValue::from_str(location) else {
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Something went wrong on our side. Try again.",
+            None,
+        );
+    };
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `text` with the five HTML-special characters escaped.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A small page: a title, one sentence and maybe a link (`href`, text); all escaped.
+fn page(status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Response {
+    let link = link
+        .map(|(href, label)| format!(r#"<p><a href="{}">{}</a></p>"#, escape(href), escape(label)))
+        .unwrap_or_default();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Countersign</title>
+<link rel="stylesheet" href="/pkg/countersign.css">
+</head>
+<body>
+<main class="auth-page">
+<h1>{title}</h1>
+<p>{text}</p>
+{link}<p><a href="/">Back to Countersign</a></p>
+</main>
+</body>
+</html>
+"#,
+        title = escape(title),
+        text = escape(text),
+    );
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'self'; base-uri 'none'; \
+                     form-action 'self'; frame-ancestors 'none'",
+                ),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        for kept in ["/", "/console", "/flows/abc?tab=events#x", "/a/b%2F%2Fc"] {
+            assert_eq!(safe_return_to(Some(kept)), kept);
+        }
+        for refused in [
+            "",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "https://evil.example",
+            "http:/evil.example",
+            "evil.example",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /x",
+            "/a\\b",
+            "/é",
+        ] {
+            assert_eq!(safe_return_to(Some(refused)), "/", "{refused:?}");
+        }
+        assert_eq!(safe_return_to(None), "/");
+        let long = format!("/{}", "a".repeat(MAX_RETURN_TO));
+        assert_eq!(safe_return_to(Some(&long)), "/");
+    }
+
+    #[test]
+    fn pkce_is_s256_of_a_long_random_verifier() {
+        // RFC 7636 Appendix B.
+        assert_eq!(
+            code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+
+    #[test]
+    fn urls_and_descriptions() {
+        assert_eq!(
+            redirect_uri("http://127.0.0.1:3000/"),
+            "http://127.0.0.1:3000/auth/callback"
+        );
+        assert_eq!(
+            login_path("/a b?c=d&e"),
+            "/auth/login?return_to=%2Fa+b%3Fc%3Dd%26e"
+        );
+        assert_eq!(
+            provider_description("error=access_denied&error_description=No%0Ateller%3Cb%3E"),
+            "Noteller<b>"
+        );
+        assert_eq!(provider_description("error=access_denied"), "access_denied");
+        assert_eq!(
+            provider_description("error=%0A"),
+            "the sign-in was not completed."
+        );
+        assert_eq!(query_param("a=1&a=2&b=%2F", "a").as_deref(), Some("1"));
+        assert_eq!(query_param("a=1&a=2&b=%2F", "b").as_deref(), Some("/"));
+        assert_eq!(query_param("", "a"), None);
+    }
+
+    #[test]
+    fn pages_escape_everything() {
+        assert_eq!(
+            escape(r#"<script>"a" & 'b'</script>"#),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! What the console's server functions do on the BFF: the agent behind the request's session
+//! cookie, starting (with rate limits per agent and per customer), cancelling and listing
+//! verifications.
+
+use app::{
+    api::{AgentInfo, VerificationRequest},
+    flow::{FlowView, HintType},
+    ssr::Refusal,
+};
+use axum::http::HeaderMap;
+
+use crate::{
+    Bff,
+    flows::{
+        engine::{FlowError, StartInput, view_of},
+        provider::normalised_hint,
+    },
+    limits,
+    session::{self, AgentSession, NoSession},
+};
+
+/// The longest identifier accepted (an email address's limit).
+const MAX_IDENTIFIER: usize = 254;
+/// The longest note to the customer.
+const MAX_NOTE: usize = 120;
+/// Verifications per page of the history.
+const PAGE: i64 = 50;
+
+impl Bff {
+    async fn agent(&self, headers: &HeaderMap) -> Result<AgentSession, Refusal> {
+        session::from_headers(self, headers)
+            .await
+            .map_err(|error| match error {
+                NoSession::SignedOut => Refusal::SignedOut,
+                NoSession::Unavailable => {
+                    Refusal::Unavailable("Sessions are unavailable right now. Try again.".into())
+                }
+            })
+    }
+
+    /// The signed-in agent, if any.
+    pub async fn me(&self, headers: &HeaderMap) -> Result<Option<AgentInfo>, Refusal> {
+        match self.agent(headers).await {
+            Ok(session) => Ok(Some(AgentInfo {
+                name: session.agent.name,
+                email: session.email,
+                supervisor: session.agent.supervisor,
+                dev_outbox: self
+                    .provider_embedded
+                    .then(|| format!("{}/dev/outbox", self.provider_issuer)),
+            })),
+            Err(Refusal::SignedOut) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Starts a verification for the request's agent.
+    pub async fn start_verification(
+        &self,
+        headers: &HeaderMap,
+        request: VerificationRequest,
+    ) -> Result<FlowView, Refusal> {
+        let session = self.agent(headers).await?;
+        let identifier = request.identifier.trim();
+        if identifier.is_empty() || identifier.chars().count() > MAX_IDENTIFIER {
+            return Err(Refusal::Invalid(
+                "Type the customer's email address, phone number or user id.".into(),
+            ));
+        }
+        let hint_type = request
+            .hint_type
+            .unwrap_or_else(|| HintType::detect(identifier));
+        let note = request
+            .custom_message
+            .map(|note| note.trim().to_owned())
+            .filter(|note| !note.is_empty());
+        if note
+            .as_ref()
+            .is_some_and(|note| note.chars().count() > MAX_NOTE)
+        {
+            return Err(Refusal::Invalid(format!(
+                "Keep the note to the customer under {MAX_NOTE} characters."
+            )));
+        }
+        let now = self.engine.now_ms();
+        let store = self.engine.store();
+        let unavailable = |_| Refusal::Unavailable("Something went wrong on our side.".into());
+        limits::hit(store, limits::PER_AGENT, &session.agent.sub, now)
+            .await
+            .map_err(unavailable)?
+            .map_err(Refusal::RateLimited)?;
+        let customer = format!(
+            "{}:{}",
+            hint_type.as_str(),
+            normalised_hint(hint_type, identifier)
+        );
+        limits::hit(store, limits::PER_CUSTOMER, &customer, now)
+            .await
+            .map_err(unavailable)?
+            .map_err(Refusal::RateLimited)?;
+        self.engine
+            .start(
+                &session.agent,
+                StartInput {
+                    hint: identifier.to_owned(),
+                    hint_type,
+                    channel: request.channel,
+                    custom_message: note,
+                },
+            )
+            .await
+            .map_err(refusal)
+    }
+
+    /// Cancels one of the agent's pending verifications.
+    pub async fn cancel_verification(
+        &self,
+        headers: &HeaderMap,
+        flow_id: &str,
+    ) -> Result<FlowView, Refusal> {
+        let session = self.agent(headers).await?;
+        self.engine
+            .cancel(&session.agent, flow_id)
+            .await
+            .map_err(refusal)
+    }
+
+    /// The agent's verifications (supervisors: everyone's), newest first.
+    pub async fn verifications(
+        &self,
+        headers: &HeaderMap,
+        before: Option<&str>,
+    ) -> Result<Vec<FlowView>, Refusal> {
+        let session = self.agent(headers).await?;
+        let agent = &session.agent;
+        let cursor = match before {
+            Some(id) => Some(
+                self.engine
+                    .visible(agent, id)
+                    .await
+                    .map_err(refusal)?
+                    .cursor(),
+            ),
+            None => None,
+        };
+        let mine = (!agent.supervisor).then_some(agent.sub.as_str());
+        let store = self.engine.store();
+        let flows = store
+            .flows_for(mine, cursor.as_ref(), PAGE)
+            .await
+            .map_err(|_| Refusal::Unavailable("Something went wrong on our side.".into()))?;
+        let mut views = Vec::with_capacity(flows.len());
+        for flow in flows {
+            let events = store
+                .events_for_flow(&flow.id, 0, 1000)
+                .await
+                .map_err(|_| Refusal::Unavailable("Something went wrong on our side.".into()))?;
+            views.push(view_of(&flow, &events));
+        }
+        Ok(views)
+    }
+}
+
+fn refusal(error: FlowError) -> Refusal {
+    match error {
+        FlowError::NotFound => Refusal::NotFound(error.to_string()),
+        FlowError::Ended => Refusal::Invalid(error.to_string()),
+        FlowError::Store(_) => Refusal::Unavailable(error.to_string()),
+    }
+}

@@ -1,0 +1,434 @@
+//! `GET /api/events`: the agent console's live feed, as server-sent events.
+//!
+//! One stream per signed-in agent ([`AgentSession`]; 401 without). Every frame is one stored
+//! event of a flow the agent may see (their own; a supervisor's: everyone's):
+//!
+//! ```text
+//! id: 42
+//! event: verified
+//! data: {"id":42,"kind":"verified","flow":{…the flow as it stands now…}}
+//! ```
+//!
+//! The stream opens with `retry: 3000`, and a comment line goes out after 15 s without a frame
+//! (so proxies keep the connection and a vanished client is noticed). Responses carry
+//! `Cache-Control: no-store` and `X-Accel-Buffering: no` (nginx must not hold frames back).
+//!
+//! # Where it starts
+//!
+//! - `Last-Event-ID` (sent by `EventSource` when it reconnects) or, on the first connect, the
+//!   query `?after=<id>`: everything after that id is replayed from the store, a page at a time,
+//!   then the stream goes live. The header wins over the query: a reconnecting `EventSource`
+//!   keeps its first URL and adds the header, which is the newer position.
+//! - Neither: live from the newest stored event; the console reads the current state itself.
+//!   (Passing `?after=` with the newest id the console has seen closes the gap between that read
+//!   and the stream.)
+//!
+//! # Live, exactly once, in order
+//!
+//! The stored event log is the truth; the engine's broadcast [`Notice`] only says "look again".
+//! On a notice for the agent (any notice for a supervisor) newer than the last id sent, the
+//! stream reads the store after the last id it sent, so nothing is lost (every event after the
+//! cursor is read) or repeated (nothing at or below it is). The notice's own contents are never
+//! sent. A receiver that lagged behind the broadcast buffer resyncs from the store the same
+//! way, instead of ending. Event ids grow in commit order (SQLite serialises writers); a store
+//! whose ids can commit out of order would need a different cursor.
+//!
+//! Each frame's `flow` is the flow's current view ([`Engine::view`]), read once per page, so a
+//! replay of several events of one flow shows where it stands now. Flow views never hold a
+//! token, an ID token or a refresh token. For the `link` channel, [`FlowView::link`] is the
+//! provider's link that the console shows as a QR code; in Mosaic's shape it carries the
+//! request's `auth_req_id`, which is the console's to show.
+//!
+//! # Bounded: pulled, not pushed
+//!
+//! The stream is a pull: it reads the store only when the response body asks for the next
+//! frame, that is once hyper has handed the previous one to the socket. There is no queue per
+//! subscriber that a producer fills; what one subscriber holds is one page of events
+//! ([`PAGE`]) and its broadcast receiver, whose ring buffer is shared and bounded by the
+//! engine. A slow consumer therefore never grows memory: it simply reads later, and if its
+//! receiver lags it resyncs from the store. This was chosen over a producer task with a bounded
+//! channel (dropping subscribers whose channel fills) because it needs no task per subscriber
+//! (nothing to leak when a browser goes away: the stream is dropped with the connection), drops
+//! no one who is merely slow, and still delivers every event exactly once. A client that stops
+//! reading altogether costs its socket until the keep-alive write fails.
+//!
+//! # Session end
+//!
+//! The agent's session is read again (without touching it: an open console is not activity)
+//! on every notice that would send something, whenever [`SESSION_CHECK`] has passed since the
+//! last check (also before sending from a long replay), and when the timer runs out while idle.
+//! Signed out, expired or idle: the stream ends before sending anything more, and the
+//! browser's reconnect gets 401. A store failure also ends the stream; the browser reconnects
+//! with `Last-Event-ID` and loses nothing.
+//!
+//! # Shutdown
+//!
+//! axum's graceful shutdown waits for open responses, and an event stream never ends by
+//! itself. [`frames`] therefore takes a `stop` future that ends it. The route has no shutdown
+//! signal to pass yet (it gets only [`AppState`]), so it passes one that never completes: until
+//! the BFF exposes one (for instance the engine's shutdown token, cancelled first by
+//! [`crate::Running::stop`]), stopping the server waits for open consoles to disconnect.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    convert::Infallible,
+    pin::Pin,
+    time::Duration,
+};
+
+use app::flow::{EventKind, FlowEvent, FlowView};
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{
+        IntoResponse, Response,
+        sse::{self, KeepAlive, Sse},
+    },
+    routing::get,
+};
+use futures_util::{FutureExt as _, Stream, StreamExt as _, stream};
+use serde::Deserialize;
+use tokio::{
+    sync::broadcast::{self, error::RecvError},
+    time::Instant,
+};
+
+use crate::{
+    AppState,
+    flows::engine::{Agent, Engine, FlowError, Notice},
+    session::AgentSession,
+    store::{Event, StoreError},
+};
+
+/// How long browsers wait before reconnecting (`retry:`).
+pub const RETRY: Duration = Duration::from_secs(3);
+/// The longest silence before a keep-alive comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The longest time between two reads of the agent's session.
+pub const SESSION_CHECK: Duration = Duration::from_secs(30);
+/// Events read from the store at once.
+pub const PAGE: i64 = 100;
+
+/// The route of the event stream.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/events", get(events))
+}
+
+/// Whose stream it is and where it starts.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    /// The agent's session: who they are, and the session re-read while the stream is open.
+    pub session: AgentSession,
+    /// How long a session may be idle ([`crate::Bff::session_idle`]).
+    pub idle: Duration,
+    /// Replay everything after this event id; `None`: live from the newest event.
+    pub after: Option<i64>,
+}
+
+/// The frames of one agent's stream: each a stored event of a flow they may see, in id order,
+/// once. The stream ends when the session ends, when the store fails, or when `stop`
+/// completes.
+///
+/// It subscribes to the engine's notices, then reads the newest event id, so every event
+/// written after this call is sent; `after` beyond that id (a position from a store since reset)
+/// counts as none. The store is read again only when the stream is polled.
+pub async fn frames(
+    engine: Engine,
+    subscription: Subscription,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<impl Stream<Item = FlowEvent> + Send + 'static, StoreError> {
+    let notices = engine.subscribe();
+    let newest = engine.store().last_event_id().await?;
+    // An id beyond the newest comes from another store (the data folder was reset): live.
+    let cursor = subscription
+        .after
+        .map_or(newest, |after| after.clamp(0, newest));
+    let feed = Feed {
+        notices,
+        engine,
+        idle_ms: i64::try_from(subscription.idle.as_millis()).unwrap_or(i64::MAX),
+        session: subscription.session,
+        cursor,
+        behind: cursor < newest,
+        queue: VecDeque::new(),
+        next_check: Instant::now() + SESSION_CHECK,
+        stop: Box::pin(stop),
+    };
+    Ok(stream::unfold(feed, |mut feed| async move {
+        let frame = feed.next().await?;
+        Some((frame, feed))
+    }))
+}
+
+/// The SSE response for `frames`: `retry:` first, keep-alive comments, no caching, no proxy
+/// buffering.
+pub fn response(frames: impl Stream<Item = FlowEvent> + Send + 'static) -> Response {
+    let retry = stream::once(async { sse::Event::default().retry(RETRY) });
+    let events = retry.chain(frames.filter_map(|event| async move { to_sse(&event) }));
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Sse::new(events.map(Ok::<_, Infallible>)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)),
+    )
+        .into_response()
+}
+
+/// One frame: `id:`, `event:` (the kind) and the JSON event as `data:`.
+pub fn to_sse(event: &FlowEvent) -> Option<sse::Event> {
+    match serde_json::to_string(event) {
+        Ok(json) => Some(
+            sse::Event::default()
+                .id(event.id.to_string())
+                .event(event.kind.as_str())
+                .data(json),
+        ),
+        Err(error) => {
+            tracing::error!(%error, event = event.id, "an event could not be encoded");
+            None
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    after: Option<String>,
+}
+
+async fn events(
+    session: AgentSession,
+    State(state): State<AppState>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(after) = start_after(&headers, query.after.as_deref()) else {
+        return refusal(StatusCode::BAD_REQUEST, "The event id is not valid.");
+    };
+    let subscription = Subscription {
+        session,
+        idle: state.bff.session_idle,
+        after,
+    };
+    match frames(
+        state.bff.engine.clone(),
+        subscription,
+        state.bff.engine.stopping(),
+    )
+    .await
+    {
+        Ok(frames) => response(frames),
+        Err(error) => {
+            tracing::warn!(%error, "an event stream cannot start: the store failed");
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Live updates are unavailable right now. Try again.",
+            )
+        }
+    }
+}
+
+fn refusal(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "error": text })),
+    )
+        .into_response()
+}
+
+/// Where to start: `Last-Event-ID`, else `?after=`, else live. An id that is not a number is
+/// refused (browsers only send back ids this stream sent); an empty one counts as absent.
+fn start_after(headers: &HeaderMap, query: Option<&str>) -> Result<Option<i64>, ()> {
+    let header = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().map_err(|_| ())?),
+        None => None,
+    };
+    let present = |id: &&str| !id.trim().is_empty();
+    match header
+        .filter(present)
+        .or(query.filter(present))
+        .map(str::trim)
+    {
+        None => Ok(None),
+        Some(id) if id.bytes().all(|b| b.is_ascii_digit()) => id.parse().map(Some).map_err(|_| ()),
+        Some(_) => Err(()),
+    }
+}
+
+/// The state behind [`frames`].
+struct Feed {
+    engine: Engine,
+    session: AgentSession,
+    idle_ms: i64,
+    notices: broadcast::Receiver<Notice>,
+    /// The last event id read from the store: everything up to it is queued or sent.
+    cursor: i64,
+    /// The store may hold events after the cursor.
+    behind: bool,
+    /// Read, not yet sent: at most one page.
+    queue: VecDeque<FlowEvent>,
+    next_check: Instant,
+    stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+/// Why the stream ends.
+enum End {
+    Store(StoreError),
+    SignedOut,
+}
+
+impl From<StoreError> for End {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl Feed {
+    async fn next(&mut self) -> Option<FlowEvent> {
+        match self.step().await {
+            Ok(frame) => frame,
+            Err(End::SignedOut) => None,
+            Err(End::Store(error)) => {
+                tracing::warn!(%error, "an event stream ends: the store failed");
+                None
+            }
+        }
+    }
+
+    /// The next frame, `None` at a quiet end.
+    async fn step(&mut self) -> Result<Option<FlowEvent>, End> {
+        loop {
+            if (&mut self.stop).now_or_never().is_some() {
+                return Ok(None);
+            }
+            if Instant::now() >= self.next_check {
+                self.check_session().await?;
+            }
+            if let Some(event) = self.queue.pop_front() {
+                return Ok(Some(event));
+            }
+            if self.behind {
+                self.read_page().await?;
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = &mut self.stop => return Ok(None),
+                notice = self.notices.recv() => match notice {
+                    Ok(notice) => {
+                        if notice.id > self.cursor && self.sees(&notice.agent_sub) {
+                            self.check_session().await?;
+                            self.behind = true;
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "an event stream lagged; reading the store");
+                        self.check_session().await?;
+                        self.behind = true;
+                    }
+                    // Only if the engine were gone (this stream holds it): end quietly.
+                    Err(RecvError::Closed) => return Ok(None),
+                },
+                () = tokio::time::sleep_until(self.next_check) => {}
+            }
+        }
+    }
+
+    fn agent(&self) -> &Agent {
+        &self.session.agent
+    }
+
+    fn sees(&self, agent_sub: &str) -> bool {
+        self.agent().supervisor || self.agent().sub == agent_sub
+    }
+
+    /// Ends the stream unless the session is still live.
+    async fn check_session(&mut self) -> Result<(), End> {
+        let store = self.engine.store();
+        let session = store.session(&self.session.id_hash).await?;
+        self.next_check = Instant::now() + SESSION_CHECK;
+        match session {
+            Some(session)
+                if session.agent_sub == self.agent().sub
+                    && session.is_live(self.idle_ms, self.engine.now_ms()) =>
+            {
+                Ok(())
+            }
+            _ => Err(End::SignedOut),
+        }
+    }
+
+    /// Queues the next page of events after the cursor and moves the cursor past it.
+    async fn read_page(&mut self) -> Result<(), End> {
+        let whose = (!self.agent().supervisor).then_some(self.agent().sub.as_str());
+        let page = self
+            .engine
+            .store()
+            .events_after(self.cursor, whose, PAGE)
+            .await?;
+        self.behind = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
+        let mut views: HashMap<String, FlowView> = HashMap::new();
+        for event in page {
+            // Ids only grow; the cursor passes every event read, sent or skipped.
+            self.cursor = event.id.max(self.cursor);
+            if !self.sees(&event.agent_sub) {
+                continue;
+            }
+            let Some(kind) = kind_of(&event) else {
+                tracing::warn!(event = event.id, kind = %event.kind, "an event of unknown kind is not sent");
+                continue;
+            };
+            let flow = match views.get(&event.flow_id) {
+                Some(view) => view.clone(),
+                None => match self.engine.view(&event.flow_id).await {
+                    Ok(view) => {
+                        views.insert(event.flow_id.clone(), view.clone());
+                        view
+                    }
+                    Err(FlowError::Store(error)) => return Err(End::Store(error)),
+                    Err(FlowError::NotFound | FlowError::Ended) => continue,
+                },
+            };
+            self.queue.push_back(FlowEvent {
+                id: event.id,
+                kind,
+                flow,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The kind of a stored event, if it is one the console knows.
+fn kind_of(event: &Event) -> Option<EventKind> {
+    serde_json::from_value(serde_json::Value::String(event.kind.clone())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_header(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("last-event-id", HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn the_start_comes_from_the_header_then_the_query() {
+        let none = HeaderMap::new();
+        assert_eq!(start_after(&none, None), Ok(None));
+        assert_eq!(start_after(&none, Some("")), Ok(None));
+        assert_eq!(start_after(&none, Some("12")), Ok(Some(12)));
+        assert_eq!(start_after(&with_header("40"), Some("12")), Ok(Some(40)));
+        assert_eq!(start_after(&with_header(""), Some("12")), Ok(Some(12)));
+        assert_eq!(start_after(&with_header("4x"), None), Err(()));
+        assert_eq!(start_after(&none, Some("-1")), Err(()));
+        assert_eq!(start_after(&none, Some("99999999999999999999")), Err(()));
+    }
+}

@@ -1,0 +1,149 @@
+//! The BFF's rate limits: fixed windows counted in its store (so a restart forgets nothing),
+//! keyed by a hash of the rule and its subject. Refusals carry the seconds to wait.
+
+use sha2::{Digest, Sha256};
+
+use crate::store::{SharedStore, StoreError};
+
+/// `max` events per `window_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Names the counter.
+    pub name: &'static str,
+    /// Events allowed per window.
+    pub max: i64,
+    /// Window length, seconds.
+    pub window_secs: i64,
+}
+
+/// Verifications one agent may start: enough for a busy desk, not for a script.
+pub const PER_AGENT: Rule = Rule {
+    name: "agent",
+    max: 30,
+    window_secs: 600,
+};
+/// Verifications aimed at one customer, by any agent: stops push bombing from the console.
+pub const PER_CUSTOMER: Rule = Rule {
+    name: "customer",
+    max: 3,
+    window_secs: 600,
+};
+/// Requests to the approval page's actions from one IP address.
+pub const PER_APPROVAL_IP: Rule = Rule {
+    name: "approval-ip",
+    max: 30,
+    window_secs: 600,
+};
+
+/// Counts one event for `subject` under `rule` at `now_ms`; `Err(seconds)` once over the limit.
+pub async fn hit(
+    store: &SharedStore,
+    rule: Rule,
+    subject: &str,
+    now_ms: i64,
+) -> Result<Result<(), u64>, StoreError> {
+    let (key, start, length) = window(rule, subject, now_ms);
+    let count = store.count_event(&key, start, start + length).await?;
+    Ok(verdict(rule, count, start + length, now_ms))
+}
+
+/// What [`hit`] would say about `subject` now, without counting anything: `Err(seconds)` while
+/// it is over the limit. For pages that show the wait on a GET.
+pub async fn peek(
+    store: &SharedStore,
+    rule: Rule,
+    subject: &str,
+    now_ms: i64,
+) -> Result<Result<(), u64>, StoreError> {
+    let (key, start, length) = window(rule, subject, now_ms);
+    let count = store.event_count(&key, start).await?;
+    Ok(verdict(rule, count, start + length, now_ms))
+}
+
+/// The counter's key, and the start and length (ms) of the window `now_ms` falls in.
+fn window(rule: Rule, subject: &str, now_ms: i64) -> (Vec<u8>, i64, i64) {
+    let length = rule.window_secs.max(1) * 1000;
+    let start = now_ms - now_ms.rem_euclid(length);
+    let key = Sha256::digest(format!("{}|{subject}", rule.name).as_bytes()).to_vec();
+    (key, start, length)
+}
+
+fn verdict(rule: Rule, count: i64, end: i64, now_ms: i64) -> Result<(), u64> {
+    if count > rule.max {
+        let wait_ms = (end - now_ms).max(1000);
+        Err(u64::try_from((wait_ms + 999) / 1000).unwrap_or(1))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn the_limit_holds_per_subject_and_window() {
+        let store: SharedStore = Arc::new(MemoryStore::new());
+        let t0 = 1_800_000_000_000;
+        for _ in 0..3 {
+            assert_eq!(
+                hit(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            hit(&store, PER_CUSTOMER, "alice", t0 + 1500).await.unwrap(),
+            Err(599)
+        );
+        assert_eq!(hit(&store, PER_CUSTOMER, "bob", t0).await.unwrap(), Ok(()));
+        assert_eq!(
+            hit(&store, PER_CUSTOMER, "alice", t0 + 600_000)
+                .await
+                .unwrap(),
+            Ok(())
+        );
+    }
+
+    #[tokio::test]
+    async fn peeking_tells_the_wait_without_counting() {
+        let store: SharedStore = Arc::new(MemoryStore::new());
+        let t0 = 1_800_000_000_000;
+        for _ in 0..3 {
+            assert_eq!(
+                peek(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                Ok(())
+            );
+            assert_eq!(
+                hit(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                Ok(())
+            );
+        }
+        // At the limit, not over it: peeking any number of times changes nothing.
+        for _ in 0..5 {
+            assert_eq!(
+                peek(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            hit(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+            Err(600)
+        );
+        assert_eq!(
+            peek(&store, PER_CUSTOMER, "alice", t0 + 1500)
+                .await
+                .unwrap(),
+            Err(599)
+        );
+        assert_eq!(peek(&store, PER_CUSTOMER, "bob", t0).await.unwrap(), Ok(()));
+        assert_eq!(
+            peek(&store, PER_CUSTOMER, "alice", t0 + 600_000)
+                .await
+                .unwrap(),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,617 @@
+//! The customer approval page, driven like a browser without JavaScript: GET the link the
+//! provider sent, post the page's forms (URL-encoded, from the BFF's origin, asking for HTML),
+//! follow each `303` back to the page carrying the approval cookie, and read the codes from the
+//! provider's development outbox. The agent's side is seen through the console's server
+//! functions.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use server::store::{SqliteStore, Store};
+
+use crate::kit::{AGENT, TestApp};
+
+const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// The agent's side: signed in, starts verifications, reads them back.
+struct Agent<'a> {
+    app: &'a TestApp,
+    cookie: String,
+}
+
+impl<'a> Agent<'a> {
+    async fn sign_in(app: &'a TestApp) -> Self {
+        let cookie = app.sign_in(AGENT).await;
+        Self { app, cookie }
+    }
+
+    async fn call(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let response = self
+            .app
+            .http
+            .post(format!("{}{path}", self.app.url))
+            .header("Accept", "application/json")
+            .header("Origin", &self.app.url)
+            .header("Cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
+    /// Starts a verification; returns the flow and the link the customer got.
+    async fn start(&self, identifier: &str, channel: &str) -> (Value, String) {
+        let flow = self
+            .call(
+                "/api/start-verification",
+                &[
+                    ("request[identifier]", identifier),
+                    ("request[channel]", channel),
+                ],
+            )
+            .await;
+        assert_eq!(flow["status"], "pending", "{flow}");
+        let link = outbox(self.app)
+            .await
+            .iter()
+            .find_map(|m| m["link"].as_str().map(str::to_owned))
+            .unwrap();
+        (flow, link)
+    }
+
+    async fn flow(&self, id: &str) -> Value {
+        let flows = self.call("/api/verifications", &[]).await;
+        flows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|flow| flow["id"] == id)
+            .cloned()
+            .unwrap()
+    }
+
+    /// The flow once it has left `pending` (the poller asks every few seconds); at most 30 s.
+    async fn settled(&self, id: &str) -> Value {
+        for _ in 0..120 {
+            let flow = self.flow(id).await;
+            if flow["status"] != "pending" {
+                return flow;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the flow was still pending after 30 s");
+    }
+}
+
+fn kinds(flow: &Value) -> Vec<String> {
+    flow["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The development outbox, newest first.
+async fn outbox(app: &TestApp) -> Vec<Value> {
+    app.http
+        .get(format!("{}/dev/outbox.json", app.provider_issuer))
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+}
+
+/// The newest one-time code sent to `to`.
+async fn code_for(app: &TestApp, to: &str) -> String {
+    let messages = outbox(app).await;
+    let body = messages
+        .iter()
+        .find(|m| m["to"] == to && m["link"].is_null())
+        .and_then(|m| m["body"].as_str())
+        .unwrap();
+    let after = body.split("your code is ").nth(1).unwrap();
+    after.chars().take(6).collect()
+}
+
+/// The customer's browser, with JavaScript off.
+struct Browser<'a> {
+    app: &'a TestApp,
+    /// The page's path and query, as in the link.
+    page: String,
+    /// The approval cookie (`name=value`), once set.
+    cookie: Option<String>,
+    /// Every body the BFF answered, for the checks at the end.
+    bodies: Vec<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp, link: &str) -> Self {
+        let page = link.strip_prefix(&app.url).unwrap().to_owned();
+        Self {
+            app,
+            page,
+            cookie: None,
+            bodies: Vec::new(),
+        }
+    }
+
+    /// GETs the page; returns its status and HTML. A GET never sets a cookie.
+    async fn open(&mut self) -> (u16, String) {
+        let mut request = self
+            .app
+            .http
+            .get(format!("{}{}", self.app.url, self.page))
+            .header("Accept", HTML);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!(response.headers().get("set-cookie").is_none());
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let html = response.text().await.unwrap();
+        self.bodies.push(html.clone());
+        (status, html)
+    }
+
+    /// Posts the form of `endpoint` that the page shows, with its hidden fields and `extra`,
+    /// follows the `303` back to the page and returns it.
+    async fn submit(&mut self, endpoint: &str, extra: &[(&str, &str)]) -> String {
+        let (_, html) = self.open().await;
+        let action = format!("/api/{endpoint}");
+        assert!(
+            html.contains(&format!("action=\"{action}\"")),
+            "no {action} form in {html}"
+        );
+        let mut form = vec![("auth_req_id", hidden(&html, "auth_req_id").unwrap())];
+        if let Some(message) = hidden(&html, "binding_message") {
+            form.push(("binding_message", message));
+        }
+        for (name, value) in extra {
+            form.push((name, (*value).to_owned()));
+        }
+        self.post(&action, &form).await;
+        self.open().await.1
+    }
+
+    /// Posts `form` to `action` as a plain HTML form and checks the redirect back.
+    async fn post(&mut self, action: &str, form: &[(&str, String)]) {
+        let mut request = self
+            .app
+            .http
+            .post(format!("{}{action}", self.app.url))
+            .header("Accept", HTML)
+            .header("Origin", &self.app.url)
+            .form(form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 303, "{action}");
+        let location = response.headers()["location"].to_str().unwrap();
+        assert_eq!(location, self.page, "back to the page");
+        if let Some(set) = response.headers().get("set-cookie") {
+            let set = set.to_str().unwrap();
+            for part in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+                assert!(set.contains(part), "{set}");
+            }
+            assert!(set.starts_with("__Host-countersign-approval="), "{set}");
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        let body = response.text().await.unwrap();
+        self.bodies.push(body);
+    }
+
+    /// The request's `auth_req_id` (from the link).
+    fn auth_req_id(&self) -> String {
+        let query = self.page.split_once('?').unwrap().1;
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("auth_req_id="))
+            .unwrap()
+            .to_owned()
+    }
+
+    /// No body holds `secrets`, and the `auth_req_id` only in the forms' hidden fields.
+    fn assert_clean(&self, secrets: &[&str]) {
+        let auth_req_id = self.auth_req_id();
+        let field = format!("name=\"auth_req_id\" value=\"{auth_req_id}\"");
+        for body in &self.bodies {
+            for secret in secrets {
+                assert!(!body.contains(secret), "a secret in {body}");
+            }
+            assert_eq!(
+                body.matches(&auth_req_id).count(),
+                body.matches(&field).count(),
+                "the auth_req_id outside a hidden field: {body}"
+            );
+        }
+    }
+}
+
+/// The value of the hidden field `name` in `html`.
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].replace("&amp;", "&"))
+}
+
+/// The BFF's store, opened a second time beside the running app.
+async fn store(app: &TestApp) -> SqliteStore {
+    SqliteStore::open(&app.bff_store_path()).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_customer_approves_by_text_message_and_the_agent_sees_them_verified() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let binding = flow["binding_code"].as_str().unwrap();
+    let mut browser = Browser::new(&app, &link);
+
+    // Step 1: who asks, the code to compare, where the code will go.
+    let (status, page) = browser.open().await;
+    assert_eq!(status, 200);
+    for text in [
+        "Demo Bank",
+        "Avery Agent",
+        binding,
+        "Check that this code matches the one the agent reads to you.",
+        "Send a code to •••0101",
+        "I did not ask for this",
+    ] {
+        assert!(page.contains(text), "{text} missing from {page}");
+    }
+
+    // Step 2: the code goes out by text message.
+    let page = browser.submit("approval-send-code", &[]).await;
+    assert!(page.contains("Enter the 6-digit code"), "{page}");
+    assert!(page.contains("inputmode=\"numeric\""));
+    assert!(page.contains("autocomplete=\"one-time-code\""));
+    assert!(page.contains("•••0101"));
+    let first_cookie = browser.cookie.clone().unwrap();
+    let code = code_for(&app, "+15555550101").await;
+
+    // A wrong code: the provider says how many tries are left.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let page = browser
+        .submit("approval-verify-code", &[("code", wrong)])
+        .await;
+    assert!(
+        page.contains("That code is not right. 4 tries left."),
+        "{page}"
+    );
+
+    // Step 3: the right code signs the customer in, under a new cookie.
+    let page = browser
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    assert!(page.contains("Approve this request?"), "{page}");
+    let cookie = browser.cookie.clone().unwrap();
+    assert_ne!(cookie, first_cookie, "a new session id at sign-in");
+    // The customer's token is kept on the server only.
+    let id = cookie.split_once('=').unwrap().1;
+    let session = store(&app)
+        .await
+        .customer_session(&server::session::hash(id))
+        .await
+        .unwrap()
+        .unwrap();
+    let token = session.access_token.clone().unwrap();
+    assert_eq!(session.stage, "signed_in");
+
+    // Step 4: approve.
+    let page = browser
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("You can go back to your call."), "{page}");
+    assert!(page.contains("data-outcome=\"approved\""));
+    let session = store(&app)
+        .await
+        .customer_session(&server::session::hash(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.access_token, None, "the token is dropped");
+    assert_eq!(session.outcome.as_deref(), Some("approved"));
+
+    let done = agent.settled(flow["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "approved", "{done}");
+    assert_eq!(done["customer"]["user_id"], "alice");
+    assert_eq!(
+        kinds(&done),
+        ["sent", "link_opened", "signed_in", "approved", "verified"]
+    );
+
+    // The page stays on the answer; the agent's tokens never reach it.
+    let (_, page) = browser.open().await;
+    assert!(page.contains("You can go back to your call."));
+    browser.assert_clean(&[&token, &code, "access_token", "id_token"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_customer_denies_by_email() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("alice@example.com", "email").await;
+    let mut browser = Browser::new(&app, &link);
+    let (_, page) = browser.open().await;
+    assert!(page.contains("Send a code to a•••e@example.com"), "{page}");
+    browser.submit("approval-send-code", &[]).await;
+    let code = code_for(&app, "alice@example.com").await;
+    browser
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    let page = browser
+        .submit("approval-decide", &[("decision", "deny")])
+        .await;
+    assert!(page.contains("data-outcome=\"denied\""), "{page}");
+    assert!(page.contains("Nothing was shared."));
+
+    let done = agent.settled(flow["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "denied", "{done}");
+    assert!(done["customer"].is_null());
+    // Posting again changes nothing: the answer stays.
+    let page = browser
+        .submit_hidden_less("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("data-outcome=\"denied\""), "{page}");
+    browser.assert_clean(&[&code]);
+    app.stop().await;
+}
+
+impl Browser<'_> {
+    /// Posts to `endpoint` with the link's own fields, whether or not the page shows the form
+    /// (a replayed or forged post).
+    async fn submit_hidden_less(&mut self, endpoint: &str, extra: &[(&str, &str)]) -> String {
+        let url = reqwest::Url::parse(&format!("{}{}", self.app.url, self.page)).unwrap();
+        let mut form: Vec<(&str, String)> = Vec::new();
+        for (name, value) in url.query_pairs() {
+            match name.as_ref() {
+                "auth_req_id" => form.push(("auth_req_id", value.into_owned())),
+                "binding_message" => form.push(("binding_message", value.into_owned())),
+                _ => {}
+            }
+        }
+        for (name, value) in extra {
+            form.push((name, (*value).to_owned()));
+        }
+        self.post(&format!("/api/{endpoint}"), &form).await;
+        self.open().await.1
+    }
+}
+
+#[tokio::test]
+async fn another_customer_signing_in_on_the_link_cannot_approve_it() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    // A user id names no address: the page asks for one.
+    let (flow, link) = agent.start("alice", "sms").await;
+    let mut browser = Browser::new(&app, &link);
+    let (_, page) = browser.open().await;
+    assert!(
+        page.contains("Your email address or phone number"),
+        "{page}"
+    );
+    let page = browser
+        .submit("approval-send-code", &[("identifier", "bob@example.com")])
+        .await;
+    assert!(page.contains("If b•••b@example.com is yours"), "{page}");
+    let code = code_for(&app, "bob@example.com").await;
+    let page = browser
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    assert!(page.contains("Approve this request?"), "{page}");
+    let page = browser
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(
+        page.contains("This request is for someone else. Nothing was changed."),
+        "{page}"
+    );
+
+    let id = flow["id"].as_str().unwrap();
+    let still = agent.flow(id).await;
+    assert_eq!(still["status"], "pending");
+    assert_eq!(kinds(&still), ["sent", "link_opened", "signed_in"]);
+    // Alice can still approve her own request.
+    let mut alice = Browser::new(&app, &link);
+    alice
+        .submit("approval-send-code", &[("identifier", "alice@example.com")])
+        .await;
+    let code = code_for(&app, "alice@example.com").await;
+    alice
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    let page = alice
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("You can go back to your call."), "{page}");
+    assert_eq!(agent.settled(id).await["status"], "approved");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_made_for_one_request_cannot_decide_another() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (alice_flow, alice_link) = agent.start("alice@example.com", "email").await;
+    let (_, bob_link) = agent.start("bob@example.com", "email").await;
+
+    // Bob signs in on his own request.
+    let mut bob = Browser::new(&app, &bob_link);
+    bob.submit("approval-send-code", &[]).await;
+    let code = code_for(&app, "bob@example.com").await;
+    let page = bob.submit("approval-verify-code", &[("code", &code)]).await;
+    assert!(page.contains("Approve this request?"), "{page}");
+
+    // His session posts a decision on Alice's request.
+    let mut forged = Browser::new(&app, &alice_link);
+    forged.cookie = bob.cookie.clone();
+    let page = forged
+        .submit_hidden_less("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(
+        page.contains("This request is for someone else. Nothing was changed."),
+        "{page}"
+    );
+    let id = alice_flow["id"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let alice = agent.flow(id).await;
+    assert_eq!(alice["status"], "pending");
+    assert!(!kinds(&alice).contains(&"approved".to_owned()), "{alice}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn i_did_not_ask_for_this_stops_the_request_without_a_sign_in() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let mut browser = Browser::new(&app, &link);
+    let page = browser.submit("approval-report", &[]).await;
+    assert!(page.contains("Thank you for telling us"), "{page}");
+    assert!(page.contains("Nothing was shared and nothing was changed."));
+    assert!(!page.contains("approval-send-code"), "no more steps");
+
+    let id = flow["id"].as_str().unwrap();
+    let stopped = agent.flow(id).await;
+    assert_eq!(stopped["status"], "cancelled");
+    assert_eq!(
+        stopped["outcome"],
+        "The customer said they did not ask for this."
+    );
+    assert_eq!(kinds(&stopped), ["sent", "link_opened", "reported"]);
+
+    // A late post sends nothing.
+    let sent = outbox(&app).await.len();
+    browser.submit_hidden_less("approval-send-code", &[]).await;
+    assert_eq!(outbox(&app).await.len(), sent);
+    // The link opened afresh (another browser) says the request is closed.
+    let (_, page) = Browser::new(&app, &link).open().await;
+    assert!(page.contains("This request is no longer open."), "{page}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_request_shows_the_expired_screen() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let id = flow["id"].as_str().unwrap();
+
+    // Its time runs out (as the poller would record it).
+    let store = store(&app).await;
+    let stored = store.flow(id).await.unwrap().unwrap();
+    let past = stored.created_at - 1;
+    let expired = server::store::Flow {
+        expires_at: past,
+        next_poll_at: past,
+        ..stored.clone()
+    };
+    assert!(store.update_flow(&expired, stored.version).await.unwrap());
+
+    let mut browser = Browser::new(&app, &link);
+    let (_, page) = browser.open().await;
+    assert!(
+        page.contains("This request has expired. Ask the agent to send a new one."),
+        "{page}"
+    );
+    let sent = outbox(&app).await.len();
+    let page = browser.submit_hidden_less("approval-send-code", &[]).await;
+    assert!(page.contains("This request has expired."), "{page}");
+    assert_eq!(
+        outbox(&app).await.len(),
+        sent,
+        "no code for an expired request"
+    );
+    assert_eq!(agent.settled(id).await["status"], "expired");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn opening_the_link_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let id = flow["id"].as_str().unwrap();
+    let before = agent.flow(id).await;
+    let sent = outbox(&app).await.len();
+    let mut browser = Browser::new(&app, &link);
+    for _ in 0..2 {
+        let (status, page) = browser.open().await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Send a code to •••0101"));
+    }
+    // A HEAD, as link scanners send, too.
+    let head = app
+        .http
+        .head(format!("{}{}", app.url, browser.page))
+        .send()
+        .await
+        .unwrap();
+    assert!(head.headers().get("set-cookie").is_none());
+    let after = agent.flow(id).await;
+    assert_eq!(kinds(&after), ["sent"]);
+    assert_eq!(after["timeline"], before["timeline"]);
+    assert_eq!(outbox(&app).await.len(), sent);
+    assert!(browser.cookie.is_none());
+    browser.assert_clean(&[]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_link_and_too_many_attempts_get_plain_screens() {
+    let app = TestApp::spawn().await;
+    let mut broken = Browser::new(&app, &format!("{}/approve", app.url));
+    let (status, page) = broken.open().await;
+    assert_eq!(status, 200);
+    assert!(page.contains("This link does not work"), "{page}");
+
+    // A link the BFF does not know: the binding code from it is shown if it is plain.
+    let mut browser = Browser::new(
+        &app,
+        &format!(
+            "{}/approve?auth_req_id=unknown-request&binding_message=%3Cb%3E",
+            app.url
+        ),
+    );
+    let (_, page) = browser.open().await;
+    assert!(
+        page.contains("Your email address or phone number"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>"));
+
+    // Every post counts against the address; past the limit the page says how long to wait.
+    for _ in 0..30 {
+        browser.cookie = None;
+        browser.submit_hidden_less("approval-report", &[]).await;
+    }
+    browser.cookie = None;
+    browser.submit_hidden_less("approval-report", &[]).await;
+    let response = app
+        .http
+        .get(format!("{}{}", app.url, browser.page))
+        .header("Accept", HTML)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Too many attempts"), "{page}");
+    app.stop().await;
+}

@@ -1,0 +1,447 @@
+//! Agent sign-in, sign-out, sessions and CSRF, with reqwest as the browser (no redirects
+//! followed, cookies carried by hand) against a real BFF and embedded provider.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::{Response, Url};
+use serde_json::Value;
+use server::{
+    ProviderMode,
+    session::hash,
+    store::{PendingLogin, SqliteStore, Store},
+};
+
+use crate::kit::{AGENT, SUPERVISOR, TestApp, closed_port_url};
+
+fn location(response: &Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn query(url: &str) -> Vec<(String, String)> {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn param(url: &str, name: &str) -> String {
+    query(url)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("{name} in {url}"))
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// `GET /auth/login?return_to=…` (unencoded `None`: no parameter); the provider's URL.
+async fn start_login(app: &TestApp, return_to: Option<&str>) -> String {
+    let mut url = Url::parse(&format!("{}/auth/login", app.url)).unwrap();
+    if let Some(path) = return_to {
+        url.query_pairs_mut().append_pair("return_to", path);
+    }
+    let request = app.http.get(url);
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(response.headers().get("set-cookie").is_none());
+    location(&response)
+}
+
+/// GET the callback URL, with `cookie` if given.
+async fn callback(app: &TestApp, url: &str, cookie: Option<&str>) -> Response {
+    let mut request = app.http.get(url);
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+/// The session cookie (`__Host-countersign=…`) a successful callback sets, after checking its
+/// attributes.
+fn session_cookie(response: &Response) -> String {
+    let set = response.headers()["set-cookie"].to_str().unwrap();
+    let mut parts = set.split(';').map(str::trim);
+    let pair = parts.next().unwrap().to_owned();
+    let attributes: Vec<&str> = parts.collect();
+    assert!(pair.starts_with("__Host-countersign="), "{set}");
+    assert!(pair.len() > "__Host-countersign=".len() + 40, "{set}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(attributes.contains(&attribute), "{attribute} in {set}");
+    }
+    assert!(!set.to_ascii_lowercase().contains("domain"), "{set}");
+    pair
+}
+
+/// Signs `who` in, coming back to `return_to`; returns the cookie and where the BFF sent the
+/// browser.
+async fn sign_in_to(app: &TestApp, who: (&str, &str), return_to: Option<&str>) -> (String, String) {
+    let authorize = start_login(app, return_to).await;
+    let back = app.provider_sign_in(&authorize, who).await;
+    let response = callback(app, &back, None).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    (session_cookie(&response), location(&response))
+}
+
+async fn me(app: &TestApp, cookie: &str) -> Response {
+    app.http
+        .get(format!("{}/api/me", app.url))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn logout(app: &TestApp, cookie: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = app
+        .http
+        .post(format!("{}/auth/logout", app.url))
+        .header("Cookie", cookie);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+async fn text(response: Response) -> String {
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_host_cookie_with_a_new_id_each_time() {
+    let app = TestApp::spawn().await;
+
+    let authorize = start_login(&app, Some("/console")).await;
+    assert!(
+        authorize.starts_with(&format!("{}/authorize?", app.provider_issuer)),
+        "{authorize}"
+    );
+    assert_eq!(
+        param(&authorize, "redirect_uri"),
+        format!("{}/auth/callback", app.url)
+    );
+    assert_eq!(param(&authorize, "response_type"), "code");
+    assert_eq!(param(&authorize, "code_challenge_method"), "S256");
+    assert_eq!(param(&authorize, "code_challenge").len(), 43);
+    assert!(param(&authorize, "state").len() >= 43);
+    assert!(param(&authorize, "nonce").len() >= 43);
+    // The provider shows its sign-in page for it.
+    let page = app.http.get(&authorize).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    let back = app.provider_sign_in(&authorize, AGENT).await;
+    assert!(
+        back.starts_with(&format!("{}/auth/callback?", app.url)),
+        "{back}"
+    );
+    // A cookie value the browser brings (planted or old) is never kept.
+    let planted = "__Host-countersign=planted-by-someone-else";
+    let response = callback(&app, &back, Some(planted)).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/console");
+    let first = session_cookie(&response);
+    assert_ne!(first, planted);
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("eyJ"), "no token reaches the browser");
+
+    let answer = me(&app, &first).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let who: Value = answer.json().await.unwrap();
+    assert_eq!(who["role"], "agent");
+    assert_eq!(who["email"], "agent@demo.bank");
+    assert!(who["name"].as_str().is_some_and(|name| !name.is_empty()));
+    assert_eq!(
+        me(&app, "__Host-countersign=planted-by-someone-else")
+            .await
+            .status(),
+        401
+    );
+
+    // Signing in again gives another id, and the session the browser had ends.
+    let authorize = start_login(&app, None).await;
+    let back = app.provider_sign_in(&authorize, AGENT).await;
+    let response = callback(&app, &back, Some(&first)).await;
+    assert_eq!(location(&response), "/");
+    let second = session_cookie(&response);
+    assert_ne!(second, first);
+    assert_eq!(me(&app, &second).await.status(), 200);
+    assert_eq!(me(&app, &first).await.status(), 401);
+
+    // A third, from a fresh browser: yet another id.
+    let (third, _) = sign_in_to(&app, AGENT, None).await;
+    assert_ne!(third, second);
+    assert_eq!(me(&app, &second).await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_signs_in_as_a_supervisor() {
+    let app = TestApp::spawn().await;
+    let cookie = app.sign_in(SUPERVISOR).await;
+    let who: Value = me(&app, &cookie).await.json().await.unwrap();
+    assert_eq!(who["role"], "supervisor");
+    assert_eq!(who["email"], "supervisor@demo.bank");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn return_to_is_honoured_and_open_redirects_fall_back_to_the_root() {
+    let app = TestApp::spawn().await;
+    let (_, to) = sign_in_to(&app, AGENT, Some("/history?page=2")).await;
+    assert_eq!(to, "/history?page=2");
+    for evil in [
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil",
+        "/\t/evil.example",
+        "evil.example",
+    ] {
+        let (_, to) = sign_in_to(&app, AGENT, Some(evil)).await;
+        assert_eq!(to, "/", "{evil:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_is_single_use_and_needs_its_own_pending_sign_in() {
+    let app = TestApp::spawn().await;
+    let authorize = start_login(&app, None).await;
+    let back = app.provider_sign_in(&authorize, AGENT).await;
+
+    // A wrong state: refused, and the real sign-in is not spent by it.
+    let mut wrong = Url::parse(&back).unwrap();
+    let pairs: Vec<(String, String)> = query(&back)
+        .into_iter()
+        .map(|(n, v)| {
+            if n == "state" {
+                (n, "not-the-state".to_owned())
+            } else {
+                (n, v)
+            }
+        })
+        .collect();
+    wrong.query_pairs_mut().clear().extend_pairs(&pairs);
+    let response = callback(&app, wrong.as_str(), None).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("set-cookie").is_none());
+    assert!(text(response).await.contains("Sign in again"));
+
+    let response = callback(&app, &back, None).await;
+    assert_eq!(response.status(), 303);
+    let cookie = session_cookie(&response);
+
+    // Replayed: the pending sign-in is gone.
+    let response = callback(&app, &back, None).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("set-cookie").is_none());
+    // Replayed with the session: still refused, and the session is untouched.
+    let response = callback(&app, &back, Some(&cookie)).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(me(&app, &cookie).await.status(), 200);
+
+    // No pending sign-in at all, or no state.
+    for path in [
+        "/auth/callback?code=abc&state=never-issued",
+        "/auth/callback?code=abc",
+        "/auth/callback",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 400, "{path}");
+        assert!(response.headers().get("set-cookie").is_none());
+        let page = text(response).await;
+        assert!(page.contains("Sign in again"), "{page}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_pending_sign_in_is_refused() {
+    let app = TestApp::spawn().await;
+    let store = SqliteStore::open(&app.bff_store_path()).await.unwrap();
+    store
+        .insert_login(&PendingLogin {
+            state_hash: hash("an-old-state"),
+            nonce: "n".to_owned(),
+            code_verifier: "v".repeat(43),
+            return_to: "/".to_owned(),
+            created_at: now_ms() - 11 * 60 * 1000,
+        })
+        .await
+        .unwrap();
+    let response = app.get("/auth/callback?code=abc&state=an-old-state").await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("set-cookie").is_none());
+    assert!(text(response).await.contains("took too long"));
+    // And it was used up.
+    assert_eq!(store.take_login(&hash("an-old-state")).await.unwrap(), None);
+    store.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_provider_error_is_shown_escaped() {
+    let app = TestApp::spawn().await;
+    let authorize = start_login(&app, None).await;
+    let state = param(&authorize, "state");
+    let mut back = Url::parse(&format!("{}/auth/callback", app.url)).unwrap();
+    back.query_pairs_mut()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", "<script>alert(1)</script> & no")
+        .append_pair("state", &state)
+        .append_pair("iss", &app.provider_issuer);
+    let response = callback(&app, back.as_str(), None).await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("set-cookie").is_none());
+    let page = text(response).await;
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; no"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"), "{page}");
+    // The pending sign-in was spent.
+    assert_eq!(callback(&app, back.as_str(), None).await.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_gives_a_page_to_try_again() {
+    let app = TestApp::spawn_with(ProviderMode::External {
+        profile: server::oidc::Profile::Standard,
+        url: closed_port_url().await,
+    })
+    .await;
+    let response = app.get("/auth/login?return_to=/history").await;
+    assert_eq!(response.status(), 503);
+    let page = text(response).await;
+    assert!(page.contains("Try again"), "{page}");
+    assert!(
+        page.contains(r#"href="/auth/login?return_to=%2Fhistory""#),
+        "{page}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let cookie = app.sign_in(AGENT).await;
+    assert_eq!(me(&app, &cookie).await.status(), 200);
+
+    let response = logout(&app, &cookie, &[("Origin", &app.url)]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/");
+    let cleared = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.starts_with("__Host-countersign=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+
+    let answer = me(&app, &cookie).await;
+    assert_eq!(answer.status(), 401);
+    let body: Value = answer.json().await.unwrap();
+    assert!(body["error"].is_string());
+
+    // Signing out again, or without a session, is harmless.
+    let response = logout(&app, &cookie, &[("Sec-Fetch-Site", "same-origin")]).await;
+    assert_eq!(response.status(), 303);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn idle_and_absolute_timeouts_end_a_session() {
+    let app = TestApp::spawn().await;
+    let idle = app.sign_in(AGENT).await;
+    let old = app.sign_in(AGENT).await;
+    assert_eq!(me(&app, &idle).await.status(), 200);
+    assert_eq!(me(&app, &old).await.status(), 200);
+
+    let db = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(app.bff_store_path()),
+    )
+    .await
+    .unwrap();
+    let id_hash = |cookie: &str| hash(cookie.split_once('=').unwrap().1);
+    // 31 minutes without a request (the idle limit is 30).
+    sqlx::query(
+        "UPDATE sessions SET last_seen_at = last_seen_at - 31 * 60 * 1000 WHERE id_hash = ?",
+    )
+    .bind(id_hash(&idle))
+    .execute(&db)
+    .await
+    .unwrap();
+    // Past its absolute expiry, though used just now.
+    sqlx::query("UPDATE sessions SET expires_at = ? WHERE id_hash = ?")
+        .bind(now_ms() - 1)
+        .bind(id_hash(&old))
+        .execute(&db)
+        .await
+        .unwrap();
+
+    for cookie in [&idle, &old] {
+        assert_eq!(me(&app, cookie).await.status(), 401);
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE id_hash = ?")
+            .bind(id_hash(cookie))
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "an ended session is deleted");
+    }
+    db.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_and_the_session_survives() {
+    let app = TestApp::spawn().await;
+    let cookie = app.sign_in(AGENT).await;
+
+    for headers in [
+        &[("Origin", "http://evil.example")][..],
+        &[("Sec-Fetch-Site", "cross-site")][..],
+        &[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Origin", app.url.as_str()),
+        ][..],
+        &[("Sec-Fetch-Site", "same-site")][..],
+        &[("Origin", "null")][..],
+        &[][..],
+    ] {
+        let response = logout(&app, &cookie, headers).await;
+        assert_eq!(response.status(), 403, "{headers:?}");
+        assert!(response.headers().get("set-cookie").is_none());
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"].is_string(), "{body}");
+        assert_eq!(me(&app, &cookie).await.status(), 200, "{headers:?}");
+    }
+
+    // Server functions are covered too.
+    let response = app
+        .http
+        .post(format!("{}/api/provider-status", app.url))
+        .header("Accept", "application/json")
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+
+    // From the console itself it works.
+    let response = logout(&app, &cookie, &[("Sec-Fetch-Site", "same-origin")]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(me(&app, &cookie).await.status(), 401);
+    app.stop().await;
+}

@@ -1,0 +1,237 @@
+//! The console's server functions over HTTP: the session decides who may do what, identifiers
+//! are checked, flows are per agent (supervisors see all), and starts are rate limited.
+
+use serde_json::Value;
+
+use crate::kit::{AGENT, SUPERVISOR, TestApp};
+
+async fn call(
+    app: &TestApp,
+    cookie: Option<&str>,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .header("Accept", "application/json")
+        .header("Origin", &app.url)
+        .form(form);
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+async fn start(app: &TestApp, cookie: &str, identifier: &str, channel: &str) -> reqwest::Response {
+    call(
+        app,
+        Some(cookie),
+        "/api/start-verification",
+        &[
+            ("request[identifier]", identifier),
+            ("request[channel]", channel),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_agent_starts_a_verification_and_sees_its_code() {
+    let app = TestApp::spawn().await;
+    let cookie = app.sign_in(AGENT).await;
+    let me: Value = call(&app, Some(&cookie), "/api/me", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "Avery Agent");
+    assert_eq!(me["supervisor"], false);
+    assert!(me["dev_outbox"].as_str().unwrap().ends_with("/dev/outbox"));
+
+    let response = start(&app, &cookie, " +1 555 555 0101 ", "sms").await;
+    assert_eq!(response.status(), 200);
+    let flow: Value = response.json().await.unwrap();
+    assert_eq!(flow["status"], "pending");
+    assert_eq!(flow["hint_type"], "phone");
+    assert_eq!(flow["agent"], "Avery Agent");
+    let code = flow["binding_code"].as_str().unwrap();
+    assert_eq!(code.len(), 7);
+    assert_eq!(flow["timeline"][0]["kind"], "sent");
+    // The provider sent the customer a link carrying the same code.
+    let outbox: Value = app
+        .http
+        .get(format!("{}/dev/outbox.json", app.provider_issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = outbox[0]["link"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/approve?auth_req_id=", app.url)),
+        "{link}"
+    );
+    assert!(link.ends_with(&format!("binding_message={code}")), "{link}");
+    // Nothing secret comes back to the browser.
+    let auth_req_id = link
+        .split("auth_req_id=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert!(!flow.to_string().contains(auth_req_id));
+
+    let mine: Value = call(&app, Some(&cookie), "/api/verifications", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_session_nothing_happens() {
+    let app = TestApp::spawn().await;
+    let me: Value = call(&app, None, "/api/me", &[]).await.json().await.unwrap();
+    assert!(me.is_null());
+    let refused = call(
+        &app,
+        None,
+        "/api/start-verification",
+        &[
+            ("request[identifier]", "alice"),
+            ("request[channel]", "link"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 401);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in to continue.")
+    );
+}
+
+#[tokio::test]
+async fn agents_see_their_own_flows_and_supervisors_all() {
+    let app = TestApp::spawn().await;
+    let agent = app.sign_in(AGENT).await;
+    let supervisor = app.sign_in(SUPERVISOR).await;
+    let flow: Value = start(&app, &agent, "alice", "link")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = flow["id"].as_str().unwrap();
+    assert!(
+        flow["link"]
+            .as_str()
+            .unwrap()
+            .contains("/approve?auth_req_id=")
+    );
+
+    let theirs: Value = call(&app, Some(&supervisor), "/api/verifications", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs[0]["id"], id);
+    // The supervisor's own list is everyone's; an agent's list is theirs only.
+    let _ = start(&app, &supervisor, "bob@example.com", "email").await;
+    let agents: Value = call(&app, Some(&agent), "/api/verifications", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(agents.as_array().unwrap().len(), 1);
+
+    // A supervisor may cancel another agent's flow (the engine's tests cover an agent who may
+    // not); once ended, it cannot be cancelled again.
+    let other = app.sign_in(SUPERVISOR).await;
+    let cancelled = call(
+        &app,
+        Some(&other),
+        "/api/cancel-verification",
+        &[("flow_id", id)],
+    )
+    .await;
+    assert_eq!(cancelled.status(), 200);
+    let again = call(
+        &app,
+        Some(&agent),
+        "/api/cancel-verification",
+        &[("flow_id", id)],
+    )
+    .await;
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("already ended"));
+    let unknown = call(
+        &app,
+        Some(&agent),
+        "/api/cancel-verification",
+        &[("flow_id", "nope")],
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn bad_identifiers_and_notes_are_refused_plainly() {
+    let app = TestApp::spawn().await;
+    let cookie = app.sign_in(AGENT).await;
+    let empty = start(&app, &cookie, "   ", "sms").await;
+    assert_eq!(empty.status(), 400);
+    assert!(
+        empty
+            .text()
+            .await
+            .unwrap()
+            .contains("Type the customer's email")
+    );
+    let long_note = "x".repeat(121);
+    let refused = call(
+        &app,
+        Some(&cookie),
+        "/api/start-verification",
+        &[
+            ("request[identifier]", "alice"),
+            ("request[channel]", "link"),
+            ("request[custom_message]", &long_note),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    // An unknown customer: the provider's refusal ends the flow as failed, with a sentence.
+    let unknown: Value = start(&app, &cookie, "nobody@example.com", "email")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unknown["status"], "failed");
+    assert!(unknown["outcome"].as_str().unwrap().ends_with('.'));
+}
+
+#[tokio::test]
+async fn one_customer_gets_three_requests_per_ten_minutes() {
+    let app = TestApp::spawn().await;
+    let agent = app.sign_in(AGENT).await;
+    let supervisor = app.sign_in(SUPERVISOR).await;
+    for hint in ["alice", "alice", " alice "] {
+        assert_eq!(start(&app, &agent, hint, "link").await.status(), 200);
+    }
+    // Counted per customer across agents, whatever the spelling of the number.
+    let limited = start(&app, &supervisor, "alice", "link").await;
+    assert_eq!(limited.status(), 429);
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait));
+    assert_eq!(start(&app, &agent, "bob", "link").await.status(), 200);
+}
