@@ -122,7 +122,7 @@ pub async fn view(
     let limited = limits::peek(
         store,
         limits::PER_APPROVAL_IP,
-        &client_address(request),
+        &client_address(request, bff.trust_forwarded_for),
         now,
     )
     .await
@@ -153,7 +153,7 @@ pub async fn step(
     }
     let now = bff.engine.now_ms();
     let store = bff.engine.store();
-    let address = client_address(request);
+    let address = client_address(request, bff.trust_forwarded_for);
     if let Err(wait) = limits::hit(store, limits::PER_APPROVAL_IP, &address, now)
         .await
         .map_err(unavailable)?
@@ -747,11 +747,27 @@ async fn revoke(client: &OidcClient, token: &Secret) {
 }
 
 /// What the rate limit counts: the peer's IP address (IPv6 per /64, as the provider does).
-fn client_address(request: &Parts) -> String {
-    let ip = request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+/// The customer's address for rate limits: the TCP peer, or behind a trusted reverse proxy the
+/// address it appended last to `X-Forwarded-For` (earlier entries are the client's own claims).
+fn client_address(request: &Parts, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            request
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.rsplit(',').next())
+                .and_then(|last| last.trim().parse::<IpAddr>().ok())
+        })
+        .flatten();
+    let ip = forwarded.or_else(|| {
+        request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+    });
     match ip {
         Some(IpAddr::V4(ip)) => ip.to_string(),
         Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
@@ -987,15 +1003,25 @@ mod tests {
             }
             request.into_parts().0
         };
-        assert_eq!(client_address(&parts(Some("10.1.2.3:4000"))), "10.1.2.3");
         assert_eq!(
-            client_address(&parts(Some("[2001:db8:1:2:3:4:5:6]:443"))),
+            client_address(&parts(Some("10.1.2.3:4000")), false),
+            "10.1.2.3"
+        );
+        let mut proxied = parts(Some("10.1.2.3:4000"));
+        proxied.headers.insert(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+        );
+        assert_eq!(client_address(&proxied, true), "203.0.113.9");
+        assert_eq!(client_address(&proxied, false), "10.1.2.3");
+        assert_eq!(
+            client_address(&parts(Some("[2001:db8:1:2:3:4:5:6]:443")), false),
             "2001:db8:1:2::/64"
         );
         assert_eq!(
-            client_address(&parts(Some("[::ffff:10.0.0.1]:443"))),
+            client_address(&parts(Some("[::ffff:10.0.0.1]:443")), false),
             "10.0.0.1"
         );
-        assert_eq!(client_address(&parts(None)), "unknown");
+        assert_eq!(client_address(&parts(None), false), "unknown");
     }
 }

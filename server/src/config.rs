@@ -86,6 +86,8 @@ pub struct Config {
     pub request_expiry: Duration,
     /// Who asks, as the customer's approval page names it.
     pub display_name: String,
+    /// Whether a reverse proxy appends the client's address to `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 /// The display name of the demo seed's application.
@@ -212,6 +214,16 @@ impl Config {
                 name
             }
         };
+        let trust_forwarded_for = match set(TRUST).as_deref().map(str::trim) {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: TRUST,
+                    problem: format!("{other:?} is not true or false"),
+                });
+            }
+        };
         let site_root = set("COUNTERSIGN_SITE_ROOT")
             .or_else(|| set("LEPTOS_SITE_ROOT"))
             .unwrap_or_else(|| DEFAULT_SITE_ROOT.to_owned())
@@ -227,6 +239,7 @@ impl Config {
             session_max,
             request_expiry,
             display_name,
+            trust_forwarded_for,
         })
     }
 }
@@ -255,11 +268,13 @@ impl Config {
             session_max: Duration::from_secs(12 * 3600),
             request_expiry: Duration::from_secs(300),
             display_name: DEFAULT_DISPLAY_NAME.to_owned(),
+            trust_forwarded_for: false,
         }
     }
 }
 
 const PROFILE: &str = "COUNTERSIGN_PROVIDER_PROFILE";
+const TRUST: &str = "COUNTERSIGN_TRUST_FORWARDED_FOR";
 const SECRET: &str = "COUNTERSIGN_CLIENT_SECRET";
 const SECRET_FILE: &str = "COUNTERSIGN_CLIENT_SECRET_FILE";
 const IDLE: &str = "COUNTERSIGN_SESSION_IDLE_MINUTES";
@@ -482,6 +497,15 @@ mod tests {
         let refused = file_settings("[client]\nsecret = \"x\"\n").unwrap_err();
         assert!(refused.contains("COUNTERSIGN_CLIENT_SECRET"), "{refused}");
         assert!(file_settings("not = [toml").is_err());
+    }
+
+    #[test]
+    fn trusting_a_proxy_is_a_clear_yes_or_no() {
+        assert!(!config(&[]).unwrap().trust_forwarded_for);
+        let on = config(&[("COUNTERSIGN_TRUST_FORWARDED_FOR", "true")]).unwrap();
+        assert!(on.trust_forwarded_for);
+        let bad = config(&[("COUNTERSIGN_TRUST_FORWARDED_FOR", "yes")]).unwrap_err();
+        assert_eq!(bad.variable, "COUNTERSIGN_TRUST_FORWARDED_FOR");
     }
 
     #[test]

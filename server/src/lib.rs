@@ -77,6 +77,8 @@ pub struct Bff {
     pub provider_issuer: String,
     /// Who asks, as the customer's approval page names it.
     pub display_name: String,
+    /// Whether a reverse proxy appends the client's address to `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 impl Backend for Bff {
@@ -320,6 +322,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         provider_embedded,
         provider_issuer: provider_issuer.clone(),
         display_name: config.display_name.clone(),
+        trust_forwarded_for: config.trust_forwarded_for,
     };
     let app = router(AppState {
         leptos_options,

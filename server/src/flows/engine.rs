@@ -33,6 +33,9 @@ pub trait Ciba: Send + Sync + std::fmt::Debug + 'static {
     /// Polls the token endpoint for `flow`; on tokens, validates the ID token against the
     /// customer the flow asked for.
     async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled;
+
+    /// Revokes tokens (as [`Polled::Verified`] carried them) that will not be kept.
+    async fn discard(&self, tokens: &str);
 }
 
 /// The provider accepted a request.
@@ -525,30 +528,7 @@ impl Engine {
             let after = self.inner.clock.now_ms();
             match polled {
                 Polled::Verified { customer, tokens } => {
-                    let detail = format!("Verified {}.", customer.name);
-                    let customer_json = serde_json::to_string(&customer)
-                        .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?;
-                    let next = Flow {
-                        status: FlowStatus::Approved.as_str().to_owned(),
-                        decided_at: flow.decided_at.or(Some(after)),
-                        ended_at: Some(after),
-                        customer: Some(customer_json),
-                        tokens: Some(tokens),
-                        ..flow.clone()
-                    };
-                    if !self
-                        .write(
-                            &next,
-                            flow.version,
-                            EventKind::Verified,
-                            Some(&detail),
-                            after,
-                        )
-                        .await?
-                    {
-                        // Cancelled meanwhile: the tokens are not kept.
-                        tracing::info!(flow_id, "tokens arrived for a flow that had ended");
-                    }
+                    self.verified(flow_id, &customer, tokens, after).await?;
                     return Ok(());
                 }
                 Polled::Denied => {
@@ -603,6 +583,54 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// How often to retry writing an outcome over concurrent changes (a decision, a report).
+const OUTCOME_ATTEMPTS: usize = CAS_ATTEMPTS;
+
+impl Engine {
+    /// Records verified tokens. The flow may have changed since it was read (the customer's
+    /// decision recorded, a report): read it again and retry while it is live. If it ended
+    /// meanwhile (cancelled), the tokens are not kept: they are revoked.
+    async fn verified(
+        &self,
+        flow_id: &str,
+        customer: &VerifiedCustomer,
+        tokens: String,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let detail = format!("Verified {}.", customer.name);
+        let customer_json = serde_json::to_string(customer)
+            .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?;
+        for _ in 0..OUTCOME_ATTEMPTS {
+            let Some(flow) = self.inner.store.flow(flow_id).await? else {
+                break;
+            };
+            if !flow.is_live() {
+                break;
+            }
+            let next = Flow {
+                status: FlowStatus::Approved.as_str().to_owned(),
+                decided_at: flow.decided_at.or(Some(now)),
+                ended_at: Some(now),
+                customer: Some(customer_json.clone()),
+                tokens: Some(tokens.clone()),
+                ..flow.clone()
+            };
+            if self
+                .write(&next, flow.version, EventKind::Verified, Some(&detail), now)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        tracing::info!(
+            flow_id,
+            "tokens arrived for a flow that had ended; revoking them"
+        );
+        self.inner.ciba.discard(&tokens).await;
+        Ok(())
     }
 }
 
@@ -688,6 +716,11 @@ mod tests {
         polls: Mutex<Vec<i64>>,
         starts: Mutex<usize>,
         refuse_start: bool,
+        /// Tokens revoked through `discard`.
+        discarded: Mutex<Vec<String>>,
+        /// While polling, change the flow in this store first (as a decision or a cancel
+        /// landing during the poll would), then answer.
+        meddle: Mutex<Option<(MemoryStore, &'static str)>>,
     }
 
     impl Scripted {
@@ -724,13 +757,25 @@ mod tests {
             })
         }
 
-        async fn poll(&self, _: &Flow, now_ms: i64) -> Polled {
+        async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled {
             self.polls.lock().unwrap().push(now_ms);
+            let meddle = self.meddle.lock().unwrap().take();
+            if let Some((store, status)) = meddle {
+                let changed = Flow {
+                    status: status.into(),
+                    ..flow.clone()
+                };
+                assert!(store.update_flow(&changed, flow.version).await.unwrap());
+            }
             self.answers
                 .lock()
                 .unwrap()
                 .pop_front()
                 .unwrap_or(Polled::Wait(Answer::Pending))
+        }
+
+        async fn discard(&self, tokens: &str) {
+            self.discarded.lock().unwrap().push(tokens.to_owned());
         }
     }
 
@@ -1018,5 +1063,37 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_land_even_when_the_flow_changed_during_the_poll() {
+        let start = tokio::time::Instant::now();
+        let store = MemoryStore::new();
+        let ciba = Scripted::with([verified()]);
+        // The customer's decision is recorded while the poll is in flight.
+        *ciba.meddle.lock().unwrap() = Some((store.clone(), "pending"));
+        let engine = engine(&store, ciba.clone());
+        let view = engine.start(&agent("a"), input()).await.unwrap();
+        run_until(start, 6).await;
+        assert_eq!(status(&engine, &view.id).await, FlowStatus::Approved);
+        assert!(ciba.discarded.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_for_a_flow_cancelled_during_the_poll_are_revoked() {
+        let start = tokio::time::Instant::now();
+        let store = MemoryStore::new();
+        let ciba = Scripted::with([verified()]);
+        *ciba.meddle.lock().unwrap() = Some((store.clone(), "cancelled"));
+        let engine = engine(&store, ciba.clone());
+        let view = engine.start(&agent("a"), input()).await.unwrap();
+        run_until(start, 6).await;
+        assert_eq!(status(&engine, &view.id).await, FlowStatus::Cancelled);
+        assert_eq!(
+            ciba.discarded.lock().unwrap().as_slice(),
+            [r#"{"access_token":"secret"}"#]
+        );
+        let flow = store.flow(&view.id).await.unwrap().unwrap();
+        assert!(flow.tokens.is_none(), "no token is kept for an ended flow");
     }
 }

@@ -93,6 +93,22 @@ impl Ciba for OidcCiba {
             PollOutcome::Invalid(detail) => Polled::Failed(sentence(&detail)),
         }
     }
+
+    async fn discard(&self, tokens: &str) {
+        let Ok(client) = self.provider.client().await else {
+            tracing::warn!("could not revoke tokens: the provider is unreachable");
+            return;
+        };
+        let stored: serde_json::Value = serde_json::from_str(tokens).unwrap_or_default();
+        let token = stored["refresh_token"]
+            .as_str()
+            .or_else(|| stored["access_token"].as_str());
+        if let Some(token) = token
+            && let Err(error) = client.revoke(&Secret::new(token)).await
+        {
+            tracing::warn!(%error, "could not revoke tokens that will not be kept");
+        }
+    }
 }
 
 /// Validates the ID token and checks it names the requested customer; revokes the tokens if
@@ -162,15 +178,16 @@ fn hint_type(flow: &Flow) -> HintType {
     }
 }
 
-/// The hint as the provider expects it: phone numbers as `+` and digits only, emails in lower
-/// case, user ids as typed (trimmed).
+/// The hint as the provider expects it: phone numbers in E.164 form (`+` and digits; a number
+/// typed without `+` is taken as international), emails in lower case, user ids as typed
+/// (trimmed). One customer's spellings give one hint, so limits count them together.
 pub fn normalised_hint(hint_type: HintType, hint: &str) -> String {
     let hint = hint.trim();
     match hint_type {
-        HintType::Phone => hint
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == '+')
-            .collect(),
+        HintType::Phone => {
+            let digits: String = hint.chars().filter(char::is_ascii_digit).collect();
+            format!("+{digits}")
+        }
         HintType::Email => hint.to_lowercase(),
         HintType::UserId => hint.to_owned(),
     }
@@ -180,14 +197,21 @@ pub fn normalised_hint(hint_type: HintType, hint: &str) -> String {
 pub fn names_the_customer(claims: &IdClaims, hint_type: HintType, hint: &str) -> bool {
     match hint_type {
         HintType::UserId => claims.sub == hint,
-        HintType::Email => claims
-            .email
-            .as_deref()
-            .is_some_and(|email| email.eq_ignore_ascii_case(hint)),
-        HintType::Phone => claims
-            .phone_number
-            .as_deref()
-            .is_some_and(|phone| normalised_hint(HintType::Phone, phone) == hint),
+        // An address or number only names someone once the provider has verified it.
+        HintType::Email => {
+            claims.email_verified == Some(true)
+                && claims
+                    .email
+                    .as_deref()
+                    .is_some_and(|email| email.eq_ignore_ascii_case(hint))
+        }
+        HintType::Phone => {
+            claims.phone_number_verified == Some(true)
+                && claims
+                    .phone_number
+                    .as_deref()
+                    .is_some_and(|phone| normalised_hint(HintType::Phone, phone) == hint)
+        }
     }
 }
 
@@ -243,6 +267,24 @@ mod tests {
         assert_eq!(hint, "+15555550101");
         assert!(names_the_customer(&alice, HintType::Phone, &hint));
         assert!(!names_the_customer(&alice, HintType::Phone, "+15555550102"));
+        assert_eq!(
+            normalised_hint(HintType::Phone, "15555550101"),
+            "+15555550101"
+        );
+        // An unverified address or number names nobody.
+        let mut unverified = alice.clone();
+        unverified.email_verified = Some(false);
+        unverified.phone_number_verified = None;
+        assert!(!names_the_customer(
+            &unverified,
+            HintType::Email,
+            "alice@example.com"
+        ));
+        assert!(!names_the_customer(
+            &unverified,
+            HintType::Phone,
+            "+15555550101"
+        ));
         // No claim to compare with is no match.
         let bare = claims("alice", None, None);
         assert!(!names_the_customer(

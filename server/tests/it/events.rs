@@ -59,6 +59,8 @@ impl Ciba for Scripted {
             .pop_front()
             .unwrap_or(Polled::Wait(Answer::Pending))
     }
+
+    async fn discard(&self, _: &str) {}
 }
 
 fn verified() -> Polled {
