@@ -140,7 +140,34 @@ async fn login(State(state): State<AppState>, RawQuery(query): RawQuery) -> Resp
         &nonce,
         &code_challenge(&verifier),
     );
-    see_other(&url, None)
+    // The state also goes into a short-lived cookie: the callback must come back to the
+    // browser that started the sign-in, or someone could sign another agent's browser into
+    // their own session (login CSRF, RFC 9700 §4.7.1). Lax, because the provider's redirect
+    // back is a cross-site navigation.
+    see_other(&url, Some(&login_cookie(&login_state)))
+}
+
+/// The cookie binding a sign-in to the browser that started it.
+pub const LOGIN_COOKIE: &str = "__Host-countersign-login";
+
+fn login_cookie(state: &str) -> String {
+    format!("{LOGIN_COOKIE}={state}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600")
+}
+
+fn cleared_login_cookie() -> String {
+    format!("{LOGIN_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// The sign-in state the browser's login cookie holds.
+fn login_state_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == LOGIN_COOKIE)
+        .map(|(_, value)| value.to_owned())
 }
 
 /// The 503 page when the provider cannot be reached.
@@ -274,7 +301,13 @@ async fn callback(
 ) -> Response {
     let query = query.unwrap_or_default();
     match finish(&state, &query, &headers).await {
-        Ok((cookie, return_to)) => see_other(&return_to, Some(&cookie)),
+        Ok((cookie, return_to)) => {
+            let mut response = see_other(&return_to, Some(&cookie));
+            if let Ok(clear) = HeaderValue::from_str(&cleared_login_cookie()) {
+                response.headers_mut().append(header::SET_COOKIE, clear);
+            }
+            response
+        }
         Err((refused, return_to)) => refused.into_response(&return_to),
     }
 }
@@ -292,6 +325,15 @@ async fn finish(
     let login_state = query_param(query, "state")
         .filter(|value| !value.is_empty())
         .ok_or_else(|| fallback(Refused::UnknownSignIn))?;
+    // Only the browser that started this sign-in may finish it.
+    let same_browser = login_state_of(headers).is_some_and(|cookie| {
+        use subtle::ConstantTimeEq as _;
+        bool::from(cookie.as_bytes().ct_eq(login_state.as_bytes()))
+    });
+    if !same_browser {
+        tracing::warn!("sign-in refused: the callback came to another browser");
+        return Err(fallback(Refused::UnknownSignIn));
+    }
     let login = bff
         .store
         .take_login(&session::hash(&login_state))

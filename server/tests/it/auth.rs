@@ -53,17 +53,40 @@ async fn start_login(app: &TestApp, return_to: Option<&str>) -> String {
     let response = request.send().await.unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["cache-control"], "no-store");
-    assert!(response.headers().get("set-cookie").is_none());
+    // The only cookie: the sign-in's binding to this browser, short-lived.
+    let set = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.starts_with("__Host-countersign-login="), "{set}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Max-Age=600"] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
     location(&response)
 }
 
-/// GET the callback URL, with `cookie` if given.
+/// The login cookie the browser that started the sign-in behind `callback_url` holds.
+fn login_cookie_for(callback_url: &str) -> String {
+    let url = Url::parse(callback_url).unwrap();
+    let state = url
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    format!("__Host-countersign-login={state}")
+}
+
+/// GET the callback URL as the browser that started the sign-in (it holds the login cookie),
+/// with `cookie` as well if given.
 async fn callback(app: &TestApp, url: &str, cookie: Option<&str>) -> Response {
-    let mut request = app.http.get(url);
-    if let Some(cookie) = cookie {
-        request = request.header("Cookie", cookie);
-    }
-    request.send().await.unwrap()
+    let login = login_cookie_for(url);
+    let cookies = match cookie {
+        Some(cookie) => format!("{cookie}; {login}"),
+        None => login,
+    };
+    app.http
+        .get(url)
+        .header("Cookie", cookies)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The session cookie (`__Host-countersign=…`) a successful callback sets, after checking its
@@ -284,7 +307,12 @@ async fn a_stale_pending_sign_in_is_refused() {
         })
         .await
         .unwrap();
-    let response = app.get("/auth/callback?code=abc&state=an-old-state").await;
+    let response = callback(
+        &app,
+        &format!("{}/auth/callback?code=abc&state=an-old-state", app.url),
+        None,
+    )
+    .await;
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("set-cookie").is_none());
     assert!(text(response).await.contains("took too long"));
@@ -444,4 +472,25 @@ async fn cross_site_posts_are_refused_and_the_session_survives() {
     assert_eq!(response.status(), 303);
     assert_eq!(me(&app, &cookie).await.status(), 401);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_is_refused() {
+    let app = TestApp::spawn().await;
+    // A malicious agent starts a sign-in and sends the callback link to a colleague.
+    let authorize = start_login(&app, None).await;
+    let back = app.provider_sign_in(&authorize, AGENT).await;
+    for cookie in [None, Some("__Host-countersign-login=someone-else")] {
+        let mut request = app.http.get(&back);
+        if let Some(cookie) = cookie {
+            request = request.header("Cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{cookie:?}");
+        assert!(response.headers().get("set-cookie").is_none());
+    }
+    // The browser that started it can still finish it.
+    let response = callback(&app, &back, None).await;
+    assert_eq!(response.status(), 303);
+    session_cookie(&response);
 }

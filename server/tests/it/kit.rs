@@ -145,8 +145,21 @@ impl TestApp {
         let login = self.get("/auth/login").await;
         assert_eq!(login.status(), 303);
         let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+        let login_cookie = login.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let callback = self.provider_sign_in(&authorize, who).await;
-        let response = self.http.get(&callback).send().await.unwrap();
+        let response = self
+            .http
+            .get(&callback)
+            .header("Cookie", login_cookie)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 303, "the callback signs {} in", who.0);
         let set = response.headers()["set-cookie"].to_str().unwrap();
         set.split(';').next().unwrap().to_owned()
