@@ -1,6 +1,9 @@
 // Playwright runs against a Countersign it starts itself (`webServer` below) on the free ports
 // that `scripts/e2e.sh` picks, with a throw-away data folder. Browsers are never downloaded:
-// Debian's Chromium does the work.
+// Debian's Chromium does the work. A second Countersign, whose requests expire after 10 s,
+// serves the `expiry` project (its ports are picked here, its data is a subfolder).
+import { execFileSync } from "node:child_process";
+
 import { defineConfig, devices } from "@playwright/test";
 
 function required(name: string): string {
@@ -15,6 +18,65 @@ const port = required("E2E_PORT");
 const providerPort = required("E2E_PROVIDER_PORT");
 const dataDir = required("E2E_DATA_DIR");
 const baseURL = `http://127.0.0.1:${port}`;
+
+/** A free loopback port, as `scripts/e2e.sh` picks them. */
+function freePort(taken: string[]): string {
+  for (;;) {
+    const found = execFileSync("python3", [
+      "-c",
+      'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])',
+    ])
+      .toString()
+      .trim();
+    if (!taken.includes(found)) return found;
+  }
+}
+
+// A second Countersign whose requests expire after 10 s (the least it allows), for
+// `tests/expiry/`. Its ports are picked once, here in the runner: the workers load this file
+// again, but inherit the runner's environment, so they see the same ports.
+if (!process.env.E2E_EXPIRY_PORT || !process.env.E2E_EXPIRY_PROVIDER_PORT) {
+  process.env.E2E_EXPIRY_PORT = freePort([port, providerPort]);
+  process.env.E2E_EXPIRY_PROVIDER_PORT = freePort([
+    port,
+    providerPort,
+    process.env.E2E_EXPIRY_PORT,
+  ]);
+}
+const expiryPort = process.env.E2E_EXPIRY_PORT;
+const expiryProviderPort = process.env.E2E_EXPIRY_PROVIDER_PORT;
+const expiryURL = `http://127.0.0.1:${expiryPort}`;
+const expirySecs = "10";
+// The tests read it (and the ports) from the environment.
+process.env.E2E_EXPIRY_SECS = expirySecs;
+
+/** A Countersign with the embedded provider on `bff` and `provider`, data in `data`. */
+function server(
+  name: string,
+  bff: string,
+  provider: string,
+  data: string,
+  extra: Record<string, string> = {},
+) {
+  const url = `http://127.0.0.1:${bff}`;
+  return {
+    name,
+    command: "../target/debug/countersign",
+    url: `${url}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+    env: {
+      COUNTERSIGN_ADDR: `127.0.0.1:${bff}`,
+      COUNTERSIGN_PROVIDER_ADDR: `127.0.0.1:${provider}`,
+      COUNTERSIGN_DATA_DIR: data,
+      COUNTERSIGN_SITE_ROOT: "../target/site",
+      RUST_LOG: process.env.RUST_LOG ?? "info",
+      ...extra,
+    },
+  };
+}
 
 export default defineConfig({
   testDir: "./tests",
@@ -43,20 +105,33 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "desktop", use: { ...devices["Desktop Chrome"] } }],
-  webServer: {
-    command: "../target/debug/countersign",
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
-      COUNTERSIGN_ADDR: `127.0.0.1:${port}`,
-      COUNTERSIGN_PROVIDER_ADDR: `127.0.0.1:${providerPort}`,
-      COUNTERSIGN_DATA_DIR: dataDir,
-      COUNTERSIGN_SITE_ROOT: "../target/site",
-      RUST_LOG: process.env.RUST_LOG ?? "info",
+  projects: [
+    // The console and status pages on their own, first: they expect an agent with no other
+    // verification under way.
+    {
+      name: "desktop",
+      testIgnore: ["verify/**", "expiry/**"],
+      use: { ...devices["Desktop Chrome"] },
     },
-  },
+    // Agent (desktop) and customer (a phone, emulated in each test) together; the same agent
+    // accounts as "desktop", so after it.
+    {
+      name: "verify",
+      testMatch: "verify/**/*.spec.ts",
+      dependencies: ["desktop"],
+      use: { ...devices["Desktop Chrome"] },
+    },
+    // Against the second server, whose requests expire after 10 s.
+    {
+      name: "expiry",
+      testMatch: "expiry/**/*.spec.ts",
+      use: { ...devices["Desktop Chrome"], baseURL: expiryURL },
+    },
+  ],
+  webServer: [
+    server("Countersign", port, providerPort, dataDir),
+    server("Countersign 10 s", expiryPort, expiryProviderPort, `${dataDir}/expiry`, {
+      COUNTERSIGN_REQUEST_EXPIRY_SECS: expirySecs,
+    }),
+  ],
 });
