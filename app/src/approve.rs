@@ -590,7 +590,7 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
         view! {
             <section class="approve-code" aria-labelledby="approve-code-label">
                 <p id="approve-code-label" class="approve-code-label">
-                    "Code"
+                    "Code from the agent"
                 </p>
                 <p class="approve-code-value" data-testid="binding-code">
                     {code}
@@ -665,7 +665,7 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
                 <ActionForm action=actions.verify>
                     {verify_fields}
                     <label class="approve-label" for="approve-code-input">
-                        "Code"
+                        "6-digit code"
                     </label>
                     <input
                         id="approve-code-input"

@@ -261,14 +261,15 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
                             <p class="binding-label" id=code_label_id.clone()>
                                 "Read this code aloud to the customer"
                             </p>
-                            <p
+                            <div
                                 class="binding-code"
+                                role="group"
                                 aria-labelledby=code_label.clone()
                                 data-testid="binding-code"
                             >
                                 <span aria-hidden="true">{code.clone()}</span>
                                 <span class="visually-hidden">{spelled(&code)}</span>
-                            </p>
+                            </div>
                             <p class="binding-help">
                                 "They see the same code on their phone and approve only if the two match."
                             </p>

@@ -189,7 +189,7 @@ export async function sendCode(customer: Page, outbox: Outbox, to: string): Prom
 
 /** Types the one-time code and continues to the decision. */
 export async function enterCode(customer: Page, code: string) {
-  await customer.getByRole("textbox", { name: "Code" }).fill(code);
+  await customer.getByRole("textbox", { name: "6-digit code" }).fill(code);
   await customer.getByRole("button", { name: "Continue" }).click();
   await expect(customer.getByRole("heading", { name: "Approve this request?" })).toBeVisible();
 }
