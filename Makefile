@@ -14,7 +14,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The wasm build lives in its own target folder, as cargo-leptos keeps it.
 WASM := --target wasm32-unknown-unknown --target-dir target/front
 
-.PHONY: help run build release test lint fmt-check clippy unit replay interop e2e setup clean-data
+.PHONY: help run build release test lint fmt-check clippy unit replay interop e2e screenshots setup clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ interop: ## panva's openid-client (npm) runs the CIBA flow against a fresh count
 e2e: build ## Playwright tests in Debian's Chromium against a server on free ports
 	@scripts/setup.sh e2e
 	scripts/e2e.sh
+
+screenshots: build ## Refresh the README's screenshots (docs/screenshots) with the browser tests
+	@scripts/setup.sh e2e
+	E2E_SCREENSHOTS=1 scripts/e2e.sh --project=verify tests/verify/approve.spec.ts
 
 clean-data: ## Delete ./data (the demo's SQLite files); the next start creates it again
 	rm -rf data
