@@ -36,8 +36,8 @@ use app::{
 use axum::http::HeaderMap;
 use axum::{
     Router,
-    extract::FromRef,
-    http::{HeaderValue, header},
+    extract::{FromRef, State},
+    http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
     routing::get,
 };
@@ -157,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(events::routes())
         .merge(auth::routes())
         .leptos_routes_with_context(
@@ -178,6 +179,33 @@ async fn healthz() -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         "ok",
+    )
+}
+
+/// Readiness: 200 when the BFF's store answers and the provider is reachable (discovered), 503
+/// with the reason otherwise. A load balancer sends customers and agents elsewhere meanwhile.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let bff = &state.bff;
+    let store = bff.store.ping().await;
+    let provider = bff.oidc.client().await;
+    let (status, body) = match (&store, &provider) {
+        (Ok(()), Ok(_)) => (StatusCode::OK, serde_json::json!({ "status": "ready" })),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({
+                "status": "not ready",
+                "store": if store.is_ok() { "ok" } else { "unavailable" },
+                "provider": if provider.is_ok() { "ok" } else { "unreachable" },
+            }),
+        ),
+    };
+    if let Err(error) = &provider {
+        tracing::warn!(%error, "not ready: the provider");
+    }
+    (
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(body),
     )
 }
 

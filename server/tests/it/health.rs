@@ -123,3 +123,27 @@ async fn stopping_closes_both_ports() {
         assert!(result.is_err(), "{url} still answers after stop");
     }
 }
+
+#[tokio::test]
+async fn ready_only_when_the_provider_answers() {
+    let app = TestApp::spawn().await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+
+    let url = closed_port_url().await;
+    let app = TestApp::spawn_with(ProviderMode::External {
+        profile: server::oidc::Profile::Mosaic,
+        url,
+    })
+    .await;
+    // Live, but not ready: the provider cannot be reached.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let not_ready = app.get("/readyz").await;
+    assert_eq!(not_ready.status(), 503);
+    let body: serde_json::Value = not_ready.json().await.unwrap();
+    assert_eq!(body["provider"], "unreachable");
+    assert_eq!(body["store"], "ok");
+}
