@@ -1065,35 +1065,36 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn tokens_land_even_when_the_flow_changed_during_the_poll() {
+    /// Starts a flow whose first poll brings tokens while the flow is changed to `status`
+    /// behind the poller's back; returns the provider, the store and the flow's id after it.
+    async fn tokens_during(status: &'static str) -> (Arc<Scripted>, MemoryStore, Engine, String) {
         let start = tokio::time::Instant::now();
         let store = MemoryStore::new();
         let ciba = Scripted::with([verified()]);
-        // The customer's decision is recorded while the poll is in flight.
-        *ciba.meddle.lock().unwrap() = Some((store.clone(), "pending"));
+        *ciba.meddle.lock().unwrap() = Some((store.clone(), status));
         let engine = engine(&store, ciba.clone());
         let view = engine.start(&agent("a"), input()).await.unwrap();
         run_until(start, 6).await;
-        assert_eq!(status(&engine, &view.id).await, FlowStatus::Approved);
+        (ciba, store, engine, view.id)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_land_even_when_the_flow_changed_during_the_poll() {
+        // The customer's decision is recorded while the poll is in flight.
+        let (ciba, _, engine, id) = tokens_during("pending").await;
+        assert_eq!(status(&engine, &id).await, FlowStatus::Approved);
         assert!(ciba.discarded.lock().unwrap().is_empty());
     }
 
     #[tokio::test(start_paused = true)]
     async fn tokens_for_a_flow_cancelled_during_the_poll_are_revoked() {
-        let start = tokio::time::Instant::now();
-        let store = MemoryStore::new();
-        let ciba = Scripted::with([verified()]);
-        *ciba.meddle.lock().unwrap() = Some((store.clone(), "cancelled"));
-        let engine = engine(&store, ciba.clone());
-        let view = engine.start(&agent("a"), input()).await.unwrap();
-        run_until(start, 6).await;
-        assert_eq!(status(&engine, &view.id).await, FlowStatus::Cancelled);
+        let (ciba, store, engine, id) = tokens_during("cancelled").await;
+        assert_eq!(status(&engine, &id).await, FlowStatus::Cancelled);
         assert_eq!(
             ciba.discarded.lock().unwrap().as_slice(),
             [r#"{"access_token":"secret"}"#]
         );
-        let flow = store.flow(&view.id).await.unwrap().unwrap();
+        let flow = store.flow(&id).await.unwrap().unwrap();
         assert!(flow.tokens.is_none(), "no token is kept for an ended flow");
     }
 }

@@ -900,44 +900,10 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::store::SharedStore;
-
-    fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
-        Flow {
-            id: id.into(),
-            agent_sub: agent.into(),
-            agent_name: format!("{agent} name"),
-            hint: "alice@example.com".into(),
-            hint_type: "email".into(),
-            channel: "email".into(),
-            binding_message: "K7-42".into(),
-            custom_message: None,
-            auth_req_id: None,
-            link: None,
-            status: "starting".into(),
-            created_at,
-            expires_at: created_at + 600_000,
-            interval_secs: 5,
-            next_poll_at: created_at + 5_000,
-            poll_failures: 0,
-            decided_at: None,
-            ended_at: None,
-            outcome_detail: None,
-            customer: None,
-            tokens: None,
-            version: 0,
-        }
-    }
-
-    fn event(flow: &Flow, kind: &str, at: i64) -> NewEvent {
-        NewEvent {
-            flow_id: flow.id.clone(),
-            agent_sub: flow.agent_sub.clone(),
-            kind: kind.into(),
-            data: format!(r#"{{"flow":"{}","kind":"{kind}"}}"#, flow.id),
-            at,
-        }
-    }
+    use crate::store::{
+        SharedStore,
+        sqlite::tests::{event, flow},
+    };
 
     /// The store never lets tokio's paused clock move: no worker thread, no timer, no yield.
     /// (With SQLite, the runtime idles while the worker thread answers and auto-advances the

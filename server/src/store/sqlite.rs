@@ -539,7 +539,7 @@ async fn append_event<'e>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::store::{MemoryStore, SharedStore};
 
@@ -615,7 +615,8 @@ mod tests {
         }
     }
 
-    fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
+    /// A starting flow for tests of either store.
+    pub(in crate::store) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
         Flow {
             id: id.into(),
             agent_sub: agent.into(),
@@ -642,7 +643,8 @@ mod tests {
         }
     }
 
-    fn event(flow: &Flow, kind: &str, at: i64) -> NewEvent {
+    /// An event of `flow` for tests of either store.
+    pub(in crate::store) fn event(flow: &Flow, kind: &str, at: i64) -> NewEvent {
         NewEvent {
             flow_id: flow.id.clone(),
             agent_sub: flow.agent_sub.clone(),
