@@ -143,6 +143,8 @@ pub enum EventKind {
     LinkOpened,
     /// The customer signed in on the approval page.
     SignedIn,
+    /// Someone the request is not for signed in on its link, and was turned away.
+    WrongPerson,
     /// The customer approved; tokens are on their way.
     Approved,
     /// The tokens arrived and the ID token validated: the customer is verified.
@@ -168,6 +170,7 @@ impl EventKind {
             Self::Sent => "sent",
             Self::LinkOpened => "link_opened",
             Self::SignedIn => "signed_in",
+            Self::WrongPerson => "wrong_person",
             Self::Approved => "approved",
             Self::Verified => "verified",
             Self::Denied => "denied",

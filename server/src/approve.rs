@@ -39,7 +39,7 @@ use crate::{
     Bff,
     flows::{engine::FlowError, provider::normalised_hint},
     limits,
-    oidc::{OidcClient, OidcError, OtpChannel, Secret},
+    oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError, OtpChannel, Secret},
     session,
     store::{CustomerSession, Flow, StoreError},
 };
@@ -502,6 +502,31 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
         .await
     {
         Ok(signed_in) => {
+            match is_the_customer(&client, context.flow.as_ref(), &signed_in, context.now).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    revoke(&client, &signed_in.access_token).await;
+                    tracing::info!(
+                        flow_id = session.flow_id.as_deref(),
+                        "a customer the request is not for signed in on its link"
+                    );
+                    if let Some(flow_id) = &session.flow_id {
+                        record(context.bff, flow_id, EventKind::WrongPerson).await;
+                    }
+                    return Draft::of(context)
+                        .finished(ApprovalOutcome::WrongPerson)
+                        .save(context)
+                        .await;
+                }
+                Err(error) => {
+                    revoke(&client, &signed_in.access_token).await;
+                    tracing::warn!(%error, "a customer's sign-in could not be checked");
+                    return Draft::of(context)
+                        .notice(Some(ApprovalNotice::Unavailable))
+                        .save(context)
+                        .await;
+                }
+            }
             let (id, id_hash) = session::new_id();
             let next = CustomerSession {
                 id_hash,
@@ -544,6 +569,37 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
         }
     };
     Draft::of(context).notice(Some(notice)).save(context).await
+}
+
+/// Whether the customer who signed in is the one the request names. A request for an email
+/// address or phone number sent the code there, so whoever holds it is that customer; a request
+/// for a user id let the customer say where to send the code, so the sign-in's `sub` (from its
+/// validated ID token, else from userinfo) must be that id. For a request this BFF did not start,
+/// the provider decides when the customer does.
+async fn is_the_customer(
+    client: &OidcClient,
+    flow: Option<&Flow>,
+    signed_in: &OtpSession,
+    now_ms: i64,
+) -> Result<bool, OidcError> {
+    let Some(flow) = flow.filter(|flow| flow.hint_type == HintType::UserId.as_str()) else {
+        return Ok(true);
+    };
+    let wanted = normalised_hint(HintType::UserId, &flow.hint);
+    let sub = match &signed_in.id_token {
+        Some(id_token) => {
+            let expected = Expected {
+                sub: None,
+                nonce: None,
+            };
+            client
+                .validate_id_token(id_token, expected, now_ms.div_euclid(1000))
+                .await?
+                .sub
+        }
+        None => client.userinfo(&signed_in.access_token).await?.sub,
+    };
+    Ok(sub == wanted)
 }
 
 /// Step 4: approve or deny with the customer's own token, then revoke it.

@@ -52,6 +52,10 @@ pub(super) fn status_sentence(flow: &FlowView) -> String {
         FlowStatus::Pending => match last {
             Some(EventKind::LinkOpened) => "The customer opened the link.".to_owned(),
             Some(EventKind::SignedIn) => "The customer signed in and is deciding.".to_owned(),
+            Some(EventKind::WrongPerson) => {
+                "Someone else signed in on the link and was turned away. Waiting for the customer."
+                    .to_owned()
+            }
             Some(EventKind::Approved) => {
                 "The customer approved. Checking their identity…".to_owned()
             }
@@ -80,6 +84,7 @@ fn kind_label(kind: EventKind) -> &'static str {
         EventKind::Sent => "Sent",
         EventKind::LinkOpened => "Link opened",
         EventKind::SignedIn => "Customer signed in",
+        EventKind::WrongPerson => "Someone else signed in: refused",
         EventKind::Approved => "Approved",
         EventKind::Verified => "Identity verified",
         EventKind::Denied => "Denied",

@@ -50,10 +50,11 @@ mod browser {
     };
 
     /// Every event name the stream uses (`event: <kind>`), and `message` for unnamed frames.
-    const EVENT_NAMES: [EventKind; 11] = [
+    const EVENT_NAMES: [EventKind; 12] = [
         EventKind::Sent,
         EventKind::LinkOpened,
         EventKind::SignedIn,
+        EventKind::WrongPerson,
         EventKind::Approved,
         EventKind::Verified,
         EventKind::Denied,

@@ -216,15 +216,18 @@ test("another customer signed in on the link is refused, and the request stays t
   const mark = await outbox.mark();
   await bob.getByRole("button", { name: "Send me a code" }).click();
   await expect(bob.getByRole("heading", { name: "Enter the 6-digit code" })).toBeVisible();
-  await enterCode(bob, await outbox.code(BOB.email, mark));
-  await bob.getByRole("button", { name: "Approve", exact: true }).click();
+  // His sign-in names Bob, so he is turned away before any decision is offered.
+  await bob.getByRole("textbox", { name: "6-digit code" }).fill(await outbox.code(BOB.email, mark));
+  await bob.getByRole("button", { name: "Continue" }).click();
   await expect(bob.getByRole("heading", { name: "This request is not for you" })).toBeVisible();
+  await expect(bob.getByRole("button", { name: "Approve", exact: true })).toHaveCount(0);
   await expect(
     bob.getByText("This request is for someone else. Nothing was changed."),
   ).toBeVisible();
 
-  // Alice's card is still waiting, on the live console and after a reload.
+  // Alice's card is still waiting, says someone else was refused, and stays so after a reload.
   await expect(card).toHaveAttribute("data-status", "pending");
+  await expect(card.getByText("Someone else signed in: refused")).toBeVisible();
   await expect(card.getByTestId("verified-customer")).toHaveCount(0);
   await page.reload();
   await expect(card).toHaveAttribute("data-status", "pending");

@@ -389,7 +389,7 @@ impl Browser<'_> {
 }
 
 #[tokio::test]
-async fn another_customer_signing_in_on_the_link_cannot_approve_it() {
+async fn another_customer_signing_in_on_the_link_is_turned_away_at_sign_in() {
     let app = TestApp::spawn().await;
     let agent = Agent::sign_in(&app).await;
     // A user id names no address: the page asks for one.
@@ -405,22 +405,25 @@ async fn another_customer_signing_in_on_the_link_cannot_approve_it() {
         .await;
     assert!(page.contains("If b•••b@example.com is yours"), "{page}");
     let code = code_for(&app, "bob@example.com").await;
+    // Bob's sign-in names bob, not alice: he is told at once, never offered the decision.
     let page = browser
         .submit("approval-verify-code", &[("code", &code)])
         .await;
-    assert!(page.contains("Approve this request?"), "{page}");
-    let page = browser
-        .submit("approval-decide", &[("decision", "approve")])
-        .await;
+    assert!(!page.contains("Approve this request?"), "{page}");
     assert!(
         page.contains("This request is for someone else. Nothing was changed."),
         "{page}"
     );
+    // A forged decision from his browser changes nothing.
+    let page = browser
+        .submit_hidden_less("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("data-outcome=\"wrong_person\""), "{page}");
 
     let id = flow["id"].as_str().unwrap();
     let still = agent.flow(id).await;
     assert_eq!(still["status"], "pending");
-    assert_eq!(kinds(&still), ["sent", "link_opened", "signed_in"]);
+    assert_eq!(kinds(&still), ["sent", "link_opened", "wrong_person"]);
     // Alice can still approve her own request.
     let mut alice = Browser::new(&app, &link);
     alice
