@@ -3,6 +3,7 @@
 // Debian's Chromium does the work. A second Countersign, whose requests expire after 10 s,
 // serves the `expiry` project (its ports are picked here, its data is a subfolder).
 import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 import { defineConfig, devices } from "@playwright/test";
 
@@ -45,8 +46,21 @@ if (!process.env.E2E_EXPIRY_PORT || !process.env.E2E_EXPIRY_PROVIDER_PORT) {
 }
 const expiryPort = process.env.E2E_EXPIRY_PORT;
 const expiryProviderPort = process.env.E2E_EXPIRY_PROVIDER_PORT;
-const expiryURL = `http://127.0.0.1:${expiryPort}`;
+// Browsed as `localhost` while its provider is at 127.0.0.1: another site, so its sign-in is a
+// cross-site round trip (the provider's redirect back must still end in a signed-in console).
+const expiryURL = `http://localhost:${expiryPort}`;
 const expirySecs = "10";
+// The demo seed registers the console's callback at 127.0.0.1 (any port); this server's
+// provider gets the demo seed with its `localhost` callback registered instead.
+const expirySeed = `${dataDir}/expiry-seed.toml`;
+mkdirSync(dataDir, { recursive: true });
+writeFileSync(
+  expirySeed,
+  readFileSync("../provider/seed/demo.toml", "utf8").replace(
+    `redirect_uris = ["http://127.0.0.1:3000/auth/callback"]`,
+    `redirect_uris = ["${expiryURL}/auth/callback"]`,
+  ),
+);
 // The tests read it (and the ports) from the environment.
 process.env.E2E_EXPIRY_SECS = expirySecs;
 
@@ -132,6 +146,8 @@ export default defineConfig({
     server("Countersign", port, providerPort, dataDir),
     server("Countersign 10 s", expiryPort, expiryProviderPort, `${dataDir}/expiry`, {
       COUNTERSIGN_REQUEST_EXPIRY_SECS: expirySecs,
+      COUNTERSIGN_PUBLIC_URL: expiryURL,
+      COUNTERSIGN_PROVIDER_SEED: expirySeed,
     }),
   ],
 });

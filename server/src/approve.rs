@@ -17,10 +17,7 @@
 //! - Refusals of the provider become plain sentences on the page ([`ApprovalOutcome`],
 //!   [`ApprovalNotice`]); raw errors are only logged, and they never quote secrets.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    time::Duration,
-};
+use std::time::Duration;
 
 use app::{
     approve::{
@@ -30,10 +27,7 @@ use app::{
     flow::{EventKind, FlowStatus, HintType, mask_email, mask_phone},
     ssr::Refusal,
 };
-use axum::{
-    extract::ConnectInfo,
-    http::{HeaderMap, header, request::Parts},
-};
+use axum::http::{HeaderMap, header, request::Parts};
 
 use crate::{
     Bff,
@@ -122,7 +116,7 @@ pub async fn view(
     let limited = limits::peek(
         store,
         limits::PER_APPROVAL_IP,
-        &client_address(request, bff.trust_forwarded_for),
+        &limits::client_address(request, bff.trust_forwarded_for),
         now,
     )
     .await
@@ -153,7 +147,7 @@ pub async fn step(
     }
     let now = bff.engine.now_ms();
     let store = bff.engine.store();
-    let address = client_address(request, bff.trust_forwarded_for);
+    let address = limits::client_address(request, bff.trust_forwarded_for);
     if let Err(wait) = limits::hit(store, limits::PER_APPROVAL_IP, &address, now)
         .await
         .map_err(unavailable)?
@@ -802,41 +796,6 @@ async fn revoke(client: &OidcClient, token: &Secret) {
     }
 }
 
-/// What the rate limit counts: the peer's IP address (IPv6 per /64, as the provider does).
-/// The customer's address for rate limits: the TCP peer, or behind a trusted reverse proxy the
-/// address it appended last to `X-Forwarded-For` (earlier entries are the client's own claims).
-fn client_address(request: &Parts, trust_forwarded_for: bool) -> String {
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            request
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .next_back()
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.rsplit(',').next())
-                .and_then(|last| last.trim().parse::<IpAddr>().ok())
-        })
-        .flatten();
-    let ip = forwarded.or_else(|| {
-        request
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
-    });
-    match ip {
-        Some(IpAddr::V4(ip)) => ip.to_string(),
-        Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
-            Some(ip) => ip.to_string(),
-            None => {
-                let [a, b, c, d, ..] = ip.segments();
-                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
-            }
-        },
-        None => "unknown".to_owned(),
-    }
-}
-
 /// Whether `auth_req_id` is worth looking up: present, not huge, visible ASCII.
 fn well_formed(auth_req_id: &str) -> bool {
     !auth_req_id.is_empty()
@@ -863,7 +822,7 @@ fn unavailable(error: StoreError) -> Refusal {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::{HeaderValue, Request};
+    use axum::http::HeaderValue;
 
     use super::*;
 
@@ -1047,37 +1006,5 @@ mod tests {
         assert!(!plain_binding_message("<b>hi</b>"));
         assert!(!plain_binding_message("x\u{202e}y"));
         assert!(!plain_binding_message(&"a".repeat(21)));
-    }
-
-    #[test]
-    fn the_rate_limit_counts_the_peer_address() {
-        let parts = |addr: Option<&str>| {
-            let mut request = Request::new(());
-            if let Some(addr) = addr {
-                let addr: SocketAddr = addr.parse().unwrap();
-                request.extensions_mut().insert(ConnectInfo(addr));
-            }
-            request.into_parts().0
-        };
-        assert_eq!(
-            client_address(&parts(Some("10.1.2.3:4000")), false),
-            "10.1.2.3"
-        );
-        let mut proxied = parts(Some("10.1.2.3:4000"));
-        proxied.headers.insert(
-            "x-forwarded-for",
-            axum::http::HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
-        );
-        assert_eq!(client_address(&proxied, true), "203.0.113.9");
-        assert_eq!(client_address(&proxied, false), "10.1.2.3");
-        assert_eq!(
-            client_address(&parts(Some("[2001:db8:1:2:3:4:5:6]:443")), false),
-            "2001:db8:1:2::/64"
-        );
-        assert_eq!(
-            client_address(&parts(Some("[::ffff:10.0.0.1]:443")), false),
-            "10.0.0.1"
-        );
-        assert_eq!(client_address(&parts(None), false), "unknown");
     }
 }

@@ -1,12 +1,13 @@
 //! Agent sign-in and sign-out: the OIDC authorization code flow with PKCE (S256) against the
 //! workforce identity provider, ending in a session of the BFF's own.
 //!
-//! - `GET /auth/login?return_to=/path`: a fresh `state`, `nonce` and PKCE verifier, kept as a
+//! - `GET /auth/login?return_to=/path`: counted against [`limits::PER_LOGIN_IP`]; a fresh `state`, `nonce` and PKCE verifier, kept as a
 //!   [`PendingLogin`] under the hash of `state`; then a 303 to the provider. Nothing else changes.
 //! - `GET /auth/callback`: the pending sign-in is taken (single use, at most
 //!   [`LOGIN_LIFETIME`] old), the code exchanged, the ID token validated with the nonce, the role
 //!   checked (`agent` or `supervisor`), the provider's tokens revoked (the BFF keeps none), and a
-//!   new session made with a new id; then a 303 to `return_to`.
+//!   new session made with a new id; then a page that moves on to `return_to` (see
+//!   [`moving_on`] for why not a 303).
 //! - `POST /auth/logout`: the session is deleted and its cookie cleared; 303 to `/`.
 //! - `GET /api/me`: the signed-in agent's name, role and email as JSON (401 when signed out).
 //!
@@ -17,7 +18,7 @@ use std::time::Duration;
 use axum::{
     Json, Router,
     extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -26,7 +27,7 @@ use rand::RngExt as _;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    AppState,
+    AppState, limits,
     oidc::{Expected, OidcError, Secret},
     session::{self, AgentSession},
     store::{PendingLogin, Session},
@@ -101,12 +102,39 @@ fn query_param(query: &str, name: &str) -> Option<String> {
 }
 
 /// Starts a sign-in.
-async fn login(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    request: Parts,
+) -> Response {
     let bff = &state.bff;
     let query = query.unwrap_or_default();
     let return_to = safe_return_to(query_param(&query, "return_to").as_deref());
     let now = bff.engine.now_ms();
     sweep(&state, now).await;
+    let address = limits::client_address(&request, bff.trust_forwarded_for);
+    match limits::hit(&bff.store, limits::PER_LOGIN_IP, &address, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(wait)) => {
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins",
+                &format!(
+                    "Too many sign-ins were started from this network. Try again in {}.",
+                    app::approve::wait(wait)
+                ),
+                Some((&login_path(&return_to), "Try again")),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return response;
+        }
+        Err(error) => {
+            tracing::error!(%error, "sign-in: cannot count the sign-in");
+            return unavailable_store(&return_to);
+        }
+    }
 
     let client = match bff.oidc.client().await {
         Ok(client) => client,
@@ -127,12 +155,7 @@ async fn login(State(state): State<AppState>, RawQuery(query): RawQuery) -> Resp
     };
     if let Err(error) = bff.store.insert_login(&pending).await {
         tracing::error!(%error, "sign-in: cannot store the pending sign-in");
-        return page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign-in is unavailable",
-            "Sign-in is unavailable right now.",
-            Some((&login_path(&return_to), "Try again")),
-        );
+        return unavailable_store(&return_to);
     }
     let url = client.authorization_url(
         &redirect_uri(&bff.public_url),
@@ -176,6 +199,16 @@ fn unavailable(return_to: &str) -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "Sign-in is unavailable",
         "The sign-in service cannot be reached right now.",
+        Some((&login_path(return_to), "Try again")),
+    )
+}
+
+/// The 503 page when the store cannot be used.
+fn unavailable_store(return_to: &str) -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable",
+        "Sign-in is unavailable right now.",
         Some((&login_path(return_to), "Try again")),
     )
 }
@@ -301,13 +334,7 @@ async fn callback(
 ) -> Response {
     let query = query.unwrap_or_default();
     match finish(&state, &query, &headers).await {
-        Ok((cookie, return_to)) => {
-            let mut response = see_other(&return_to, Some(&cookie));
-            if let Ok(clear) = HeaderValue::from_str(&cleared_login_cookie()) {
-                response.headers_mut().append(header::SET_COOKIE, clear);
-            }
-            response
-        }
+        Ok((cookie, return_to)) => moving_on(&return_to, &cookie),
         Err((refused, return_to)) => refused.into_response(&return_to),
     }
 }
@@ -522,26 +549,54 @@ fn page(status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>)
     let link = link
         .map(|(href, label)| format!(r#"<p><a href="{}">{}</a></p>"#, escape(href), escape(label)))
         .unwrap_or_default();
+    let body = format!(
+        "<p>{text}</p>\n{link}<p><a href=\"/\">Back to Countersign</a></p>",
+        text = escape(text)
+    );
+    document(status, title, "", &body)
+}
+
+/// The end of a sign-in: a page of this origin that moves on to `return_to` (a local path) at
+/// once, setting the session `cookie`. Not a redirect: the provider's redirect back is a
+/// cross-site navigation, and a redirect answering it stays cross-site, so the browser would
+/// not send the new `SameSite=Strict` cookie to `return_to`. A navigation this page starts is
+/// same-site, so it does.
+fn moving_on(return_to: &str, cookie: &str) -> Response {
+    let to = escape(return_to);
+    let head = format!(r#"<meta http-equiv="refresh" content="0; url={to}">"#);
+    let body = format!(r#"<p><a href="{to}">Continue to Countersign</a></p>"#);
+    let mut response = document(StatusCode::OK, "Signed in", &head, &body);
+    let headers = response.headers_mut();
+    if let Ok(cookie) = HeaderValue::from_str(cookie) {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    if let Ok(clear) = HeaderValue::from_str(&cleared_login_cookie()) {
+        headers.append(header::SET_COOKIE, clear);
+    }
+    response
+}
+
+/// An HTML document with `title` (escaped), `head` and `body` (already escaped), never cached,
+/// framed or sniffed, with no script.
+fn document(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Countersign</title>
+{head}<title>{title} · Countersign</title>
 <link rel="stylesheet" href="/pkg/countersign.css">
 </head>
 <body>
 <main class="auth-page">
 <h1>{title}</h1>
-<p>{text}</p>
-{link}<p><a href="/">Back to Countersign</a></p>
+{body}
 </main>
 </body>
 </html>
 "#,
         title = escape(title),
-        text = escape(text),
     );
     (
         status,

@@ -1,6 +1,9 @@
 //! The BFF's rate limits: fixed windows counted in its store (so a restart forgets nothing),
 //! keyed by a hash of the rule and its subject. Refusals carry the seconds to wait.
 
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{extract::ConnectInfo, http::request::Parts};
 use sha2::{Digest, Sha256};
 
 use crate::store::{SharedStore, StoreError};
@@ -34,6 +37,48 @@ pub const PER_APPROVAL_IP: Rule = Rule {
     max: 30,
     window_secs: 600,
 };
+
+/// Sign-ins started from one IP address. Each one keeps a pending sign-in for ten minutes;
+/// the allowance is wide because a call centre's agents often share one address.
+pub const PER_LOGIN_IP: Rule = Rule {
+    name: "login-ip",
+    max: 300,
+    window_secs: 600,
+};
+
+/// Whom a per-IP limit counts (IPv6 per /64, as the provider does): the TCP peer, or behind a trusted reverse proxy the
+/// address it appended last to `X-Forwarded-For` (earlier entries are the client's own claims).
+pub fn client_address(request: &Parts, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            request
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.rsplit(',').next())
+                .and_then(|last| last.trim().parse::<IpAddr>().ok())
+        })
+        .flatten();
+    let ip = forwarded.or_else(|| {
+        request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+    });
+    match ip {
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+            Some(ip) => ip.to_string(),
+            None => {
+                let [a, b, c, d, ..] = ip.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        None => "unknown".to_owned(),
+    }
+}
 
 /// Counts one event for `subject` under `rule` at `now_ms`; `Err(seconds)` once over the limit.
 pub async fn hit(
@@ -80,6 +125,8 @@ fn verdict(rule: Rule, count: i64, end: i64, now_ms: i64) -> Result<(), u64> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use axum::http::Request;
 
     use super::*;
     use crate::store::MemoryStore;
@@ -145,5 +192,37 @@ mod tests {
                 .unwrap(),
             Ok(())
         );
+    }
+
+    #[test]
+    fn the_rate_limit_counts_the_peer_address() {
+        let parts = |addr: Option<&str>| {
+            let mut request = Request::new(());
+            if let Some(addr) = addr {
+                let addr: SocketAddr = addr.parse().unwrap();
+                request.extensions_mut().insert(ConnectInfo(addr));
+            }
+            request.into_parts().0
+        };
+        assert_eq!(
+            client_address(&parts(Some("10.1.2.3:4000")), false),
+            "10.1.2.3"
+        );
+        let mut proxied = parts(Some("10.1.2.3:4000"));
+        proxied.headers.insert(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+        );
+        assert_eq!(client_address(&proxied, true), "203.0.113.9");
+        assert_eq!(client_address(&proxied, false), "10.1.2.3");
+        assert_eq!(
+            client_address(&parts(Some("[2001:db8:1:2:3:4:5:6]:443")), false),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client_address(&parts(Some("[::ffff:10.0.0.1]:443")), false),
+            "10.0.0.1"
+        );
+        assert_eq!(client_address(&parts(None), false), "unknown");
     }
 }

@@ -110,10 +110,39 @@ fn session_cookie(response: &Response) -> String {
 async fn sign_in_to(app: &TestApp, who: (&str, &str), return_to: Option<&str>) -> (String, String) {
     let authorize = start_login(app, return_to).await;
     let back = app.provider_sign_in(&authorize, who).await;
-    let response = callback(app, &back, None).await;
-    assert_eq!(response.status(), 303);
+    signed_in(callback(app, &back, None).await).await
+}
+
+/// The session cookie a successful callback sets and where its page moves on to, after checking
+/// the page: a 200 of this origin (not a redirect, so the browser's next request is same-site
+/// and carries the `SameSite=Strict` cookie), uncached, script-free, holding no token.
+async fn signed_in(response: Response) -> (String, String) {
+    assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
-    (session_cookie(&response), location(&response))
+    assert!(response.headers().get("location").is_none());
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let cookie = session_cookie(&response);
+    let cleared = response.headers().get_all("set-cookie").iter().any(|set| {
+        set.to_str()
+            .unwrap()
+            .starts_with("__Host-countersign-login=;")
+    });
+    assert!(cleared, "the login cookie is cleared");
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("eyJ"), "no token reaches the browser");
+    assert!(!body.contains("<script"), "{body}");
+    let (_, rest) = body
+        .split_once(r#"<meta http-equiv="refresh" content="0; url="#)
+        .unwrap_or_else(|| panic!("no refresh in {body}"));
+    let to = rest.split('"').next().unwrap().replace("&amp;", "&");
+    assert!(body.contains(&format!(
+        r#"<a href="{}">"#,
+        rest.split('"').next().unwrap()
+    )));
+    (cookie, to)
 }
 
 async fn me(app: &TestApp, cookie: &str) -> Response {
@@ -174,13 +203,9 @@ async fn sign_in_sets_a_host_cookie_with_a_new_id_each_time() {
     );
     // A cookie value the browser brings (planted or old) is never kept.
     let planted = "__Host-countersign=planted-by-someone-else";
-    let response = callback(&app, &back, Some(planted)).await;
-    assert_eq!(response.status(), 303);
-    assert_eq!(location(&response), "/console");
-    let first = session_cookie(&response);
+    let (first, to) = signed_in(callback(&app, &back, Some(planted)).await).await;
+    assert_eq!(to, "/console");
     assert_ne!(first, planted);
-    let body = response.text().await.unwrap();
-    assert!(!body.contains("eyJ"), "no token reaches the browser");
 
     let answer = me(&app, &first).await;
     assert_eq!(answer.status(), 200);
@@ -199,9 +224,8 @@ async fn sign_in_sets_a_host_cookie_with_a_new_id_each_time() {
     // Signing in again gives another id, and the session the browser had ends.
     let authorize = start_login(&app, None).await;
     let back = app.provider_sign_in(&authorize, AGENT).await;
-    let response = callback(&app, &back, Some(&first)).await;
-    assert_eq!(location(&response), "/");
-    let second = session_cookie(&response);
+    let (second, to) = signed_in(callback(&app, &back, Some(&first)).await).await;
+    assert_eq!(to, "/");
     assert_ne!(second, first);
     assert_eq!(me(&app, &second).await.status(), 200);
     assert_eq!(me(&app, &first).await.status(), 401);
@@ -265,9 +289,7 @@ async fn a_callback_is_single_use_and_needs_its_own_pending_sign_in() {
     assert!(response.headers().get("set-cookie").is_none());
     assert!(text(response).await.contains("Sign in again"));
 
-    let response = callback(&app, &back, None).await;
-    assert_eq!(response.status(), 303);
-    let cookie = session_cookie(&response);
+    let (cookie, _) = signed_in(callback(&app, &back, None).await).await;
 
     // Replayed: the pending sign-in is gone.
     let response = callback(&app, &back, None).await;
@@ -490,7 +512,30 @@ async fn a_callback_opened_in_another_browser_is_refused() {
         assert!(response.headers().get("set-cookie").is_none());
     }
     // The browser that started it can still finish it.
-    let response = callback(&app, &back, None).await;
-    assert_eq!(response.status(), 303);
-    session_cookie(&response);
+    signed_in(callback(&app, &back, None).await).await;
+}
+
+#[tokio::test]
+async fn sign_ins_started_from_one_address_are_limited() {
+    let app = TestApp::spawn().await;
+    let login = format!("{}/auth/login", app.url);
+    for _ in 0..300 {
+        let response = app.http.get(&login).send().await.unwrap();
+        assert_eq!(response.status(), 303);
+    }
+    let response = app.http.get(&login).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+    assert!(response.headers().get("set-cookie").is_none());
+    let body = text(response).await;
+    assert!(
+        body.contains("Too many sign-ins were started from this network."),
+        "{body}"
+    );
+    app.stop().await;
 }

@@ -160,7 +160,7 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 303, "the callback signs {} in", who.0);
+        assert_eq!(response.status(), 200, "the callback signs {} in", who.0);
         let set = response.headers()["set-cookie"].to_str().unwrap();
         set.split(';').next().unwrap().to_owned()
     }
