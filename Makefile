@@ -14,7 +14,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The wasm build lives in its own target folder, as cargo-leptos keeps it.
 WASM := --target wasm32-unknown-unknown --target-dir target/front
 
-.PHONY: help run build release test lint fmt-check clippy unit replay interop e2e screenshots setup clean-data
+.PHONY: help run build release test lint fmt-check clippy unit replay interop interop-standard e2e screenshots setup clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ release: ## Build optimised, with wasm-opt from npm's binaryen
 	@scripts/setup.sh binaryen
 	cargo leptos build --release
 
-test: lint unit replay interop e2e ## Everything CI runs: format, clippy, Rust tests, the guide's curls, openid-client interop, browser tests
+test: lint unit replay interop interop-standard e2e ## Everything CI runs: format, clippy, Rust tests, the guide's curls, openid-client and oidc-provider interop, browser tests
 	@echo "make test: all passed"
 
 lint: fmt-check clippy ## Format check and clippy with warnings as errors
@@ -62,6 +62,11 @@ interop: ## panva's openid-client (npm) runs the CIBA flow against a fresh count
 	@scripts/setup.sh rust
 	cargo build -p provider --bin countersign-provider
 	provider/tests/interop/run.sh target/debug/countersign-provider
+
+interop-standard: ## The BFF in standard mode against panva's oidc-provider (npm): agent sign-in, a verification approved, one denied
+	@scripts/setup.sh rust
+	cargo build -p server --bin countersign
+	server/tests/standard/run.sh target/debug/countersign
 
 e2e: build ## Playwright tests in Debian's Chromium against a server on free ports
 	@scripts/setup.sh e2e

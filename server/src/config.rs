@@ -8,7 +8,7 @@
 //! | `COUNTERSIGN_PROVIDER_PROFILE` | `mosaic` with a URL, else `embedded` | `mosaic` or `standard` for an external provider |
 //! | `COUNTERSIGN_CLIENT_ID` | `agent-console` when embedded | the BFF's client id at the provider |
 //! | `COUNTERSIGN_CLIENT_SECRET`, `COUNTERSIGN_CLIENT_SECRET_FILE` | the demo secret when embedded | its secret, or a file holding it |
-//! | `COUNTERSIGN_APP_ID` | `demo-bank` when embedded | the provider's application id (Mosaic's management API) |
+//! | `COUNTERSIGN_APP_ID` | `demo-bank` when embedded | the provider's application id (Mosaic's management API; not needed for `standard`) |
 //! | `COUNTERSIGN_PUBLIC_URL` | `http://` + the bound address | the BFF's address as browsers reach it |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of `countersign.sqlite` (and the embedded provider's files) |
 //! | `COUNTERSIGN_SESSION_IDLE_MINUTES` | `30` | an agent session ends after this long unused |
@@ -59,7 +59,8 @@ pub struct Client {
     pub id: String,
     /// `client_secret` (redacted in `Debug`).
     pub secret: Secret,
-    /// The provider's application id, for Mosaic's management API.
+    /// The provider's application id, for Mosaic's management API (empty for a standard
+    /// provider, which has none).
     pub app_id: String,
 }
 
@@ -187,7 +188,16 @@ impl Config {
         let client = Client {
             id: required("COUNTERSIGN_CLIENT_ID", DEMO_CLIENT.0)?,
             secret: Secret::new(secret),
-            app_id: required("COUNTERSIGN_APP_ID", DEMO_CLIENT.2)?,
+            // A standard provider has no application id: only Mosaic's API is shaped by one.
+            app_id: match &provider {
+                ProviderMode::External {
+                    profile: Profile::Standard,
+                    ..
+                } => set("COUNTERSIGN_APP_ID")
+                    .map(|value| value.trim().to_owned())
+                    .unwrap_or_default(),
+                _ => required("COUNTERSIGN_APP_ID", DEMO_CLIENT.2)?,
+            },
         };
         let data_dir = set("COUNTERSIGN_DATA_DIR")
             .unwrap_or_else(|| provider::config::DEFAULT_DATA_DIR.to_owned())
@@ -442,6 +452,33 @@ mod tests {
         assert_eq!(error.variable, "COUNTERSIGN_PROVIDER_URL");
         let error = config(&[url, ("COUNTERSIGN_PROVIDER_PROFILE", "okta")]).unwrap_err();
         assert_eq!(error.variable, "COUNTERSIGN_PROVIDER_PROFILE");
+    }
+
+    #[test]
+    fn a_standard_provider_needs_no_application_id() {
+        let standard = [
+            ("COUNTERSIGN_PROVIDER_PROFILE", "standard"),
+            ("COUNTERSIGN_PROVIDER_URL", "https://id.example.com"),
+            ("COUNTERSIGN_CLIENT_ID", "console"),
+            ("COUNTERSIGN_CLIENT_SECRET", "s3cret"),
+        ];
+        let config = config(&standard).unwrap();
+        assert_eq!(
+            config.provider,
+            ProviderMode::External {
+                profile: Profile::Standard,
+                url: "https://id.example.com".to_owned()
+            }
+        );
+        assert_eq!(config.client.app_id, "");
+        // Mosaic's management API still needs one.
+        let mosaic = super::tests::config(&[
+            ("COUNTERSIGN_PROVIDER_PROFILE", "mosaic"),
+            standard[1],
+            standard[2],
+            standard[3],
+        ]);
+        assert_eq!(mosaic.unwrap_err().variable, "COUNTERSIGN_APP_ID");
     }
 
     #[test]
