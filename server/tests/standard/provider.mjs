@@ -151,8 +151,12 @@ const provider = new Provider(ISSUER, {
       processLoginHintToken: () => {
         throw new errors.InvalidRequest('login_hint_token is not supported');
       },
-      verifyUserCode: (_ctx, _account, userCode) => {
-        if (userCode) throw new errors.InvalidRequest('user_code is not supported');
+      // Read from the request's parameters: oidc-provider 8.x passes this hook the login hint's
+      // value as its third argument, not the user_code.
+      verifyUserCode: (ctx) => {
+        if (ctx.oidc.params.user_code) {
+          throw new errors.InvalidRequest('user_code is not supported');
+        }
       },
       validateRequestContext: (_ctx, requestContext) => {
         if (requestContext) throw new errors.InvalidRequest('request_context is not supported');
