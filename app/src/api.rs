@@ -68,6 +68,17 @@ pub async fn cancel_verification(flow_id: String) -> Result<FlowView, ServerFnEr
         .map_err(crate::ssr::failure)
 }
 
+/// Ends the verified customer's session on one of the agent's verifications: the BFF revokes
+/// the customer's tokens.
+#[server(prefix = "/api", endpoint = "end-customer-session")]
+pub async fn end_customer_session(flow_id: String) -> Result<FlowView, ServerFnError> {
+    let headers = crate::ssr::headers().await?;
+    crate::ssr::backend()?
+        .end_customer_session(headers, flow_id)
+        .await
+        .map_err(crate::ssr::failure)
+}
+
 /// The agent's verifications, newest first (supervisors: everyone's), 50 at a time, older
 /// than the flow `before` when given.
 #[server(prefix = "/api", endpoint = "verifications")]

@@ -240,6 +240,10 @@ pub struct FlowView {
     pub customer: Option<VerifiedCustomer>,
     /// Why it ended, in a plain sentence, when it did not end approved.
     pub outcome: Option<String>,
+    /// Whether the verified customer's session is open (the BFF holds their tokens), so the
+    /// agent can end it.
+    #[serde(default)]
+    pub session_open: bool,
 }
 
 /// A server-sent event for the console: the flow as it now stands, after `kind` happened.

@@ -55,6 +55,14 @@ pub trait Backend: Send + Sync + 'static {
         flow_id: String,
     ) -> BoxFuture<'_, Result<FlowView, Refusal>>;
 
+    /// Ends the verified customer's session on one of the agent's verifications (their
+    /// tokens are revoked).
+    fn end_customer_session(
+        &self,
+        headers: http::HeaderMap,
+        flow_id: String,
+    ) -> BoxFuture<'_, Result<FlowView, Refusal>>;
+
     /// The agent's verifications (supervisors: everyone's), newest first.
     fn verifications(
         &self,

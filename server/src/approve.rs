@@ -723,7 +723,7 @@ async fn report(context: &Context<'_>) -> Result<Option<String>, StoreError> {
     }
     if let Some(flow) = &context.flow {
         match context.bff.engine.report(&flow.id).await {
-            Ok(_) | Err(FlowError::Ended | FlowError::NotFound) => {}
+            Ok(_) | Err(FlowError::Ended | FlowError::NotFound | FlowError::NoSession) => {}
             Err(FlowError::Store(error)) => return Err(error),
         }
     }

@@ -125,6 +125,20 @@ impl Bff {
             .map_err(refusal)
     }
 
+    /// Ends the verified customer's session on one of the agent's verifications: the BFF
+    /// drops and revokes the customer's tokens.
+    pub async fn end_customer_session(
+        &self,
+        headers: &HeaderMap,
+        flow_id: &str,
+    ) -> Result<FlowView, Refusal> {
+        let session = self.agent(headers).await?;
+        self.engine
+            .end_session(&session.agent, flow_id)
+            .await
+            .map_err(refusal)
+    }
+
     /// The agent's verifications (supervisors: everyone's), newest first.
     pub async fn verifications(
         &self,
@@ -164,7 +178,7 @@ impl Bff {
 fn refusal(error: FlowError) -> Refusal {
     match error {
         FlowError::NotFound => Refusal::NotFound(error.to_string()),
-        FlowError::Ended => Refusal::Invalid(error.to_string()),
+        FlowError::Ended | FlowError::NoSession => Refusal::Invalid(error.to_string()),
         FlowError::Store(_) => Refusal::Unavailable(error.to_string()),
     }
 }

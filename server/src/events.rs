@@ -391,7 +391,7 @@ impl Feed {
                         view
                     }
                     Err(FlowError::Store(error)) => return Err(End::Store(error)),
-                    Err(FlowError::NotFound | FlowError::Ended) => continue,
+                    Err(FlowError::NotFound | FlowError::Ended | FlowError::NoSession) => continue,
                 },
             };
             self.queue.push_back(FlowEvent {

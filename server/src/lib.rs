@@ -106,6 +106,14 @@ impl Backend for Bff {
         Box::pin(async move { Bff::cancel_verification(self, &headers, &flow_id).await })
     }
 
+    fn end_customer_session(
+        &self,
+        headers: HeaderMap,
+        flow_id: String,
+    ) -> BoxFuture<'_, Result<FlowView, Refusal>> {
+        Box::pin(async move { Bff::end_customer_session(self, &headers, &flow_id).await })
+    }
+
     fn verifications(
         &self,
         headers: HeaderMap,

@@ -6,7 +6,7 @@ use leptos::{html, prelude::*, task::spawn_local};
 
 use super::{Board, is_signed_out, sentence, time};
 use crate::{
-    api::cancel_verification,
+    api::{cancel_verification, end_customer_session},
     flow::{Channel, EventKind, FlowStatus, FlowView, TimelineEntry, VerifiedCustomer},
     qr::QrCodeSvg,
 };
@@ -193,6 +193,8 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
     let next_steps = Memo::new(move |_| flow.with(upcoming));
     let error = RwSignal::new(None::<String>);
     let cancelling = RwSignal::new(false);
+    let ending = RwSignal::new(false);
+    let session_open = Memo::new(move |_| flow.with(|flow| flow.session_open));
 
     let heading = format!("flow-{id}-heading");
     let labelled_by = heading.clone();
@@ -226,6 +228,27 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
                     }
                 }
                 cancelling.try_set(false);
+            });
+        }
+    };
+    let end_session = {
+        let id = id.clone();
+        move |_| {
+            if ending.get_untracked() {
+                return;
+            }
+            ending.set(true);
+            error.set(None);
+            let id = id.clone();
+            spawn_local(async move {
+                match end_customer_session(id).await {
+                    Ok(flow) => board.absorb(flow, true),
+                    Err(failure) if is_signed_out(&failure) => board.sign_out(),
+                    Err(failure) => {
+                        error.try_set(Some(sentence(&failure)));
+                    }
+                }
+                ending.try_set(false);
             });
         }
     };
@@ -375,7 +398,28 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
                         }
                             .into_any()
                     } else {
+                        let end_hint = hint.clone();
+                        let end_session = end_session.clone();
                         view! {
+                            <Show when=move || session_open.get()>
+                                <button
+                                    type="button"
+                                    class="button button-danger"
+                                    disabled=move || ending.get() || !board.hydrated.get()
+                                    on:click=end_session.clone()
+                                >
+                                    {move || {
+                                        if ending.get() {
+                                            "Ending…"
+                                        } else {
+                                            "End customer session"
+                                        }
+                                    }}
+                                    <span class="visually-hidden">
+                                        {format!(" of {end_hint}")}
+                                    </span>
+                                </button>
+                            </Show>
                             <button
                                 type="button"
                                 class="button button-quiet"
@@ -506,6 +550,7 @@ mod tests {
 
     fn flow(status: FlowStatus, kinds: &[EventKind]) -> FlowView {
         FlowView {
+            session_open: false,
             id: "f1".into(),
             agent: "Agent".into(),
             hint: "alice@example.com".into(),

@@ -155,7 +155,7 @@ test("approve by text message: the agent's card turns to the verified customer l
   await customerContext.close();
 });
 
-test("approve by email", async ({ browser, page }) => {
+test("approve by email, then the agent ends the customer session", async ({ browser, page }) => {
   const customerContext = await browser.newContext(phone());
   await signIn(page);
   const { flow, card } = await startVerification(page, ALICE.email, "Email");
@@ -171,6 +171,15 @@ test("approve by email", async ({ browser, page }) => {
   await expect(card).toHaveAttribute("data-status", "approved");
   await expect(card.getByTestId("customer-name")).toHaveText(ALICE.name);
   await expect(card.getByTestId("verified-customer")).toContainText("a•••e@example.com");
+
+  // The call is over: the agent ends the customer's session; the card stays verified.
+  const end = card.getByRole("button", { name: "End customer session" });
+  await end.click();
+  await expect(card.locator('.step[data-kind="session_ended"]')).toContainText(
+    "Customer session ended",
+  );
+  await expect(end).toHaveCount(0);
+  await expect(card).toHaveAttribute("data-status", "approved");
   await customerContext.close();
 });
 

@@ -34,7 +34,8 @@ pub trait Ciba: Send + Sync + std::fmt::Debug + 'static {
     /// customer the flow asked for.
     async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled;
 
-    /// Revokes tokens (as [`Polled::Verified`] carried them) that will not be kept.
+    /// Revokes tokens (as [`Polled::Verified`] carried them) that will not be kept, or whose
+    /// session the agent ended.
     async fn discard(&self, tokens: &str);
 }
 
@@ -104,6 +105,9 @@ pub enum FlowError {
     /// It already ended.
     #[error("This verification has already ended.")]
     Ended,
+    /// There is no customer session to end: it was never opened, or it already ended.
+    #[error("There is no customer session to end.")]
+    NoSession,
     /// The store failed.
     #[error("Something went wrong on our side. Try again.")]
     Store(#[from] StoreError),
@@ -354,6 +358,40 @@ impl Engine {
             if self.write(&next, flow.version, kind, detail, now).await? {
                 self.wake(flow_id);
                 return Ok(());
+            }
+        }
+        Err(FlowError::Store(StoreError::Query(sqlx::Error::Protocol(
+            "the flow kept changing".to_owned(),
+        ))))
+    }
+
+    /// Ends the verified customer's session on `agent`'s flow: the tokens are dropped from the
+    /// store (one `SessionEnded` event) and then revoked at the provider. Dropped first, so a
+    /// provider that cannot be reached leaves nothing usable here (the tokens expire there).
+    pub async fn end_session(&self, agent: &Agent, flow_id: &str) -> Result<FlowView, FlowError> {
+        let now = self.inner.clock.now_ms();
+        let detail = format!("Ended by {}.", agent.name);
+        for _ in 0..CAS_ATTEMPTS {
+            let flow = self.visible(agent, flow_id).await?;
+            let Some(tokens) = flow.tokens.clone() else {
+                return Err(FlowError::NoSession);
+            };
+            let next = Flow {
+                tokens: None,
+                ..flow.clone()
+            };
+            if self
+                .write(
+                    &next,
+                    flow.version,
+                    EventKind::SessionEnded,
+                    Some(&detail),
+                    now,
+                )
+                .await?
+            {
+                self.inner.ciba.discard(&tokens).await;
+                return self.view(flow_id).await;
             }
         }
         Err(FlowError::Store(StoreError::Query(sqlx::Error::Protocol(
@@ -686,6 +724,7 @@ pub fn view_of(flow: &Flow, events: &[Event]) -> FlowView {
             .as_deref()
             .and_then(|json| serde_json::from_str(json).ok()),
         outcome: flow.outcome_detail.clone(),
+        session_open: flow.tokens.is_some(),
     }
 }
 
@@ -850,6 +889,49 @@ mod tests {
         // The tokens stay in the store; the view never carries them.
         let json = serde_json::to_string(&engine.view(&view.id).await.unwrap()).unwrap();
         assert!(!json.contains("secret"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ending_the_customer_session_drops_and_revokes_the_tokens_once() {
+        let start = tokio::time::Instant::now();
+        let store = MemoryStore::new();
+        let ciba = Scripted::with([verified()]);
+        let engine = engine(&store, ciba.clone());
+        let view = engine.start(&agent("a"), input()).await.unwrap();
+        assert!(!view.session_open, "no session before the tokens");
+        assert!(matches!(
+            engine.end_session(&agent("a"), &view.id).await,
+            Err(FlowError::NoSession)
+        ));
+        run_until(start, 6).await;
+        assert!(engine.view(&view.id).await.unwrap().session_open);
+        // Another agent cannot; its owner can.
+        assert!(matches!(
+            engine.end_session(&agent("b"), &view.id).await,
+            Err(FlowError::NotFound)
+        ));
+        assert!(ciba.discarded.lock().unwrap().is_empty());
+        let ended = engine.end_session(&agent("a"), &view.id).await.unwrap();
+        assert!(!ended.session_open);
+        assert_eq!(ended.status, FlowStatus::Approved, "still verified");
+        assert_eq!(
+            kinds(&ended),
+            [EventKind::Sent, EventKind::Verified, EventKind::SessionEnded]
+        );
+        assert_eq!(
+            ended.timeline.last().unwrap().detail.as_deref(),
+            Some("Ended by Agent a.")
+        );
+        assert_eq!(
+            *ciba.discarded.lock().unwrap(),
+            [r#"{"access_token":"secret"}"#]
+        );
+        assert_eq!(store.flow(&view.id).await.unwrap().unwrap().tokens, None);
+        assert!(matches!(
+            engine.end_session(&agent("a"), &view.id).await,
+            Err(FlowError::NoSession)
+        ));
+        assert_eq!(ciba.discarded.lock().unwrap().len(), 1, "revoked once");
     }
 
     #[tokio::test(start_paused = true)]

@@ -100,13 +100,14 @@ impl Ciba for OidcCiba {
             return;
         };
         let stored: serde_json::Value = serde_json::from_str(tokens).unwrap_or_default();
-        let token = stored["refresh_token"]
-            .as_str()
-            .or_else(|| stored["access_token"].as_str());
-        if let Some(token) = token
-            && let Err(error) = client.revoke(&Secret::new(token)).await
-        {
-            tracing::warn!(%error, "could not revoke tokens that will not be kept");
+        // The refresh token first (its grant's access tokens go with it at most providers),
+        // then the access token itself, for those where they do not.
+        for name in ["refresh_token", "access_token"] {
+            if let Some(token) = stored[name].as_str()
+                && let Err(error) = client.revoke(&Secret::new(token)).await
+            {
+                tracing::warn!(%error, "could not revoke tokens that will not be kept");
+            }
         }
     }
 }
@@ -138,11 +139,38 @@ async fn verify(client: &OidcClient, flow: &Flow, tokens: TokenSet, now_ms: i64)
                 .to_owned(),
         );
     }
+    // The profile: the provider's current userinfo where it answers for the same subject (OIDC
+    // Core §5.3.2), else what the ID token says. Only masked contacts leave the server.
+    let info = match client.userinfo(&tokens.access_token).await {
+        Ok(info) if info.sub == claims.sub => Some(info),
+        Ok(_) => {
+            tracing::warn!(
+                flow_id = flow.id,
+                "userinfo named another subject; it was not used"
+            );
+            None
+        }
+        Err(error) => {
+            tracing::info!(%error, flow_id = flow.id, "no userinfo; the ID token's claims are shown");
+            None
+        }
+    };
+    let info = info.as_ref();
+    let name = info
+        .and_then(|info| info.name.clone())
+        .or_else(|| claims.name.clone())
+        .unwrap_or_else(|| claims.sub.clone());
+    let email = info
+        .and_then(|info| info.email.as_deref())
+        .or(claims.email.as_deref());
+    let phone = info
+        .and_then(|info| info.phone_number.as_deref())
+        .or(claims.phone_number.as_deref());
     let customer = VerifiedCustomer {
         user_id: claims.sub.clone(),
-        name: claims.name.clone().unwrap_or_else(|| claims.sub.clone()),
-        email: claims.email.as_deref().map(mask_email),
-        phone: claims.phone_number.as_deref().map(mask_phone),
+        name,
+        email: email.map(mask_email),
+        phone: phone.map(mask_phone),
         amr: claims.amr.clone(),
         auth_time: claims.auth_time.unwrap_or(now_ms.div_euclid(1000)),
     };

@@ -25,9 +25,9 @@ impl<'a> Agent<'a> {
         Self { app, cookie }
     }
 
-    async fn call(&self, path: &str, form: &[(&str, &str)]) -> Value {
-        let response = self
-            .app
+    /// Posts `form` to the server function at `path`, from the console.
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.app
             .http
             .post(format!("{}{path}", self.app.url))
             .header("Accept", "application/json")
@@ -36,9 +36,20 @@ impl<'a> Agent<'a> {
             .form(form)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn call(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let response = self.post(path, form).await;
         assert_eq!(response.status(), 200, "{path}");
         response.json().await.unwrap()
+    }
+
+    /// A call the BFF refuses: its answer's text.
+    async fn refused(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let response = self.post(path, form).await;
+        assert!(response.status().is_client_error(), "{path}");
+        response.text().await.unwrap()
     }
 
     /// Starts a verification; returns the flow and the link the customer got.
@@ -333,7 +344,61 @@ async fn a_customer_approves_by_text_message_and_the_agent_sees_them_verified() 
     let (_, page) = browser.open().await;
     assert!(page.contains("You can go back to your call."));
     browser.assert_clean(&[&token, &code, "access_token", "id_token"]);
+
+    // The customer's tokens stay on the BFF, and work at the provider until the agent ends the
+    // customer session; then they are gone from the store and revoked there.
+    let id = done["id"].as_str().unwrap();
+    assert_eq!(done["session_open"], true);
+    let kept = customer_tokens(&app, id)
+        .await
+        .expect("the tokens are kept");
+    let access = kept["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&app, &access).await, 200);
+    let ended = agent
+        .call("/api/end-customer-session", &[("flow_id", id)])
+        .await;
+    assert_eq!(ended["session_open"], false, "{ended}");
+    assert_eq!(
+        kinds(&ended),
+        [
+            "sent",
+            "link_opened",
+            "signed_in",
+            "approved",
+            "verified",
+            "session_ended"
+        ]
+    );
+    assert_eq!(ended["status"], "approved");
+    assert!(customer_tokens(&app, id).await.is_none());
+    assert_eq!(userinfo(&app, &access).await, 401);
+    // Ending it again says there is nothing to end.
+    let again = agent
+        .refused("/api/end-customer-session", &[("flow_id", id)])
+        .await;
+    assert!(
+        again.contains("There is no customer session to end."),
+        "{again}"
+    );
     app.stop().await;
+}
+
+/// The customer's tokens the BFF keeps for flow `id`, if any.
+async fn customer_tokens(app: &TestApp, id: &str) -> Option<Value> {
+    let flow = store(app).await.flow(id).await.unwrap().unwrap();
+    flow.tokens.map(|json| serde_json::from_str(&json).unwrap())
+}
+
+/// The status of the provider's userinfo endpoint for `access_token`.
+async fn userinfo(app: &TestApp, access_token: &str) -> u16 {
+    app.http
+        .get(format!("{}/userinfo", app.provider_issuer))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
