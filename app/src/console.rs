@@ -17,7 +17,7 @@ mod card;
 mod form;
 mod history;
 mod live;
-mod time;
+pub mod time;
 
 use leptos::{html, prelude::*};
 use leptos_meta::Title;

@@ -11,6 +11,7 @@
 //!   handle that stops both.
 
 pub mod approve;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod console;
@@ -167,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(events::routes())
+        .merge(audit::routes())
         .merge(auth::routes())
         .leptos_routes_with_context(
             &state,

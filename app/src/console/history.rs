@@ -1,5 +1,6 @@
 //! The history: the agent's verifications (supervisors: everyone's, with the agent's name),
-//! newest first, 50 at a time with "Load more". Rows follow the live events too.
+//! newest first, 50 at a time with "Load more". Rows follow the live events too. Supervisors
+//! also get the audit export (`GET /api/audit.csv`).
 
 use leptos::{prelude::*, task::spawn_local};
 
@@ -105,9 +106,31 @@ pub(super) fn History(board: Board, supervisor: bool) -> impl IntoView {
                     {move || if loading.get() { "Loading…" } else { "Load more" }}
                 </button>
             </Show>
+            {supervisor.then(AuditExport)}
         </section>
     }
     .into_any()
+}
+
+/// The supervisors' audit export: a plain GET form, so it works before the wasm arrives and the
+/// browser downloads the file itself.
+#[component]
+fn AuditExport() -> impl IntoView {
+    view! {
+        <form class="audit-export" method="get" action="/api/audit.csv" data-testid="audit-export">
+            <h3>"Audit log"</h3>
+            <p class="aside" id="audit-help">
+                "Every verification started in these days (UTC), as a CSV file. Leave the dates empty for the last 30 days."
+            </p>
+            <div class="audit-range">
+                <label for="audit-from">"From"</label>
+                <input type="date" id="audit-from" name="from" aria-describedby="audit-help" />
+                <label for="audit-to">"To"</label>
+                <input type="date" id="audit-to" name="to" aria-describedby="audit-help" />
+                <button type="submit" class="button button-quiet">"Export CSV"</button>
+            </div>
+        </form>
+    }
 }
 
 /// One row of the history.

@@ -90,6 +90,43 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     )
 }
 
+/// The day count since 1970-01-01 of a date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = i64::from(month);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The start (00:00 UTC, ms since the epoch) of a `YYYY-MM-DD` date, as a date input sends
+/// it; `None` for anything else, including dates that do not exist (`2026-02-30`).
+pub fn day_start_ms(date: &str) -> Option<i64> {
+    let mut fields = date.split('-');
+    let (year, month, day) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some()
+        || year.len() != 4
+        || month.len() != 2
+        || day.len() != 2
+        || !date.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+    {
+        return None;
+    }
+    let (year, month, day): (i64, u32, u32) =
+        (year.parse().ok()?, month.parse().ok()?, day.parse().ok()?);
+    let days = days_from_civil(year, month, day);
+    (civil_from_days(days) == (year, month, day)).then_some(days * 86_400_000)
+}
+
+/// The UTC date (`YYYY-MM-DD`) of an instant.
+pub fn date(ms: i64) -> String {
+    let (year, month, day, ..) = utc_parts(ms);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 fn parts(ms: i64, local: bool) -> (Parts, &'static str) {
     #[cfg(feature = "hydrate")]
     if local {
@@ -139,6 +176,25 @@ mod tests {
         assert_eq!(clock(ms, false), "14:03:07 UTC");
         assert_eq!(stamp(ms, false), "2025-11-24 14:03 UTC");
         assert_eq!(iso(ms), "2025-11-24T14:03:07Z");
+        assert_eq!(date(ms), "2025-11-24");
+        assert_eq!(day_start_ms("2025-11-24"), Some(1_763_942_400_000));
+        assert_eq!(day_start_ms("1970-01-01"), Some(0));
+        assert_eq!(day_start_ms("2024-02-29"), Some(1_709_164_800_000));
+        for bad in [
+            "",
+            "2025-11",
+            "2025-11-24-1",
+            "2025-13-01",
+            "2025-02-29",
+            "2025-11-31",
+            "25-11-24",
+            "2025-1-24",
+            "2025-11-2x",
+            "+025-11-24",
+            " 2025-11-24",
+        ] {
+            assert_eq!(day_start_ms(bad), None, "{bad:?}");
+        }
         assert_eq!(iso(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00Z");
         assert_eq!(iso(-1000), "1969-12-31T23:59:59Z");

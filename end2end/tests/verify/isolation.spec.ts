@@ -1,5 +1,7 @@
 // Agents see only their own verifications, on the console, in the history, on the event stream
 // and by id; a supervisor sees everyone's.
+import { readFileSync } from "node:fs";
+
 import { type Page, expect, test } from "@playwright/test";
 
 import {
@@ -101,6 +103,22 @@ test("an agent cannot see a supervisor's verification; the supervisor sees the a
   const history = supervisor.getByTestId("history");
   await expect(history.locator(`tr[data-flow="${mine.flow.id}"]`)).toContainText(AGENT.name);
   await expect(history.locator(`tr[data-flow="${theirs.flow.id}"]`)).toContainText(SUPERVISOR.name);
+
+  // Only the supervisor gets the audit export; the file has both verifications, each with its
+  // agent, and no secret.
+  await expect(agent.getByTestId("audit-export")).toHaveCount(0);
+  const exported = supervisor.waitForEvent("download");
+  await supervisor.getByRole("button", { name: "Export CSV" }).click();
+  const download = await exported;
+  expect(download.suggestedFilename()).toMatch(/^countersign-audit-\d{4}-\d\d-\d\d-to-\d{4}-\d\d-\d\d\.csv$/);
+  const csv = readFileSync(await download.path(), "utf8");
+  const lines = csv.split("\r\n");
+  expect(lines[0]).toMatch(/^flow_id,started_at,agent,agent_id,customer,customer_type,channel,/);
+  const rowOf = (id: string) => lines.find((line) => line.startsWith(`${id},`)) ?? "";
+  expect(rowOf(mine.flow.id)).toContain(`,${AGENT.name},`);
+  expect(rowOf(mine.flow.id)).toContain(`,${mine.flow.binding_code},`);
+  expect(rowOf(theirs.flow.id)).toContain(`,${SUPERVISOR.name},`);
+  expect(csv).not.toMatch(/eyJ[\w-]+\.[\w-]+/);
 
   // The refused calls above are logged by the browser as failed loads; nothing else may be.
   expect(

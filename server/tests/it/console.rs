@@ -235,3 +235,99 @@ async fn one_customer_gets_three_requests_per_ten_minutes() {
     assert!((1..=600).contains(&wait));
     assert_eq!(start(&app, &agent, "bob", "link").await.status(), 200);
 }
+
+/// `GET /api/audit.csv{query}` with `cookie`.
+async fn audit(app: &TestApp, cookie: Option<&str>, query: &str) -> reqwest::Response {
+    let mut request = app.http.get(format!("{}/api/audit.csv{query}", app.url));
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn supervisors_export_every_verification_as_csv() {
+    let app = TestApp::spawn().await;
+    let agent = app.sign_in(AGENT).await;
+    let sent: Value = start(&app, &agent, "alice@example.com", "email")
+        .await
+        .json()
+        .await
+        .unwrap();
+    // An identifier a spreadsheet would run as a formula.
+    let formula: Value = start(&app, &agent, "=HYPERLINK(\"x\",\"y\")", "link")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Signed out, and agents, get a sentence and no data.
+    let response = audit(&app, None, "").await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "Sign in to export the audit log."
+    );
+    let response = audit(&app, Some(&agent), "").await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "Only supervisors can export the audit log."
+    );
+
+    let supervisor = app.sign_in(SUPERVISOR).await;
+    let response = audit(&app, Some(&supervisor), "").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let disposition = response.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"countersign-audit-"),
+        "{disposition}"
+    );
+    let csv = response.text().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "a header, two rows and the last CRLF: {csv}"
+    );
+    assert!(lines[0].starts_with("flow_id,started_at,agent,agent_id,customer,"));
+    assert_eq!(lines[3], "");
+    // Newest first.
+    let id = |flow: &Value| flow["id"].as_str().unwrap().to_owned();
+    assert!(lines[1].starts_with(&format!("{},", id(&formula))), "{csv}");
+    assert!(
+        lines[1].contains(",\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\",user_id,link,"),
+        "{csv}"
+    );
+    let row: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!(row[0], id(&sent));
+    assert_eq!(row[2], "Avery Agent");
+    assert_eq!(row[4], "alice@example.com");
+    assert_eq!(
+        &row[5..9],
+        [
+            "email",
+            "email",
+            sent["binding_code"].as_str().unwrap(),
+            "pending"
+        ]
+    );
+    assert!(row[1].ends_with('Z'), "{}", row[1]);
+
+    // A range before today holds no verification; bad ranges are refused with a sentence.
+    let response = audit(&app, Some(&supervisor), "?from=2020-01-01&to=2020-01-31").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap().matches("\r\n").count(), 1);
+    let response = audit(&app, Some(&supervisor), "?from=2020-01-31&to=2020-01-01").await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "The first day comes after the last one."
+    );
+    app.stop().await;
+}
