@@ -8,6 +8,7 @@
 //! | `COUNTERSIGN_PROVIDER_SEED` | the demo seed | TOML file loaded into an empty store |
 //! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
+//! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see [`crate::runtime::LogFormat`]) |
 //!
 //! With `COUNTERSIGN_EMAIL_SENDER=smtp` (see [`crate::sender::Smtp`]):
 //!

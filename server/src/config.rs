@@ -15,6 +15,7 @@
 //! | `COUNTERSIGN_SESSION_MAX_HOURS` | `12` | and after this long in any case |
 //! | `COUNTERSIGN_REQUEST_EXPIRY_SECS` | `300` | `requested_expiry` of each verification, 10 to 3600 |
 //! | `COUNTERSIGN_DISPLAY_NAME` | `Demo Bank` | who asks, as the customer's approval page names it (at most 60 characters) |
+//! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start. Environment only, not the file: logging starts before the file is read |
 //! | `COUNTERSIGN_CONFIG` | unset | a TOML file with the same settings; the environment wins |
 //!
 //! In the file, sections and keys make the variable names: `[provider] profile = "standard"` is

@@ -2,12 +2,20 @@
 
 use std::process::ExitCode;
 
-use provider::runtime;
+use provider::runtime::{self, LogFormat};
 use server::{Config, start};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    runtime::init_tracing();
+    // Logging is set up before anything else runs, so its one setting is checked first.
+    let log_format = match LogFormat::from_env() {
+        Ok(format) => format,
+        Err(error) => {
+            eprintln!("countersign: bad configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime::init_tracing(log_format);
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
