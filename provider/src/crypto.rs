@@ -78,24 +78,7 @@ impl fmt::Debug for HashKey {
 impl HashKey {
     /// Reads the key file at `path`, or creates it with a new random key (mode 0600).
     pub fn load_or_create(path: &Path) -> io::Result<Self> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let key: [u8; 32] = bytes.try_into().map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{} is not a 32-byte key", path.display()),
-                    )
-                })?;
-                Ok(Self(key))
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let mut key = [0_u8; 32];
-                rand::rng().fill_bytes(&mut key);
-                write_private(path, &key)?;
-                Ok(Self(key))
-            }
-            Err(error) => Err(error),
-        }
+        key_file(path).map(Self)
     }
 
     /// A key for tests.
@@ -117,6 +100,26 @@ impl HashKey {
     /// Whether `value` hashes to `stored`, compared in constant time.
     pub fn verify(&self, purpose: Purpose, value: &str, stored: &[u8]) -> bool {
         self.hash(purpose, value).ct_eq(stored).into()
+    }
+}
+
+/// The 32-byte key in the file at `path`, or a new random one written there first (mode 0600,
+/// never overwriting a file that appeared meanwhile).
+pub fn key_file(path: &Path) -> io::Result<[u8; 32]> {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes.try_into().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a 32-byte key", path.display()),
+            )
+        }),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            let mut key = [0_u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            write_private(path, &key)?;
+            Ok(key)
+        }
+        Err(error) => Err(error),
     }
 }
 

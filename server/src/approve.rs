@@ -9,8 +9,8 @@
 //! - A GET changes nothing: mail scanners open links. The customer's first step records
 //!   `link_opened` on the flow; signing in records `signed_in`; a decision records `approved` or
 //!   `denied` at once (so the agent sees it and the poller asks the provider early).
-//! - The customer's access token (from the one-time code) stays in the store between sign-in
-//!   and decision; it is revoked and dropped once the decision is sent. Nothing the page gets
+//! - The customer's access token (from the one-time code) stays in the store, sealed
+//!   ([`crate::sealed`]), between sign-in and decision; it is revoked and dropped once the decision is sent. Nothing the page gets
 //!   holds a token, a code or the `auth_req_id`, and none of them is logged.
 //! - Every step counts against [`limits::PER_APPROVAL_IP`] (the peer address); the page shows
 //!   the wait while the address is over the limit.
@@ -34,6 +34,7 @@ use crate::{
     flows::{engine::FlowError, provider::normalised_hint},
     limits,
     oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError, OtpChannel, Secret},
+    sealed::Purpose,
     session,
     store::{CustomerSession, Flow, StoreError},
 };
@@ -521,10 +522,21 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
                         .await;
                 }
             }
+            let Some(sealed) = context
+                .bff
+                .sealer
+                .seal(Purpose::CustomerToken, signed_in.access_token.expose())
+            else {
+                revoke(&client, &signed_in.access_token).await;
+                return Draft::of(context)
+                    .notice(Some(ApprovalNotice::Unavailable))
+                    .save(context)
+                    .await;
+            };
             let (id, id_hash) = session::new_id();
             let next = CustomerSession {
                 id_hash,
-                access_token: Some(signed_in.access_token.expose().to_owned()),
+                access_token: Some(sealed),
                 stage: stage::SIGNED_IN.to_owned(),
                 notice: None,
                 expires_at: context.now.saturating_add(lifetime_ms()),
@@ -616,8 +628,9 @@ async fn decide(context: &Context<'_>, approve: bool) -> Result<Option<String>, 
     };
     let Some(token) = session
         .access_token
-        .clone()
+        .as_deref()
         .filter(|_| session.stage == stage::SIGNED_IN)
+        .and_then(|sealed| context.bff.sealer.open(Purpose::CustomerToken, sealed))
     else {
         return Ok(None);
     };
@@ -711,10 +724,13 @@ async fn decide(context: &Context<'_>, approve: bool) -> Result<Option<String>, 
 async fn report(context: &Context<'_>) -> Result<Option<String>, StoreError> {
     if let Some(session) = &context.session
         && session.stage == stage::SIGNED_IN
-        && let Some(token) = &session.access_token
+        && let Some(token) = session
+            .access_token
+            .as_deref()
+            .and_then(|sealed| context.bff.sealer.open(Purpose::CustomerToken, sealed))
         && let Ok(client) = context.bff.oidc.client().await
     {
-        let token = Secret::new(token.clone());
+        let token = Secret::new(token);
         let auth_req_id = Secret::new(context.link.auth_req_id.clone());
         if let Err(error) = client.complete(&token, &auth_req_id, false).await {
             tracing::info!(%error, "a reported request was not denied at the provider");

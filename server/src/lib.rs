@@ -21,6 +21,7 @@ pub mod flows;
 pub mod limits;
 pub mod oidc;
 pub mod provider_client;
+pub mod sealed;
 pub mod session;
 pub mod store;
 
@@ -80,6 +81,8 @@ pub struct Bff {
     pub display_name: String,
     /// Whether a reverse proxy appends the client's address to `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// Seals the customer tokens the store keeps.
+    pub sealer: Arc<sealed::Sealer>,
 }
 
 impl Backend for Bff {
@@ -244,6 +247,14 @@ pub enum StartError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The key that seals stored tokens could not be read or made.
+    #[error("cannot read or create the key file {path}: {source}")]
+    Key {
+        /// The file.
+        path: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
     /// The BFF's store could not be opened.
     #[error("{0}")]
     Store(#[from] store::StoreError),
@@ -321,6 +332,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         })?;
     let store: SharedStore =
         Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?);
+    let key_path = config.data_dir.join("countersign.key");
+    let sealer =
+        Arc::new(
+            sealed::Sealer::load_or_create(&key_path).map_err(|source| StartError::Key {
+                path: key_path.display().to_string(),
+                source,
+            })?,
+        );
     let oidc = Arc::new(connect::Provider::new(
         ProviderSettings {
             profile,
@@ -341,7 +360,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ));
     let engine = Engine::new(
         store.clone(),
-        Arc::new(OidcCiba::new(oidc.clone())),
+        Arc::new(OidcCiba::new(oidc.clone(), sealer.clone())),
         Clock::system(),
         config.request_expiry,
     );
@@ -361,6 +380,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         provider_issuer: provider_issuer.clone(),
         display_name: config.display_name.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
+        sealer,
     };
     let app = router(AppState {
         leptos_options,

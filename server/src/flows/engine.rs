@@ -520,8 +520,17 @@ impl Engine {
         }
         let engine = self.clone();
         self.inner.tasks.spawn(async move {
-            if let Err(error) = engine.run_poller(&flow_id, &notify).await {
-                tracing::error!(%error, flow_id, "poller stopped on a store error");
+            // A store error pauses the poller, backing off as for the provider's errors; the
+            // flow is read afresh when it goes on.
+            let mut failures = 0_u32;
+            while let Err(error) = engine.run_poller(&flow_id, &notify).await {
+                failures = failures.saturating_add(1);
+                tracing::error!(%error, flow_id, failures, "poller paused on a store error");
+                let wait = super::poll::backoff(Duration::from_secs(5), failures);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = engine.inner.shutdown.cancelled() => break,
+                }
             }
             if let Ok(mut pollers) = engine.inner.pollers.lock() {
                 pollers.remove(&flow_id);
@@ -628,9 +637,9 @@ impl Engine {
 const OUTCOME_ATTEMPTS: usize = CAS_ATTEMPTS;
 
 impl Engine {
-    /// Records verified tokens. The flow may have changed since it was read (the customer's
-    /// decision recorded, a report): read it again and retry while it is live. If it ended
-    /// meanwhile (cancelled), the tokens are not kept: they are revoked.
+    /// Records verified tokens. If the flow ended meanwhile (cancelled), or the store cannot
+    /// take them, they are not kept: they are revoked, never left live at the provider with
+    /// nothing here to end them.
     async fn verified(
         &self,
         flow_id: &str,
@@ -638,6 +647,34 @@ impl Engine {
         tokens: String,
         now: i64,
     ) -> Result<(), StoreError> {
+        match self.keep_tokens(flow_id, customer, &tokens, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::info!(
+                    flow_id,
+                    "tokens arrived for a flow that had ended; revoking them"
+                );
+                self.inner.ciba.discard(&tokens).await;
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, flow_id, "tokens could not be stored; revoking them");
+                self.inner.ciba.discard(&tokens).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes the verified flow with its tokens; `false` if the flow is no longer live. It may
+    /// have changed since it was read (the customer's decision recorded, a report): read it
+    /// again and retry while it is live.
+    async fn keep_tokens(
+        &self,
+        flow_id: &str,
+        customer: &VerifiedCustomer,
+        tokens: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let detail = format!("Verified {}.", customer.name);
         let customer_json = serde_json::to_string(customer)
             .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?;
@@ -653,22 +690,17 @@ impl Engine {
                 decided_at: flow.decided_at.or(Some(now)),
                 ended_at: Some(now),
                 customer: Some(customer_json.clone()),
-                tokens: Some(tokens.clone()),
+                tokens: Some(tokens.to_owned()),
                 ..flow.clone()
             };
             if self
                 .write(&next, flow.version, EventKind::Verified, Some(&detail), now)
                 .await?
             {
-                return Ok(());
+                return Ok(true);
             }
         }
-        tracing::info!(
-            flow_id,
-            "tokens arrived for a flow that had ended; revoking them"
-        );
-        self.inner.ciba.discard(&tokens).await;
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -916,7 +948,11 @@ mod tests {
         assert_eq!(ended.status, FlowStatus::Approved, "still verified");
         assert_eq!(
             kinds(&ended),
-            [EventKind::Sent, EventKind::Verified, EventKind::SessionEnded]
+            [
+                EventKind::Sent,
+                EventKind::Verified,
+                EventKind::SessionEnded
+            ]
         );
         assert_eq!(
             ended.timeline.last().unwrap().detail.as_deref(),
@@ -932,6 +968,36 @@ mod tests {
             Err(FlowError::NoSession)
         ));
         assert_eq!(ciba.discarded.lock().unwrap().len(), 1, "revoked once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_the_store_refuses_are_revoked_and_the_poller_goes_on() {
+        let start = tokio::time::Instant::now();
+        let store = MemoryStore::new();
+        let refused = Polled::Verified {
+            customer: VerifiedCustomer {
+                user_id: "alice".into(),
+                name: "Alice Anders".into(),
+                email: None,
+                phone: None,
+                amr: Vec::new(),
+                auth_time: 1_800_000_000,
+            },
+            // Not JSON: the store's check refuses the write.
+            tokens: "not json".into(),
+        };
+        let ciba = Scripted::with([refused, Polled::Failed("Gone.".into())]);
+        let engine = engine(&store, ciba.clone());
+        let view = engine.start(&agent("a"), input()).await.unwrap();
+        run_until(start, 6).await;
+        assert_eq!(*ciba.discarded.lock().unwrap(), ["not json"]);
+        assert_eq!(status(&engine, &view.id).await, FlowStatus::Pending);
+        // After its pause the poller asks again and the flow ends with the provider's answer.
+        run_until(start, 30).await;
+        assert_eq!(ciba.polls().len(), 2, "{:?}", ciba.polls());
+        let view = engine.view(&view.id).await.unwrap();
+        assert_eq!(view.status, FlowStatus::Failed);
+        assert_eq!(view.outcome.as_deref(), Some("Gone."));
     }
 
     #[tokio::test(start_paused = true)]

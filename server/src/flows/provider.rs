@@ -8,6 +8,8 @@ use std::{sync::Arc, time::Duration};
 use app::flow::{HintType, VerifiedCustomer, mask_email, mask_phone};
 use async_trait::async_trait;
 
+use crate::sealed::{Purpose, Sealer};
+
 use super::{
     connect,
     engine::{Ciba, Polled, Started},
@@ -25,12 +27,13 @@ pub const CUSTOMER_SCOPE: &str = "openid email phone";
 #[derive(Debug)]
 pub struct OidcCiba {
     provider: Arc<connect::Provider>,
+    sealer: Arc<Sealer>,
 }
 
 impl OidcCiba {
-    /// Speaks to `provider`.
-    pub fn new(provider: Arc<connect::Provider>) -> Self {
-        Self { provider }
+    /// Speaks to `provider`; the tokens it hands the engine to keep are sealed by `sealer`.
+    pub fn new(provider: Arc<connect::Provider>, sealer: Arc<Sealer>) -> Self {
+        Self { provider, sealer }
     }
 }
 
@@ -80,7 +83,9 @@ impl Ciba for OidcCiba {
             }
         };
         match client.poll(&Secret::new(auth_req_id)).await {
-            PollOutcome::Tokens(tokens) => verify(&client, flow, tokens, now_ms).await,
+            PollOutcome::Tokens(tokens) => {
+                verify(&client, &self.sealer, flow, tokens, now_ms).await
+            }
             PollOutcome::Pending => Polled::Wait(Answer::Pending),
             PollOutcome::SlowDown => Polled::Wait(Answer::SlowDown),
             PollOutcome::Unavailable(detail) => {
@@ -99,7 +104,14 @@ impl Ciba for OidcCiba {
             tracing::warn!("could not revoke tokens: the provider is unreachable");
             return;
         };
-        let stored: serde_json::Value = serde_json::from_str(tokens).unwrap_or_default();
+        // The store's column holds JSON: the sealed value sits in an envelope.
+        let envelope: serde_json::Value = serde_json::from_str(tokens).unwrap_or_default();
+        let sealed = envelope["sealed"].as_str().unwrap_or_default();
+        let Some(tokens) = self.sealer.open(Purpose::FlowTokens, sealed) else {
+            tracing::warn!("could not revoke tokens: they do not open with this key");
+            return;
+        };
+        let stored: serde_json::Value = serde_json::from_str(&tokens).unwrap_or_default();
         // The refresh token first (its grant's access tokens go with it at most providers),
         // then the access token itself, for those where they do not.
         for name in ["refresh_token", "access_token"] {
@@ -114,7 +126,13 @@ impl Ciba for OidcCiba {
 
 /// Validates the ID token and checks it names the requested customer; revokes the tokens if
 /// not.
-async fn verify(client: &OidcClient, flow: &Flow, tokens: TokenSet, now_ms: i64) -> Polled {
+async fn verify(
+    client: &OidcClient,
+    sealer: &Sealer,
+    flow: &Flow,
+    tokens: TokenSet,
+    now_ms: i64,
+) -> Polled {
     let hint_type = hint_type(flow);
     let hint = normalised_hint(hint_type, &flow.hint);
     let expected = Expected {
@@ -181,9 +199,13 @@ async fn verify(client: &OidcClient, flow: &Flow, tokens: TokenSet, now_ms: i64)
         "expires_in": tokens.expires_in,
         "scope": tokens.scope,
     });
+    let Some(sealed) = sealer.seal(Purpose::FlowTokens, &stored.to_string()) else {
+        discard(client, &tokens).await;
+        return Polled::Failed("The customer's tokens could not be kept safely.".to_owned());
+    };
     Polled::Verified {
         customer,
-        tokens: stored.to_string(),
+        tokens: serde_json::json!({ "sealed": sealed }).to_string(),
     }
 }
 

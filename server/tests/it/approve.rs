@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use server::store::{SqliteStore, Store};
+use server::{
+    sealed::Purpose,
+    store::{SqliteStore, Store},
+};
 
 use crate::kit::{AGENT, TestApp};
 
@@ -92,7 +95,7 @@ impl<'a> Agent<'a> {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        panic!("the flow was still pending after 30 s");
+        panic!("the flow was still pending after 30 s: {}", self.flow(id).await);
     }
 }
 
@@ -314,7 +317,12 @@ async fn a_customer_approves_by_text_message_and_the_agent_sees_them_verified() 
         .await
         .unwrap()
         .unwrap();
-    let token = session.access_token.clone().unwrap();
+    let sealed = session.access_token.clone().unwrap();
+    assert!(sealed.starts_with("v1."), "sealed at rest");
+    let token = app
+        .bff_sealer()
+        .open(Purpose::CustomerToken, &sealed)
+        .expect("it opens with the BFF's key");
     assert_eq!(session.stage, "signed_in");
 
     // Step 4: approve.
@@ -386,7 +394,13 @@ async fn a_customer_approves_by_text_message_and_the_agent_sees_them_verified() 
 /// The customer's tokens the BFF keeps for flow `id`, if any.
 async fn customer_tokens(app: &TestApp, id: &str) -> Option<Value> {
     let flow = store(app).await.flow(id).await.unwrap().unwrap();
-    flow.tokens.map(|json| serde_json::from_str(&json).unwrap())
+    flow.tokens.map(|sealed| {
+        assert!(!sealed.contains("eyJ"), "sealed at rest");
+        let envelope: Value = serde_json::from_str(&sealed).unwrap();
+        let sealed = envelope["sealed"].as_str().unwrap();
+        let json = app.bff_sealer().open(Purpose::FlowTokens, sealed).unwrap();
+        serde_json::from_str(&json).unwrap()
+    })
 }
 
 /// The status of the provider's userinfo endpoint for `access_token`.

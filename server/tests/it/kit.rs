@@ -115,6 +115,13 @@ impl TestApp {
         self._data.path().join("bff").join("countersign.sqlite")
     }
 
+    /// What opens the tokens the BFF's store keeps sealed (its key file).
+    pub fn bff_sealer(&self) -> server::sealed::Sealer {
+        let path = self._data.path().join("bff").join("countersign.key");
+        assert!(path.exists(), "the BFF made its key file");
+        server::sealed::Sealer::load_or_create(&path).unwrap()
+    }
+
     /// The browser at the provider: posts the sign-in form of `authorization_url` (its query
     /// and the credentials, from the provider's own origin) and returns where the provider
     /// redirects (the BFF's callback URL).
