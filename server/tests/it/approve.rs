@@ -95,7 +95,10 @@ impl<'a> Agent<'a> {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        panic!("the flow was still pending after 30 s: {}", self.flow(id).await);
+        panic!(
+            "the flow was still pending after 30 s: {}",
+            self.flow(id).await
+        );
     }
 }
 
