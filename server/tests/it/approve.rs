@@ -12,7 +12,7 @@ use server::{
     store::{SqliteStore, Store},
 };
 
-use crate::kit::{AGENT, TestApp};
+use crate::kit::{AGENT, TestApp, refused_for_a_while};
 
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
@@ -689,13 +689,7 @@ async fn a_broken_link_and_too_many_attempts_get_plain_screens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 429);
-    let wait: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=600).contains(&wait), "{wait}");
+    refused_for_a_while(&response);
     let page = response.text().await.unwrap();
     assert!(page.contains("Too many attempts"), "{page}");
     app.stop().await;

@@ -234,3 +234,14 @@ impl SseReader {
         }
     }
 }
+
+/// Checks `response` is a rate-limit refusal: 429 with a `Retry-After` of 1 s to 10 minutes.
+pub fn refused_for_a_while(response: &reqwest::Response) {
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+}
