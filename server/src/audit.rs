@@ -6,9 +6,11 @@
 //! - Without dates, the last 30 days up to today. A range is at most [`MAX_DAYS`] days and at
 //!   most [`MAX_ROWS`] rows; past either, a 400 asks for a narrower range.
 //! - A GET that changes nothing, so a plain link or form downloads it; never cached.
-//! - Cells are quoted as RFC 4180 asks, and a cell a spreadsheet would read as a formula
-//!   (`=`, `+`, `-`, `@`, tab, carriage return first) gets a leading `'`: an identifier typed by
-//!   an agent must not run in the supervisor's spreadsheet.
+//! - Every cell is quoted (RFC 4180; a spreadsheet splitting at `;` must not split a cell), and
+//!   a cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@` first, after any spaces,
+//!   or a tab or carriage return first) gets a leading `'`: an identifier typed by an agent must
+//!   not run in the supervisor's spreadsheet.
+//! - One export at a time: another one asked for meanwhile gets a 429.
 //! - No token, code or `auth_req_id` is in it: the binding code is, as the agent read it out.
 
 use app::{
@@ -28,6 +30,9 @@ use crate::{
     session::{self, NoSession},
     store::{Event, Flow, StoreError},
 };
+
+/// Exports being made (one at a time).
+static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The widest range one export covers, in days.
 pub const MAX_DAYS: i64 = 366;
@@ -87,6 +92,17 @@ async fn export(
     let range = match Range::of(query.as_deref().unwrap_or(""), now) {
         Ok(range) => range,
         Err(sentence) => return plain(StatusCode::BAD_REQUEST, sentence),
+    };
+    // The export reads many rows: one at a time, so the pollers keep the store.
+    let Ok(_turn) = EXPORTS.try_acquire() else {
+        let mut response = plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Another export is being made. Try again in a moment.",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
     };
     let rows = match rows(&state, &range).await {
         Ok(Some(rows)) => rows,
@@ -258,18 +274,19 @@ fn line(out: &mut String, cells: impl IntoIterator<Item = String>) {
     out.push_str("\r\n");
 }
 
-/// One cell: defused if a spreadsheet would take it for a formula, quoted when it must be.
+/// One cell, always quoted (a spreadsheet whose list separator is `;` must not split it), and
+/// defused if a spreadsheet would take it for a formula, leading spaces or not.
 fn cell_text(cell: &str) -> String {
-    let defused = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let formula = cell
+        .trim_start_matches([' ', '\t', '\r', '\n'])
+        .starts_with(['=', '+', '-', '@'])
+        || cell.starts_with(['\t', '\r']);
+    let defused = if formula {
         format!("'{cell}")
     } else {
         cell.to_owned()
     };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
+    format!("\"{}\"", defused.replace('"', "\"\""))
 }
 
 fn plain(status: StatusCode, sentence: &str) -> Response {
@@ -339,17 +356,20 @@ mod tests {
 
     #[test]
     fn cells_are_quoted_and_formulas_defused() {
-        assert_eq!(cell_text("alice@example.com"), "alice@example.com");
+        assert_eq!(cell_text("alice@example.com"), "\"alice@example.com\"");
         assert_eq!(cell_text("a,b"), "\"a,b\"");
+        assert_eq!(cell_text("x;=cmd"), "\"x;=cmd\"");
         assert_eq!(cell_text("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(cell_text("two\nlines"), "\"two\nlines\"");
         assert_eq!(cell_text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(cell_text("+15555550101"), "'+15555550101");
-        assert_eq!(cell_text("-1"), "'-1");
-        assert_eq!(cell_text("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(cell_text(""), "");
+        assert_eq!(cell_text("  =1+1"), "\"'  =1+1\"");
+        assert_eq!(cell_text("+15555550101"), "\"'+15555550101\"");
+        assert_eq!(cell_text("-1"), "\"'-1\"");
+        assert_eq!(cell_text("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(cell_text("\tx"), "\"'\tx\"");
+        assert_eq!(cell_text(""), "\"\"");
         let mut out = String::new();
         line(&mut out, ["a".to_owned(), String::new(), "c,d".to_owned()]);
-        assert_eq!(out, "a,,\"c,d\"\r\n");
+        assert_eq!(out, "\"a\",\"\",\"c,d\"\r\n");
     }
 }

@@ -111,7 +111,6 @@ async fn login(
     let query = query.unwrap_or_default();
     let return_to = safe_return_to(query_param(&query, "return_to").as_deref());
     let now = bff.engine.now_ms();
-    sweep(&state, now).await;
     let address = limits::client_address(&request, bff.trust_forwarded_for);
     match limits::hit(&bff.store, limits::PER_LOGIN_IP, &address, now).await {
         Ok(Ok(())) => {}
@@ -135,6 +134,7 @@ async fn login(
             return unavailable_store(&return_to);
         }
     }
+    sweep(&state, now).await;
 
     let client = match bff.oidc.client().await {
         Ok(client) => client,

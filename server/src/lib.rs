@@ -330,6 +330,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             path: config.data_dir.display().to_string(),
             source,
         })?;
+    // Countersign serves plain HTTP: an https address means a proxy in front, whose address
+    // every per-address limit would count unless told to read X-Forwarded-For.
+    if public_url.starts_with("https://") && !config.trust_forwarded_for {
+        tracing::warn!(
+            "COUNTERSIGN_PUBLIC_URL is https but COUNTERSIGN_TRUST_FORWARDED_FOR is off: behind \
+             a reverse proxy, the per-address limits (sign-ins, the approval page) count the \
+             proxy's address for everyone"
+        );
+    }
     let store: SharedStore =
         Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?);
     let key_path = config.data_dir.join("countersign.key");

@@ -113,11 +113,13 @@ test("an agent cannot see a supervisor's verification; the supervisor sees the a
   expect(download.suggestedFilename()).toMatch(/^countersign-audit-\d{4}-\d\d-\d\d-to-\d{4}-\d\d-\d\d\.csv$/);
   const csv = readFileSync(await download.path(), "utf8");
   const lines = csv.split("\r\n");
-  expect(lines[0]).toMatch(/^flow_id,started_at,agent,agent_id,customer,customer_type,channel,/);
-  const rowOf = (id: string) => lines.find((line) => line.startsWith(`${id},`)) ?? "";
-  expect(rowOf(mine.flow.id)).toContain(`,${AGENT.name},`);
-  expect(rowOf(mine.flow.id)).toContain(`,${mine.flow.binding_code},`);
-  expect(rowOf(theirs.flow.id)).toContain(`,${SUPERVISOR.name},`);
+  expect(lines[0]).toMatch(
+    /^"flow_id","started_at","agent","agent_id","customer","customer_type","channel",/,
+  );
+  const rowOf = (id: string) => lines.find((line) => line.startsWith(`"${id}",`)) ?? "";
+  expect(rowOf(mine.flow.id)).toContain(`,"${AGENT.name}",`);
+  expect(rowOf(mine.flow.id)).toContain(`,"${mine.flow.binding_code}",`);
+  expect(rowOf(theirs.flow.id)).toContain(`,"${SUPERVISOR.name}",`);
   expect(csv).not.toMatch(/eyJ[\w-]+\.[\w-]+/);
 
   // The refused calls above are logged by the browser as failed loads; nothing else may be.

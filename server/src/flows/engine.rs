@@ -143,6 +143,10 @@ struct Inner {
 /// The outcome of a flow the customer reported ([`Engine::report`]).
 pub const REPORTED: &str = "The customer said they did not ask for this.";
 
+/// The outcome of a flow whose approval arrived but could not be stored.
+pub const NOT_RECORDED: &str =
+    "The customer approved, but the answer could not be recorded. Start the verification again.";
+
 /// Events remembered for subscribers that fall behind before they must re-read the store.
 const NOTICE_BUFFER: usize = 1024;
 /// Attempts at a compare-and-set before giving up (others changed the flow each time).
@@ -660,7 +664,18 @@ impl Engine {
             Err(error) => {
                 tracing::error!(%error, flow_id, "tokens could not be stored; revoking them");
                 self.inner.ciba.discard(&tokens).await;
-                Err(error)
+                // The request is redeemed: polling it again could only be refused. End the
+                // flow with what happened; if even that cannot be written, the poller pauses,
+                // and the provider's refusal of the next poll ends it.
+                self.end(
+                    flow_id,
+                    FlowStatus::Failed,
+                    EventKind::Failed,
+                    Some(NOT_RECORDED),
+                    now,
+                )
+                .await
+                .map(|_| ())
             }
         }
     }
@@ -971,7 +986,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn tokens_the_store_refuses_are_revoked_and_the_poller_goes_on() {
+    async fn tokens_the_store_refuses_are_revoked_and_the_flow_says_so() {
         let start = tokio::time::Instant::now();
         let store = MemoryStore::new();
         let refused = Polled::Verified {
@@ -986,18 +1001,17 @@ mod tests {
             // Not JSON: the store's check refuses the write.
             tokens: "not json".into(),
         };
-        let ciba = Scripted::with([refused, Polled::Failed("Gone.".into())]);
+        let ciba = Scripted::with([refused]);
         let engine = engine(&store, ciba.clone());
         let view = engine.start(&agent("a"), input()).await.unwrap();
-        run_until(start, 6).await;
+        run_until(start, 60).await;
         assert_eq!(*ciba.discarded.lock().unwrap(), ["not json"]);
-        assert_eq!(status(&engine, &view.id).await, FlowStatus::Pending);
-        // After its pause the poller asks again and the flow ends with the provider's answer.
-        run_until(start, 30).await;
-        assert_eq!(ciba.polls().len(), 2, "{:?}", ciba.polls());
+        // The redeemed request is never polled again; the agent is told what happened.
+        assert_eq!(ciba.polls(), [5]);
         let view = engine.view(&view.id).await.unwrap();
         assert_eq!(view.status, FlowStatus::Failed);
-        assert_eq!(view.outcome.as_deref(), Some("Gone."));
+        assert_eq!(view.outcome.as_deref(), Some(NOT_RECORDED));
+        assert!(!view.session_open);
     }
 
     #[tokio::test(start_paused = true)]

@@ -104,23 +104,24 @@ impl Ciba for OidcCiba {
             tracing::warn!("could not revoke tokens: the provider is unreachable");
             return;
         };
-        // The store's column holds JSON: the sealed value sits in an envelope.
+        // The store's column holds JSON: the sealed value sits in an envelope. A row kept
+        // before tokens were sealed holds the token set itself; it is still revoked.
         let envelope: serde_json::Value = serde_json::from_str(tokens).unwrap_or_default();
-        let sealed = envelope["sealed"].as_str().unwrap_or_default();
-        let Some(tokens) = self.sealer.open(Purpose::FlowTokens, sealed) else {
-            tracing::warn!("could not revoke tokens: they do not open with this key");
+        let stored = match envelope["sealed"].as_str() {
+            Some(sealed) => {
+                let Some(opened) = self.sealer.open(Purpose::FlowTokens, sealed) else {
+                    tracing::warn!("could not revoke tokens: they do not open with this key");
+                    return;
+                };
+                serde_json::from_str(&opened).unwrap_or_default()
+            }
+            None => envelope,
+        };
+        let token = |name: &str| stored[name].as_str().map(Secret::new);
+        let Some(access) = token("access_token") else {
             return;
         };
-        let stored: serde_json::Value = serde_json::from_str(&tokens).unwrap_or_default();
-        // The refresh token first (its grant's access tokens go with it at most providers),
-        // then the access token itself, for those where they do not.
-        for name in ["refresh_token", "access_token"] {
-            if let Some(token) = stored[name].as_str()
-                && let Err(error) = client.revoke(&Secret::new(token)).await
-            {
-                tracing::warn!(%error, "could not revoke tokens that will not be kept");
-            }
-        }
+        revoke_all(&client, token("refresh_token").as_ref(), &access).await;
     }
 }
 
@@ -211,12 +212,16 @@ async fn verify(
 
 /// Tokens that will not be kept are revoked, so they stop working at the provider too.
 async fn discard(client: &OidcClient, tokens: &TokenSet) {
-    let token = tokens
-        .refresh_token
-        .as_ref()
-        .unwrap_or(&tokens.access_token);
-    if let Err(error) = client.revoke(token).await {
-        tracing::warn!(%error, "could not revoke tokens that were refused");
+    revoke_all(client, tokens.refresh_token.as_ref(), &tokens.access_token).await;
+}
+
+/// Revokes the refresh token first (its grant's access tokens go with it at most providers),
+/// then the access token itself, for those where they do not.
+async fn revoke_all(client: &OidcClient, refresh: Option<&Secret>, access: &Secret) {
+    for token in refresh.into_iter().chain([access]) {
+        if let Err(error) = client.revoke(token).await {
+            tracing::warn!(%error, "could not revoke tokens that will not be kept");
+        }
     }
 }
 

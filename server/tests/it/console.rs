@@ -289,16 +289,27 @@ async fn supervisors_export_every_verification_as_csv() {
         4,
         "a header, two rows and the last CRLF: {csv}"
     );
-    assert!(lines[0].starts_with("flow_id,started_at,agent,agent_id,customer,"));
+    // Every cell quoted; rows without quotes inside split at `","`.
+    let cells = |line: &str| -> Vec<String> {
+        let inner = line.strip_prefix('"').unwrap().strip_suffix('"').unwrap();
+        inner.split("\",\"").map(str::to_owned).collect()
+    };
+    assert_eq!(
+        cells(lines[0])[..5],
+        ["flow_id", "started_at", "agent", "agent_id", "customer"]
+    );
     assert_eq!(lines[3], "");
     // Newest first.
     let id = |flow: &Value| flow["id"].as_str().unwrap().to_owned();
-    assert!(lines[1].starts_with(&format!("{},", id(&formula))), "{csv}");
     assert!(
-        lines[1].contains(",\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\",user_id,link,"),
+        lines[1].starts_with(&format!("\"{}\",", id(&formula))),
         "{csv}"
     );
-    let row: Vec<&str> = lines[2].split(',').collect();
+    assert!(
+        lines[1].contains(",\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\",\"user_id\",\"link\","),
+        "{csv}"
+    );
+    let row = cells(lines[2]);
     assert_eq!(row[0], id(&sent));
     assert_eq!(row[2], "Avery Agent");
     assert_eq!(row[4], "alice@example.com");
