@@ -14,7 +14,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The wasm build lives in its own target folder, as cargo-leptos keeps it.
 WASM := --target wasm32-unknown-unknown --target-dir target/front
 
-.PHONY: help run build release test lint fmt-check clippy unit replay interop interop-standard e2e screenshots setup clean-data
+.PHONY: help run build release weigh test lint fmt-check clippy unit replay interop interop-standard e2e screenshots setup clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ release: ## Build optimised, with wasm-opt from npm's binaryen
 	@scripts/setup.sh rust
 	@scripts/setup.sh binaryen
 	cargo leptos build --release
+
+weigh: release ## First-load bytes of the approval page and the console (release build)
+	@scripts/setup.sh weigh
+	scripts/weigh.sh
 
 test: lint unit replay interop interop-standard e2e ## Everything CI runs: format, clippy, Rust tests, the guide's curls, openid-client and oidc-provider interop, browser tests
 	@echo "make test: all passed"

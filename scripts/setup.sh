@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Countersign's build and tests need, each piece only when it is missing or at the
 # wrong version, so a second run does nothing.
-# Usage: scripts/setup.sh rust|rust-tests|chromium|e2e|binaryen
+# Usage: scripts/setup.sh rust|rust-tests|chromium|e2e|binaryen|weigh
 #
 # Nothing here downloads from outside the package registries: Rust tools come from crates.io,
-# Chromium and the SMTP test server (python3-aiosmtpd) from Debian, Playwright and binaryen
-# (wasm-opt) from npm, with browser downloads off.
+# Chromium, the SMTP test server (python3-aiosmtpd) and brotli from Debian, Playwright and
+# binaryen (wasm-opt) from npm, with browser downloads off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +69,15 @@ chromium() {
   fi
 }
 
+# The brotli CLI, with which scripts/weigh.sh measures compressed sizes.
+brotli_cli() {
+  if ! command -v brotli >/dev/null; then
+    say "installing Debian's brotli (for scripts/weigh.sh)"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends brotli
+  fi
+}
+
 # `npm ci` in $1 when its node_modules is missing or older than its package-lock.json.
 npm_ci() {
   node
@@ -84,5 +93,6 @@ case "${1:-}" in
   chromium) chromium ;;
   e2e) chromium; npm_ci end2end ;;
   binaryen) npm_ci . ;;
-  *) die "usage: $0 rust|rust-tests|chromium|e2e|binaryen" ;;
+  weigh) brotli_cli ;;
+  *) die "usage: $0 rust|rust-tests|chromium|e2e|binaryen|weigh" ;;
 esac
