@@ -26,14 +26,19 @@ setup: ## Install everything the build and the tests need (only what is missing)
 run: build ## Build and start Countersign on :3000 with the embedded provider on :3001
 	./target/debug/countersign
 
+# `--split` always: the console is a lazy route (app/src/console.rs), and its code goes into a
+# wasm chunk of its own that only the console fetches, keeping the approval page's download
+# small. The pages expect that chunk, so every build splits, the tests' too.
 build: ## Build the server and the wasm bundle (debug)
 	@scripts/setup.sh rust
-	cargo leptos build
+	cargo leptos build --split
 
+# `--precompress` writes .br and .gz beside the CSS, JS and wasm; the server sends them to
+# browsers that accept them.
 release: ## Build optimised, with wasm-opt from npm's binaryen
 	@scripts/setup.sh rust
 	@scripts/setup.sh binaryen
-	cargo leptos build --release
+	cargo leptos build --release --split --precompress
 
 weigh: release ## First-load bytes of the approval page and the console (release build)
 	@scripts/setup.sh weigh

@@ -21,6 +21,7 @@ pub mod time;
 
 use leptos::{html, prelude::*};
 use leptos_meta::Title;
+use leptos_router::{LazyRoute, lazy_route};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -64,6 +65,24 @@ pub(crate) fn sentence(error: &ServerFnError) -> String {
             "Countersign could not be reached. Check the connection and try again.".to_owned()
         }
         _ => "Something went wrong. Try again.".to_owned(),
+    }
+}
+
+/// The console as a lazily loaded route: built with `cargo leptos build --split` (as the
+/// Makefile always does), the console's code goes into a wasm chunk that only the console
+/// fetches, so the customer's approval page downloads none of it.
+#[derive(Debug)]
+pub struct ConsoleRoute;
+
+#[lazy_route]
+impl LazyRoute for ConsoleRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(this: Self) -> AnyView {
+        let ConsoleRoute = this;
+        view! { <ConsolePage /> }.into_any()
     }
 }
 

@@ -24,7 +24,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    Lazy, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -63,7 +63,11 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 // Rendered whole before it is sent (not streamed), so that the sign-in link
                 // and the console work before the wasm arrives.
-                <Route path=StaticSegment("") view=console::ConsolePage ssr=SsrMode::Async />
+                <Route
+                    path=StaticSegment("")
+                    view={Lazy::<console::ConsoleRoute>::new()}
+                    ssr=SsrMode::Async
+                />
                 <Route path=StaticSegment("status") view=health::StatusPage />
                 // The customer's approval page (the provider's `login_uri`): whole on the
                 // server, so every step works without the wasm.

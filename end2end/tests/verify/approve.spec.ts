@@ -125,6 +125,11 @@ test("approve by text message: the agent's card turns to the verified customer l
   expect(recorded(customerResponses.bodies)).toEqual(
     expect.arrayContaining(["/approve", "/pkg/countersign.wasm", "/api/approval"]),
   );
+  // The console's code is a wasm chunk of its own: the console loads it, the phone never does.
+  const chunks = (bodies: { url: string }[]) =>
+    recorded(bodies).filter((p) => /^\/pkg\/split_.*\.wasm$/.test(p));
+  expect(chunks(agentResponses.bodies).length).toBeGreaterThan(0);
+  expect(chunks(customerResponses.bodies)).toEqual([]);
   expect(leaks(everything, otp)).toEqual([]);
 
   // Nothing readable by script either: cookies are HttpOnly, storage is empty.
