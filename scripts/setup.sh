@@ -78,12 +78,16 @@ brotli_cli() {
   fi
 }
 
-# `npm ci` in $1 when its node_modules is missing or older than its package-lock.json.
+# `npm ci` in $1 when its node_modules is missing, or package.json or package-lock.json changed
+# since the last install (a stamp inside node_modules holds their hash).
 npm_ci() {
   node
-  if [ ! "$1/node_modules/.package-lock.json" -nt "$1/package-lock.json" ]; then
+  local stamp="$1/node_modules/.countersign-npm-ci.sha256" want
+  want=$(cat "$1/package.json" "$1/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "npm ci in $1"
-    (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
   fi
 }
 
@@ -94,5 +98,6 @@ case "${1:-}" in
   e2e) chromium; npm_ci end2end ;;
   binaryen) npm_ci . ;;
   weigh) brotli_cli ;;
-  *) die "usage: $0 rust|rust-tests|chromium|e2e|binaryen|weigh" ;;
+  npm) [ -d "${2:-}" ] || die "usage: $0 npm DIR"; npm_ci "$2" ;;
+  *) die "usage: $0 rust|rust-tests|chromium|e2e|binaryen|weigh|npm DIR" ;;
 esac

@@ -11,15 +11,8 @@ BIN=${1:?usage: run.sh PATH/TO/countersign-provider}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-# The npm packages, installed from package-lock.json only when missing or when package.json or
-# the lock file changed since the last install (a stamp inside node_modules records them).
-STAMP="$HERE/node_modules/.countersign-interop.sha256"
-WANT=$(cd "$HERE" && cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
-if [ ! -d "$HERE/node_modules" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  echo "interop: npm ci"
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$WANT" >"$STAMP"
-fi
+# The npm packages, installed from package-lock.json only when missing or changed.
+"$HERE/../../../scripts/setup.sh" npm "$HERE"
 
 # A fresh provider on a free port (BASE), stopped and its data removed on exit.
 . "$HERE/../start-provider.sh"
