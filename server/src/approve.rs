@@ -522,18 +522,18 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
                         .await;
                 }
             }
-            let Some(sealed) = context
-                .bff
-                .sealer
-                .seal(Purpose::CustomerToken, signed_in.access_token.expose())
-            else {
+            let (id, id_hash) = session::new_id();
+            let Some(sealed) = context.bff.sealer.seal(
+                Purpose::CustomerToken,
+                &id_hash,
+                signed_in.access_token.expose(),
+            ) else {
                 revoke(&client, &signed_in.access_token).await;
                 return Draft::of(context)
                     .notice(Some(ApprovalNotice::Unavailable))
                     .save(context)
                     .await;
             };
-            let (id, id_hash) = session::new_id();
             let next = CustomerSession {
                 id_hash,
                 access_token: Some(sealed),
@@ -630,7 +630,9 @@ async fn decide(context: &Context<'_>, approve: bool) -> Result<Option<String>, 
         .access_token
         .as_deref()
         .filter(|_| session.stage == stage::SIGNED_IN)
-        .and_then(|sealed| context.bff.sealer.open(Purpose::CustomerToken, sealed))
+        .and_then(|sealed| {
+            (context.bff.sealer).open(Purpose::CustomerToken, &session.id_hash, sealed)
+        })
     else {
         return Ok(None);
     };
@@ -724,10 +726,9 @@ async fn decide(context: &Context<'_>, approve: bool) -> Result<Option<String>, 
 async fn report(context: &Context<'_>) -> Result<Option<String>, StoreError> {
     if let Some(session) = &context.session
         && session.stage == stage::SIGNED_IN
-        && let Some(token) = session
-            .access_token
-            .as_deref()
-            .and_then(|sealed| context.bff.sealer.open(Purpose::CustomerToken, sealed))
+        && let Some(token) = session.access_token.as_deref().and_then(|sealed| {
+            (context.bff.sealer).open(Purpose::CustomerToken, &session.id_hash, sealed)
+        })
         && let Ok(client) = context.bff.oidc.client().await
     {
         let token = Secret::new(token);

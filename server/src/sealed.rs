@@ -4,8 +4,8 @@
 //! 0600, made on first start). A copy of the database alone gives no usable token.
 //!
 //! A sealed value is `v1.` + base64url(nonce ‖ ciphertext ‖ tag); the nonce is random per
-//! value, and the purpose is bound as associated data, so a value sealed for one column does
-//! not open as another.
+//! value, and the purpose and the row (a flow id, a session's id hash) are bound as associated
+//! data, so a value sealed for one column or row does not open in another.
 
 use std::{fmt, io, path::Path};
 
@@ -27,6 +27,14 @@ impl Purpose {
             Self::FlowTokens => b"countersign flow tokens v1",
             Self::CustomerToken => b"countersign customer token v1",
         }
+    }
+
+    /// The associated data: the label, a zero byte, the row.
+    fn aad(self, row: &[u8]) -> Vec<u8> {
+        let mut aad = self.label().to_vec();
+        aad.push(0);
+        aad.extend_from_slice(row);
+        aad
     }
 }
 
@@ -58,15 +66,15 @@ impl Sealer {
         }
     }
 
-    /// `plain` sealed for `purpose`. `None` only if the system's random source fails.
-    pub fn seal(&self, purpose: Purpose, plain: &str) -> Option<String> {
+    /// `plain` sealed for `purpose` in `row`. `None` only if the system's random source fails.
+    pub fn seal(&self, purpose: Purpose, row: &[u8], plain: &str) -> Option<String> {
         let mut nonce = [0_u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).ok()?;
         let mut sealed = plain.as_bytes().to_vec();
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(purpose.label()),
+                Aad::from(purpose.aad(row)),
                 &mut sealed,
             )
             .ok()?;
@@ -75,8 +83,8 @@ impl Sealer {
         Some(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
     }
 
-    /// What `sealed` holds, if this key sealed it for `purpose` and nothing changed it.
-    pub fn open(&self, purpose: Purpose, sealed: &str) -> Option<String> {
+    /// What `sealed` holds, if this key sealed it for `purpose` in `row` and nothing changed it.
+    pub fn open(&self, purpose: Purpose, row: &[u8], sealed: &str) -> Option<String> {
         let bytes = URL_SAFE_NO_PAD.decode(sealed.strip_prefix(PREFIX)?).ok()?;
         if bytes.len() < NONCE_LEN {
             return None;
@@ -86,7 +94,7 @@ impl Sealer {
         let mut rest = rest.to_vec();
         let plain = self
             .key
-            .open_in_place(nonce, Aad::from(purpose.label()), &mut rest)
+            .open_in_place(nonce, Aad::from(purpose.aad(row)), &mut rest)
             .ok()?;
         String::from_utf8(plain.to_vec()).ok()
     }
@@ -97,31 +105,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_values_open_only_with_their_key_and_purpose() {
+    fn sealed_values_open_only_with_their_key_purpose_and_row() {
         let sealer = Sealer::from_bytes([7; 32]);
         let plain = r#"{"access_token":"at-123","refresh_token":"rt-456"}"#;
-        let sealed = sealer.seal(Purpose::FlowTokens, plain).unwrap();
+        let sealed = sealer.seal(Purpose::FlowTokens, b"flow-1", plain).unwrap();
         assert!(sealed.starts_with("v1."));
         assert!(!sealed.contains("at-123"));
+        let open = |purpose, row: &[u8], value: &str| sealer.open(purpose, row, value);
         assert_eq!(
-            sealer.open(Purpose::FlowTokens, &sealed).as_deref(),
+            open(Purpose::FlowTokens, b"flow-1", &sealed).as_deref(),
             Some(plain)
         );
         // A fresh nonce each time.
-        assert_ne!(sealer.seal(Purpose::FlowTokens, plain).unwrap(), sealed);
-        // Another purpose, another key, a changed byte, or no seal at all: nothing.
-        assert_eq!(sealer.open(Purpose::CustomerToken, &sealed), None);
-        assert_eq!(
-            Sealer::from_bytes([8; 32]).open(Purpose::FlowTokens, &sealed),
-            None
-        );
+        let again = sealer.seal(Purpose::FlowTokens, b"flow-1", plain).unwrap();
+        assert_ne!(again, sealed);
+        // Another purpose, row or key, a changed byte, or no seal at all: nothing.
+        assert_eq!(open(Purpose::CustomerToken, b"flow-1", &sealed), None);
+        assert_eq!(open(Purpose::FlowTokens, b"flow-2", &sealed), None);
+        let other = Sealer::from_bytes([8; 32]);
+        assert_eq!(other.open(Purpose::FlowTokens, b"flow-1", &sealed), None);
         let mut bytes = URL_SAFE_NO_PAD.decode(&sealed[3..]).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         let tampered = format!("v1.{}", URL_SAFE_NO_PAD.encode(bytes));
-        assert_eq!(sealer.open(Purpose::FlowTokens, &tampered), None);
+        assert_eq!(open(Purpose::FlowTokens, b"flow-1", &tampered), None);
         for junk in ["", "v1.", "v1.AAAA", plain, "v2.abc"] {
-            assert_eq!(sealer.open(Purpose::FlowTokens, junk), None, "{junk}");
+            assert_eq!(open(Purpose::FlowTokens, b"flow-1", junk), None, "{junk}");
         }
     }
 
@@ -130,10 +139,12 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path().join("countersign.key");
         let first = Sealer::load_or_create(&path).unwrap();
-        let sealed = first.seal(Purpose::CustomerToken, "token").unwrap();
+        let sealed = first.seal(Purpose::CustomerToken, b"row", "token").unwrap();
         let again = Sealer::load_or_create(&path).unwrap();
         assert_eq!(
-            again.open(Purpose::CustomerToken, &sealed).as_deref(),
+            again
+                .open(Purpose::CustomerToken, b"row", &sealed)
+                .as_deref(),
             Some("token")
         );
         std::fs::write(&path, b"short").unwrap();

@@ -36,7 +36,7 @@ pub trait Ciba: Send + Sync + std::fmt::Debug + 'static {
 
     /// Revokes tokens (as [`Polled::Verified`] carried them) that will not be kept, or whose
     /// session the agent ended.
-    async fn discard(&self, tokens: &str);
+    async fn discard(&self, flow_id: &str, tokens: &str);
 }
 
 /// The provider accepted a request.
@@ -394,7 +394,7 @@ impl Engine {
                 )
                 .await?
             {
-                self.inner.ciba.discard(&tokens).await;
+                self.inner.ciba.discard(flow_id, &tokens).await;
                 return self.view(flow_id).await;
             }
         }
@@ -658,12 +658,12 @@ impl Engine {
                     flow_id,
                     "tokens arrived for a flow that had ended; revoking them"
                 );
-                self.inner.ciba.discard(&tokens).await;
+                self.inner.ciba.discard(flow_id, &tokens).await;
                 Ok(())
             }
             Err(error) => {
                 tracing::error!(%error, flow_id, "tokens could not be stored; revoking them");
-                self.inner.ciba.discard(&tokens).await;
+                self.inner.ciba.discard(flow_id, &tokens).await;
                 // The request is redeemed: polling it again could only be refused. End the
                 // flow with what happened; if even that cannot be written, the poller pauses,
                 // and the provider's refusal of the next poll ends it.
@@ -860,7 +860,7 @@ mod tests {
                 .unwrap_or(Polled::Wait(Answer::Pending))
         }
 
-        async fn discard(&self, tokens: &str) {
+        async fn discard(&self, _flow_id: &str, tokens: &str) {
             self.discarded.lock().unwrap().push(tokens.to_owned());
         }
     }

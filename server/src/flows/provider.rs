@@ -99,7 +99,7 @@ impl Ciba for OidcCiba {
         }
     }
 
-    async fn discard(&self, tokens: &str) {
+    async fn discard(&self, flow_id: &str, tokens: &str) {
         let Ok(client) = self.provider.client().await else {
             tracing::warn!("could not revoke tokens: the provider is unreachable");
             return;
@@ -109,7 +109,10 @@ impl Ciba for OidcCiba {
         let envelope: serde_json::Value = serde_json::from_str(tokens).unwrap_or_default();
         let stored = match envelope["sealed"].as_str() {
             Some(sealed) => {
-                let Some(opened) = self.sealer.open(Purpose::FlowTokens, sealed) else {
+                let Some(opened) =
+                    self.sealer
+                        .open(Purpose::FlowTokens, flow_id.as_bytes(), sealed)
+                else {
                     tracing::warn!("could not revoke tokens: they do not open with this key");
                     return;
                 };
@@ -200,7 +203,8 @@ async fn verify(
         "expires_in": tokens.expires_in,
         "scope": tokens.scope,
     });
-    let Some(sealed) = sealer.seal(Purpose::FlowTokens, &stored.to_string()) else {
+    let Some(sealed) = sealer.seal(Purpose::FlowTokens, flow.id.as_bytes(), &stored.to_string())
+    else {
         discard(client, &tokens).await;
         return Polled::Failed("The customer's tokens could not be kept safely.".to_owned());
     };

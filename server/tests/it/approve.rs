@@ -324,7 +324,7 @@ async fn a_customer_approves_by_text_message_and_the_agent_sees_them_verified() 
     assert!(sealed.starts_with("v1."), "sealed at rest");
     let token = app
         .bff_sealer()
-        .open(Purpose::CustomerToken, &sealed)
+        .open(Purpose::CustomerToken, &server::session::hash(id), &sealed)
         .expect("it opens with the BFF's key");
     assert_eq!(session.stage, "signed_in");
 
@@ -401,7 +401,9 @@ async fn customer_tokens(app: &TestApp, id: &str) -> Option<Value> {
         assert!(!sealed.contains("eyJ"), "sealed at rest");
         let envelope: Value = serde_json::from_str(&sealed).unwrap();
         let sealed = envelope["sealed"].as_str().unwrap();
-        let json = app.bff_sealer().open(Purpose::FlowTokens, sealed).unwrap();
+        let json = (app.bff_sealer())
+            .open(Purpose::FlowTokens, id.as_bytes(), sealed)
+            .unwrap();
         serde_json::from_str(&json).unwrap()
     })
 }

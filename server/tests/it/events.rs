@@ -60,7 +60,7 @@ impl Ciba for Scripted {
             .unwrap_or(Polled::Wait(Answer::Pending))
     }
 
-    async fn discard(&self, _: &str) {}
+    async fn discard(&self, _: &str, _: &str) {}
 }
 
 fn verified() -> Polled {
