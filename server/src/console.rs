@@ -118,11 +118,8 @@ impl Bff {
         headers: &HeaderMap,
         flow_id: &str,
     ) -> Result<FlowView, Refusal> {
-        let session = self.agent(headers).await?;
-        self.engine
-            .cancel(&session.agent, flow_id)
-            .await
-            .map_err(refusal)
+        let agent = self.agent(headers).await?.agent;
+        self.engine.cancel(&agent, flow_id).await.map_err(refusal)
     }
 
     /// Ends the verified customer's session on one of the agent's verifications: the BFF
@@ -132,9 +129,9 @@ impl Bff {
         headers: &HeaderMap,
         flow_id: &str,
     ) -> Result<FlowView, Refusal> {
-        let session = self.agent(headers).await?;
+        let agent = self.agent(headers).await?.agent;
         self.engine
-            .end_session(&session.agent, flow_id)
+            .end_session(&agent, flow_id)
             .await
             .map_err(refusal)
     }

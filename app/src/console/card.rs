@@ -203,55 +203,28 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
     let code_label_id = code_label.clone();
     // Cancelling replaces the Cancel button by Dismiss: the focus goes there, not to nowhere.
     let dismiss_button = NodeRef::<html::Button>::new();
-    let cancel = {
-        let id = id.clone();
-        move |_| {
-            if cancelling.get_untracked() {
-                return;
-            }
-            cancelling.set(true);
-            error.set(None);
-            let id = id.clone();
-            spawn_local(async move {
-                match cancel_verification(id).await {
-                    Ok(flow) => {
-                        board.absorb(flow, true);
-                        request_animation_frame(move || {
-                            if let Some(button) = dismiss_button.get_untracked() {
-                                let _ = button.focus();
-                            }
-                        });
-                    }
-                    Err(failure) if is_signed_out(&failure) => board.sign_out(),
-                    Err(failure) => {
-                        error.try_set(Some(sentence(&failure)));
-                    }
+    let cancel = card_action(
+        board,
+        id.clone(),
+        cancelling,
+        error,
+        cancel_verification,
+        move || {
+            request_animation_frame(move || {
+                if let Some(button) = dismiss_button.get_untracked() {
+                    let _ = button.focus();
                 }
-                cancelling.try_set(false);
             });
-        }
-    };
-    let end_session = {
-        let id = id.clone();
-        move |_| {
-            if ending.get_untracked() {
-                return;
-            }
-            ending.set(true);
-            error.set(None);
-            let id = id.clone();
-            spawn_local(async move {
-                match end_customer_session(id).await {
-                    Ok(flow) => board.absorb(flow, true),
-                    Err(failure) if is_signed_out(&failure) => board.sign_out(),
-                    Err(failure) => {
-                        error.try_set(Some(sentence(&failure)));
-                    }
-                }
-                ending.try_set(false);
-            });
-        }
-    };
+        },
+    );
+    let end_session = card_action(
+        board,
+        id.clone(),
+        ending,
+        error,
+        end_customer_session,
+        || {},
+    );
     let dismiss = {
         let id = id.clone();
         move |_| board.dismiss(&id)
@@ -440,6 +413,45 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
         </article>
     }
     .into_any()
+}
+
+/// A card's button action: calls `call` with the flow's id, one call at a time (`busy` while it
+/// runs); the flow it answers goes on the board (then `done` runs), a refusal becomes a sentence
+/// in `error`, and a lost session signs the console out.
+fn card_action<Call, Answer>(
+    board: Board,
+    id: String,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    call: Call,
+    done: impl Fn() + Clone + 'static,
+) -> impl Fn(leptos::ev::MouseEvent) + Clone + 'static
+where
+    Call: Fn(String) -> Answer + Copy + 'static,
+    Answer: std::future::Future<Output = Result<FlowView, ServerFnError>> + 'static,
+{
+    move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let id = id.clone();
+        let done = done.clone();
+        spawn_local(async move {
+            match call(id).await {
+                Ok(flow) => {
+                    board.absorb(flow, true);
+                    done();
+                }
+                Err(failure) if is_signed_out(&failure) => board.sign_out(),
+                Err(failure) => {
+                    error.try_set(Some(sentence(&failure)));
+                }
+            }
+            busy.try_set(false);
+        });
+    }
 }
 
 /// One timeline entry.
