@@ -10,8 +10,12 @@
 //!   `link_opened` on the flow; signing in records `signed_in`; a decision records `approved` or
 //!   `denied` at once (so the agent sees it and the poller asks the provider early).
 //! - The customer's access token (from the one-time code) stays in the store, sealed
-//!   ([`crate::sealed`]), between sign-in and decision; it is revoked and dropped once the decision is sent. Nothing the page gets
-//!   holds a token, a code or the `auth_req_id`, and none of them is logged.
+//!   ([`crate::sealed`]), between sign-in and decision; it is revoked and dropped once the
+//!   decision is sent. Nothing the page gets holds a token, a code or the `auth_req_id`, and
+//!   none of them is logged.
+//! - On a request for a user id, the customer who signs in must be that user (the sign-in's ID
+//!   token names them); anyone else is turned away before any decision and the flow records
+//!   `wrong_person`.
 //! - Every step counts against [`limits::PER_APPROVAL_IP`] (the peer address); the page shows
 //!   the wait while the address is over the limit.
 //! - Refusals of the provider become plain sentences on the page ([`ApprovalOutcome`],

@@ -1,8 +1,9 @@
 //! Agent sign-in and sign-out: the OIDC authorization code flow with PKCE (S256) against the
 //! workforce identity provider, ending in a session of the BFF's own.
 //!
-//! - `GET /auth/login?return_to=/path`: counted against [`limits::PER_LOGIN_IP`]; a fresh `state`, `nonce` and PKCE verifier, kept as a
-//!   [`PendingLogin`] under the hash of `state`; then a 303 to the provider. Nothing else changes.
+//! - `GET /auth/login?return_to=/path`: counted against [`limits::PER_LOGIN_IP`]; a fresh
+//!   `state`, `nonce` and PKCE verifier, kept as a [`PendingLogin`] under the hash of `state`;
+//!   then a 303 to the provider. Nothing else changes.
 //! - `GET /auth/callback`: the pending sign-in is taken (single use, at most
 //!   [`LOGIN_LIFETIME`] old), the code exchanged, the ID token validated with the nonce, the role
 //!   checked (`agent` or `supervisor`), the provider's tokens revoked (the BFF keeps none), and a
