@@ -31,7 +31,7 @@ use app::{
     flow::{EventKind, FlowStatus, HintType, mask_email, mask_phone},
     ssr::Refusal,
 };
-use axum::http::{HeaderMap, header, request::Parts};
+use axum::http::{HeaderMap, request::Parts};
 
 use crate::{
     Bff,
@@ -81,15 +81,7 @@ pub fn cookie(id: &str) -> String {
 
 /// The approval session id a request carries, if any.
 pub fn id_from(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|value| !value.is_empty())
+    session::cookie_value(headers, COOKIE)
 }
 
 /// What the approval page shows the customer who sent `request`. Changes nothing.
@@ -843,7 +835,7 @@ fn unavailable(error: StoreError) -> Refusal {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, header};
 
     use super::*;
 

@@ -184,14 +184,7 @@ fn cleared_login_cookie() -> String {
 
 /// The sign-in state the browser's login cookie holds.
 fn login_state_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == LOGIN_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    session::cookie_value(headers, LOGIN_COOKIE)
 }
 
 /// The 503 page when the provider cannot be reached.
