@@ -12,6 +12,8 @@
 //! - [`sender`]: delivery of links and codes: the development outbox by default, SMTP for
 //!   emails and a signed webhook for SMS messages when configured.
 //! - `http`: the axum router; handlers are thin and call into the modules above.
+//! - [`serve`]: the listener loop with header, idle and request timeouts and a connection cap,
+//!   shared with the BFF.
 //! - [`Provider`]: binds, opens the store, and serves until told to stop.
 
 pub mod audit;
@@ -26,6 +28,7 @@ pub mod limits;
 pub mod runtime;
 pub mod seed;
 pub mod sender;
+pub mod serve;
 pub mod store;
 pub mod tokens;
 
@@ -267,19 +270,25 @@ impl Provider {
         &self.state.issuer
     }
 
-    /// Serves requests until `shutdown` completes, then finishes the requests in flight.
+    /// Serves requests until `shutdown` completes, then finishes the requests in flight, within
+    /// the default [`serve::ServeLimits`].
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
+        self.serve_with(serve::ServeLimits::default(), shutdown)
+            .await
+    }
+
+    /// [`Provider::serve`] within `limits`.
+    pub async fn serve_with(
+        self,
+        limits: serve::ServeLimits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         let Self { listener, state } = self;
         let store = state.store.clone();
-        let result = axum::serve(
-            listener,
-            http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result = serve::serve(listener, http::router(state), limits, shutdown).await;
         store.close().await;
         result
     }

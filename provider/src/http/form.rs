@@ -134,10 +134,15 @@ mod tests {
 
     #[test]
     fn the_cap_counts_parameters_as_the_decoder_does() {
-        let at_cap: Vec<String> = (0..MAX_PARAMETERS).map(|index| format!("p{index}=v")).collect();
+        let at_cap: Vec<String> = (0..MAX_PARAMETERS)
+            .map(|index| format!("p{index}=v"))
+            .collect();
         // Empty pieces between `&`s are no parameters.
         let body = format!("&&{}&&", at_cap.join("&&"));
-        assert_eq!(Form::parse(body.as_bytes()).unwrap().0.len(), MAX_PARAMETERS);
+        assert_eq!(
+            Form::parse(body.as_bytes()).unwrap().0.len(),
+            MAX_PARAMETERS
+        );
         let over = format!("{body}&extra=1");
         assert!(Form::parse(over.as_bytes()).is_err());
     }

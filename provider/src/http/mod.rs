@@ -22,11 +22,15 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{AppState, error::InternalCause};
+use crate::{
+    AppState,
+    error::{InternalCause, OAuthError},
+};
 
 /// Builds the provider's router. Tests build the very same router through [`crate::Provider`].
 ///
-/// Layers (outermost first): the internal-error logger, then the routes.
+/// Layers (outermost first): the internal-error logger, the body limit ([`MAX_BODY`]), then the
+/// routes.
 pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
@@ -60,8 +64,30 @@ pub(crate) fn router(state: AppState) -> Router {
     }
     router
         .fallback(not_found)
+        .layer(middleware::from_fn(limit_body))
         .layer(middleware::from_fn(log_internal_errors))
         .with_state(state)
+}
+
+/// The longest request body any route takes: its forms and JSON bodies are a few hundred bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Reads every request body whole, up to [`MAX_BODY`] bytes, before any route sees it: a longer
+/// one is refused with 413 at once (before reading it, when `Content-Length` says so).
+async fn limit_body(request: Request, next: Next) -> Response {
+    match crate::serve::buffer_request(request, MAX_BODY).await {
+        Ok(request) => next.run(request).await,
+        Err(crate::serve::BodyError::TooLarge) => OAuthError::invalid_request(format!(
+            "The request body is larger than {} KiB.",
+            MAX_BODY / 1024
+        ))
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+        .mosaic()
+        .into_response(),
+        Err(crate::serve::BodyError::Unreadable) => {
+            OAuthError::invalid_request("The request body could not be read.").into_response()
+        }
+    }
 }
 
 /// Marks a response as never to be cached.

@@ -6,6 +6,7 @@ mod ciba;
 mod kit;
 mod limits;
 mod senders;
+mod serving;
 mod workforce;
 
 use provider::{Config, Provider, StartError, store::Store as _};
