@@ -31,6 +31,7 @@
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use provider::config::ConfigError;
+pub use provider::serve::ServeLimits;
 
 use crate::oidc::{Profile, Secret};
 
@@ -90,6 +91,10 @@ pub struct Config {
     pub display_name: String,
     /// Whether a reverse proxy appends the client's address to `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// Header, idle and request timeouts and the connection cap, of the BFF's listener and the
+    /// embedded provider's (each has its own connections); [`ServeLimits::default`] unless a
+    /// test sets them.
+    pub serve_limits: ServeLimits,
 }
 
 /// The display name of the demo seed's application.
@@ -251,6 +256,7 @@ impl Config {
             request_expiry,
             display_name,
             trust_forwarded_for,
+            serve_limits: ServeLimits::default(),
         })
     }
 }
@@ -280,6 +286,7 @@ impl Config {
             request_expiry: Duration::from_secs(300),
             display_name: DEFAULT_DISPLAY_NAME.to_owned(),
             trust_forwarded_for: false,
+            serve_limits: ServeLimits::default(),
         }
     }
 }

@@ -184,7 +184,39 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             csrf::guard,
         ))
+        .layer(axum::middleware::from_fn(limit_body))
         .with_state(state)
+}
+
+/// The longest request body the BFF takes. Its bodies are server-function arguments (an email
+/// or phone number, a binding message, a flow id, a one-time code) and sign-out posts: a few
+/// hundred bytes. Nothing takes uploads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Reads every request body whole, up to [`MAX_BODY`] bytes, before any route (or the CSRF
+/// guard) sees it; a longer one is refused with 413 at once (before reading it, when
+/// `Content-Length` says so), with `{"error": "…"}` like the BFF's other refusals.
+async fn limit_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (status, sentence) = match provider::serve::buffer_request(request, MAX_BODY).await {
+        Ok(request) => return next.run(request).await,
+        Err(provider::serve::BodyError::TooLarge) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than {} KiB.", MAX_BODY / 1024),
+        ),
+        Err(provider::serve::BodyError::Unreadable) => (
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read.".to_owned(),
+        ),
+    };
+    (
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(serde_json::json!({ "error": sentence })),
+    )
+        .into_response()
 }
 
 /// Liveness: the process is up and serving.
@@ -292,7 +324,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                     source,
                 })?;
             let issuer = provider.issuer().to_owned();
-            tasks.spawn(provider.serve(shutdown.clone().cancelled_owned()));
+            tasks.spawn(
+                provider.serve_with(config.serve_limits, shutdown.clone().cancelled_owned()),
+            );
             (
                 format!("http://{}", reachable(bound)),
                 issuer,
@@ -395,15 +429,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         leptos_options,
         bff: Arc::new(bff),
     });
-    tasks.spawn(
-        // With the peer's address, for the approval page's per-address rate limit.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future(),
-    );
+    // Handlers get the peer's address (ConnectInfo), for the per-address rate limits.
+    tasks.spawn(provider::serve::serve(
+        listener,
+        app,
+        config.serve_limits,
+        shutdown.clone().cancelled_owned(),
+    ));
 
     Ok(Running {
         url: format!("http://{}", reachable(bound)),

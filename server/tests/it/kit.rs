@@ -45,13 +45,29 @@ impl TestApp {
         Self::spawn_in(TempDir::new().unwrap(), mode).await
     }
 
+    /// Countersign with the embedded provider, the BFF's listener within `limits`.
+    pub async fn spawn_limited(limits: server::config::ServeLimits) -> Self {
+        let data = TempDir::new().unwrap();
+        let provider = ProviderMode::Embedded(Box::new(provider_config(&data)));
+        Self::spawn_configured(data, provider, limits).await
+    }
+
     async fn spawn_in(data: TempDir, provider: ProviderMode) -> Self {
-        let config = Config::local(
+        Self::spawn_configured(data, provider, Default::default()).await
+    }
+
+    async fn spawn_configured(
+        data: TempDir,
+        provider: ProviderMode,
+        limits: server::config::ServeLimits,
+    ) -> Self {
+        let mut config = Config::local(
             "127.0.0.1:0".parse().unwrap(),
             provider,
             PathBuf::from("target/site"),
             data.path().join("bff"),
         );
+        config.serve_limits = limits;
         let running = server::start(config).await.expect("Countersign starts");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -8,3 +8,4 @@ mod events;
 mod health;
 mod kit;
 mod oidc;
+mod serving;
