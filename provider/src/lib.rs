@@ -9,6 +9,7 @@
 //! - [`clock`]: where `now` comes from (the system, or a manual clock in tests).
 //! - [`crypto`], [`keys`], [`tokens`]: random handles, keyed hashes, signing keys, token issue.
 //! - [`store`]: the SQLite store and its migrations (`migrations/sqlite`); [`seed`] fills it.
+//! - [`limits`], [`net`]: rate limits, and the client address they count (shared with the BFF).
 //! - [`sender`]: delivery of links and codes: the development outbox by default, SMTP for
 //!   emails and a signed webhook for SMS messages when configured.
 //! - `http`: the axum router; handlers are thin and call into the modules above.
@@ -23,6 +24,7 @@ pub mod error;
 mod http;
 pub mod keys;
 pub mod limits;
+pub mod net;
 pub mod runtime;
 pub mod seed;
 pub mod sender;
