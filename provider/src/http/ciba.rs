@@ -16,7 +16,7 @@ use crate::{
     crypto::{Purpose, random_handle},
     error::{ErrorCode, OAuthError},
     limits::Subject,
-    sender::Outgoing,
+    sender::{self, Outgoing},
     store::Backchannel,
     tokens,
 };
@@ -158,24 +158,38 @@ async fn start(
             body: format!("{}: {} {link}", client.app_name, valid.custom_message),
             link: Some(link.clone()),
         };
-        if let Err(error) = state.sender.send(&message).await {
+        // The request exists from here on, so a customer who opens the link at once finds
+        // it. If the message is not handed over within the deadline, the request is deleted
+        // again: its link, its polls and its completion are all refused, and the client hears
+        // `delivery_failed`. That runs in a task of its own, so a client that hangs up early
+        // cannot leave a request behind whose message failed.
+        let task_state = state.clone();
+        let task_client = client.clone();
+        let user_id = user.id.clone();
+        let undo = tokio::spawn(async move {
+            let sent =
+                sender::send_within(&*task_state.sender, &message, task_state.send_deadline).await;
+            let Err(error) = sent else {
+                return Ok(());
+            };
             // No message, no request: the client may simply try again.
-            state.store.delete_backchannel(&id_hash).await?;
-            tracing::warn!(%error, client_id = %client.id, channel = channel.as_str(), "backchannel message not delivered");
+            task_state.store.delete_backchannel(&id_hash).await?;
+            tracing::warn!(%error, client_id = %task_client.id, channel = channel.as_str(), "backchannel message not delivered");
             audit::record(
-                state,
+                &task_state,
                 Event {
-                    user_id: Some(&user.id),
+                    user_id: Some(&user_id),
                     detail: Some(channel.as_str()),
-                    ..audit::about(Kind::BackchannelUndelivered, &client)
+                    ..audit::about(Kind::BackchannelUndelivered, &task_client)
                 },
             )
             .await;
-            return Err(OAuthError::new(
+            Err(OAuthError::new(
                 ErrorCode::DeliveryFailed,
                 "The message could not be sent; no request was started. Try again.",
-            ));
-        }
+            ))
+        });
+        undo.await.map_err(OAuthError::internal)??;
     }
     audit::record(
         state,
