@@ -9,6 +9,9 @@ use axum::{
 
 use crate::error::OAuthError;
 
+/// The most parameters a form may have: every endpoint needs fewer than 20.
+pub const MAX_PARAMETERS: usize = 64;
+
 /// The parameters of a form body, in order. Its `Debug` shows names only: values may be secrets.
 #[derive(Default)]
 pub struct Form(Vec<(String, String)>);
@@ -22,12 +25,21 @@ impl std::fmt::Debug for Form {
 }
 
 impl Form {
-    /// Parses `body`; refuses repeated parameters.
+    /// Parses `body`; refuses repeated parameters, and more than [`MAX_PARAMETERS`].
+    ///
+    /// Linear in the body's length: a form of 200,000 distinct names is refused as soon as it
+    /// is read, not compared name by name with every earlier one.
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| OAuthError::invalid_request("The body is not a valid form."))?;
-        for (index, (name, _)) in pairs.iter().enumerate() {
-            if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
+        if pairs.len() > MAX_PARAMETERS {
+            return Err(OAuthError::invalid_request(format!(
+                "The form has more than {MAX_PARAMETERS} parameters."
+            )));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+        for (name, _) in &pairs {
+            if !seen.insert(name.as_str()) {
                 return Err(OAuthError::invalid_request(format!(
                     "The parameter {name} was sent more than once."
                 )));
@@ -91,5 +103,48 @@ mod tests {
         assert_eq!(form.get("c"), Some("x y"));
         assert_eq!(form.get("d"), None);
         assert!(form.require("d").is_err());
+    }
+
+    /// SECURITY.md case 27 at the provider: 200,000 distinct parameters are refused at once
+    /// (the duplicate check was quadratic: 2·10¹⁰ name comparisons).
+    #[test]
+    fn case_27_a_form_of_200000_parameters_is_refused_at_once() {
+        let body: String = (0..200_000).map(|i| format!("p{i}=&")).collect();
+        let started = std::time::Instant::now();
+        let error = Form::parse(body.as_bytes()).unwrap_err();
+        assert_eq!(error.code, crate::error::ErrorCode::InvalidRequest);
+        assert!(error.description.contains("more than 64"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let most: String = (0..MAX_PARAMETERS).map(|i| format!("p{i}={i}&")).collect();
+        assert_eq!(Form::parse(most.as_bytes()).unwrap().get("p63"), Some("63"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn any_body_parses_or_is_a_clear_invalid_request(
+                body in proptest::collection::vec(any::<u8>(), 0..4096),
+            ) {
+                if let Err(error) = Form::parse(&body) {
+                    prop_assert_eq!(error.code, crate::error::ErrorCode::InvalidRequest);
+                }
+            }
+
+            #[test]
+            fn distinct_parameters_round_trip(
+                pairs in proptest::collection::btree_map("[a-z_]{1,12}", any::<String>(), 0..MAX_PARAMETERS),
+            ) {
+                let pairs: Vec<(String, String)> = pairs.into_iter().collect();
+                let body = serde_urlencoded::to_string(&pairs).unwrap();
+                let form = Form::parse(body.as_bytes()).unwrap();
+                for (name, value) in &pairs {
+                    prop_assert_eq!(form.get(name), Some(value.as_str()));
+                }
+            }
+        }
     }
 }
