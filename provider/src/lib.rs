@@ -112,6 +112,8 @@ pub struct AppState {
     pub(crate) dev_outbox: bool,
     /// How long a request waits for its message ([`sender::SEND_DEADLINE`]).
     pub(crate) send_deadline: std::time::Duration,
+    /// How long a request may take before its message is sent ([`sender::START_BUDGET`]).
+    pub(crate) start_budget: std::time::Duration,
 }
 
 /// What tests (and embedders) may replace.
@@ -128,6 +130,9 @@ pub struct Options {
     /// [`sender::SEND_DEADLINE`]. Tests shorten it: the store's pool has timers of its own, so
     /// they cannot run on tokio's paused clock.
     pub send_deadline: Option<std::time::Duration>,
+    /// How long a backchannel request may take before its message is sent; `None` is
+    /// [`sender::START_BUDGET`].
+    pub start_budget: Option<std::time::Duration>,
 }
 
 /// The sender [`config::Delivery`] asks for.
@@ -304,6 +309,7 @@ impl Provider {
                 trust_forwarded_for: config.trust_forwarded_for,
                 dev_outbox,
                 send_deadline: options.send_deadline.unwrap_or(sender::SEND_DEADLINE),
+                start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
             },
         })
     }

@@ -66,6 +66,17 @@ pub struct SendError(pub String);
 /// ([`crate::config::MAX_SEND_TIMEOUT`]).
 pub const SEND_DEADLINE: Duration = Duration::from_secs(8);
 
+/// The longest a backchannel request may take before its message is sent (client
+/// authentication, limits, the store). Past it nothing is sent, nothing is kept, and the client
+/// hears `delivery_failed`: together with [`SEND_DEADLINE`], the provider answers within
+/// [`ANSWER_BOUND`] of starting on a request, or sends nothing.
+pub const START_BUDGET: Duration = Duration::from_secs(4);
+
+/// The longest the provider takes to answer a request that sends a message:
+/// [`START_BUDGET`] plus [`SEND_DEADLINE`]. Its clients must wait longer than this.
+pub const ANSWER_BOUND: Duration =
+    Duration::from_secs(START_BUDGET.as_secs() + SEND_DEADLINE.as_secs());
+
 /// Delivers `message` with `sender`, or fails once `deadline` has passed: a sender that hangs
 /// is a sender that failed.
 pub async fn send_within(

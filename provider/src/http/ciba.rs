@@ -40,6 +40,7 @@ async fn start(
     headers: &HeaderMap,
     form: Form,
 ) -> Result<Json<Value>, OAuthError> {
+    let began = tokio::time::Instant::now();
     let now = state.clock.now();
     let client = client_auth::authenticate(state, peer, headers, &form).await?;
     state
@@ -147,6 +148,15 @@ async fn start(
         amr: None,
         version: 0,
     };
+    let sends = matches!(valid.channel, Channel::Sms | Channel::Email);
+    if sends && began.elapsed() > state.start_budget {
+        // Sending now could answer after the client stopped waiting: send nothing instead.
+        tracing::warn!(client_id = %client.id, "backchannel request too slow to send; nothing sent");
+        return Err(OAuthError::new(
+            ErrorCode::DeliveryFailed,
+            "The message could not be sent in time; no request was started. Try again.",
+        ));
+    }
     state.store.insert_backchannel(&record).await?;
 
     if let (Some(to), channel @ (Channel::Sms | Channel::Email)) = (recipient, valid.channel) {

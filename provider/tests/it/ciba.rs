@@ -773,6 +773,29 @@ async fn case_23_a_client_that_hangs_up_leaves_no_request_behind() {
     );
 }
 
+/// A request that took too long before its message (a slow store, a busy provider) sends
+/// nothing and keeps nothing, so the provider never answers past its bound with a live link.
+#[tokio::test]
+async fn case_23_a_request_past_its_start_budget_sends_and_keeps_nothing() {
+    let sender = HangingSender::on("none");
+    let op = Op::start_with_budget(sender.clone(), Duration::ZERO).await;
+    let response = op
+        .backchannel(&[("scope", "openid"), ("login_hint", "+15555550101")])
+        .await;
+    assert_eq!(error_of(response).await, "delivery_failed");
+    assert!(sender.given("sms").is_empty(), "nothing was sent");
+    assert_eq!(op.store().await.backchannel_count().await.unwrap(), 0);
+    // The link channel sends nothing and is not held to the budget.
+    let link = op
+        .backchannel(&[
+            ("scope", "openid"),
+            ("login_hint", "+15555550101"),
+            ("request_context", r#"{"channel":"link"}"#),
+        ])
+        .await;
+    assert_eq!(link.status(), 200);
+}
+
 /// A code whose email hangs is refused at the same deadline, and is not usable.
 #[tokio::test]
 async fn case_23_a_hanging_code_sender_fails_at_the_deadline() {

@@ -143,7 +143,19 @@ impl Op {
             Delivery::default(),
             Limits::default(),
             false,
-            Some(deadline),
+            (Some(deadline), None),
+        )
+        .await
+    }
+
+    /// A provider that lets a backchannel request take at most `budget` before its message.
+    pub async fn start_with_budget(sender: Arc<dyn Sender>, budget: Duration) -> Self {
+        Self::start_all(
+            Some(sender),
+            Delivery::default(),
+            Limits::default(),
+            false,
+            (None, Some(budget)),
         )
         .await
     }
@@ -154,7 +166,7 @@ impl Op {
         limits: Limits,
         trust_forwarded_for: bool,
     ) -> Self {
-        Self::start_all(sender, delivery, limits, trust_forwarded_for, None).await
+        Self::start_all(sender, delivery, limits, trust_forwarded_for, (None, None)).await
     }
 
     async fn start_all(
@@ -162,7 +174,7 @@ impl Op {
         delivery: Delivery,
         limits: Limits,
         trust_forwarded_for: bool,
-        send_deadline: Option<Duration>,
+        (send_deadline, start_budget): (Option<Duration>, Option<Duration>),
     ) -> Self {
         let data = TempDir::new().unwrap();
         let seed = data.path().join("seed.toml");
@@ -188,6 +200,7 @@ impl Op {
                 sender,
                 limits,
                 send_deadline,
+                start_budget,
             },
         )
         .await

@@ -776,16 +776,20 @@ mod tests {
     /// request the provider went on with. Time is tokio's paused clock.
     #[test]
     fn case_23_the_backchannel_timeout_exceeds_the_providers_send_deadline() {
-        let provider_bound = provider::sender::SEND_DEADLINE;
+        let provider_bound = provider::sender::ANSWER_BOUND;
+        assert_eq!(
+            provider_bound,
+            provider::sender::START_BUDGET + provider::sender::SEND_DEADLINE
+        );
         assert!(SENDING_TIMEOUT > provider_bound + CONNECT_TIMEOUT);
-        assert!(provider::config::MAX_SEND_TIMEOUT < provider_bound);
+        assert!(provider::config::MAX_SEND_TIMEOUT < provider::sender::SEND_DEADLINE);
         // Calls that send nothing keep their shorter timeout.
-        assert!(REQUEST_TIMEOUT < provider_bound);
+        assert!(REQUEST_TIMEOUT < provider::sender::SEND_DEADLINE);
     }
 
     #[tokio::test(start_paused = true)]
     async fn case_23_a_backchannel_answer_at_the_providers_deadline_is_waited_for() {
-        let client = slow_provider(provider::sender::SEND_DEADLINE).await;
+        let client = slow_provider(provider::sender::ANSWER_BOUND).await;
         let started = client.backchannel(&request()).await.unwrap();
         assert_eq!(started.auth_req_id.expose(), "a-request");
         // A poll is not a sending call: it keeps the short timeout.
