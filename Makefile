@@ -23,8 +23,10 @@ setup: ## Install everything the build and the tests need (only what is missing)
 	@scripts/setup.sh rust-tests
 	@scripts/setup.sh e2e
 
+# The demo reads its links and codes in the development outbox (http://127.0.0.1:3001/dev/outbox),
+# which only COUNTERSIGN_DEV_OUTBOX=true serves: never set it where real customers are messaged.
 run: build ## Build and start Countersign on :3000 with the embedded provider on :3001
-	./target/debug/countersign
+	COUNTERSIGN_DEV_OUTBOX=true ./target/debug/countersign
 
 # `--split` always: the console is a lazy route (app/src/console.rs), and its code goes into a
 # wasm chunk of its own that only the console fetches, keeping the approval page's download

@@ -86,6 +86,8 @@ function server(
       COUNTERSIGN_PROVIDER_ADDR: `127.0.0.1:${provider}`,
       COUNTERSIGN_DATA_DIR: data,
       COUNTERSIGN_SITE_ROOT: "../target/site",
+      // The tests read links and codes from the development outbox, served only under this switch.
+      COUNTERSIGN_DEV_OUTBOX: "true",
       RUST_LOG: process.env.RUST_LOG ?? "info",
       ...extra,
     },

@@ -8,6 +8,7 @@
 //! | `COUNTERSIGN_PROVIDER_SEED` | the demo seed | TOML file loaded into an empty store |
 //! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
+//! | `COUNTERSIGN_DEV_OUTBOX` | `false` | `true` serves the development outbox at `/dev/outbox` and `/dev/outbox.json` (development only: every link and code is public there); refused with a real sender on any channel |
 //! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see [`crate::runtime::LogFormat`]) |
 //!
 //! With `COUNTERSIGN_EMAIL_SENDER=smtp` (see [`crate::sender::Smtp`]):
@@ -21,7 +22,7 @@
 //! | `COUNTERSIGN_SMTP_USERNAME` | unset: no login | the login name; needs a password and TLS |
 //! | `COUNTERSIGN_SMTP_PASSWORD` | unset | the password (or, better, the next variable) |
 //! | `COUNTERSIGN_SMTP_PASSWORD_FILE` | unset | a file holding the password (one trailing newline is dropped) |
-//! | `COUNTERSIGN_SMTP_TIMEOUT_SECS` | `10` | how long one SMTP exchange may take, 1 to 300 seconds |
+//! | `COUNTERSIGN_SMTP_TIMEOUT_SECS` | `5` | how long one SMTP exchange may take, 1 to 7 seconds |
 //!
 //! With `COUNTERSIGN_SMS_SENDER=webhook` (see [`crate::sender::Webhook`] for the request and its
 //! signature):
@@ -31,11 +32,20 @@
 //! | `COUNTERSIGN_SMS_WEBHOOK_URL` | required | the `http` or `https` URL that gets each SMS as a JSON POST |
 //! | `COUNTERSIGN_SMS_WEBHOOK_SECRET` | required (or the next) | the shared signing secret, at least 16 characters |
 //! | `COUNTERSIGN_SMS_WEBHOOK_SECRET_FILE` | unset | a file holding the secret (one trailing newline is dropped) |
-//! | `COUNTERSIGN_SMS_WEBHOOK_TIMEOUT_SECS` | `10` | how long one POST may take, 1 to 300 seconds |
+//! | `COUNTERSIGN_SMS_WEBHOOK_TIMEOUT_SECS` | `5` | how long one POST may take, 1 to 7 seconds |
+//!
+//! Whatever the sender's timeout, a backchannel request or a code waits at most
+//! [`crate::sender::SEND_DEADLINE`] (8 s) for its message; past it the message counts as not
+//! delivered, the request is undone and the client hears `delivery_failed`.
 //!
 //! The SMTP and webhook variables are only read when their sender is chosen. Passwords and
-//! secrets are held in [`Secret`], whose `Debug` is redacted, and never appear in errors. The
-//! development outbox (`/dev/outbox`) is mounted only while it receives a channel.
+//! secrets are held in [`Secret`], whose `Debug` is redacted, and never appear in errors.
+//!
+//! The development outbox keeps the messages of every channel that has no real sender. Its
+//! pages (`/dev/outbox`, `/dev/outbox.json`) publish every link and code, so they are served
+//! only with `COUNTERSIGN_DEV_OUTBOX=true`, only on a loopback address, and never while SMTP or
+//! the webhook is configured: that combination stops the start ([`Config::check`]). Without
+//! the switch the outbox's messages are kept in the store but not served.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -60,6 +70,9 @@ pub struct Config {
     /// Whether the provider sits behind a reverse proxy that appends the client's address to
     /// `X-Forwarded-For`; rate limits then count that address instead of the proxy's.
     pub trust_forwarded_for: bool,
+    /// Whether to serve the development outbox (`COUNTERSIGN_DEV_OUTBOX`): development only,
+    /// never with a real sender ([`Config::check`]).
+    pub dev_outbox: bool,
 }
 
 /// Which sender delivers each channel.
@@ -162,7 +175,12 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
 /// The default data folder, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "data";
 /// The default timeout of one SMTP exchange or webhook call.
-pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest timeout a sender may be given: under [`crate::sender::SEND_DEADLINE`], which
+/// bounds the whole send, so a sender's own timeout can still say what went wrong.
+pub const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(7);
+const _: () = assert!(MAX_SEND_TIMEOUT.as_secs() < crate::sender::SEND_DEADLINE.as_secs());
+const _: () = assert!(DEFAULT_SEND_TIMEOUT.as_secs() <= MAX_SEND_TIMEOUT.as_secs());
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
@@ -178,6 +196,23 @@ pub struct ConfigError {
 
 /// Names the variable that says a proxy sets `X-Forwarded-For`.
 const TRUST_FORWARDED_FOR: &str = "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR";
+/// Names the development switch that serves the outbox.
+pub const DEV_OUTBOX: &str = "COUNTERSIGN_DEV_OUTBOX";
+
+/// A yes-or-no variable: unset, empty, `false` or `0` is no; `true` or `1` is yes.
+fn yes_or_no(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<bool, ConfigError> {
+    match lookup(variable).as_deref().map(str::trim) {
+        None | Some("" | "false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(ConfigError {
+            variable,
+            problem: format!("{other:?} is not true or false"),
+        }),
+    }
+}
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -199,23 +234,43 @@ impl Config {
             .filter(|value| !value.trim().is_empty())
             .map(PathBuf::from);
         let delivery = Delivery::from_lookup(&lookup)?;
-        let trust_forwarded_for = match lookup(TRUST_FORWARDED_FOR).as_deref().map(str::trim) {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    variable: TRUST_FORWARDED_FOR,
-                    problem: format!("{other:?} is not true or false"),
-                });
-            }
-        };
-        Ok(Self {
+        let trust_forwarded_for = yes_or_no(&lookup, TRUST_FORWARDED_FOR)?;
+        let dev_outbox = yes_or_no(&lookup, DEV_OUTBOX)?;
+        let config = Self {
             listen,
             issuer,
             data_dir,
             seed_file,
             delivery,
             trust_forwarded_for,
+            dev_outbox,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that must not go together: the development outbox served while a
+    /// real sender delivers a channel (a deployment with real customers would publish the
+    /// links and codes of the other channel).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if !self.dev_outbox {
+            return Ok(());
+        }
+        let real = match (&self.delivery.email, &self.delivery.sms) {
+            (EmailDelivery::Smtp(_), SmsDelivery::Webhook(_)) => {
+                "COUNTERSIGN_EMAIL_SENDER=smtp and COUNTERSIGN_SMS_SENDER=webhook"
+            }
+            (EmailDelivery::Smtp(_), _) => "COUNTERSIGN_EMAIL_SENDER=smtp",
+            (_, SmsDelivery::Webhook(_)) => "COUNTERSIGN_SMS_SENDER=webhook",
+            (EmailDelivery::Outbox, SmsDelivery::Outbox) => return Ok(()),
+        };
+        Err(ConfigError {
+            variable: DEV_OUTBOX,
+            problem: format!(
+                "is true, but {real} configures a real sender: the development outbox would \
+                 publish the links and codes of real customers. Unset {DEV_OUTBOX} (or send \
+                 every channel to the outbox, in development only)"
+            ),
         })
     }
 }
@@ -382,7 +437,7 @@ fn one_of(variable: &'static str, value: &str, choices: &str) -> ConfigError {
     }
 }
 
-/// A timeout in whole seconds, 1 to 300; [`DEFAULT_SEND_TIMEOUT`] when unset.
+/// A timeout in whole seconds, 1 to [`MAX_SEND_TIMEOUT`]; [`DEFAULT_SEND_TIMEOUT`] when unset.
 fn seconds(
     lookup: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
@@ -394,11 +449,16 @@ fn seconds(
         .trim()
         .parse::<u64>()
         .ok()
-        .filter(|seconds| (1..=300).contains(seconds))
+        .filter(|seconds| (1..=MAX_SEND_TIMEOUT.as_secs()).contains(seconds))
         .map(Duration::from_secs)
         .ok_or_else(|| ConfigError {
             variable,
-            problem: format!("{value:?} is not a whole number of seconds from 1 to 300"),
+            problem: format!(
+                "{value:?} is not a whole number of seconds from 1 to {} (a request waits at \
+                 most {} s for its message)",
+                MAX_SEND_TIMEOUT.as_secs(),
+                crate::sender::SEND_DEADLINE.as_secs()
+            ),
         })
 }
 
@@ -649,7 +709,7 @@ mod tests {
         assert_eq!(config.port, 587);
         assert_eq!(config.login, None);
         assert_eq!(config.from.to_string(), "Demo Bank <no-reply@bank.example>");
-        assert_eq!(config.timeout, Duration::from_secs(10));
+        assert_eq!(config.timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -660,7 +720,7 @@ mod tests {
             ("COUNTERSIGN_SMTP_USERNAME", "mailer".into()),
             ("COUNTERSIGN_SMTP_PASSWORD", "hunter2 with spaces".into()),
             ("COUNTERSIGN_SMTP_FROM", "no-reply@bank.example".into()),
-            ("COUNTERSIGN_SMTP_TIMEOUT_SECS", "30".into()),
+            ("COUNTERSIGN_SMTP_TIMEOUT_SECS", "7".into()),
         ])
         .unwrap();
         assert_eq!(config.tls, SmtpTls::Tls);
@@ -669,7 +729,7 @@ mod tests {
         assert_eq!(login.username, "mailer");
         assert_eq!(login.password.expose(), "hunter2 with spaces");
         assert_eq!(config.from.email.to_string(), "no-reply@bank.example");
-        assert_eq!(config.timeout, Duration::from_secs(30));
+        assert_eq!(config.timeout, Duration::from_secs(7));
         assert!(!format!("{config:?}").contains("hunter2"), "{config:?}");
 
         assert_eq!(
@@ -750,6 +810,15 @@ mod tests {
                 &[("COUNTERSIGN_SMTP_TIMEOUT_SECS", "1.5")],
                 "COUNTERSIGN_SMTP_TIMEOUT_SECS",
             ),
+            // Longer than the deadline of the whole send: refused, not silently cut.
+            (
+                &[("COUNTERSIGN_SMTP_TIMEOUT_SECS", "8")],
+                "COUNTERSIGN_SMTP_TIMEOUT_SECS",
+            ),
+            (
+                &[("COUNTERSIGN_SMTP_TIMEOUT_SECS", "300")],
+                "COUNTERSIGN_SMTP_TIMEOUT_SECS",
+            ),
             (
                 &[("COUNTERSIGN_SMTP_USERNAME", "mailer")],
                 "COUNTERSIGN_SMTP_PASSWORD",
@@ -784,7 +853,7 @@ mod tests {
             "https://sms.bank.example/send?token=t0k"
         );
         assert_eq!(config.secret.expose(), "0123456789abcdef-secret");
-        assert_eq!(config.timeout, Duration::from_secs(10));
+        assert_eq!(config.timeout, Duration::from_secs(5));
         assert!(!format!("{config:?}").contains("abcdef-secret"));
 
         let dir = tempfile::TempDir::new().unwrap();
@@ -837,5 +906,45 @@ mod tests {
         // The SMTP variables are ignored while the outbox takes emails.
         let ignored = delivery(with(&SMTP[1..], &[])).unwrap();
         assert_eq!(ignored, Delivery::default());
+    }
+
+    #[test]
+    fn case_32_the_outbox_is_served_only_under_the_switch_and_never_beside_a_real_sender() {
+        let dev = |more: &[(&'static str, &'static str)]| {
+            let mut pairs: Vec<(&'static str, String)> =
+                more.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            pairs.push((DEV_OUTBOX, "true".to_owned()));
+            Config::from_lookup(owned_lookup(pairs))
+        };
+        // Off unless asked for.
+        assert!(!Config::from_lookup(lookup(&[])).unwrap().dev_outbox);
+        assert!(dev(&[]).unwrap().dev_outbox);
+        let bad = Config::from_lookup(lookup(&[(DEV_OUTBOX, "yes")])).unwrap_err();
+        assert_eq!(bad.variable, DEV_OUTBOX);
+        // A real sender on any channel refuses the switch, naming the variables.
+        for (real, names) in [
+            (SMTP, "COUNTERSIGN_EMAIL_SENDER=smtp"),
+            (WEBHOOK, "COUNTERSIGN_SMS_SENDER=webhook"),
+        ] {
+            let error = dev(real).unwrap_err();
+            assert_eq!(error.variable, DEV_OUTBOX);
+            let text = error.to_string();
+            assert!(text.contains(names), "{text}");
+            assert!(text.contains(DEV_OUTBOX), "{text}");
+            assert!(!text.contains("t0k"), "{text}");
+        }
+        let both: Vec<_> = SMTP.iter().chain(WEBHOOK).copied().collect();
+        let text = dev(&both).unwrap_err().to_string();
+        assert!(
+            text.contains("smtp and COUNTERSIGN_SMS_SENDER=webhook"),
+            "{text}"
+        );
+        // Without the switch, a real sender beside the outbox is fine (its messages are kept).
+        let mixed = Config::from_lookup(owned_lookup(
+            WEBHOOK.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        ))
+        .unwrap();
+        assert!(!mixed.dev_outbox);
+        assert!(mixed.delivery.uses_outbox());
     }
 }

@@ -9,6 +9,7 @@
 //! - [`clock`]: where `now` comes from (the system, or a manual clock in tests).
 //! - [`crypto`], [`keys`], [`tokens`]: random handles, keyed hashes, signing keys, token issue.
 //! - [`store`]: the SQLite store and its migrations (`migrations/sqlite`); [`seed`] fills it.
+//! - [`limits`], [`net`]: rate limits, and the client address they count (shared with the BFF).
 //! - [`sender`]: delivery of links and codes: the development outbox by default, SMTP for
 //!   emails and a signed webhook for SMS messages when configured.
 //! - `http`: the axum router; handlers are thin and call into the modules above.
@@ -25,6 +26,7 @@ pub mod error;
 mod http;
 pub mod keys;
 pub mod limits;
+pub mod net;
 pub mod runtime;
 pub mod seed;
 pub mod sender;
@@ -86,6 +88,9 @@ pub enum StartError {
         /// What was wrong.
         source: sender::SendError,
     },
+    /// The settings do not go together ([`Config::check`]).
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
     /// The listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -108,6 +113,10 @@ pub struct AppState {
     pub(crate) limiter: Limiter,
     pub(crate) trust_forwarded_for: bool,
     pub(crate) dev_outbox: bool,
+    /// How long a request waits for its message ([`sender::SEND_DEADLINE`]).
+    pub(crate) send_deadline: std::time::Duration,
+    /// How long a request may take before its message is sent ([`sender::START_BUDGET`]).
+    pub(crate) start_budget: std::time::Duration,
 }
 
 /// What tests (and embedders) may replace.
@@ -120,6 +129,13 @@ pub struct Options {
     pub sender: Option<Arc<dyn Sender>>,
     /// Rate limits; [`Limits::default`] unless set.
     pub limits: Limits,
+    /// How long a request waits for its message to be handed over; `None` is
+    /// [`sender::SEND_DEADLINE`]. Tests shorten it: the store's pool has timers of its own, so
+    /// they cannot run on tokio's paused clock.
+    pub send_deadline: Option<std::time::Duration>,
+    /// How long a backchannel request may take before its message is sent; `None` is
+    /// [`sender::START_BUDGET`].
+    pub start_budget: Option<std::time::Duration>,
 }
 
 /// The sender [`config::Delivery`] asks for.
@@ -158,6 +174,40 @@ fn configured_sender(
     Ok(Arc::new(Router::new(email, sms)))
 }
 
+/// Says at start what happens to the development outbox's messages: served (loudly), or kept
+/// and not served (with how to see them).
+fn announce_outbox(config: &Config, served: bool, own_sender: bool, issuer: &str) {
+    if served {
+        tracing::warn!(
+            outbox = %format!("{issuer}/dev/outbox"),
+            "{}=true: the development outbox is served, and every link and one-time code it \
+             holds is public at {issuer}/dev/outbox and {issuer}/dev/outbox.json to anyone who \
+             reaches this address; development only, never with real customers",
+            config::DEV_OUTBOX
+        );
+    } else if config.dev_outbox {
+        tracing::warn!(
+            listen = %config.listen,
+            "{}=true, but the provider does not listen on a loopback address: the development \
+             outbox is not served",
+            config::DEV_OUTBOX
+        );
+    } else if config.delivery.uses_outbox() && !own_sender {
+        let channels = match (&config.delivery.email, &config.delivery.sms) {
+            (EmailDelivery::Outbox, SmsDelivery::Outbox) => "emails and SMS messages",
+            (EmailDelivery::Outbox, _) => "emails",
+            _ => "SMS messages",
+        };
+        tracing::warn!(
+            "{channels} go to the development outbox: they are kept in the store, not sent and \
+             not served. To read them in development, set {}=true (with no real sender \
+             configured) and open /dev/outbox; to deliver them, configure \
+             COUNTERSIGN_EMAIL_SENDER=smtp or COUNTERSIGN_SMS_SENDER=webhook",
+            config::DEV_OUTBOX
+        );
+    }
+}
+
 /// A provider that is bound to its port and has its store open, ready to serve.
 #[derive(Debug)]
 pub struct Provider {
@@ -176,6 +226,8 @@ impl Provider {
 
     /// [`Provider::bind`] with a chosen clock and sender.
     pub async fn bind_with(config: Config, options: Options) -> Result<Self, StartError> {
+        // Checked here too: embedders (the BFF, the tests) may build a `Config` by hand.
+        config.check()?;
         tokio::fs::create_dir_all(&config.data_dir)
             .await
             .map_err(|source| StartError::DataDir {
@@ -221,11 +273,10 @@ impl Provider {
             stored_keys = store.signing_keys().await?;
         }
         let signer = Signer::new(&stored_keys)?;
-        // The outbox shows codes and links: only while it receives a channel, and only on a
-        // loopback address, never to a network.
-        let dev_outbox = options.sender.is_none()
-            && config.delivery.uses_outbox()
-            && config.listen.ip().is_loopback();
+        // The outbox shows codes and links: only under the development switch (which no real
+        // sender may go with), and only on a loopback address, never to a network.
+        let dev_outbox = config.dev_outbox && config.listen.ip().is_loopback();
+        let own_sender = options.sender.is_some();
         let sender = match options.sender {
             Some(sender) => sender,
             None => configured_sender(&config.delivery, &store, &clock)?,
@@ -242,7 +293,11 @@ impl Provider {
             addr: config.listen,
             source,
         })?;
-        let issuer = config.issuer.unwrap_or_else(|| format!("http://{local}"));
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"));
+        announce_outbox(&config, dev_outbox, own_sender, &issuer);
         let limiter = Limiter::new(options.limits, store.clone(), hash_key.clone());
         Ok(Self {
             listener,
@@ -256,6 +311,8 @@ impl Provider {
                 limiter,
                 trust_forwarded_for: config.trust_forwarded_for,
                 dev_outbox,
+                send_deadline: options.send_deadline.unwrap_or(sender::SEND_DEADLINE),
+                start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
             },
         })
     }
@@ -263,6 +320,12 @@ impl Provider {
     /// The address the provider listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Whether it serves the development outbox (`/dev/outbox`): only under
+    /// `COUNTERSIGN_DEV_OUTBOX=true` on a loopback address.
+    pub fn serves_dev_outbox(&self) -> bool {
+        self.state.dev_outbox
     }
 
     /// The provider's issuer identifier (its base URL).

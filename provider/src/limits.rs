@@ -101,15 +101,10 @@ pub enum Subject<'a> {
     AccountFrom(&'a str, IpAddr),
 }
 
-/// The address block counted as one: the address for IPv4, its /64 for IPv6.
+/// The address block counted as one: the address for IPv4 (also IPv4-mapped, as a dual-stack
+/// listener reports IPv4 peers), its /64 for IPv6 ([`crate::net::client_block`]).
 fn block(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
+    crate::net::client_block(ip)
 }
 
 /// Counts events against [`Limits`] in the store.
@@ -245,6 +240,22 @@ mod tests {
         assert_eq!(block(a), block(b));
         assert_ne!(block(a), block(c));
         assert_eq!(block("192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
+
+    #[test]
+    fn case_31_ipv4_mapped_clients_are_counted_per_host() {
+        let ip = |text: &str| -> IpAddr { text.parse().unwrap() };
+        let limiter_key = |text: &str| format!("ip:{}", block(ip(text)));
+        assert_eq!(limiter_key("::ffff:192.0.2.7"), "ip:192.0.2.7");
+        assert_ne!(
+            limiter_key("::ffff:192.0.2.7"),
+            limiter_key("::ffff:192.0.2.8")
+        );
+        assert_ne!(
+            limiter_key("::ffff:192.0.2.7"),
+            limiter_key("::ffff:127.0.0.1")
+        );
+        assert_eq!(limiter_key("::ffff:192.0.2.7"), limiter_key("192.0.2.7"));
     }
 
     #[test]

@@ -10,11 +10,16 @@
 //!
 //! A message holds a link or a one-time code: no sender logs it, and a [`SendError`] says what
 //! failed without repeating the message, a receiver's answer body, or any secret.
+//!
+//! Every send made for a request is bounded by [`SEND_DEADLINE`] ([`send_within`]): the
+//! provider answers within that time, and a message not handed over by then counts as not
+//! delivered, exactly like a failed one. A client of the provider (the BFF) waits longer than
+//! that for the calls that send, so it never gives up on a request that then goes on.
 
 pub mod smtp;
 pub mod webhook;
 
-use std::{fmt, future::Future, pin::Pin, sync::Arc};
+use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 pub use smtp::Smtp;
 pub use webhook::{SIGNATURE_HEADER, Webhook, signature};
@@ -54,6 +59,40 @@ impl fmt::Debug for Outgoing {
 #[derive(Debug, thiserror::Error)]
 #[error("delivery failed: {0}")]
 pub struct SendError(pub String);
+
+/// The longest a request waits for its message to be handed over (an SMTP server accepting it,
+/// a webhook answering 2xx). Past it the message counts as not delivered and the request that
+/// wanted it is undone. Sender timeouts are configured below it
+/// ([`crate::config::MAX_SEND_TIMEOUT`]).
+pub const SEND_DEADLINE: Duration = Duration::from_secs(8);
+
+/// The longest a backchannel request may take before its message is sent (client
+/// authentication, limits, the store). Past it nothing is sent, nothing is kept, and the client
+/// hears `delivery_failed`: together with [`SEND_DEADLINE`], the provider answers within
+/// [`ANSWER_BOUND`] of starting on a request, or sends nothing.
+pub const START_BUDGET: Duration = Duration::from_secs(4);
+
+/// The longest the provider takes to answer a request that sends a message:
+/// [`START_BUDGET`] plus [`SEND_DEADLINE`]. Its clients must wait longer than this.
+pub const ANSWER_BOUND: Duration =
+    Duration::from_secs(START_BUDGET.as_secs() + SEND_DEADLINE.as_secs());
+
+/// Delivers `message` with `sender`, or fails once `deadline` has passed: a sender that hangs
+/// is a sender that failed.
+pub async fn send_within(
+    sender: &dyn Sender,
+    message: &Outgoing,
+    deadline: Duration,
+) -> Result<(), SendError> {
+    match tokio::time::timeout(deadline, sender.send(message)).await {
+        Ok(result) => result,
+        Err(_) => Err(SendError(format!(
+            "the {} sender did not finish within {} s",
+            message.channel,
+            deadline.as_secs()
+        ))),
+    }
+}
 
 /// Delivers messages.
 pub trait Sender: Send + Sync + fmt::Debug + 'static {
@@ -146,6 +185,31 @@ mod tests {
             body: "Demo Bank: click https://bank.example/approve?auth_req_id=x".to_owned(),
             link: Some("https://bank.example/approve?auth_req_id=x".to_owned()),
         }
+    }
+
+    /// Never finishes: an SMTP server or webhook that accepts and never answers.
+    #[derive(Debug)]
+    struct Hanging;
+
+    impl Sender for Hanging {
+        fn send<'a>(&'a self, _: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn case_23_a_hanging_sender_fails_at_the_deadline() {
+        let started = tokio::time::Instant::now();
+        let error = send_within(&Hanging, &message("sms", "+15555550101"), SEND_DEADLINE)
+            .await
+            .unwrap_err();
+        assert_eq!(started.elapsed(), SEND_DEADLINE);
+        assert!(error.to_string().contains("within 8 s"), "{error}");
+        // A sender that answers in time is not cut short.
+        let recorder = Recorder::default();
+        send_within(&recorder, &message("email", "a@example.com"), SEND_DEADLINE)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -3,7 +3,8 @@
 # start_provider BIN NAME: starts the countersign-provider BIN on a free port of 127.0.0.1 with a
 # fresh data folder in a temporary one named after NAME, and waits for its /healthz. Sets PORT,
 # BASE (its URL), DATA (the temporary folder), LOG (the provider's output, in DATA) and PID, and
-# installs an EXIT trap that stops the provider and removes DATA. If the provider does not start,
+# installs an EXIT trap that stops the provider and removes DATA. The tests read links and codes
+# from the development outbox, so COUNTERSIGN_DEV_OUTBOX=true serves it. If the provider does not start,
 # prints its log and "NAME: the provider did not start" and exits 1.
 start_provider() {
   local bin=${1:?usage: start_provider BIN NAME} name=${2:?usage: start_provider BIN NAME}
@@ -11,7 +12,8 @@ start_provider() {
   BASE="http://127.0.0.1:$PORT"
   DATA=$(mktemp -d "${TMPDIR:-/tmp}/countersign-$name.XXXXXX")
   LOG="$DATA/provider.log"
-  COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_DATA_DIR="$DATA/data" RUST_LOG=warn "$bin" >"$LOG" 2>&1 &
+  COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_DATA_DIR="$DATA/data" COUNTERSIGN_DEV_OUTBOX=true \
+    RUST_LOG=warn "$bin" >"$LOG" 2>&1 &
   PID=$!
   trap stop_provider EXIT
 

@@ -26,7 +26,10 @@
 //! The embedded provider reads its own variables (`COUNTERSIGN_PROVIDER_ADDR`,
 //! `COUNTERSIGN_PROVIDER_ISSUER`, `COUNTERSIGN_DATA_DIR`, and the message senders'
 //! `COUNTERSIGN_EMAIL_SENDER`, `COUNTERSIGN_SMS_SENDER`, `COUNTERSIGN_SMTP_*`,
-//! `COUNTERSIGN_SMS_WEBHOOK_*`): see [`provider::config`].
+//! `COUNTERSIGN_SMS_WEBHOOK_*`, and the development switch `COUNTERSIGN_DEV_OUTBOX`, also
+//! `[dev] outbox = true` in the file): see [`provider::config`]. The switch serves the
+//! development outbox, where every link and code can be read; it is refused beside a real
+//! sender.
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -542,6 +545,37 @@ mod tests {
         let refused = file_settings("[client]\nsecret = \"x\"\n").unwrap_err();
         assert!(refused.contains("COUNTERSIGN_CLIENT_SECRET"), "{refused}");
         assert!(file_settings("not = [toml").is_err());
+    }
+
+    #[test]
+    fn case_32_the_development_outbox_is_switched_on_explicitly_in_the_env_or_the_file() {
+        let embedded = |config: Config| match config.provider {
+            ProviderMode::Embedded(provider) => provider,
+            ProviderMode::External { .. } => panic!("expected the embedded provider"),
+        };
+        assert!(!embedded(config(&[]).unwrap()).dev_outbox);
+        let on = config(&[("COUNTERSIGN_DEV_OUTBOX", "true")]).unwrap();
+        assert!(embedded(on).dev_outbox);
+        let file = file_settings("[dev]\noutbox = true\n").unwrap();
+        assert_eq!(file["COUNTERSIGN_DEV_OUTBOX"], "true");
+        let from_file = Config::from_lookup(|name| file.get(name).cloned()).unwrap();
+        assert!(embedded(from_file).dev_outbox);
+        // Beside a real sender the start is refused, naming both variables.
+        let error = config(&[
+            ("COUNTERSIGN_DEV_OUTBOX", "true"),
+            ("COUNTERSIGN_SMS_SENDER", "webhook"),
+            (
+                "COUNTERSIGN_SMS_WEBHOOK_URL",
+                "https://sms.bank.example/send",
+            ),
+            ("COUNTERSIGN_SMS_WEBHOOK_SECRET", "0123456789abcdef-secret"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "COUNTERSIGN_DEV_OUTBOX");
+        assert!(
+            error.to_string().contains("COUNTERSIGN_SMS_SENDER=webhook"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Bff {
                 email: session.email,
                 supervisor: session.agent.supervisor,
                 dev_outbox: self
-                    .provider_embedded
+                    .dev_outbox
                     .then(|| format!("{}/dev/outbox", self.provider_issuer)),
             })),
             Err(Refusal::SignedOut) => Ok(None),

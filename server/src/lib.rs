@@ -73,8 +73,11 @@ pub struct Bff {
     pub session_idle: Duration,
     /// And at most.
     pub session_max: Duration,
-    /// Whether the provider runs in this process (the console links to its dev outbox).
+    /// Whether the provider runs in this process.
     pub provider_embedded: bool,
+    /// Whether the embedded provider serves its development outbox (`COUNTERSIGN_DEV_OUTBOX`);
+    /// the console links to it only then.
+    pub dev_outbox: bool,
     /// The provider's issuer.
     pub provider_issuer: String,
     /// Who asks, as the customer's approval page names it.
@@ -312,9 +315,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
+    let mut dev_outbox = false;
     let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
         ProviderMode::Embedded(provider_config) => {
             let provider = provider::Provider::bind(*provider_config).await?;
+            dev_outbox = provider.serves_dev_outbox();
             let bound = provider
                 .local_addr()
                 .map_err(|source| provider::StartError::Bind {
@@ -420,6 +425,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         session_idle: config.session_idle,
         session_max: config.session_max,
         provider_embedded,
+        dev_outbox,
         provider_issuer: provider_issuer.clone(),
         display_name: config.display_name.clone(),
         trust_forwarded_for: config.trust_forwarded_for,

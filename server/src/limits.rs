@@ -1,7 +1,7 @@
 //! The BFF's rate limits: fixed windows counted in its store (so a restart forgets nothing),
 //! keyed by a hash of the rule and its subject. Refusals carry the seconds to wait.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::{extract::ConnectInfo, http::request::Parts};
 use sha2::{Digest, Sha256};
@@ -46,36 +46,17 @@ pub const PER_LOGIN_IP: Rule = Rule {
     window_secs: 600,
 };
 
-/// Whom a per-IP limit counts (IPv6 per /64, as the provider does): the TCP peer, or behind a trusted reverse proxy the
-/// address it appended last to `X-Forwarded-For` (earlier entries are the client's own claims).
+/// Whom a per-IP limit counts, as the provider counts it ([`provider::net`]): the TCP peer, or
+/// behind a trusted reverse proxy the address it appended last to `X-Forwarded-For` (earlier
+/// entries are the client's own claims); IPv4-mapped addresses as the IPv4 host they are, IPv6
+/// per /64.
 pub fn client_address(request: &Parts, trust_forwarded_for: bool) -> String {
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            request
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .next_back()
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.rsplit(',').next())
-                .and_then(|last| last.trim().parse::<IpAddr>().ok())
-        })
-        .flatten();
-    let ip = forwarded.or_else(|| {
-        request
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
-    });
-    match ip {
-        Some(IpAddr::V4(ip)) => ip.to_string(),
-        Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
-            Some(ip) => ip.to_string(),
-            None => {
-                let [a, b, c, d, ..] = ip.segments();
-                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
-            }
-        },
+    let tcp = request
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    match provider::net::client_ip(tcp, &request.headers, trust_forwarded_for) {
+        Some(ip) => provider::net::client_block(ip),
         None => "unknown".to_owned(),
     }
 }
@@ -224,5 +205,31 @@ mod tests {
             "10.0.0.1"
         );
         assert_eq!(client_address(&parts(None), false), "unknown");
+        // Behind a proxy the forwarded address is unmapped too.
+        let mut mapped = parts(Some("127.0.0.1:4000"));
+        mapped.headers.insert(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_static("::ffff:203.0.113.9"),
+        );
+        assert_eq!(client_address(&mapped, true), "203.0.113.9");
+    }
+
+    #[test]
+    fn case_31_the_bff_counts_ipv4_hosts_on_a_dual_stack_listener_apart() {
+        let at = |addr: &str| {
+            let mut request = Request::new(());
+            let addr: SocketAddr = addr.parse().unwrap();
+            request.extensions_mut().insert(ConnectInfo(addr));
+            client_address(&request.into_parts().0, false)
+        };
+        let bad = at("[::ffff:192.0.2.7]:5000");
+        assert_eq!(bad, "192.0.2.7");
+        assert_ne!(bad, at("[::ffff:192.0.2.8]:5000"));
+        assert_ne!(bad, at("[::ffff:127.0.0.1]:5000"));
+        // One function decides for the BFF and the provider.
+        assert_eq!(
+            bad,
+            provider::net::client_block("::ffff:192.0.2.7".parse().unwrap())
+        );
     }
 }

@@ -10,6 +10,13 @@ use serde::Deserialize;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time allowed for a whole request to the provider, answer included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for the calls after which the provider sends a message: the backchannel
+/// request and the one-time code. The provider sends before it answers, and answers within its
+/// own bound (12 s for the embedded one, `provider::sender::ANSWER_BOUND`: at most 4 s before
+/// sending, at most 8 s for the send, a request whose message was not handed over undone); the
+/// BFF waits longer than that plus the connect timeout, so an answer is never lost to an
+/// impatient BFF while the customer gets a working link.
+pub const SENDING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Talks to one provider.
 #[derive(Clone, Debug)]

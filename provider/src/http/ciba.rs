@@ -16,7 +16,7 @@ use crate::{
     crypto::{Purpose, random_handle},
     error::{ErrorCode, OAuthError},
     limits::Subject,
-    sender::Outgoing,
+    sender::{self, Outgoing},
     store::Backchannel,
     tokens,
 };
@@ -40,6 +40,7 @@ async fn start(
     headers: &HeaderMap,
     form: Form,
 ) -> Result<Json<Value>, OAuthError> {
+    let began = tokio::time::Instant::now();
     let now = state.clock.now();
     let client = client_auth::authenticate(state, peer, headers, &form).await?;
     state
@@ -147,6 +148,15 @@ async fn start(
         amr: None,
         version: 0,
     };
+    let sends = matches!(valid.channel, Channel::Sms | Channel::Email);
+    if sends && began.elapsed() > state.start_budget {
+        // Sending now could answer after the client stopped waiting: send nothing instead.
+        tracing::warn!(client_id = %client.id, "backchannel request too slow to send; nothing sent");
+        return Err(OAuthError::new(
+            ErrorCode::DeliveryFailed,
+            "The message could not be sent in time; no request was started. Try again.",
+        ));
+    }
     state.store.insert_backchannel(&record).await?;
 
     if let (Some(to), channel @ (Channel::Sms | Channel::Email)) = (recipient, valid.channel) {
@@ -158,24 +168,38 @@ async fn start(
             body: format!("{}: {} {link}", client.app_name, valid.custom_message),
             link: Some(link.clone()),
         };
-        if let Err(error) = state.sender.send(&message).await {
+        // The request exists from here on, so a customer who opens the link at once finds
+        // it. If the message is not handed over within the deadline, the request is deleted
+        // again: its link, its polls and its completion are all refused, and the client hears
+        // `delivery_failed`. That runs in a task of its own, so a client that hangs up early
+        // cannot leave a request behind whose message failed.
+        let task_state = state.clone();
+        let task_client = client.clone();
+        let user_id = user.id.clone();
+        let undo = tokio::spawn(async move {
+            let sent =
+                sender::send_within(&*task_state.sender, &message, task_state.send_deadline).await;
+            let Err(error) = sent else {
+                return Ok(());
+            };
             // No message, no request: the client may simply try again.
-            state.store.delete_backchannel(&id_hash).await?;
-            tracing::warn!(%error, client_id = %client.id, channel = channel.as_str(), "backchannel message not delivered");
+            task_state.store.delete_backchannel(&id_hash).await?;
+            tracing::warn!(%error, client_id = %task_client.id, channel = channel.as_str(), "backchannel message not delivered");
             audit::record(
-                state,
+                &task_state,
                 Event {
-                    user_id: Some(&user.id),
+                    user_id: Some(&user_id),
                     detail: Some(channel.as_str()),
-                    ..audit::about(Kind::BackchannelUndelivered, &client)
+                    ..audit::about(Kind::BackchannelUndelivered, &task_client)
                 },
             )
             .await;
-            return Err(OAuthError::new(
+            Err(OAuthError::new(
                 ErrorCode::DeliveryFailed,
                 "The message could not be sent; no request was started. Try again.",
-            ));
-        }
+            ))
+        });
+        undo.await.map_err(OAuthError::internal)??;
     }
     audit::record(
         state,

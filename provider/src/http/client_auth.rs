@@ -38,17 +38,10 @@ impl FromRequestParts<AppState> for Peer {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .ok_or_else(|| OAuthError::internal("the router was served without connect info"))?;
-        if !state.trust_forwarded_for {
-            return Ok(Self(tcp));
-        }
-        Ok(Self(forwarded_for(&parts.headers).unwrap_or(tcp)))
+        let ip = crate::net::client_ip(Some(tcp), &parts.headers, state.trust_forwarded_for)
+            .unwrap_or(tcp);
+        Ok(Self(ip))
     }
-}
-
-/// The last address of the last `X-Forwarded-For` header.
-fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = headers.get_all("x-forwarded-for").iter().next_back()?;
-    last.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// Authenticates the client of a request from its headers and form, within the failure limit
@@ -154,22 +147,22 @@ mod tests {
     #[test]
     fn the_proxy_appended_address_counts() {
         let mut headers = HeaderMap::new();
-        assert_eq!(forwarded_for(&headers), None);
+        assert_eq!(crate::net::forwarded_for(&headers), None);
         headers.append(
             "x-forwarded-for",
             HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
         );
         assert_eq!(
-            forwarded_for(&headers),
+            crate::net::forwarded_for(&headers),
             Some("203.0.113.9".parse().unwrap())
         );
         headers.append("x-forwarded-for", HeaderValue::from_static("2001:db8::7"));
         assert_eq!(
-            forwarded_for(&headers),
+            crate::net::forwarded_for(&headers),
             Some("2001:db8::7".parse().unwrap())
         );
         let mut junk = HeaderMap::new();
         junk.append("x-forwarded-for", HeaderValue::from_static("nonsense"));
-        assert_eq!(forwarded_for(&junk), None);
+        assert_eq!(crate::net::forwarded_for(&junk), None);
     }
 }

@@ -1,5 +1,6 @@
 //! The development outbox, for people (`GET /dev/outbox`) and tests (`GET /dev/outbox.json`).
-//! Only mounted when the outbox is the configured sender.
+//! Only mounted under the development switch `COUNTERSIGN_DEV_OUTBOX=true`, on a loopback address,
+//! with no real sender configured ([`crate::config::Config::check`]): it shows every link and code.
 
 use axum::{
     Json,

@@ -18,7 +18,7 @@ use crate::{
     crypto::{Purpose, one_time_code},
     error::{ErrorCode, OAuthError},
     limits::{Limits, Subject},
-    sender::Outgoing,
+    sender::{self, Outgoing},
     store::{Client, NewOtp, User},
     tokens::{self, Authentication},
 };
@@ -159,7 +159,8 @@ pub async fn send(
             ),
             link: None,
         };
-        if let Err(error) = state.sender.send(&message).await {
+        if let Err(error) = sender::send_within(&*state.sender, &message, state.send_deadline).await
+        {
             state.store.delete_otp(id).await?;
             tracing::warn!(%error, channel, "one-time code not delivered");
             audit::record(

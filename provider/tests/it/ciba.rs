@@ -4,7 +4,11 @@ use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use provider::store::Store as _;
 use serde_json::{Value, json};
 
-use crate::kit::{CLIENT, FailingSender, OTHER_CLIENT, Op, error_of};
+use std::time::Duration;
+
+use provider::sender::SEND_DEADLINE;
+
+use crate::kit::{CLIENT, FailingSender, HangingSender, OTHER_CLIENT, Op, error_of};
 
 #[tokio::test]
 async fn the_whole_flow_sms_link_code_approval_tokens() {
@@ -663,6 +667,163 @@ async fn case_23_a_failed_delivery_leaves_no_request_behind() {
         ])
         .await;
     assert_eq!(link.status(), 200);
+}
+
+/// How long these tests let the provider wait for a message: the real
+/// [`SEND_DEADLINE`] (8 s) is checked on tokio's paused clock in the sender's unit tests; a
+/// whole provider cannot run on that clock (its store's pool has timers of its own).
+const TEST_DEADLINE: Duration = Duration::from_millis(300);
+
+/// The SMS gateway accepts the message and never answers. The provider answers
+/// `delivery_failed` at its deadline, and the request whose link may yet reach the customer
+/// is gone: no pending request, its poll is `invalid_grant`, its completion is refused.
+#[tokio::test]
+async fn case_23_a_hanging_sender_ends_the_request_at_the_deadline() {
+    assert!(TEST_DEADLINE < SEND_DEADLINE);
+    let sender = HangingSender::on("sms");
+    let op = Op::start_sending_within(sender.clone(), TEST_DEADLINE).await;
+    let started = std::time::Instant::now();
+    let response = tokio::time::timeout(
+        Duration::from_secs(30),
+        op.backchannel(&[("scope", "openid"), ("login_hint", "+15555550101")]),
+    )
+    .await
+    .expect("the provider answers within its deadline");
+    let waited = started.elapsed();
+    assert!(waited >= TEST_DEADLINE, "answered after {waited:?}");
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "delivery_failed", "{body}");
+    assert!(body["auth_req_id"].is_null());
+    assert_eq!(op.store().await.backchannel_count().await.unwrap(), 0);
+
+    // The message was handed to the gateway, which may still deliver it: its link is dead.
+    let sms = sender.given("sms");
+    assert_eq!(sms.len(), 1);
+    let link = reqwest::Url::parse(sms[0].link.as_deref().unwrap()).unwrap();
+    let auth_req_id = link
+        .query_pairs()
+        .find(|(name, _)| name == "auth_req_id")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(op.poll_error(&auth_req_id).await, "invalid_grant");
+    // Alice signs in (her code comes by email, which works) and tries to approve it.
+    let client_token = op.client_token().await;
+    let sent = op
+        .post_json(
+            "/cis/v1/auth/otp/send",
+            &client_token,
+            &json!({"channel": "email", "identifier_type": "email", "identifier": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(sent.status(), 200);
+    let email = sender.given("email").pop().unwrap();
+    let code: String = email
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 6)
+        .unwrap()
+        .to_owned();
+    let signed_in = op
+        .authenticate(&client_token, "alice@example.com", &code)
+        .await;
+    assert_eq!(signed_in.status(), 200);
+    let token: Value = signed_in.json().await.unwrap();
+    let completed = op
+        .complete(token["access_token"].as_str().unwrap(), &auth_req_id, true)
+        .await;
+    assert_eq!(completed.status(), 404);
+    assert_eq!(op.poll_error(&auth_req_id).await, "invalid_grant");
+}
+
+/// The client gives up before the provider's deadline (a BFF with a shorter timeout than the
+/// provider's bound): the send and its undoing go on without it, and no request is left.
+#[tokio::test]
+async fn case_23_a_client_that_hangs_up_leaves_no_request_behind() {
+    let sender = HangingSender::on("sms");
+    let op = Op::start_sending_within(sender.clone(), TEST_DEADLINE).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(TEST_DEADLINE / 4)
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/cis/oidc/backchannel", op.url))
+        .form(&[
+            ("client_id", CLIENT.0),
+            ("client_secret", CLIENT.1),
+            ("scope", "openid"),
+            ("login_hint", "+15555550101"),
+        ])
+        .send()
+        .await;
+    assert!(gave_up.unwrap_err().is_timeout());
+    assert_eq!(sender.given("sms").len(), 1, "the message was handed over");
+    let store = op.store().await;
+    for _ in 0..50 {
+        if store.backchannel_count().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(TEST_DEADLINE / 4).await;
+    }
+    assert_eq!(
+        store.backchannel_count().await.unwrap(),
+        0,
+        "a request was left"
+    );
+}
+
+/// A request that took too long before its message (a slow store, a busy provider) sends
+/// nothing and keeps nothing, so the provider never answers past its bound with a live link.
+#[tokio::test]
+async fn case_23_a_request_past_its_start_budget_sends_and_keeps_nothing() {
+    let sender = HangingSender::on("none");
+    let op = Op::start_with_budget(sender.clone(), Duration::ZERO).await;
+    let response = op
+        .backchannel(&[("scope", "openid"), ("login_hint", "+15555550101")])
+        .await;
+    assert_eq!(error_of(response).await, "delivery_failed");
+    assert!(sender.given("sms").is_empty(), "nothing was sent");
+    assert_eq!(op.store().await.backchannel_count().await.unwrap(), 0);
+    // The link channel sends nothing and is not held to the budget.
+    let link = op
+        .backchannel(&[
+            ("scope", "openid"),
+            ("login_hint", "+15555550101"),
+            ("request_context", r#"{"channel":"link"}"#),
+        ])
+        .await;
+    assert_eq!(link.status(), 200);
+}
+
+/// A code whose email hangs is refused at the same deadline, and is not usable.
+#[tokio::test]
+async fn case_23_a_hanging_code_sender_fails_at_the_deadline() {
+    let sender = HangingSender::on("email");
+    let op = Op::start_sending_within(sender.clone(), TEST_DEADLINE).await;
+    let client_token = op.client_token().await;
+    let sent = tokio::time::timeout(
+        Duration::from_secs(30),
+        op.post_json(
+            "/cis/v1/auth/otp/send",
+            &client_token,
+            &json!({"channel": "email", "identifier_type": "email", "identifier": "alice@example.com"}),
+        ),
+    )
+    .await
+    .expect("the provider answers within its deadline");
+    assert_eq!(sent.status(), 502);
+    let email = sender.given("email").pop().unwrap();
+    let code: String = email
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 6)
+        .unwrap()
+        .to_owned();
+    let refused = op
+        .authenticate(&client_token, "alice@example.com", &code)
+        .await;
+    assert_ne!(refused.status(), 200);
 }
 
 #[tokio::test]

@@ -51,6 +51,44 @@ impl Sender for FailingSender {
     }
 }
 
+/// A sender that never finishes on `hang_on` (an SMTP server or webhook that accepts and never
+/// answers) and delivers every other channel at once; it keeps every message it was given.
+#[derive(Debug)]
+pub struct HangingSender {
+    pub hang_on: &'static str,
+    pub given: std::sync::Mutex<Vec<Outgoing>>,
+}
+
+impl HangingSender {
+    pub fn on(channel: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            hang_on: channel,
+            given: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The messages given for `channel`, oldest first.
+    pub fn given(&self, channel: &str) -> Vec<Outgoing> {
+        let given = self.given.lock().unwrap();
+        given
+            .iter()
+            .filter(|m| m.channel == channel)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Sender for HangingSender {
+    fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
+        self.given.lock().unwrap().push(message.clone());
+        if message.channel == self.hang_on {
+            Box::pin(std::future::pending())
+        } else {
+            Box::pin(async { Ok(()) })
+        }
+    }
+}
+
 /// A running provider for one test.
 pub struct Op {
     pub url: String,
@@ -97,16 +135,55 @@ impl Op {
         Self::start_configured(sender, delivery, limits, false).await
     }
 
+    /// A provider whose messages go to `sender`, waiting `deadline` for each (the store's
+    /// pool keeps its own timers, so the provider cannot run on tokio's paused clock).
+    pub async fn start_sending_within(sender: Arc<dyn Sender>, deadline: Duration) -> Self {
+        Self::start_all(
+            Some(sender),
+            Delivery::default(),
+            Limits::default(),
+            false,
+            (Some(deadline), None),
+        )
+        .await
+    }
+
+    /// A provider that lets a backchannel request take at most `budget` before its message.
+    pub async fn start_with_budget(sender: Arc<dyn Sender>, budget: Duration) -> Self {
+        Self::start_all(
+            Some(sender),
+            Delivery::default(),
+            Limits::default(),
+            false,
+            (None, Some(budget)),
+        )
+        .await
+    }
+
     async fn start_configured(
         sender: Option<Arc<dyn Sender>>,
         delivery: Delivery,
         limits: Limits,
         trust_forwarded_for: bool,
     ) -> Self {
+        Self::start_all(sender, delivery, limits, trust_forwarded_for, (None, None)).await
+    }
+
+    async fn start_all(
+        sender: Option<Arc<dyn Sender>>,
+        delivery: Delivery,
+        limits: Limits,
+        trust_forwarded_for: bool,
+        (send_deadline, start_budget): (Option<Duration>, Option<Duration>),
+    ) -> Self {
         let data = TempDir::new().unwrap();
         let seed = data.path().join("seed.toml");
         std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
         let clock = Clock::manual(Timestamp(1_800_000_000_000));
+        // The tests read links and codes from the development outbox; the switch may not go
+        // with a real sender, so a test with one reads the kept messages instead
+        // ([`Op::kept_messages`]).
+        let dev_outbox = delivery == Delivery::default();
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             issuer: None,
@@ -114,6 +191,7 @@ impl Op {
             seed_file: Some(seed),
             trust_forwarded_for,
             delivery,
+            dev_outbox,
         };
         let provider = Provider::bind_with(
             config,
@@ -121,6 +199,8 @@ impl Op {
                 clock: clock.clone(),
                 sender,
                 limits,
+                send_deadline,
+                start_budget,
             },
         )
         .await
@@ -244,6 +324,13 @@ impl Op {
             .json()
             .await
             .unwrap()
+    }
+
+    /// The messages the outbox kept, newest first, read from the store (for a provider that
+    /// does not serve the outbox).
+    pub async fn kept_messages(&self) -> Vec<provider::store::Message> {
+        use provider::store::Store as _;
+        self.store().await.messages(100).await.unwrap()
     }
 
     /// Sends a code by email to `email` and returns it, read from the outbox.

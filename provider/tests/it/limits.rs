@@ -208,3 +208,37 @@ async fn an_address_guessing_client_secrets_is_shut_out() {
         200
     );
 }
+
+/// On a dual-stack listener every IPv4 client arrives as `::ffff:a.b.c.d`. Bad client secrets
+/// from one of them shut out that host only: not its neighbour, and not the BFF on loopback.
+/// The proxy's `X-Forwarded-For` sets the address the provider sees.
+#[tokio::test]
+async fn case_31_bad_secrets_from_one_ipv4_host_refuse_no_other_host() {
+    let op = Op::start_behind_proxy(Limits {
+        client_failures_per_ip: Rule::new("client-failures-ip", 3, 300),
+        ..Limits::default()
+    })
+    .await;
+    let token_from = |from: &'static str, secret: &'static str| {
+        op.http
+            .post(format!("{}/oidc/token", op.url))
+            .header("x-forwarded-for", from)
+            .form(&[
+                ("client_id", CLIENT.0),
+                ("client_secret", secret),
+                ("grant_type", "client_credentials"),
+            ])
+            .send()
+    };
+    for _ in 0..3 {
+        let refused = token_from("::ffff:192.0.2.7", "guess").await.unwrap();
+        assert_eq!(error_of(refused).await, "invalid_client");
+    }
+    assert_limited(token_from("::ffff:192.0.2.7", CLIENT.1).await.unwrap(), 300).await;
+    // The same host written as plain IPv4 is the same host.
+    assert_limited(token_from("192.0.2.7", CLIENT.1).await.unwrap(), 300).await;
+    for other in ["::ffff:192.0.2.8", "::ffff:127.0.0.1", "127.0.0.1"] {
+        let ok = token_from(other, CLIENT.1).await.unwrap();
+        assert_eq!(ok.status(), 200, "{other} was refused");
+    }
+}

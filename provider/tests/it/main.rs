@@ -44,6 +44,7 @@ fn config(data: &TempDir) -> Config {
         seed_file: None,
         trust_forwarded_for: false,
         delivery: Default::default(),
+        dev_outbox: false,
     }
 }
 
@@ -142,4 +143,66 @@ async fn a_data_folder_that_cannot_be_created_is_a_clear_start_error() {
     config.data_dir = file.join("data");
     let error = Provider::bind(config).await.unwrap_err();
     assert!(matches!(error, StartError::DataDir { .. }), "{error:?}");
+}
+
+/// The status of `GET path` on a provider started with `config`, or the start error.
+async fn outbox_status(config: Config) -> Result<(u16, u16), StartError> {
+    let provider = Provider::bind(config).await?;
+    let served = {
+        let issuer = provider.issuer().to_owned();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
+        Served { issuer, stop, task }
+    };
+    let status = |path: &'static str| {
+        let url = format!("{}{path}", served.issuer);
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    let statuses = (
+        status("/dev/outbox").await,
+        status("/dev/outbox.json").await,
+    );
+    served.stop().await;
+    Ok(statuses)
+}
+
+fn sms_by_webhook() -> provider::config::SmsDelivery {
+    provider::config::SmsDelivery::Webhook(provider::config::WebhookConfig {
+        url: "http://127.0.0.1:9/sms".parse().unwrap(),
+        secret: provider::crypto::Secret::new("0123456789abcdef-secret"),
+        timeout: std::time::Duration::from_secs(5),
+    })
+}
+
+/// SECURITY.md case 32: the outbox's pages publish every link and code, so they are served
+/// only under the explicit development switch, and the switch never goes with a real sender.
+#[tokio::test]
+async fn case_32_no_outbox_page_is_served_outside_an_explicit_development_mode() {
+    // SMS by webhook, emails to the outbox, on loopback (as behind a reverse proxy on the
+    // same host): the emailed links are kept, not served.
+    let data = TempDir::new().unwrap();
+    let mut mixed = config(&data);
+    mixed.delivery.sms = sms_by_webhook();
+    assert_eq!(outbox_status(mixed).await.unwrap(), (404, 404));
+
+    // Every channel to the outbox, but no switch: not served either.
+    let data = TempDir::new().unwrap();
+    assert_eq!(outbox_status(config(&data)).await.unwrap(), (404, 404));
+
+    // The switch, with no real sender: served.
+    let data = TempDir::new().unwrap();
+    let mut dev = config(&data);
+    dev.dev_outbox = true;
+    assert_eq!(outbox_status(dev).await.unwrap(), (200, 200));
+
+    // The switch beside a real sender: the start is refused, naming both variables.
+    let data = TempDir::new().unwrap();
+    let mut both = config(&data);
+    both.dev_outbox = true;
+    both.delivery.sms = sms_by_webhook();
+    let error = outbox_status(both).await.unwrap_err();
+    assert!(matches!(error, StartError::Config(_)), "{error:?}");
+    let text = error.to_string();
+    assert!(text.contains("COUNTERSIGN_DEV_OUTBOX"), "{text}");
+    assert!(text.contains("COUNTERSIGN_SMS_SENDER=webhook"), "{text}");
 }

@@ -196,11 +196,21 @@ async fn smtp_delivers_the_link_and_the_code_by_email() {
     assert!(text.contains(&alices_link(auth_req_id)), "{text}");
     assert!(text.starts_with("Demo Bank: "), "{text}");
 
-    // Emails no longer reach the outbox; SMS messages still do, so it is still mounted.
-    assert!(op.outbox().await.is_empty());
+    // Emails no longer reach the outbox; SMS messages still do. A real sender is configured,
+    // so the outbox is kept but not served.
+    assert!(op.kept_messages().await.is_empty());
     let sms = op.start_for_alice().await;
     assert!(!sms.is_empty());
-    assert_eq!(op.outbox().await.len(), 1);
+    assert_eq!(op.kept_messages().await.len(), 1);
+    assert_eq!(
+        op.http
+            .get(format!("{}/dev/outbox.json", op.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     assert_eq!(smtp.messages().len(), 1);
 
     // One-time codes go the same way, and the code in the email signs alice in.
@@ -240,7 +250,10 @@ async fn an_smtp_server_that_is_down_is_a_clean_delivery_error() {
     assert!(body["auth_req_id"].is_null());
     assert!(!body.to_string().contains("127.0.0.1"), "{body}");
     assert_eq!(op.store().await.backchannel_count().await.unwrap(), 0);
-    assert!(op.outbox().await.is_empty(), "no fallback to the outbox");
+    assert!(
+        op.kept_messages().await.is_empty(),
+        "no fallback to the outbox"
+    );
     // SMS messages go on through the outbox.
     op.start_for_alice().await;
 }
@@ -372,7 +385,7 @@ async fn the_webhook_gets_each_sms_as_signed_json() {
     let received = receiver.received();
     let second: Value = serde_json::from_slice(&received[1].1).unwrap();
     assert_ne!(second["id"], sms["id"]);
-    assert!(op.outbox().await.is_empty());
+    assert!(op.kept_messages().await.is_empty());
 }
 
 #[tokio::test]
@@ -394,7 +407,10 @@ async fn a_webhook_that_fails_is_a_clean_delivery_error() {
     assert!(body["auth_req_id"].is_null());
     assert_eq!(receiver.received().len(), 1, "the webhook was called once");
     assert_eq!(op.store().await.backchannel_count().await.unwrap(), 0);
-    assert!(op.outbox().await.is_empty(), "no fallback to the outbox");
+    assert!(
+        op.kept_messages().await.is_empty(),
+        "no fallback to the outbox"
+    );
 }
 
 #[tokio::test]

@@ -239,6 +239,26 @@ impl Engine {
             version: 0,
         };
         self.inner.store.insert_flow(&flow).await?;
+        // The provider sends the message during this call. It runs in a task of its own, so an
+        // agent's request that goes away (a closed tab, a client timeout) cannot leave the flow
+        // "starting" while the customer holds a working link: the answer is always recorded.
+        let id = flow.id.clone();
+        let engine = self.clone();
+        let channel = input.channel;
+        let begun = self
+            .inner
+            .tasks
+            .spawn(async move { engine.begin(flow, channel).await });
+        match begun.await {
+            Ok(result) => result?,
+            Err(error) => tracing::error!(flow_id = %id, %error, "starting a flow was interrupted"),
+        }
+        self.view(&id).await
+    }
+
+    /// Asks the provider to start `flow` and records the answer: pending with its poller, or
+    /// failed.
+    async fn begin(&self, flow: Flow, channel: Channel) -> Result<(), FlowError> {
         match self.inner.ciba.start(&flow, self.inner.expiry).await {
             Ok(started) => {
                 let now = self.inner.clock.now_ms();
@@ -256,7 +276,7 @@ impl Engine {
                     next_poll_at: first,
                     ..flow.clone()
                 };
-                let detail = match input.channel {
+                let detail = match channel {
                     Channel::Sms => "Sent by text message.",
                     Channel::Email => "Sent by email.",
                     Channel::Link => "Show the link or the QR code to the customer.",
@@ -277,7 +297,7 @@ impl Engine {
                 .await?;
             }
         }
-        self.view(&flow.id).await
+        Ok(())
     }
 
     /// Cancels `agent`'s pending flow.
@@ -802,6 +822,8 @@ mod tests {
         polls: Mutex<Vec<i64>>,
         starts: Mutex<usize>,
         refuse_start: bool,
+        /// How long the provider takes to answer a start (it sends the message meanwhile).
+        start_delay: Duration,
         /// Tokens revoked through `discard`.
         discarded: Mutex<Vec<String>>,
         /// While polling, change the flow in this store first (as a decision or a cancel
@@ -832,6 +854,7 @@ mod tests {
     impl Ciba for Scripted {
         async fn start(&self, flow: &Flow, _: Duration) -> Result<Started, String> {
             *self.starts.lock().unwrap() += 1;
+            tokio::time::sleep(self.start_delay).await;
             if self.refuse_start {
                 return Err("No active customer matches that email address.".into());
             }
@@ -916,6 +939,30 @@ mod tests {
 
     fn kinds(view: &FlowView) -> Vec<EventKind> {
         view.timeline.iter().map(|e| e.kind).collect()
+    }
+
+    /// The agent's request goes away while the provider is still sending (the browser gave up,
+    /// the tab closed). The provider goes on and the customer gets a working link, so the flow
+    /// must still become pending and be polled: never left "starting", to be failed later.
+    #[tokio::test(start_paused = true)]
+    async fn case_23_a_start_whose_caller_goes_away_is_still_recorded() {
+        let start = tokio::time::Instant::now();
+        let store = MemoryStore::new();
+        let ciba = Arc::new(Scripted {
+            start_delay: Duration::from_secs(8),
+            ..Scripted::default()
+        });
+        let engine = engine(&store, ciba.clone());
+        let gone =
+            tokio::time::timeout(Duration::from_secs(1), engine.start(&agent("a"), input())).await;
+        assert!(gone.is_err(), "the caller gave up first");
+        run_until(start, 20).await;
+        let flows = store.pending_flows().await.unwrap();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].status, FlowStatus::Pending.as_str());
+        assert_eq!(flows[0].auth_req_id, Some(format!("req-{}", flows[0].id)));
+        assert!(!ciba.polls().is_empty(), "its poller runs");
+        assert_eq!(*ciba.starts.lock().unwrap(), 1, "nothing sent twice");
     }
 
     #[tokio::test(start_paused = true)]

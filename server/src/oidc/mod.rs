@@ -40,7 +40,7 @@ pub use wire::{
 use id_token::VerifyKey;
 use wire::Answer;
 
-use crate::provider_client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+use crate::provider_client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, SENDING_TIMEOUT};
 
 /// The scopes an agent's sign-in asks for.
 pub const AGENT_SCOPE: &str = "openid email";
@@ -121,18 +121,15 @@ fn http_client() -> Result<reqwest::Client, OidcError> {
         .map_err(|_| OidcError::Unavailable("the HTTP client cannot be built".to_owned()))
 }
 
-/// A plain sentence for a failed exchange: what happened and with which origin, never the
-/// path, query or body.
-fn transport(error: &reqwest::Error) -> OidcError {
+/// A plain sentence for a failed exchange that was `allowed` so long: what happened and with
+/// which origin, never the path, query or body.
+fn transport(error: &reqwest::Error, allowed: Duration) -> OidcError {
     let origin = error
         .url()
         .map(|url| url.origin().ascii_serialization())
         .unwrap_or_else(|| "the provider".to_owned());
     OidcError::Unavailable(if error.is_timeout() {
-        format!(
-            "no answer from {origin} within {} s",
-            REQUEST_TIMEOUT.as_secs()
-        )
+        format!("no answer from {origin} within {} s", allowed.as_secs())
     } else if error.is_connect() {
         format!("cannot connect to {origin}")
     } else {
@@ -141,7 +138,7 @@ fn transport(error: &reqwest::Error) -> OidcError {
 }
 
 /// Reads an answer, at most [`wire::MAX_BODY_BYTES`] of it.
-async fn read(mut response: reqwest::Response) -> Result<Answer, OidcError> {
+async fn read(mut response: reqwest::Response, allowed: Duration) -> Result<Answer, OidcError> {
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -149,7 +146,7 @@ async fn read(mut response: reqwest::Response) -> Result<Answer, OidcError> {
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e, allowed))? {
         if body.len() + chunk.len() > wire::MAX_BODY_BYTES {
             return Err(OidcError::Protocol("the answer is too large".to_owned()));
         }
@@ -175,8 +172,8 @@ impl OidcClient {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| transport(&e))?;
-        let answer = read(response).await?;
+            .map_err(|e| transport(&e, REQUEST_TIMEOUT))?;
+        let answer = read(response, REQUEST_TIMEOUT).await?;
         if answer.status != 200 {
             return Err(match answer.status {
                 500..=599 => {
@@ -292,18 +289,38 @@ impl OidcClient {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, OidcError> {
-        let response = request.send().await.map_err(|e| transport(&e))?;
-        read(response).await
+        self.send_within(request, REQUEST_TIMEOUT).await
+    }
+
+    /// Sends `request`, allowing it `allowed` for the whole exchange, answer included.
+    async fn send_within(
+        &self,
+        request: reqwest::RequestBuilder,
+        allowed: Duration,
+    ) -> Result<Answer, OidcError> {
+        let response = request
+            .timeout(allowed)
+            .send()
+            .await
+            .map_err(|e| transport(&e, allowed))?;
+        read(response, allowed).await
     }
 
     /// Starts a backchannel authentication request (CIBA Core §7; Mosaic's step 3).
+    ///
+    /// The provider sends the SMS or email before it answers, so this call waits
+    /// [`SENDING_TIMEOUT`], longer than the provider takes at most: the BFF never gives up on
+    /// a request the provider then starts.
     pub async fn backchannel(
         &self,
         request: &BackchannelRequest,
     ) -> Result<BackchannelStarted, OidcError> {
         let params = wire::backchannel_params(self.profile, request)?;
         let answer = self
-            .send(self.client_post(&self.endpoints.backchannel, params))
+            .send_within(
+                self.client_post(&self.endpoints.backchannel, params),
+                SENDING_TIMEOUT,
+            )
             .await?;
         wire::backchannel_started(&answer)
     }
@@ -366,17 +383,19 @@ impl OidcClient {
         &self,
         url: &str,
         body: &serde_json::Value,
+        allowed: Duration,
     ) -> Result<Answer, OidcError> {
         let mut retried = false;
         loop {
             let token = self.client_token().await?;
             let answer = self
-                .send(
+                .send_within(
                     self.http
                         .post(url)
                         .header(reqwest::header::ACCEPT, "application/json")
                         .bearer_auth(token.expose())
                         .json(body),
+                    allowed,
                 )
                 .await?;
             if answer.status == 401 && !retried {
@@ -405,7 +424,8 @@ impl OidcClient {
             "identifier_type": wire::identifier_type(identifier_type),
             "identifier": identifier,
         });
-        wire::otp_sent(&self.post_as_client(url, &body).await?)
+        // The provider sends the code before it answers, as for a backchannel request.
+        wire::otp_sent(&self.post_as_client(url, &body, SENDING_TIMEOUT).await?)
     }
 
     /// Checks the customer's one-time code and returns their session (Mosaic's
@@ -426,7 +446,7 @@ impl OidcClient {
             "identifier": identifier,
             "passcode": passcode.expose(),
         });
-        wire::otp_session(&self.post_as_client(url, &body).await?)
+        wire::otp_session(&self.post_as_client(url, &body, REQUEST_TIMEOUT).await?)
     }
 
     /// Records the customer's decision with their own access token (Mosaic's
@@ -689,6 +709,103 @@ mod tests {
         send(&client.otp_send(OtpChannel::Sms, HintType::Phone, "+1"));
         let debug = format!("{client:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    /// A provider on loopback whose backchannel endpoint answers after `delay`, as the
+    /// embedded provider does at the latest when its SMS gateway hangs.
+    async fn slow_provider(delay: Duration) -> OidcClient {
+        let router = axum::Router::new()
+            .route(
+                "/bc",
+                axum::routing::post(move || async move {
+                    tokio::time::sleep(delay).await;
+                    axum::Json(serde_json::json!({
+                        "auth_req_id": "a-request", "expires_in": 600, "interval": 5
+                    }))
+                }),
+            )
+            .route(
+                "/token",
+                axum::routing::post(move || async move {
+                    tokio::time::sleep(delay).await;
+                    axum::Json(serde_json::json!({ "error": "authorization_pending" }))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let endpoints = Endpoints {
+            issuer: base.clone(),
+            backchannel: format!("{base}/bc"),
+            token: format!("{base}/token"),
+            jwks: format!("{base}/jwks"),
+            authorization: format!("{base}/authorize"),
+            userinfo: None,
+            revocation: None,
+            complete: None,
+            applications: None,
+            otp_send: None,
+            otp_authenticate: None,
+            client_auth: ClientAuthMethod::Basic,
+        };
+        OidcClient::with_endpoints(
+            Profile::Standard,
+            endpoints,
+            Credentials {
+                client_id: "c".into(),
+                client_secret: Secret::new("hunter2-secret"),
+            },
+        )
+        .unwrap()
+    }
+
+    fn request() -> BackchannelRequest {
+        BackchannelRequest {
+            login_hint: "+15555550101".into(),
+            hint_type: HintType::Phone,
+            channel: Channel::Sms,
+            binding_message: Some("K7-42".into()),
+            custom_message: None,
+            requested_expiry: None,
+            scope: "openid".into(),
+        }
+    }
+
+    /// The provider sends before it answers and answers within its send deadline; the BFF
+    /// waits longer than that for the backchannel call, so it never reports a failure for a
+    /// request the provider went on with. Time is tokio's paused clock.
+    #[test]
+    fn case_23_the_backchannel_timeout_exceeds_the_providers_send_deadline() {
+        let provider_bound = provider::sender::ANSWER_BOUND;
+        assert_eq!(
+            provider_bound,
+            provider::sender::START_BUDGET + provider::sender::SEND_DEADLINE
+        );
+        assert!(SENDING_TIMEOUT > provider_bound + CONNECT_TIMEOUT);
+        assert!(provider::config::MAX_SEND_TIMEOUT < provider::sender::SEND_DEADLINE);
+        // Calls that send nothing keep their shorter timeout.
+        assert!(REQUEST_TIMEOUT < provider::sender::SEND_DEADLINE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn case_23_a_backchannel_answer_at_the_providers_deadline_is_waited_for() {
+        let client = slow_provider(provider::sender::ANSWER_BOUND).await;
+        let started = client.backchannel(&request()).await.unwrap();
+        assert_eq!(started.auth_req_id.expose(), "a-request");
+        // A poll is not a sending call: it keeps the short timeout.
+        match client.poll(&Secret::new("a-request")).await {
+            PollOutcome::Unavailable(why) => assert!(why.contains("within 5 s"), "{why}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backchannel_call_still_ends_when_the_provider_never_answers() {
+        let client = slow_provider(Duration::from_secs(3600)).await;
+        let started = tokio::time::Instant::now();
+        let error = client.backchannel(&request()).await.unwrap_err();
+        assert_eq!(started.elapsed().as_secs(), SENDING_TIMEOUT.as_secs());
+        assert!(error.to_string().contains("within 15 s"), "{error}");
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         seed_file: None,
         trust_forwarded_for: false,
         delivery: Default::default(),
+        // The tests read links and codes from the development outbox.
+        dev_outbox: true,
     }
 }
 
