@@ -373,7 +373,8 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let changed = sqlx::query(
             "UPDATE customer_sessions SET flow_id = ?, identifier = ?, hint_type = ?,
-                 access_token = ?, stage = ?, outcome = ?, notice = ?, expires_at = ?
+                 access_token = ?, stage = ?, outcome = ?, notice = ?, expires_at = ?,
+                 code_binding = ?, code_sent_at = ?, codes_sent = ?, wrong_codes = ?
              WHERE id_hash = ? AND stage = ?",
         )
         .bind(&next.flow_id)
@@ -384,6 +385,10 @@ impl Store for SqliteStore {
         .bind(&next.outcome)
         .bind(&next.notice)
         .bind(next.expires_at)
+        .bind(&next.code_binding)
+        .bind(next.code_sent_at)
+        .bind(next.codes_sent)
+        .bind(next.wrong_codes)
         .bind(&next.id_hash)
         .bind(expected_stage)
         .execute(&self.pool)
@@ -415,6 +420,22 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn newest_code_session(
+        &self,
+        identifier: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id_hash FROM customer_sessions
+             WHERE identifier = ? AND code_sent_at IS NOT NULL AND expires_at > ?
+             ORDER BY code_sent_at DESC LIMIT 1",
+        )
+        .bind(identifier)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError> {
         Ok(
             sqlx::query("DELETE FROM customer_sessions WHERE expires_at <= ?")
@@ -432,8 +453,9 @@ async fn insert_customer_session<'e>(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO customer_sessions (id_hash, auth_req_id, flow_id, identifier, hint_type,
-             access_token, stage, outcome, notice, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             access_token, stage, outcome, notice, created_at, expires_at,
+             code_binding, code_sent_at, codes_sent, wrong_codes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&session.id_hash)
     .bind(&session.auth_req_id)
@@ -446,6 +468,10 @@ async fn insert_customer_session<'e>(
     .bind(&session.notice)
     .bind(session.created_at)
     .bind(session.expires_at)
+    .bind(&session.code_binding)
+    .bind(session.code_sent_at)
+    .bind(session.codes_sent)
+    .bind(session.wrong_codes)
     .execute(executor)
     .await?;
     Ok(())
@@ -1502,6 +1528,10 @@ pub(super) mod tests {
             notice: None,
             created_at: now,
             expires_at: now + 600_000,
+            code_binding: None,
+            code_sent_at: None,
+            codes_sent: 0,
+            wrong_codes: 0,
         }
     }
 
