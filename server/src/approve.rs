@@ -752,8 +752,9 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
 /// Whether the customer who signed in is the one the request names. A request for an email
 /// address or phone number sent the code there, so whoever holds it is that customer; a request
 /// for a user id let the customer say where to send the code, so the sign-in's `sub` (from its
-/// validated ID token, else from userinfo) must be that id. For a request this BFF did not start,
-/// the provider decides when the customer does.
+/// validated ID token, else from userinfo) must be that id. (Codes are only checked for live
+/// flows of this BFF, so `flow` is there; without it, the provider decides when the customer
+/// does.)
 async fn is_the_customer(
     client: &OidcClient,
     flow: Option<&Flow>,
@@ -1187,6 +1188,23 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn the_message_names_the_call_when_the_name_is_plain() {
+        assert_eq!(
+            purpose("Demo Bank").as_deref(),
+            Some("your call with Demo Bank")
+        );
+        assert_eq!(
+            purpose(" Smith & Sons ").as_deref(),
+            Some("your call with Smith & Sons")
+        );
+        for odd in ["", "Bank <b>", "bank.example/x", "Ba..nk", &"x".repeat(41)] {
+            assert_eq!(purpose(odd), None, "{odd}");
+        }
+        assert_ne!(request_subject("a"), request_subject("b"));
+        assert!(!request_subject("secret-auth-req-id").contains("secret"));
     }
 
     #[test]

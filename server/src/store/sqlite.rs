@@ -626,6 +626,7 @@ pub(super) mod tests {
         customer_sessions_rotate_atomically,
         customer_sessions_check_their_values,
         customer_sessions_expire,
+        customer_sessions_name_the_newest_code,
     );
 
     fn session(id: &[u8], agent: &str, now: i64) -> Session {
@@ -1533,6 +1534,57 @@ pub(super) mod tests {
             codes_sent: 0,
             wrong_codes: 0,
         }
+    }
+
+    async fn customer_sessions_name_the_newest_code(store: SharedStore) {
+        let sent = |id: &[u8], auth_req_id: &str, at: i64| CustomerSession {
+            identifier: Some("alice@example.com".into()),
+            hint_type: Some("email".into()),
+            stage: "code_sent".into(),
+            code_binding: Some(format!("binding-{at}")),
+            code_sent_at: Some(at),
+            codes_sent: 1,
+            ..customer_session(id, auth_req_id, 1_000)
+        };
+        assert_eq!(
+            store
+                .newest_code_session("alice@example.com", 1_000)
+                .await
+                .unwrap(),
+            None
+        );
+        store
+            .insert_customer_session(&sent(b"cs-y", "req-y", 2_000))
+            .await
+            .unwrap();
+        store
+            .insert_customer_session(&sent(b"cs-x", "req-x", 3_000))
+            .await
+            .unwrap();
+        // A session that sent nothing does not count.
+        store
+            .insert_customer_session(&customer_session(b"cs-z", "req-z", 4_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .newest_code_session("alice@example.com", 4_000)
+                .await
+                .unwrap(),
+            Some(b"cs-x".to_vec())
+        );
+        let read = store.customer_session(b"cs-x").await.unwrap().unwrap();
+        assert_eq!(read.code_binding.as_deref(), Some("binding-3000"));
+        assert_eq!((read.codes_sent, read.wrong_codes), (1, 0));
+        assert!(!format!("{read:?}").contains("binding-3000"));
+        // Expired sessions do not count either.
+        assert_eq!(
+            store
+                .newest_code_session("alice@example.com", 700_000)
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     async fn customer_sessions_round_trip_and_move_by_stage(store: SharedStore) {
