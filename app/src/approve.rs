@@ -208,7 +208,7 @@ pub enum ApprovalNotice {
         /// Tries left, when the provider says.
         tries_left: Option<u32>,
     },
-    /// Too many wrong codes: a new code is needed.
+    /// Too many wrong codes on this page (across its codes): a new request is needed.
     CodeLocked,
     /// Too many codes were sent or tried; wait, if the provider said how long.
     TooManyCodes {
@@ -239,7 +239,9 @@ impl ApprovalNotice {
                 tries_left: Some(n),
             } if n > 0 => format!("That code is not right. {n} tries left."),
             Self::WrongCode { .. } | Self::CodeLocked => {
-                "That code is not right, and no tries are left. Send a new code.".to_owned()
+                "That code is not right, and no tries are left. Ask the agent to send you a new \
+                 request."
+                    .to_owned()
             }
             Self::TooManyCodes {
                 retry_after: Some(seconds),
@@ -861,8 +863,8 @@ mod tests {
         let wrong = |tries_left| ApprovalNotice::WrongCode { tries_left }.sentence();
         assert_eq!(wrong(Some(3)), "That code is not right. 3 tries left.");
         assert_eq!(wrong(Some(1)), "That code is not right. 1 try left.");
-        assert!(wrong(Some(0)).contains("Send a new code"));
-        assert!(wrong(None).contains("Send a new code"));
+        assert!(wrong(Some(0)).contains("no tries are left"));
+        assert!(wrong(None).contains("no tries are left"));
         assert_eq!(
             ApprovalNotice::TooManyCodes {
                 retry_after: Some(600)

@@ -50,6 +50,8 @@ pub enum Purpose {
     AuthorizationCode,
     /// A rate-limit counter's rule and subject.
     RateLimit,
+    /// A workforce device cookie's account, nonce and time.
+    DeviceCookie,
 }
 
 impl Purpose {
@@ -61,6 +63,7 @@ impl Purpose {
             Self::OneTimeCode => b"one-time-code",
             Self::AuthorizationCode => b"authorization-code",
             Self::RateLimit => b"rate-limit",
+            Self::DeviceCookie => b"device-cookie",
         }
     }
 }

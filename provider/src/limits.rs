@@ -66,8 +66,12 @@ pub struct Limits {
     /// stopped without locking the account's owner out from their own address.
     pub sign_in_failures_per_account: Rule,
     /// Failed workforce sign-ins for one account from anywhere: a high ceiling against guessing
-    /// spread over many addresses.
+    /// spread over many addresses. Browsers with a device cookie of the account are not held to
+    /// it (nor to the per-account-per-address limit): they have their own allowance below.
     pub sign_in_failures_per_account_total: Rule,
+    /// Failed workforce sign-ins from one browser carrying a valid device cookie for the
+    /// account it tries (see `http::device`).
+    pub sign_in_failures_per_device: Rule,
 }
 
 impl Default for Limits {
@@ -82,6 +86,7 @@ impl Default for Limits {
             sign_in_failures_per_ip: Rule::new("sign-in-failures-ip", 30, 900),
             sign_in_failures_per_account: Rule::new("sign-in-failures-account-ip", 10, 900),
             sign_in_failures_per_account_total: Rule::new("sign-in-failures-account", 100, 900),
+            sign_in_failures_per_device: Rule::new("sign-in-failures-device", 10, 900),
         }
     }
 }
@@ -99,6 +104,8 @@ pub enum Subject<'a> {
     Ip(IpAddr),
     /// An account (as typed, lower-cased) tried from an IP address.
     AccountFrom(&'a str, IpAddr),
+    /// A browser's device cookie (its nonce), for the account it is valid for.
+    Device(&'a str),
 }
 
 /// The address block counted as one: the address for IPv4 (also IPv4-mapped, as a dual-stack
@@ -186,6 +193,7 @@ impl Limiter {
             Subject::Number(number) => format!("number:{number}"),
             Subject::Ip(ip) => format!("ip:{}", block(ip)),
             Subject::AccountFrom(account, ip) => format!("account:{account}|{}", block(ip)),
+            Subject::Device(nonce) => format!("device:{nonce}"),
         };
         self.key
             .hash(Purpose::RateLimit, &format!("{}|{subject}", rule.name))
@@ -271,6 +279,7 @@ mod tests {
             limits.sign_in_failures_per_ip,
             limits.sign_in_failures_per_account,
             limits.sign_in_failures_per_account_total,
+            limits.sign_in_failures_per_device,
         ] {
             assert!(rule.max > 0 && !rule.window.is_zero(), "{rule:?}");
         }

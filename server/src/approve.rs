@@ -16,8 +16,25 @@
 //! - On a request for a user id, the customer who signs in must be that user (the sign-in's ID
 //!   token names them); anyone else is turned away before any decision and the flow records
 //!   `wrong_person`.
-//! - Every step counts against [`limits::PER_APPROVAL_IP`] (the peer address); the page shows
-//!   the wait while the address is over the limit.
+//! - Code steps run only for a live (pending, unexpired) flow of this BFF. For any other
+//!   `auth_req_id` the page answers as a real request answers a stranger who types an address
+//!   that names nobody ("if it is yours, we sent a code"; then "that code is not right"), and
+//!   nothing is sent: the page cannot be used to send codes to anyone, nor to tell customers
+//!   from unknown addresses.
+//! - Each code is sent for one approval session on one request: the session keeps a random
+//!   `code_binding`, sent with the code to the embedded provider (which checks the code only
+//!   under it), and a code is only ever checked under its own session's binding. With a
+//!   provider that has no binding (Mosaic), a code is refused when a newer one went to the
+//!   same customer for another session.
+//! - Codes sent and wrong codes are counted per session across re-sends
+//!   ([`CODES_PER_SESSION`], [`WRONG_CODES_PER_SESSION`]) and codes sent per request
+//!   ([`limits::PER_APPROVAL_REQUEST_CODES`]); the provider counts wrong codes per customer in a
+//!   way that leaves a fresh code its first try, so a stranger cannot lock the customer out.
+//!   Every answer comes from these counts, never from what the provider knows of the address:
+//!   a known and an unknown address, the first and the sixth send, read the same.
+//! - Every step counts against [`limits::PER_APPROVAL_IP`] (the peer address), a wide allowance
+//!   (mobile carriers put many customers behind one address); the page shows the wait while
+//!   the address is over the limit.
 //! - Refusals of the provider become plain sentences on the page ([`ApprovalOutcome`],
 //!   [`ApprovalNotice`]); raw errors are only logged, and they never quote secrets.
 
@@ -51,6 +68,10 @@ pub const LIFETIME: Duration = Duration::from_secs(600);
 const MAX_AUTH_REQ_ID: usize = 1024;
 /// The longest email address or phone number accepted.
 const MAX_IDENTIFIER: usize = 254;
+/// Codes one approval session may have sent (the first and two new ones).
+pub const CODES_PER_SESSION: i64 = 3;
+/// Wrong codes one approval session may type, across its codes: one code's worth.
+pub const WRONG_CODES_PER_SESSION: i64 = 5;
 
 /// The stages of a [`CustomerSession`].
 mod stage {
@@ -204,6 +225,18 @@ struct Context<'a> {
     other: Option<CustomerSession>,
 }
 
+impl Context<'_> {
+    /// The flow, if it is live: this BFF's, pending and not expired. Only then are codes sent
+    /// or checked.
+    fn live_flow(&self) -> Option<&Flow> {
+        self.flow.as_ref().filter(|flow| {
+            FlowStatus::parse(&flow.status) == Some(FlowStatus::Pending)
+                && self.now < flow.expires_at
+                && flow.auth_req_id.as_deref() == Some(self.link.auth_req_id.as_str())
+        })
+    }
+}
+
 /// A session about to be written: the request's session, or a new one with its cookie value.
 struct Draft {
     /// The new session's cookie value; `None` for an update.
@@ -244,6 +277,10 @@ impl Draft {
                 notice: None,
                 created_at: context.now,
                 expires_at: context.now.saturating_add(lifetime_ms()),
+                code_binding: None,
+                code_sent_at: None,
+                codes_sent: 0,
+                wrong_codes: 0,
             },
         }
     }
@@ -397,7 +434,8 @@ fn flow_outcome(flow: &Flow, now: i64) -> Option<ApprovalOutcome> {
     }
 }
 
-/// Step 2: send a code, where the request names, or to what the customer typed.
+/// Step 2: send a code, where the request names, or to what the customer typed. Only a live
+/// flow of this BFF sends anything; every answer depends on this BFF's counts alone.
 async fn send_code(
     context: &Context<'_>,
     identifier: Option<String>,
@@ -412,9 +450,11 @@ async fn send_code(
     let typed = identifier
         .map(|typed| typed.trim().to_owned())
         .filter(|typed| !typed.is_empty());
-    let target = match (context.flow.as_ref().and_then(Target::of_flow), typed) {
+    let live = context.live_flow();
+    let named = live.and_then(Target::of_flow);
+    let target = match (&named, typed) {
         // The request names where: only there.
-        (Some(named), _) => Some(named),
+        (Some(named), _) => Some(named.clone()),
         (None, Some(typed)) => Target::typed(&typed),
         // "Send a new code": where the last one went.
         (None, None) => context.session.as_ref().and_then(Target::of_session),
@@ -426,27 +466,85 @@ async fn send_code(
             .save(context)
             .await;
     };
+    // This session's allowance, then the request's: the same answer for every address.
+    if draft.row.codes_sent >= CODES_PER_SESSION {
+        let retry_after =
+            u64::try_from((draft.row.expires_at - context.now).max(1000) / 1000).unwrap_or(1);
+        return draft
+            .notice(Some(ApprovalNotice::TooManyCodes {
+                retry_after: Some(retry_after),
+            }))
+            .save(context)
+            .await;
+    }
+    let store = context.bff.engine.store();
+    let request = request_subject(&context.link.auth_req_id);
+    if let Err(wait) = limits::hit(
+        store,
+        limits::PER_APPROVAL_REQUEST_CODES,
+        &request,
+        context.now,
+    )
+    .await?
+    {
+        return draft
+            .notice(Some(ApprovalNotice::TooManyCodes {
+                retry_after: Some(wait),
+            }))
+            .save(context)
+            .await;
+    }
     let again = context.session.as_ref().is_some_and(|s| {
         s.stage == stage::CODE_SENT && s.identifier.as_deref() == Some(target.identifier.as_str())
     });
-    let sent = match context.bff.oidc.client().await {
-        Ok(client) => {
-            client
-                .otp_send(target.channel, target.hint_type, &target.identifier)
-                .await
-        }
-        Err(error) => Err(error),
+    // What the code is sent for: this session, on this request.
+    let binding = Secret::new(session::new_id().0);
+    let sent = match live {
+        // No live flow of this BFF: nothing is sent, and the page answers as for an address
+        // that names nobody.
+        None => Err(OidcError::UnknownUser),
+        Some(_) => match context.bff.oidc.client().await {
+            Ok(client) => {
+                let purpose = purpose(&context.bff.display_name);
+                let bound =
+                    (context.bff.provider_embedded).then_some((&binding, purpose.as_deref()));
+                client
+                    .otp_send(target.channel, target.hint_type, &target.identifier, bound)
+                    .await
+            }
+            Err(error) => Err(error),
+        },
     };
-    let notice = match sent {
-        // An address that names nobody (or nobody with it verified) gets the same answer as
-        // one that does, so the page cannot be used to find out who has an account.
-        Ok(()) | Err(OidcError::UnknownUser | OidcError::Refused { .. }) => {
+    let went = match sent {
+        Ok(()) => Some(true),
+        // An address that names nobody (or nobody with it verified), a customer the provider
+        // will not send more to, a failed delivery: for a typed address, the same answer as a
+        // sent code, so the page cannot be used to find out who has an account.
+        Err(OidcError::UnknownUser | OidcError::Refused { .. }) => Some(false),
+        Err(OidcError::RateLimited { .. } | OidcError::DeliveryFailed) if named.is_none() => {
+            Some(false)
+        }
+        Err(_) => None,
+    };
+    let notice = match (went, sent_error_notice(&sent)) {
+        (Some(went), _) => {
             let mut draft = draft.notice(again.then_some(ApprovalNotice::CodeResent));
             draft.row.stage = stage::CODE_SENT.to_owned();
             draft.row.identifier = Some(target.identifier.clone());
             draft.row.hint_type = Some(target.hint_type.as_str().to_owned());
+            draft.row.code_binding = went.then(|| binding.expose().to_owned());
+            draft.row.code_sent_at = Some(context.now);
+            draft.row.codes_sent = draft.row.codes_sent.saturating_add(1);
             return draft.save(context).await;
         }
+        (None, notice) => notice,
+    };
+    draft.notice(Some(notice)).save(context).await
+}
+
+/// What the page says when a code to the address the request names was not sent.
+fn sent_error_notice(sent: &Result<(), OidcError>) -> ApprovalNotice {
+    match sent {
         Err(OidcError::RateLimited { retry_after }) => ApprovalNotice::TooManyCodes {
             retry_after: retry_after.map(|wait| wait.as_secs()),
         },
@@ -455,8 +553,28 @@ async fn send_code(
             tracing::warn!(%error, "a one-time code could not be sent");
             ApprovalNotice::Unavailable
         }
-    };
-    draft.notice(Some(notice)).save(context).await
+        Ok(()) => ApprovalNotice::Unavailable,
+    }
+}
+
+/// What the code's message says it is for: "your call with Demo Bank", when the display name
+/// is plain enough for a text message.
+fn purpose(display_name: &str) -> Option<String> {
+    let name = display_name.trim();
+    let plain = !name.is_empty()
+        && name.chars().count() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | ',' | '&' | '\'' | '-'))
+        && !name.contains("..");
+    plain.then(|| format!("your call with {name}"))
+}
+
+/// The per-request counter's subject: a hash of the `auth_req_id` (never the id itself).
+fn request_subject(auth_req_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(auth_req_id.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Step 3: check the code; signed in, the session gets a new id and the customer's token.
@@ -478,6 +596,63 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
             .save(context)
             .await;
     }
+    if session.wrong_codes >= WRONG_CODES_PER_SESSION {
+        return Draft::of(context)
+            .notice(Some(ApprovalNotice::CodeLocked))
+            .save(context)
+            .await;
+    }
+    // The try counts before it is checked; the answer to a wrong one comes from this count
+    // alone, whatever the provider knows of the address.
+    let counted = CustomerSession {
+        wrong_codes: session.wrong_codes.saturating_add(1),
+        ..session.clone()
+    };
+    let store = context.bff.engine.store();
+    if !store
+        .update_customer_session(&counted, stage::CODE_SENT)
+        .await?
+    {
+        return Ok(None);
+    }
+    let wrong = || {
+        let left = WRONG_CODES_PER_SESSION - counted.wrong_codes;
+        let notice = if left > 0 {
+            ApprovalNotice::WrongCode {
+                tries_left: u32::try_from(left).ok(),
+            }
+        } else {
+            ApprovalNotice::CodeLocked
+        };
+        Draft {
+            id: None,
+            expected: stage::CODE_SENT.to_owned(),
+            row: counted.clone(),
+        }
+        .notice(Some(notice))
+    };
+    // Only a code this session sent, on a live request, is checked at all.
+    let Some(binding) = session
+        .code_binding
+        .as_deref()
+        .filter(|_| context.live_flow().is_some())
+        .map(|binding| Secret::new(binding.to_owned()))
+    else {
+        return wrong().save(context).await;
+    };
+    let embedded = context.bff.provider_embedded;
+    if !embedded
+        && store
+            .newest_code_session(&target.identifier, context.now)
+            .await?
+            .is_some_and(|newest| newest != session.id_hash)
+    {
+        // A provider without bindings keeps only the newest code, and another session (another
+        // request, or another browser) asked for it: whatever is typed here is not this
+        // session's code.
+        tracing::info!("a code was typed on a session whose code was replaced by another's");
+        return wrong().save(context).await;
+    }
     let client = match context.bff.oidc.client().await {
         Ok(client) => client,
         Err(error) => {
@@ -488,8 +663,14 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
                 .await;
         }
     };
+    let binding = embedded.then_some(&binding);
     let notice = match client
-        .otp_authenticate(target.hint_type, &target.identifier, &Secret::new(code))
+        .otp_authenticate(
+            target.hint_type,
+            &target.identifier,
+            &Secret::new(code),
+            binding,
+        )
         .await
     {
         Ok(signed_in) => {
@@ -552,19 +733,14 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
             revoke(&client, &signed_in.access_token).await;
             return Ok(None);
         }
-        Err(OidcError::WrongCode {
-            attempts_left: Some(0),
-        }) => ApprovalNotice::CodeLocked,
-        Err(OidcError::WrongCode { attempts_left }) => ApprovalNotice::WrongCode {
-            tries_left: attempts_left,
-        },
-        // The same answer as a wrong code for an address that names nobody.
-        Err(OidcError::UnknownUser | OidcError::Refused { .. }) => {
-            ApprovalNotice::WrongCode { tries_left: None }
-        }
-        Err(OidcError::RateLimited { retry_after }) => ApprovalNotice::TooManyCodes {
-            retry_after: retry_after.map(|wait| wait.as_secs()),
-        },
+        // Wrong, locked, limited, or an address that names nobody: one answer, from this
+        // session's count.
+        Err(
+            OidcError::WrongCode { .. }
+            | OidcError::UnknownUser
+            | OidcError::Refused { .. }
+            | OidcError::RateLimited { .. },
+        ) => return wrong().save(context).await,
         Err(error) => {
             tracing::warn!(%error, "a one-time code could not be checked");
             ApprovalNotice::Unavailable
@@ -576,8 +752,9 @@ async fn verify_code(context: &Context<'_>, code: String) -> Result<Option<Strin
 /// Whether the customer who signed in is the one the request names. A request for an email
 /// address or phone number sent the code there, so whoever holds it is that customer; a request
 /// for a user id let the customer say where to send the code, so the sign-in's `sub` (from its
-/// validated ID token, else from userinfo) must be that id. For a request this BFF did not start,
-/// the provider decides when the customer does.
+/// validated ID token, else from userinfo) must be that id. (Codes are only checked for live
+/// flows of this BFF, so `flow` is there; without it, the provider decides when the customer
+/// does.)
 async fn is_the_customer(
     client: &OidcClient,
     flow: Option<&Flow>,
@@ -881,6 +1058,10 @@ mod tests {
             notice: None,
             created_at: NOW,
             expires_at: NOW + 600_000,
+            code_binding: None,
+            code_sent_at: None,
+            codes_sent: 0,
+            wrong_codes: 0,
         }
     }
 
@@ -1007,6 +1188,23 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn the_message_names_the_call_when_the_name_is_plain() {
+        assert_eq!(
+            purpose("Demo Bank").as_deref(),
+            Some("your call with Demo Bank")
+        );
+        assert_eq!(
+            purpose(" Smith & Sons ").as_deref(),
+            Some("your call with Smith & Sons")
+        );
+        for odd in ["", "Bank <b>", "bank.example/x", "Ba..nk", &"x".repeat(41)] {
+            assert_eq!(purpose(odd), None, "{odd}");
+        }
+        assert_ne!(request_subject("a"), request_subject("b"));
+        assert!(!request_subject("secret-auth-req-id").contains("secret"));
     }
 
     #[test]

@@ -31,11 +31,20 @@ pub const PER_CUSTOMER: Rule = Rule {
     max: 3,
     window_secs: 600,
 };
-/// Requests to the approval page's actions from one IP address.
+/// Requests to the approval page's actions from one IP address. Wide: mobile carriers put many
+/// customers behind one address (CGNAT). The real protection is per request and per session
+/// (codes sent and wrong codes, see `approve`) and per customer (at the provider).
 pub const PER_APPROVAL_IP: Rule = Rule {
     name: "approval-ip",
-    max: 30,
+    max: 600,
     window_secs: 600,
+};
+/// One-time codes sent for one request (`auth_req_id`), from all its approval sessions: two
+/// sessions' worth. A request lives ten minutes by default.
+pub const PER_APPROVAL_REQUEST_CODES: Rule = Rule {
+    name: "approval-request-codes",
+    max: 6,
+    window_secs: 3600,
 };
 
 /// Sign-ins started from one IP address. Each one keeps a pending sign-in for ten minutes;

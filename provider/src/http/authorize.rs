@@ -5,6 +5,10 @@
 //! password); it changes nothing. `POST` checks the request again, then the password (argon2id),
 //! and redirects to the client with a one-minute, single-use code.
 //!
+//! A browser that signed in before carries a device cookie ([`super::device`]) and keeps its own
+//! allowance of failures: a stranger spending the account's allowance from many addresses does
+//! not lock the owner out of their own browser.
+//!
 //! Until the client and its redirect URI are known good, errors are shown as a page and never
 //! redirected (§3.1.2.6). A registered loopback redirect URI matches on any port (RFC 8252 §7.3),
 //! so a console on a free port works with the demo registration.
@@ -18,7 +22,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{client_auth::Peer, form::Form};
+use super::{client_auth::Peer, device, form::Form};
 use crate::{
     AppState,
     audit::{self, Event, Kind},
@@ -124,9 +128,22 @@ pub async fn submit(
     let email = form.get("email").unwrap_or_default().trim().to_owned();
     let password = form.get("password").unwrap_or_default();
     let now = state.clock.now();
-    match sign_in(&state, peer, &checked.client, &email, password, now).await {
+    let attempt = Attempt {
+        peer,
+        headers: &headers,
+        email: &email,
+        password,
+    };
+    match sign_in(&state, &checked.client, &attempt, now).await {
         Ok(user) => match issue_code(&state, &checked, &user, now).await {
-            Ok(response) => response,
+            Ok(mut response) => {
+                // This browser now knows the account: it keeps its own failure allowance.
+                let value = device::issue(&state.hash_key, &email.to_lowercase(), now);
+                if let Some(cookie) = device::set_cookie(&state.issuer, &value) {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                response
+            }
             Err(error) => error.into_response(),
         },
         Err(SignInError::Wrong) => sign_in_page(
@@ -259,31 +276,51 @@ impl From<OAuthError> for SignInError {
     }
 }
 
-/// Checks a workforce user's password, within the failure limits of the address and account.
+/// One sign-in attempt: who sends it, from which browser, and what they typed.
+struct Attempt<'a> {
+    peer: Peer,
+    headers: &'a HeaderMap,
+    email: &'a str,
+    password: &'a str,
+}
+
+/// Checks a workforce user's password, within the failure limits of the address and of the
+/// account, or of the browser's device cookie when it carries a valid one for the account.
 async fn sign_in(
     state: &AppState,
-    peer: Peer,
     client: &Client,
-    email: &str,
-    password: &str,
+    attempt: &Attempt<'_>,
     now: Timestamp,
 ) -> Result<User, SignInError> {
+    let (peer, email) = (attempt.peer, attempt.email);
     let account = email.to_lowercase();
+    let device = device::valid_for(
+        &state.hash_key,
+        &state.issuer,
+        attempt.headers,
+        &account,
+        now,
+    );
     // Every attempt counts before the password is checked, so parallel guesses all count; a
-    // right password gives its counts back.
-    let rules: [(RuleOf, Subject<'_>); 3] = [
-        (|l| l.sign_in_failures_per_ip, Subject::Ip(peer.0)),
-        (
-            |l| l.sign_in_failures_per_account,
-            Subject::AccountFrom(&account, peer.0),
-        ),
-        (
-            |l| l.sign_in_failures_per_account_total,
-            Subject::User(&account),
-        ),
-    ];
-    for (rule, subject) in rules {
-        state.limiter.hit(rule, subject, now).await?;
+    // right password gives its counts back. A known browser counts against its own cookie
+    // instead of the account, so failures elsewhere cannot lock it out.
+    let mut rules: Vec<(RuleOf, Subject<'_>)> =
+        vec![(|l| l.sign_in_failures_per_ip, Subject::Ip(peer.0))];
+    match &device {
+        Some(nonce) => rules.push((|l| l.sign_in_failures_per_device, Subject::Device(nonce))),
+        None => {
+            rules.push((
+                |l| l.sign_in_failures_per_account,
+                Subject::AccountFrom(&account, peer.0),
+            ));
+            rules.push((
+                |l| l.sign_in_failures_per_account_total,
+                Subject::User(&account),
+            ));
+        }
+    }
+    for (rule, subject) in &rules {
+        state.limiter.hit(*rule, *subject, now).await?;
     }
     let user = state
         .store
@@ -294,7 +331,7 @@ async fn sign_in(
         .as_ref()
         .and_then(|user| user.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let password = password.to_owned();
+    let password = attempt.password.to_owned();
     // argon2 takes tens of milliseconds of CPU: off the async workers. Unknown accounts are
     // checked against a dummy hash so the answer takes as long.
     // Each check holds 19 MiB for tens of milliseconds: a few at a time, the rest wait.
@@ -308,8 +345,8 @@ async fn sign_in(
     drop(permit);
     match user {
         Some(user) if right && user.is_active() => {
-            for (rule, subject) in rules {
-                state.limiter.refund(rule, subject, now).await?;
+            for (rule, subject) in &rules {
+                state.limiter.refund(*rule, *subject, now).await?;
             }
             audit::record(
                 state,

@@ -6,6 +6,7 @@ mod authorize;
 mod ciba;
 mod client_auth;
 mod dev;
+mod device;
 mod discovery;
 pub mod form;
 pub(crate) mod otp;

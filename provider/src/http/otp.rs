@@ -3,7 +3,23 @@
 //!
 //! Codes are six digits from the OS-seeded CSPRNG, stored as keyed hashes bound to the user and
 //! client, valid for ten minutes, used once, and locked after five wrong attempts. Sending a new
-//! code retires the earlier ones.
+//! code retires the earlier ones of the same binding.
+//!
+//! Two optional fields extend Mosaic's API (a client that does not send them gets Mosaic's
+//! behaviour):
+//! - `binding`: an opaque value the client chooses for what the code is sent for (the BFF sends
+//!   one per code, tied to one approval session on one backchannel request). Its keyed hash is
+//!   stored with the code, and `authenticate` finds the code only under the same `binding`: a
+//!   code sent for one request never signs anyone in on another. Codes of different bindings do
+//!   not retire each other, so a code someone else asks for does not void the customer's own.
+//! - `purpose`: a short plain phrase the message names (`your call with Demo Bank`).
+//!
+//! Wrong codes are capped per code ([`MAX_ATTEMPTS`]) and per customer
+//! (`wrong_codes_per_user`). The per-customer cap must not let a stranger lock the customer
+//! out, so once it is reached a code still gets its first try (claimed atomically), and only
+//! further tries on a code are refused: the customer's own fresh code still works, while a
+//! guesser gets one try per code sent, and codes sent are capped per customer
+//! (`codes_per_user`).
 
 use std::time::Duration;
 
@@ -42,6 +58,53 @@ struct SendRequest {
     channel: OtpChannel,
     identifier_type: IdentifierType,
     identifier: String,
+    #[serde(default)]
+    binding: Option<String>,
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// The longest `binding` accepted.
+const MAX_BINDING: usize = 128;
+/// The longest `purpose` accepted.
+const MAX_PURPOSE: usize = 60;
+
+/// A `binding`: 16 to 128 characters of `A-Za-z0-9._-`.
+fn binding_ok(binding: &str) -> bool {
+    (16..=MAX_BINDING).contains(&binding.len())
+        && binding
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A `purpose`: plain words (letters, digits, spaces, `.,&'-`), no links, no markup.
+fn purpose_ok(purpose: &str) -> bool {
+    let trimmed = purpose.trim();
+    !trimmed.is_empty()
+        && purpose.chars().count() <= MAX_PURPOSE
+        && purpose
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | ',' | '&' | '\'' | '-'))
+        && !trimmed.contains("..")
+        && !trimmed.to_ascii_lowercase().contains("www")
+}
+
+/// The keyed hash of a checked `binding`, or an `invalid_request`.
+fn binding_hash(state: &AppState, binding: Option<&str>) -> Result<Option<Vec<u8>>, OAuthError> {
+    binding
+        .map(|binding| {
+            if binding_ok(binding) {
+                Ok(state
+                    .hash_key
+                    .hash(Purpose::OneTimeCode, &format!("binding:{binding}"))
+                    .to_vec())
+            } else {
+                Err(OAuthError::invalid_request(
+                    "binding must be 16 to 128 characters of A-Za-z0-9._-".to_owned(),
+                ))
+            }
+        })
+        .transpose()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -57,6 +120,8 @@ struct AuthenticateRequest {
     identifier_type: IdentifierType,
     identifier: String,
     passcode: String,
+    #[serde(default)]
+    binding: Option<String>,
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8], shape: &str) -> Result<T, OAuthError> {
@@ -99,6 +164,12 @@ pub async fn send(
         let client = tokens::calling_client(&state, &headers).await?;
         let request: SendRequest =
             json_body(&body, "{\"channel\", \"identifier_type\", \"identifier\"}")?;
+        let binding_hash = binding_hash(&state, request.binding.as_deref())?;
+        if request.purpose.as_deref().is_some_and(|p| !purpose_ok(p)) {
+            return Err(OAuthError::invalid_request(
+                "purpose must be a short plain phrase.".to_owned(),
+            ));
+        }
         let user = find_customer(
             &state,
             &client,
@@ -143,6 +214,7 @@ pub async fn send(
                 user_id: &user.id,
                 channel,
                 code_hash: &code_hash,
+                binding_hash: binding_hash.as_deref(),
                 created_at: now.0,
                 expires_at: now.plus(CODE_LIFETIME).0,
             })
@@ -152,11 +224,18 @@ pub async fn send(
             to,
             subject: (channel == "email")
                 .then(|| format!("{}: your sign-in code", client.app_name)),
-            body: format!(
-                "{}: your code is {}. It expires in 10 minutes. Never share it.",
-                client.app_name,
-                code.expose()
-            ),
+            body: match request.purpose.as_deref().map(str::trim) {
+                Some(purpose) => format!(
+                    "{}: your code is {}, for {purpose}. It expires in 10 minutes. Never share it.",
+                    client.app_name,
+                    code.expose()
+                ),
+                None => format!(
+                    "{}: your code is {}. It expires in 10 minutes. Never share it.",
+                    client.app_name,
+                    code.expose()
+                ),
+            },
             link: None,
         };
         if let Err(error) = sender::send_within(&*state.sender, &message, state.send_deadline).await
@@ -209,21 +288,31 @@ pub async fn authenticate(
             &request.identifier,
         )
         .await?;
+        let binding_hash = binding_hash(&state, request.binding.as_deref())?;
         let now = state.clock.now();
         let wrong_codes = |l: &Limits| l.wrong_codes_per_user;
         // Every attempt counts before the code is compared, so parallel guesses all count;
         // attempts that guessed nothing (no code, a stale one) or guessed right give it back.
-        state
+        let over_cap = match state
             .limiter
             .hit(wrong_codes, Subject::User(&user.id), now)
-            .await?;
+            .await
+        {
+            Ok(()) => None,
+            Err(error) if error.retry_after.is_some() => Some(error),
+            Err(error) => return Err(error),
+        };
         let not_a_guess = || {
             state
                 .limiter
                 .refund(wrong_codes, Subject::User(&user.id), now)
         };
         let refused = |text: &str| OAuthError::invalid_grant(text.to_owned());
-        let Some(otp) = state.store.current_otp(&user.id, &client.id).await? else {
+        let Some(otp) = state
+            .store
+            .current_otp(&user.id, &client.id, binding_hash.as_deref())
+            .await?
+        else {
             not_a_guess().await?;
             return Err(refused("There is no code to check: ask for a new one."));
         };
@@ -235,6 +324,18 @@ pub async fn authenticate(
             not_a_guess().await?;
             return Err(refused("Too many wrong codes: ask for a new one."));
         }
+        // Past the customer's cap (someone has been guessing), a code keeps its first try, so
+        // the customer's own fresh code still works; the try is claimed on the code first, so
+        // parallel tries cannot all be first. Further tries on that code are refused.
+        let first_try_claimed = match over_cap {
+            Some(limited) => {
+                if otp.attempts > 0 || !state.store.count_otp_attempt(otp.id, 1).await? {
+                    return Err(limited);
+                }
+                true
+            }
+            None => false,
+        };
         let right = state.hash_key.verify(
             Purpose::OneTimeCode,
             &format!("{}:{}", user.id, request.passcode.trim()),
@@ -249,8 +350,13 @@ pub async fn authenticate(
                 },
             )
             .await;
-            let counted = state.store.count_otp_attempt(otp.id, MAX_ATTEMPTS).await?;
-            let left = MAX_ATTEMPTS - otp.attempts - 1;
+            let counted =
+                first_try_claimed || state.store.count_otp_attempt(otp.id, MAX_ATTEMPTS).await?;
+            let left = if first_try_claimed {
+                0
+            } else {
+                MAX_ATTEMPTS - otp.attempts - 1
+            };
             return Err(if counted && left > 0 {
                 refused(&format!("Wrong code. {left} attempts left."))
             } else {

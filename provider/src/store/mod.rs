@@ -193,14 +193,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn messages(&self, limit: i64) -> Result<Vec<Message>, StoreError>;
 
     /// Stores a new one-time code for a user and retires the user's earlier unused codes from
-    /// the same client, so only the newest code works.
+    /// the same client with the same binding, so only the newest code of a binding works.
     async fn insert_otp(&self, otp: &NewOtp<'_>) -> Result<i64, StoreError>;
 
     /// Deletes a one-time code (when it could not be sent).
     async fn delete_otp(&self, id: i64) -> Result<(), StoreError>;
 
-    /// The user's newest unused code from `client_id`.
-    async fn current_otp(&self, user_id: &str, client_id: &str) -> Result<Option<Otp>, StoreError>;
+    /// The user's newest unused code from `client_id` with `binding_hash` (`None`: unbound).
+    async fn current_otp(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        binding_hash: Option<&[u8]>,
+    ) -> Result<Option<Otp>, StoreError>;
 
     /// Counts a wrong attempt on code `id` if fewer than `max` were counted; returns whether
     /// it counted (false: the code is locked or gone).
@@ -423,6 +428,8 @@ pub struct NewOtp<'a> {
     pub channel: &'a str,
     /// Keyed hash of the code.
     pub code_hash: &'a [u8],
+    /// Keyed hash of what the code was sent for, if the client bound it.
+    pub binding_hash: Option<&'a [u8]>,
     /// Created, ms.
     pub created_at: i64,
     /// Expires, ms.
@@ -448,6 +455,8 @@ pub struct Otp {
     pub expires_at: i64,
     /// Wrong attempts so far.
     pub attempts: i64,
+    /// Keyed hash of what the code was sent for, if the client bound it.
+    pub binding_hash: Option<Vec<u8>>,
     /// Used or retired, ms.
     pub consumed_at: Option<i64>,
 }

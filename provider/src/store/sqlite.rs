@@ -576,21 +576,25 @@ impl Store for SqliteStore {
     async fn insert_otp(&self, otp: &NewOtp<'_>) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE otp_codes SET consumed_at = ? WHERE user_id = ? AND client_id = ? AND consumed_at IS NULL",
+            "UPDATE otp_codes SET consumed_at = ?
+             WHERE user_id = ? AND client_id = ? AND binding_hash IS ? AND consumed_at IS NULL",
         )
         .bind(otp.created_at)
         .bind(otp.user_id)
         .bind(otp.client_id)
+        .bind(otp.binding_hash)
         .execute(&mut *tx)
         .await?;
         let id = sqlx::query_scalar(
-            "INSERT INTO otp_codes (client_id, user_id, channel, code_hash, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO otp_codes
+                 (client_id, user_id, channel, code_hash, binding_hash, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(otp.client_id)
         .bind(otp.user_id)
         .bind(otp.channel)
         .bind(otp.code_hash)
+        .bind(otp.binding_hash)
         .bind(otp.created_at)
         .bind(otp.expires_at)
         .fetch_one(&mut *tx)
@@ -607,12 +611,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn current_otp(&self, user_id: &str, client_id: &str) -> Result<Option<Otp>, StoreError> {
+    async fn current_otp(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        binding_hash: Option<&[u8]>,
+    ) -> Result<Option<Otp>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT * FROM otp_codes WHERE user_id = ? AND client_id = ? AND consumed_at IS NULL ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM otp_codes
+             WHERE user_id = ? AND client_id = ? AND binding_hash IS ? AND consumed_at IS NULL
+             ORDER BY id DESC LIMIT 1",
         )
         .bind(user_id)
         .bind(client_id)
+        .bind(binding_hash)
         .fetch_optional(&self.pool)
         .await?)
     }

@@ -242,3 +242,134 @@ async fn case_31_bad_secrets_from_one_ipv4_host_refuse_no_other_host() {
         assert_eq!(ok.status(), 200, "{other} was refused");
     }
 }
+
+/// Sends a code to `email` bound to `binding` and returns it and the message's text.
+async fn send_bound(op: &Op, client: &str, email: &str, binding: &str) -> (String, String) {
+    let response = op
+        .post_json(
+            "/cis/v1/auth/otp/send",
+            client,
+            &json!({
+                "channel": "email", "identifier_type": "email", "identifier": email,
+                "binding": binding, "purpose": "your call with Demo Bank",
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let newest = &op.outbox().await[0];
+    assert_eq!(newest["to"], email);
+    let body = newest["body"].as_str().unwrap().to_owned();
+    let code = body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 6)
+        .unwrap()
+        .to_owned();
+    (code, body)
+}
+
+async fn authenticate_bound(
+    op: &Op,
+    client: &str,
+    email: &str,
+    code: &str,
+    binding: Option<&str>,
+) -> Response {
+    let mut body = json!({"identifier_type": "email", "identifier": email, "passcode": code});
+    if let Some(binding) = binding {
+        body["binding"] = json!(binding);
+    }
+    op.post_json("/cis/v1/auth/otp/authenticate", client, &body)
+        .await
+}
+
+#[tokio::test]
+async fn case_30_wrong_codes_from_a_stranger_do_not_lock_the_customer_out() {
+    let op = Op::start().await;
+    let client = op.client_token().await;
+    let email = "alice@example.com";
+    let stranger = "stranger-session-binding-0001";
+    let wrong_for = |code: &str| if code == "000000" { "111111" } else { "000000" }.to_owned();
+
+    // A stranger spends the customer's whole allowance of wrong codes (ten an hour) on codes
+    // sent for their own session, and more.
+    let (code, _) = send_bound(&op, &client, email, stranger).await;
+    for _ in 0..5 {
+        let wrong = wrong_for(&code);
+        let refused = authenticate_bound(&op, &client, email, &wrong, Some(stranger)).await;
+        assert_eq!(error_of(refused).await, "invalid_grant");
+    }
+    let (code, _) = send_bound(&op, &client, email, stranger).await;
+    for _ in 0..5 {
+        let wrong = wrong_for(&code);
+        let refused = authenticate_bound(&op, &client, email, &wrong, Some(stranger)).await;
+        assert_eq!(error_of(refused).await, "invalid_grant");
+    }
+    // Past the cap, a code that was guessed at is refused, even right.
+    let (code, _) = send_bound(&op, &client, email, stranger).await;
+    let first = authenticate_bound(&op, &client, email, &wrong_for(&code), Some(stranger)).await;
+    assert_eq!(error_of(first).await, "invalid_grant");
+    assert_limited(
+        authenticate_bound(&op, &client, email, &code, Some(stranger)).await,
+        3600,
+    )
+    .await;
+
+    // The customer, from their own session, with a fresh code: signed in.
+    let own = "customer-own-session-binding-01";
+    let (code, body) = send_bound(&op, &client, email, own).await;
+    assert!(body.contains("for your call with Demo Bank"), "{body}");
+    let signed_in = authenticate_bound(&op, &client, email, &code, Some(own)).await;
+    assert_eq!(
+        signed_in.status(),
+        200,
+        "{}",
+        signed_in.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn case_16_a_bound_code_works_only_for_its_binding() {
+    let op = Op::start().await;
+    let client = op.client_token().await;
+    let email = "alice@example.com";
+    let (x, y) = (
+        "request-x-session-binding-01",
+        "request-y-session-binding-01",
+    );
+
+    let (code_x, _) = send_bound(&op, &client, email, x).await;
+    // A code asked for another binding does not retire X's code.
+    let (code_y, _) = send_bound(&op, &client, email, y).await;
+    if code_x != code_y {
+        // X's code entered for Y, or with no binding, is refused and costs X nothing.
+        for binding in [Some(y), None] {
+            let refused = authenticate_bound(&op, &client, email, &code_x, binding).await;
+            assert_eq!(error_of(refused).await, "invalid_grant", "{binding:?}");
+        }
+    }
+    assert_eq!(
+        authenticate_bound(&op, &client, email, &code_x, Some(x))
+            .await
+            .status(),
+        200
+    );
+    // Used once.
+    let again = authenticate_bound(&op, &client, email, &code_x, Some(x)).await;
+    assert_eq!(error_of(again).await, "invalid_grant");
+    // Malformed bindings and purposes are refused, and nothing is sent.
+    let sent = op.outbox().await.len();
+    for extra in [
+        json!({"binding": "short"}),
+        json!({"binding": "has space in it, not allowed here"}),
+        json!({"binding": "request-x-session-binding-01", "purpose": "see https://evil.example"}),
+        json!({"binding": "request-x-session-binding-01", "purpose": "<b>x</b>"}),
+    ] {
+        let mut body = json!({"channel": "email", "identifier_type": "email", "identifier": email});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let refused = op.post_json("/cis/v1/auth/otp/send", &client, &body).await;
+        assert_eq!(error_of(refused).await, "invalid_request", "{body}");
+    }
+    assert_eq!(op.outbox().await.len(), sent);
+}

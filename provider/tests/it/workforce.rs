@@ -655,3 +655,90 @@ async fn tokens_of_a_revoked_grant_are_never_stored() {
     );
     assert!(store.token(&[3; 32]).await.unwrap().is_none());
 }
+
+/// Posts the sign-in form as `who` from `address`, with `cookie` if given.
+async fn submit_with(op: &Op, address: &str, cookie: Option<&str>, who: (&str, &str)) -> Response {
+    let mut form: Vec<(&str, String)> = request(REDIRECT);
+    form.push(("email", who.0.into()));
+    form.push(("password", who.1.into()));
+    let mut post = no_redirects()
+        .post(format!("{}/authorize", op.url))
+        .header("origin", &op.url)
+        .header("x-forwarded-for", address)
+        .form(&form);
+    if let Some(cookie) = cookie {
+        post = post.header("cookie", cookie);
+    }
+    post.send().await.unwrap()
+}
+
+/// The device cookie (`name=value`) a successful sign-in sets.
+fn device_cookie(response: &Response) -> String {
+    assert_eq!(response.status(), 303);
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("countersign-device="))
+        .expect("a device cookie");
+    for part in ["Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(set.contains(part), "{set}");
+    }
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn case_30_a_hundred_wrong_passwords_do_not_lock_the_agent_out_of_their_own_browser() {
+    let op = Op::start_behind_proxy(Limits::default()).await;
+    let desk = "198.51.100.7";
+    // The agent signed in at their desk before: their browser has a device cookie.
+    let own = device_cookie(&submit_with(&op, desk, None, AGENT).await);
+    let supervisors = device_cookie(&submit_with(&op, desk, None, SUPERVISOR).await);
+
+    // A stranger tries 100 passwords for the agent's email from ten addresses.
+    for i in 0..10 {
+        let address = format!("203.0.113.{}", 10 + i);
+        for _ in 0..10 {
+            let response = submit_with(&op, &address, None, ("agent@demo.bank", "guess")).await;
+            assert_eq!(response.status(), 401);
+        }
+    }
+    // The account's allowance is spent: a browser without the agent's device cookie is
+    // refused, even with the right password, from a fresh address too.
+    assert_eq!(
+        submit_with(&op, "192.0.2.50", None, AGENT).await.status(),
+        429
+    );
+    assert_eq!(submit_with(&op, desk, None, AGENT).await.status(), 429);
+    // A forged cookie, or one made for another account, does not help.
+    let forged = format!(
+        "{}.AAAA",
+        own.rsplit_once('.').map(|(head, _)| head).unwrap()
+    );
+    for cookie in [
+        forged.as_str(),
+        supervisors.as_str(),
+        "countersign-device=v1.x.1.y",
+    ] {
+        let response = submit_with(&op, desk, Some(cookie), AGENT).await;
+        assert_eq!(response.status(), 429, "{cookie}");
+    }
+
+    // The agent, from their own browser, signs in with the right password.
+    let response = submit_with(&op, desk, Some(&own), AGENT).await;
+    assert_eq!(response.status(), 303);
+    let (base, pairs) = location(&response);
+    assert_eq!(base, REDIRECT);
+    assert!(param(&pairs, "code").is_some());
+    // Their browser has its own allowance: ten wrong passwords, then it waits too.
+    let own = device_cookie(&response);
+    for _ in 0..10 {
+        let response = submit_with(&op, desk, Some(&own), ("agent@demo.bank", "typo")).await;
+        assert_eq!(response.status(), 401);
+    }
+    assert_eq!(
+        submit_with(&op, desk, Some(&own), AGENT).await.status(),
+        429
+    );
+}

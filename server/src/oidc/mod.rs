@@ -407,23 +407,32 @@ impl OidcClient {
         }
     }
 
-    /// Sends the customer a one-time code (Mosaic's `POST /cis/v1/auth/otp/send`).
+    /// Sends the customer a one-time code (Mosaic's `POST /cis/v1/auth/otp/send`). `bound`
+    /// adds the embedded provider's extension fields: the code's `binding` (what it is sent
+    /// for, required again at [`OidcClient::otp_authenticate`]) and the message's `purpose`.
     pub async fn otp_send(
         &self,
         channel: OtpChannel,
         identifier_type: HintType,
         identifier: &str,
+        bound: Option<(&Secret, Option<&str>)>,
     ) -> Result<(), OidcError> {
         let url = self
             .endpoints
             .otp_send
             .as_deref()
             .ok_or_else(|| self.unsupported("one-time login"))?;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "channel": channel.as_str(),
             "identifier_type": wire::identifier_type(identifier_type),
             "identifier": identifier,
         });
+        if let Some((binding, purpose)) = bound {
+            body["binding"] = serde_json::Value::from(binding.expose());
+            if let Some(purpose) = purpose {
+                body["purpose"] = serde_json::Value::from(purpose);
+            }
+        }
         // The provider sends the code before it answers, as for a backchannel request.
         wire::otp_sent(&self.post_as_client(url, &body, SENDING_TIMEOUT).await?)
     }
@@ -435,6 +444,7 @@ impl OidcClient {
         identifier_type: HintType,
         identifier: &str,
         passcode: &Secret,
+        binding: Option<&Secret>,
     ) -> Result<CustomerSession, OidcError> {
         let url = self
             .endpoints
@@ -446,6 +456,10 @@ impl OidcClient {
             "identifier": identifier,
             "passcode": passcode.expose(),
         });
+        let mut body = body;
+        if let Some(binding) = binding {
+            body["binding"] = serde_json::Value::from(binding.expose());
+        }
         wire::otp_session(&self.post_as_client(url, &body, REQUEST_TIMEOUT).await?)
     }
 
@@ -706,7 +720,7 @@ mod tests {
         send(&client.client_token());
         send(&client.poll(&secret));
         send(&client.validate_id_token(&secret, Expected::default(), 0));
-        send(&client.otp_send(OtpChannel::Sms, HintType::Phone, "+1"));
+        send(&client.otp_send(OtpChannel::Sms, HintType::Phone, "+1", None));
         let debug = format!("{client:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
     }

@@ -657,6 +657,10 @@ impl Store for MemoryStore {
                 outcome: next.outcome.clone(),
                 notice: next.notice.clone(),
                 expires_at: next.expires_at,
+                code_binding: next.code_binding.clone(),
+                code_sent_at: next.code_sent_at,
+                codes_sent: next.codes_sent,
+                wrong_codes: next.wrong_codes,
                 ..current.clone()
             };
             check_customer_session_values(&updated)?;
@@ -696,6 +700,25 @@ impl Store for MemoryStore {
             let before = state.customer_sessions.len();
             state.customer_sessions.retain(|_, s| s.expires_at > now);
             Ok(u64::try_from(before - state.customer_sessions.len()).unwrap_or(u64::MAX))
+        })
+    }
+
+    async fn newest_code_session(
+        &self,
+        identifier: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with(|state| {
+            Ok(state
+                .customer_sessions
+                .values()
+                .filter(|s| {
+                    s.identifier.as_deref() == Some(identifier)
+                        && s.code_sent_at.is_some()
+                        && s.expires_at > now
+                })
+                .max_by_key(|s| s.code_sent_at)
+                .map(|s| s.id_hash.clone()))
         })
     }
 }

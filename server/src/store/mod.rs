@@ -220,6 +220,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes the customer sessions whose `expires_at` is at or before `now`; returns how many.
     async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// The id hash of the live session (at `now`) that sent the newest code to `identifier`,
+    /// if any: a provider without code bindings keeps only that code.
+    async fn newest_code_session(
+        &self,
+        identifier: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// An agent's browser session.
@@ -454,6 +462,15 @@ pub struct CustomerSession {
     pub created_at: i64,
     /// Ends, ms.
     pub expires_at: i64,
+    /// The random value sent with the newest code (what it was sent for); `None` while no
+    /// code went anywhere.
+    pub code_binding: Option<String>,
+    /// When the newest code was sent, ms.
+    pub code_sent_at: Option<i64>,
+    /// Codes sent for this session.
+    pub codes_sent: i64,
+    /// Wrong codes typed in this session, across its codes.
+    pub wrong_codes: i64,
 }
 
 impl CustomerSession {
@@ -480,6 +497,13 @@ impl fmt::Debug for CustomerSession {
             .field("notice", &self.notice)
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
+            .field(
+                "code_binding",
+                &self.code_binding.as_ref().map(|_| Redacted),
+            )
+            .field("code_sent_at", &self.code_sent_at)
+            .field("codes_sent", &self.codes_sent)
+            .field("wrong_codes", &self.wrong_codes)
             .finish()
     }
 }

@@ -373,7 +373,8 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let changed = sqlx::query(
             "UPDATE customer_sessions SET flow_id = ?, identifier = ?, hint_type = ?,
-                 access_token = ?, stage = ?, outcome = ?, notice = ?, expires_at = ?
+                 access_token = ?, stage = ?, outcome = ?, notice = ?, expires_at = ?,
+                 code_binding = ?, code_sent_at = ?, codes_sent = ?, wrong_codes = ?
              WHERE id_hash = ? AND stage = ?",
         )
         .bind(&next.flow_id)
@@ -384,6 +385,10 @@ impl Store for SqliteStore {
         .bind(&next.outcome)
         .bind(&next.notice)
         .bind(next.expires_at)
+        .bind(&next.code_binding)
+        .bind(next.code_sent_at)
+        .bind(next.codes_sent)
+        .bind(next.wrong_codes)
         .bind(&next.id_hash)
         .bind(expected_stage)
         .execute(&self.pool)
@@ -415,6 +420,22 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn newest_code_session(
+        &self,
+        identifier: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id_hash FROM customer_sessions
+             WHERE identifier = ? AND code_sent_at IS NOT NULL AND expires_at > ?
+             ORDER BY code_sent_at DESC LIMIT 1",
+        )
+        .bind(identifier)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError> {
         Ok(
             sqlx::query("DELETE FROM customer_sessions WHERE expires_at <= ?")
@@ -432,8 +453,9 @@ async fn insert_customer_session<'e>(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO customer_sessions (id_hash, auth_req_id, flow_id, identifier, hint_type,
-             access_token, stage, outcome, notice, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             access_token, stage, outcome, notice, created_at, expires_at,
+             code_binding, code_sent_at, codes_sent, wrong_codes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&session.id_hash)
     .bind(&session.auth_req_id)
@@ -446,6 +468,10 @@ async fn insert_customer_session<'e>(
     .bind(&session.notice)
     .bind(session.created_at)
     .bind(session.expires_at)
+    .bind(&session.code_binding)
+    .bind(session.code_sent_at)
+    .bind(session.codes_sent)
+    .bind(session.wrong_codes)
     .execute(executor)
     .await?;
     Ok(())
@@ -600,6 +626,7 @@ pub(super) mod tests {
         customer_sessions_rotate_atomically,
         customer_sessions_check_their_values,
         customer_sessions_expire,
+        customer_sessions_name_the_newest_code,
     );
 
     fn session(id: &[u8], agent: &str, now: i64) -> Session {
@@ -1502,7 +1529,62 @@ pub(super) mod tests {
             notice: None,
             created_at: now,
             expires_at: now + 600_000,
+            code_binding: None,
+            code_sent_at: None,
+            codes_sent: 0,
+            wrong_codes: 0,
         }
+    }
+
+    async fn customer_sessions_name_the_newest_code(store: SharedStore) {
+        let sent = |id: &[u8], auth_req_id: &str, at: i64| CustomerSession {
+            identifier: Some("alice@example.com".into()),
+            hint_type: Some("email".into()),
+            stage: "code_sent".into(),
+            code_binding: Some(format!("binding-{at}")),
+            code_sent_at: Some(at),
+            codes_sent: 1,
+            ..customer_session(id, auth_req_id, 1_000)
+        };
+        assert_eq!(
+            store
+                .newest_code_session("alice@example.com", 1_000)
+                .await
+                .unwrap(),
+            None
+        );
+        store
+            .insert_customer_session(&sent(b"cs-y", "req-y", 2_000))
+            .await
+            .unwrap();
+        store
+            .insert_customer_session(&sent(b"cs-x", "req-x", 3_000))
+            .await
+            .unwrap();
+        // A session that sent nothing does not count.
+        store
+            .insert_customer_session(&customer_session(b"cs-z", "req-z", 4_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .newest_code_session("alice@example.com", 4_000)
+                .await
+                .unwrap(),
+            Some(b"cs-x".to_vec())
+        );
+        let read = store.customer_session(b"cs-x").await.unwrap().unwrap();
+        assert_eq!(read.code_binding.as_deref(), Some("binding-3000"));
+        assert_eq!((read.codes_sent, read.wrong_codes), (1, 0));
+        assert!(!format!("{read:?}").contains("binding-3000"));
+        // Expired sessions do not count either.
+        assert_eq!(
+            store
+                .newest_code_session("alice@example.com", 700_000)
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     async fn customer_sessions_round_trip_and_move_by_stage(store: SharedStore) {

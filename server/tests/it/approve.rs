@@ -677,13 +677,16 @@ async fn a_broken_link_and_too_many_attempts_get_plain_screens() {
     );
     assert!(!page.contains("<b>"));
 
-    // Every post counts against the address; past the limit the page says how long to wait.
-    for _ in 0..30 {
+    // Every post counts against the address; the allowance is wide (many customers share a
+    // carrier's address), and past it the page says how long to wait.
+    let form = [
+        ("auth_req_id", "unknown-request".to_owned()),
+        ("binding_message", "<b>".to_owned()),
+    ];
+    for _ in 0..=server::limits::PER_APPROVAL_IP.max {
         browser.cookie = None;
-        browser.submit_hidden_less("approval-report", &[]).await;
+        browser.post("/api/approval-report", &form).await;
     }
-    browser.cookie = None;
-    browser.submit_hidden_less("approval-report", &[]).await;
     let response = app
         .http
         .get(format!("{}{}", app.url, browser.page))
@@ -694,5 +697,197 @@ async fn a_broken_link_and_too_many_attempts_get_plain_screens() {
     refused_for_a_while(&response);
     let page = response.text().await.unwrap();
     assert!(page.contains("Too many attempts"), "{page}");
+    app.stop().await;
+}
+
+/// What `page` says, with `masked` (where the code went) written as `…`: to compare the
+/// answers two addresses get.
+fn said(page: &str, masked: &str) -> String {
+    // The page's own words: its `<main>` (the rest holds per-response nonces).
+    let start = page.find("<main").unwrap();
+    let end = page.find("</main>").unwrap();
+    page[start..end].replace(masked, "…")
+}
+
+/// A code other than `code`.
+fn wrong_for(code: &str) -> &'static str {
+    if code == "000000" { "111111" } else { "000000" }
+}
+
+#[tokio::test]
+async fn case_29_code_steps_for_a_request_this_bff_never_started_send_nothing() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    // A real request that names no address (a user id): what a stranger typing an address that
+    // names nobody is told there.
+    let (_, link) = agent.start("bob", "sms").await;
+    let mut real = Browser::new(&app, &link);
+    let real_sent = real
+        .submit(
+            "approval-send-code",
+            &[("identifier", "nobody@example.com")],
+        )
+        .await;
+    let real_wrong = real
+        .submit("approval-verify-code", &[("code", "123456")])
+        .await;
+    let before = outbox(&app).await.len();
+
+    let forged = format!(
+        "{}/approve?auth_req_id=never-started-by-this-bff-0123456789abcdef&binding_message=K7-42QX",
+        app.url
+    );
+    for typed in ["alice@example.com", "+15555550101", "nobody@example.com"] {
+        let mut browser = Browser::new(&app, &forged);
+        let (_, page) = browser.open().await;
+        assert!(
+            page.contains("Your email address or phone number"),
+            "{page}"
+        );
+        let page = browser
+            .submit("approval-send-code", &[("identifier", typed)])
+            .await;
+        assert!(page.contains("Enter the 6-digit code"), "{typed}: {page}");
+        assert!(page.contains("is yours, we sent a code to it."), "{page}");
+        let page = browser
+            .submit("approval-verify-code", &[("code", "123456")])
+            .await;
+        assert!(
+            page.contains("That code is not right. 4 tries left."),
+            "{page}"
+        );
+        // The same words a real request gives a stranger.
+        let notice = |html: &str| {
+            html.split("role=\"alert\">")
+                .nth(1)
+                .map(|rest| rest.split('<').next().unwrap_or_default().to_owned())
+        };
+        assert_eq!(notice(&page), notice(&real_wrong));
+        assert!(real_sent.contains("is yours, we sent a code to it."));
+    }
+    // Nothing went to anyone.
+    assert_eq!(outbox(&app).await.len(), before, "no code was sent");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_known_and_an_unknown_address_and_the_first_and_sixth_send_read_the_same() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (_, link) = agent.start("bob", "sms").await;
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for (typed, masked) in [
+        ("alice@example.com", "a•••e@example.com"),
+        ("nobody@example.com", "n•••y@example.com"),
+    ] {
+        let mut browser = Browser::new(&app, &link);
+        let mut pages = Vec::new();
+        for _ in 0..6 {
+            let page = browser
+                .submit_hidden_less("approval-send-code", &[("identifier", typed)])
+                .await;
+            pages.push(said(&page, masked));
+        }
+        for _ in 0..6 {
+            let page = browser
+                .submit_hidden_less("approval-verify-code", &[("code", "123456")])
+                .await;
+            pages.push(said(&page, masked));
+        }
+        answers.push(pages);
+    }
+    assert_eq!(answers[0], answers[1]);
+    // The session's allowance: three codes, five tries.
+    assert!(answers[0][3].contains("Too many codes were asked for."));
+    assert!(answers[0][5].contains("Too many codes were asked for."));
+    assert!(answers[0][6].contains("That code is not right. 4 tries left."));
+    assert!(answers[0][11].contains("no tries are left"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn case_16_a_code_sent_for_one_request_does_not_sign_in_on_another() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (x_flow, x_link) = agent.start("alice@example.com", "email").await;
+    let (y_flow, y_link) = agent.start("alice@example.com", "email").await;
+    let mut y = Browser::new(&app, &y_link);
+    y.submit("approval-send-code", &[]).await;
+    let code_y = code_for(&app, "alice@example.com").await;
+    let mut x = Browser::new(&app, &x_link);
+    x.submit("approval-send-code", &[]).await;
+    let code_x = code_for(&app, "alice@example.com").await;
+    // The message says what the code is for.
+    let message = outbox(&app).await[0]["body"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("for your call with Demo Bank"),
+        "{message}"
+    );
+
+    // X's code on Y's page: refused, and Y is not signed in.
+    if code_x != code_y {
+        let page = y.submit("approval-verify-code", &[("code", &code_x)]).await;
+        assert!(
+            page.contains("That code is not right. 4 tries left."),
+            "{page}"
+        );
+        assert!(!page.contains("Approve this request?"), "{page}");
+    }
+    // On X's page it works.
+    let page = x.submit("approval-verify-code", &[("code", &code_x)]).await;
+    assert!(page.contains("Approve this request?"), "{page}");
+    // And Y's own code still works on Y.
+    let page = y.submit("approval-verify-code", &[("code", &code_y)]).await;
+    assert!(page.contains("Approve this request?"), "{page}");
+    for id in [&x_flow["id"], &y_flow["id"]] {
+        let flow = agent.flow(id.as_str().unwrap()).await;
+        assert_eq!(flow["status"], "pending");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn case_30_a_strangers_wrong_codes_do_not_lock_the_customer_out() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    // A stranger has a live link (a request for bob's user id) and types alice's address, in
+    // one fresh session after another: fifteen wrong codes for alice.
+    let (_, stranger_link) = agent.start("bob", "sms").await;
+    for _ in 0..3 {
+        let mut stranger = Browser::new(&app, &stranger_link);
+        stranger
+            .submit("approval-send-code", &[("identifier", "alice@example.com")])
+            .await;
+        let right = code_for(&app, "alice@example.com").await;
+        for _ in 0..5 {
+            stranger
+                .submit("approval-verify-code", &[("code", wrong_for(&right))])
+                .await;
+        }
+        // The session's allowance is spent: even the right code is refused there.
+        let page = stranger
+            .submit("approval-verify-code", &[("code", &right)])
+            .await;
+        assert!(page.contains("no tries are left"), "{page}");
+        assert!(!page.contains("Approve this request?"), "{page}");
+    }
+
+    // Alice, on her own request, from her own session: signed in with her code.
+    let (flow, link) = agent.start("alice@example.com", "email").await;
+    let mut alice = Browser::new(&app, &link);
+    alice.submit("approval-send-code", &[]).await;
+    let code = code_for(&app, "alice@example.com").await;
+    let page = alice
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    assert!(page.contains("Approve this request?"), "{page}");
+    let page = alice
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("You can go back to your call."), "{page}");
+    assert_eq!(
+        agent.settled(flow["id"].as_str().unwrap()).await["status"],
+        "approved"
+    );
     app.stop().await;
 }

@@ -126,12 +126,12 @@ fn request(hint: &str, hint_type: HintType, channel: Channel) -> BackchannelRequ
 /// Signs the customer in with a one-time code sent by email.
 async fn sign_in(client: &OidcClient, op: &Op, email: &str) -> Secret {
     client
-        .otp_send(OtpChannel::Email, HintType::Email, email)
+        .otp_send(OtpChannel::Email, HintType::Email, email, None)
         .await
         .unwrap();
     let code = op.code_sent_to(email).await;
     client
-        .otp_authenticate(HintType::Email, email, &code)
+        .otp_authenticate(HintType::Email, email, &code, None)
         .await
         .unwrap()
         .access_token
@@ -170,7 +170,7 @@ async fn standard_discovery_reads_every_endpoint() {
     ));
 
     let error = client
-        .otp_send(OtpChannel::Sms, HintType::Phone, "+15555550101")
+        .otp_send(OtpChannel::Sms, HintType::Phone, "+15555550101", None)
         .await
         .unwrap_err();
     assert!(matches!(error, OidcError::Unsupported { .. }), "{error}");
@@ -253,12 +253,22 @@ async fn refusals_are_typed() {
     ));
 
     client
-        .otp_send(OtpChannel::Email, HintType::Email, "alice@example.com")
+        .otp_send(
+            OtpChannel::Email,
+            HintType::Email,
+            "alice@example.com",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
         client
-            .otp_authenticate(HintType::Email, "alice@example.com", &Secret::new("000000"))
+            .otp_authenticate(
+                HintType::Email,
+                "alice@example.com",
+                &Secret::new("000000"),
+                None
+            )
             .await
             .unwrap_err(),
         OidcError::WrongCode {
@@ -421,12 +431,12 @@ async fn a_denial_is_denied_and_only_the_customer_decides() {
     );
 
     client
-        .otp_send(OtpChannel::Sms, HintType::UserId, "bob")
+        .otp_send(OtpChannel::Sms, HintType::UserId, "bob", None)
         .await
         .unwrap();
     let code = op.code_sent_to("+15555550102").await;
     let bob = client
-        .otp_authenticate(HintType::UserId, "bob", &code)
+        .otp_authenticate(HintType::UserId, "bob", &code, None)
         .await
         .unwrap();
     let bobs_id_token = bob.id_token.clone().unwrap();
