@@ -8,6 +8,7 @@
 //! | `COUNTERSIGN_PROVIDER_SEED` | the demo seed | TOML file loaded into an empty store |
 //! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
+//! | `COUNTERSIGN_PROVIDER_LIMIT_…` | see [`crate::limits::Limits::default`] | each rate limit, as `MAX/WINDOW` (`600/1m`); the names are in [`crate::limits::Limits::rules_mut`] |
 //! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see [`crate::runtime::LogFormat`]) |
 //!
 //! With `COUNTERSIGN_EMAIL_SENDER=smtp` (see [`crate::sender::Smtp`]):
@@ -42,7 +43,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use lettre::message::Mailbox;
 use reqwest::Url;
 
-use crate::crypto::Secret;
+use crate::{crypto::Secret, limits::Limits};
 
 /// Where the provider listens and keeps its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub struct Config {
     /// Whether the provider sits behind a reverse proxy that appends the client's address to
     /// `X-Forwarded-For`; rate limits then count that address instead of the proxy's.
     pub trust_forwarded_for: bool,
+    /// Rate limits ([`Limits::default`] unless `COUNTERSIGN_PROVIDER_LIMIT_…` set them).
+    pub limits: Limits,
 }
 
 /// Which sender delivers each channel.
@@ -209,6 +212,7 @@ impl Config {
                 });
             }
         };
+        let limits = Limits::from_lookup(&lookup)?;
         Ok(Self {
             listen,
             issuer,
@@ -216,6 +220,7 @@ impl Config {
             seed_file,
             delivery,
             trust_forwarded_for,
+            limits,
         })
     }
 }

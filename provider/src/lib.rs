@@ -38,7 +38,7 @@ pub use config::Config;
 use config::{EmailDelivery, SmsDelivery};
 use crypto::HashKey;
 use keys::Signer;
-use limits::{Limiter, Limits};
+use limits::Limiter;
 use sender::{Outbox, Router, Sender, Smtp, Webhook};
 use store::{SharedStore, SqliteStore};
 
@@ -115,8 +115,6 @@ pub struct Options {
     /// How messages are delivered, for every channel; `None` follows the configuration
     /// ([`Config::delivery`]).
     pub sender: Option<Arc<dyn Sender>>,
-    /// Rate limits; [`Limits::default`] unless set.
-    pub limits: Limits,
 }
 
 /// The sender [`config::Delivery`] asks for.
@@ -240,7 +238,7 @@ impl Provider {
             source,
         })?;
         let issuer = config.issuer.unwrap_or_else(|| format!("http://{local}"));
-        let limiter = Limiter::new(options.limits, store.clone(), hash_key.clone());
+        let limiter = Limiter::new(config.limits.clone(), store.clone(), hash_key.clone());
         Ok(Self {
             listener,
             state: AppState {

@@ -16,7 +16,7 @@
 //! - On a request for a user id, the customer who signs in must be that user (the sign-in's ID
 //!   token names them); anyone else is turned away before any decision and the flow records
 //!   `wrong_person`.
-//! - Every step counts against [`limits::PER_APPROVAL_IP`] (the peer address); the page shows
+//! - Every step counts against [`limits::BffLimits::approval_per_ip`] (the peer address); the page shows
 //!   the wait while the address is over the limit.
 //! - Refusals of the provider become plain sentences on the page ([`ApprovalOutcome`],
 //!   [`ApprovalNotice`]); raw errors are only logged, and they never quote secrets.
@@ -112,7 +112,7 @@ pub async fn view(
         .map_err(unavailable)?;
     let limited = limits::peek(
         store,
-        limits::PER_APPROVAL_IP,
+        bff.limits.approval_per_ip,
         &limits::client_address(request, bff.trust_forwarded_for),
         now,
     )
@@ -145,7 +145,7 @@ pub async fn step(
     let now = bff.engine.now_ms();
     let store = bff.engine.store();
     let address = limits::client_address(request, bff.trust_forwarded_for);
-    if let Err(wait) = limits::hit(store, limits::PER_APPROVAL_IP, &address, now)
+    if let Err(wait) = limits::hit(store, bff.limits.approval_per_ip, &address, now)
         .await
         .map_err(unavailable)?
     {

@@ -114,13 +114,13 @@ impl Op {
             seed_file: Some(seed),
             trust_forwarded_for,
             delivery,
+            limits,
         };
         let provider = Provider::bind_with(
             config,
             Options {
                 clock: clock.clone(),
                 sender,
-                limits,
             },
         )
         .await

@@ -230,6 +230,38 @@ async fn one_customer_gets_three_requests_per_ten_minutes() {
     assert_eq!(start(&app, &agent, "bob", "link").await.status(), 200);
 }
 
+#[tokio::test]
+async fn an_operator_sets_the_limits_of_both_sides() {
+    // One start per customer at the BFF, and at the provider one backchannel request per
+    // customer: each side's limit, set through the configuration, is the one applied.
+    let app = TestApp::spawn_configured(|config| {
+        config.limits.starts_per_customer.max = 1;
+        if let server::ProviderMode::Embedded(provider) = &mut config.provider {
+            provider.limits.backchannel_per_user.max = 1;
+        }
+    })
+    .await;
+    let agent = app.sign_in(AGENT).await;
+    assert_eq!(start(&app, &agent, "alice", "link").await.status(), 200);
+    refused_for_a_while(&start(&app, &agent, "alice", "link").await);
+
+    let app = TestApp::spawn_configured(|config| {
+        if let server::ProviderMode::Embedded(provider) = &mut config.provider {
+            provider.limits.backchannel_per_user.max = 1;
+        }
+    })
+    .await;
+    let agent = app.sign_in(AGENT).await;
+    assert_eq!(start(&app, &agent, "bob", "link").await.status(), 200);
+    // The BFF allows a second start; the provider refuses it, and the flow says why.
+    let second: Value = start(&app, &agent, "bob", "link")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "failed", "{second}");
+}
+
 /// `GET /api/audit.csv{query}` with `cookie`.
 async fn audit(app: &TestApp, cookie: Option<&str>, query: &str) -> reqwest::Response {
     let mut request = app.http.get(format!("{}/api/audit.csv{query}", app.url));

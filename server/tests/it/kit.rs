@@ -29,6 +29,7 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         seed_file: None,
         trust_forwarded_for: false,
         delivery: Default::default(),
+        limits: Default::default(),
     }
 }
 
@@ -45,13 +46,29 @@ impl TestApp {
         Self::spawn_in(TempDir::new().unwrap(), mode).await
     }
 
+    /// Countersign with the embedded provider, its configuration changed by `change` first.
+    pub async fn spawn_configured(change: impl FnOnce(&mut Config)) -> Self {
+        let data = TempDir::new().unwrap();
+        let provider = ProviderMode::Embedded(Box::new(provider_config(&data)));
+        Self::spawn_changed(data, provider, change).await
+    }
+
     async fn spawn_in(data: TempDir, provider: ProviderMode) -> Self {
-        let config = Config::local(
+        Self::spawn_changed(data, provider, |_| {}).await
+    }
+
+    async fn spawn_changed(
+        data: TempDir,
+        provider: ProviderMode,
+        change: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config::local(
             "127.0.0.1:0".parse().unwrap(),
             provider,
             PathBuf::from("target/site"),
             data.path().join("bff"),
         );
+        change(&mut config);
         let running = server::start(config).await.expect("Countersign starts");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
