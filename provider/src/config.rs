@@ -9,6 +9,7 @@
 //! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
 //! | `COUNTERSIGN_DEV_OUTBOX` | `false` | `true` serves the development outbox at `/dev/outbox` and `/dev/outbox.json` (development only: every link and code is public there); refused with a real sender on any channel |
+//! | `COUNTERSIGN_PROVIDER_LIMIT_…` | see [`crate::limits::Limits::default`] | each rate limit, as `MAX/WINDOW` (`600/1m`); the names are in [`crate::limits::Limits::rules_mut`] |
 //! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see [`crate::runtime::LogFormat`]) |
 //!
 //! With `COUNTERSIGN_EMAIL_SENDER=smtp` (see [`crate::sender::Smtp`]):
@@ -52,7 +53,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use lettre::message::Mailbox;
 use reqwest::Url;
 
-use crate::crypto::Secret;
+use crate::{crypto::Secret, limits::Limits};
 
 /// Where the provider listens and keeps its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct Config {
     /// Whether to serve the development outbox (`COUNTERSIGN_DEV_OUTBOX`): development only,
     /// never with a real sender ([`Config::check`]).
     pub dev_outbox: bool,
+    /// Rate limits ([`Limits::default`] unless `COUNTERSIGN_PROVIDER_LIMIT_…` set them).
+    pub limits: Limits,
 }
 
 /// Which sender delivers each channel.
@@ -236,6 +239,7 @@ impl Config {
         let delivery = Delivery::from_lookup(&lookup)?;
         let trust_forwarded_for = yes_or_no(&lookup, TRUST_FORWARDED_FOR)?;
         let dev_outbox = yes_or_no(&lookup, DEV_OUTBOX)?;
+        let limits = Limits::from_lookup(&lookup)?;
         let config = Self {
             listen,
             issuer,
@@ -243,6 +247,7 @@ impl Config {
             seed_file,
             delivery,
             trust_forwarded_for,
+            limits,
             dev_outbox,
         };
         config.check()?;

@@ -43,7 +43,7 @@ pub use config::Config;
 use config::{EmailDelivery, SmsDelivery};
 use crypto::HashKey;
 use keys::Signer;
-use limits::{Limiter, Limits};
+use limits::Limiter;
 use sender::{Outbox, Router, Sender, Smtp, Webhook};
 use store::{SharedStore, SqliteStore};
 
@@ -127,8 +127,6 @@ pub struct Options {
     /// How messages are delivered, for every channel; `None` follows the configuration
     /// ([`Config::delivery`]).
     pub sender: Option<Arc<dyn Sender>>,
-    /// Rate limits; [`Limits::default`] unless set.
-    pub limits: Limits,
     /// How long a request waits for its message to be handed over; `None` is
     /// [`sender::SEND_DEADLINE`]. Tests shorten it: the store's pool has timers of its own, so
     /// they cannot run on tokio's paused clock.
@@ -298,7 +296,7 @@ impl Provider {
             .clone()
             .unwrap_or_else(|| format!("http://{local}"));
         announce_outbox(&config, dev_outbox, own_sender, &issuer);
-        let limiter = Limiter::new(options.limits, store.clone(), hash_key.clone());
+        let limiter = Limiter::new(config.limits.clone(), store.clone(), hash_key.clone());
         Ok(Self {
             listener,
             state: AppState {

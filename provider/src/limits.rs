@@ -16,6 +16,7 @@ use std::{net::IpAddr, time::Duration};
 
 use crate::{
     clock::Timestamp,
+    config::ConfigError,
     crypto::{HashKey, Purpose},
     error::OAuthError,
     store::SharedStore,
@@ -91,6 +92,132 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Every rule with the variable that sets it (`COUNTERSIGN_PROVIDER_LIMIT_…`; in a TOML
+    /// file, the key of the same name under `[provider.limit]`).
+    pub fn rules_mut(&mut self) -> [(&'static str, &mut Rule); 10] {
+        [
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_BACKCHANNEL_PER_CLIENT",
+                &mut self.backchannel_per_client,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_BACKCHANNEL_PER_CUSTOMER",
+                &mut self.backchannel_per_user,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_SMS_PER_NUMBER",
+                &mut self.sms_per_number,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_CODES_PER_CUSTOMER",
+                &mut self.codes_per_user,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_WRONG_CODES_PER_CUSTOMER",
+                &mut self.wrong_codes_per_user,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_CLIENT_FAILURES_PER_IP",
+                &mut self.client_failures_per_ip,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_SIGN_IN_FAILURES_PER_IP",
+                &mut self.sign_in_failures_per_ip,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT_AND_IP",
+                &mut self.sign_in_failures_per_account,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT",
+                &mut self.sign_in_failures_per_account_total,
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_SIGN_IN_FAILURES_PER_DEVICE",
+                &mut self.sign_in_failures_per_device,
+            ),
+        ]
+    }
+
+    /// The defaults, with every rule that `lookup` sets replaced (see [`read_rules`]).
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut limits = Self::default();
+        read_rules(lookup, limits.rules_mut())?;
+        Ok(limits)
+    }
+}
+
+/// The longest window a rule may have.
+pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+/// The most events a rule may allow per window.
+pub const MAX_EVENTS: u32 = 1_000_000_000;
+
+/// Parses a limit as an operator writes it: `MAX/WINDOW`, the window a whole number of
+/// seconds, minutes, hours or days (`600/1m`, `5/10m`, `20/1d`, `30/90s`). The sentence of the
+/// error says what is wrong.
+pub fn parse_rule(text: &str) -> Result<(u32, Duration), String> {
+    let shape = "is not MAX/WINDOW, such as 30/10m (a window in s, m, h or d)";
+    let (max, window) = text
+        .trim()
+        .split_once('/')
+        .ok_or_else(|| shape.to_owned())?;
+    let max: u32 = max.trim().parse().map_err(|_| shape.to_owned())?;
+    if max == 0 || max > MAX_EVENTS {
+        return Err(format!("allows {max} events: give 1 to {MAX_EVENTS}"));
+    }
+    let window = window.trim();
+    let split = window
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| shape.to_owned())?;
+    let (count, unit) = window.split_at(split);
+    let count: u64 = count.parse().map_err(|_| shape.to_owned())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(shape.to_owned()),
+    };
+    let window = Duration::from_secs(count.saturating_mul(unit_secs));
+    if window.is_zero() || window > MAX_WINDOW {
+        return Err("has a window outside 1s to 30d".to_owned());
+    }
+    Ok((max, window))
+}
+
+/// How [`parse_rule`] would write `rule` back (the README's and the logs' form).
+pub fn format_rule(rule: &Rule) -> String {
+    let secs = rule.window.as_secs();
+    let window = match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    };
+    format!("{}/{window}", rule.max)
+}
+
+/// Replaces each rule whose variable `lookup` sets; a bad value stops with an error naming
+/// the variable. The BFF's limits and the provider's are read by this one function.
+pub fn read_rules<'a>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    rules: impl IntoIterator<Item = (&'static str, &'a mut Rule)>,
+) -> Result<(), ConfigError> {
+    for (variable, rule) in rules {
+        let Some(text) = lookup(variable).filter(|text| !text.trim().is_empty()) else {
+            continue;
+        };
+        let (max, window) = parse_rule(&text).map_err(|why| ConfigError {
+            variable,
+            problem: format!("{text:?} {why}"),
+        })?;
+        rule.max = max;
+        rule.window = window;
+    }
+    Ok(())
+}
+
 /// What a rule limits.
 #[derive(Clone, Copy, Debug)]
 pub enum Subject<'a> {
@@ -146,7 +273,7 @@ impl Limiter {
             .store
             .count_event(&self.key_of(rule, subject), window.start, window.end)
             .await?;
-        self.verdict(rule, count > i64::from(rule.max), window, now)
+        self.verdict(rule, Window::over(rule, count), window, now)
     }
 
     /// Gives back one event counted by [`Limiter::hit`] in the same window (an attempt that
@@ -175,9 +302,7 @@ impl Limiter {
         if !over {
             return Ok(());
         }
-        // Rounded up: a client that waits exactly this long finds the window over.
-        let wait_ms = (window.end - now.0).max(1000);
-        let seconds = u64::try_from((wait_ms + 999).div_euclid(1000)).unwrap_or(1);
+        let seconds = window.retry_after(now);
         tracing::warn!(
             rule = rule.name,
             retry_after = seconds,
@@ -196,20 +321,42 @@ impl Limiter {
             Subject::Device(nonce) => format!("device:{nonce}"),
         };
         self.key
-            .hash(Purpose::RateLimit, &format!("{}|{subject}", rule.name))
+            .hash(Purpose::RateLimit, &counter_name(rule, &subject))
             .to_vec()
     }
 }
 
-/// A fixed window, in milliseconds since the epoch.
+/// The text a counter's stored key is made from: the rule's name and the subject. Both sides
+/// hash it (the provider with its keyed hash) so no subject is stored in the clear.
+pub fn counter_name(rule: Rule, subject: &str) -> String {
+    format!("{}|{subject}", rule.name)
+}
+
+/// A fixed window, in milliseconds since the epoch: the one windowing of every limit, the
+/// provider's and the BFF's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Window {
-    start: i64,
-    end: i64,
+pub struct Window {
+    /// The first millisecond of the window.
+    pub start: i64,
+    /// The first millisecond after it.
+    pub end: i64,
 }
 
 impl Window {
-    fn of(rule: Rule, now: Timestamp) -> Self {
+    /// Whether `count` events (this one included) are more than `rule` allows.
+    pub fn over(rule: Rule, count: i64) -> bool {
+        count > i64::from(rule.max)
+    }
+
+    /// The seconds until the window ends, rounded up and at least one: a client that waits
+    /// exactly this long finds the window over (the `Retry-After` of a refusal).
+    pub fn retry_after(self, now: Timestamp) -> u64 {
+        let wait_ms = (self.end - now.0).max(1000);
+        u64::try_from((wait_ms + 999).div_euclid(1000)).unwrap_or(1)
+    }
+
+    /// The window of `rule` that `now` falls in.
+    pub fn of(rule: Rule, now: Timestamp) -> Self {
         let length = i64::try_from(rule.window.as_millis())
             .unwrap_or(i64::MAX)
             .max(1);
@@ -264,6 +411,75 @@ mod tests {
             limiter_key("::ffff:127.0.0.1")
         );
         assert_eq!(limiter_key("::ffff:192.0.2.7"), limiter_key("192.0.2.7"));
+    }
+
+    #[test]
+    fn rules_read_as_operators_write_them() {
+        assert_eq!(parse_rule("600/1m"), Ok((600, Duration::from_secs(60))));
+        assert_eq!(parse_rule(" 5 / 10m "), Ok((5, Duration::from_secs(600))));
+        assert_eq!(parse_rule("20/1d"), Ok((20, Duration::from_secs(86_400))));
+        assert_eq!(parse_rule("30/90s"), Ok((30, Duration::from_secs(90))));
+        for bad in [
+            "",
+            "5",
+            "/10m",
+            "5/",
+            "0/1m",
+            "-1/1m",
+            "5/10",
+            "5/m",
+            "5/10w",
+            "5/0s",
+            "5/31d",
+            "1000000001/1s",
+            "5/1m/2",
+            "x/1m",
+            "5/99999999999999999999d",
+        ] {
+            assert!(parse_rule(bad).is_err(), "{bad:?} was accepted");
+        }
+        for rule in Limits::default().rules_mut() {
+            assert_eq!(
+                parse_rule(&format_rule(rule.1)),
+                Ok((rule.1.max, rule.1.window))
+            );
+        }
+    }
+
+    #[test]
+    fn every_provider_limit_is_configurable_and_a_bad_one_is_named() {
+        let limits = Limits::from_lookup(&|name: &str| {
+            (name == "COUNTERSIGN_PROVIDER_LIMIT_BACKCHANNEL_PER_CLIENT")
+                .then(|| "100000/1m".to_owned())
+        })
+        .unwrap();
+        assert_eq!(limits.backchannel_per_client.max, 100_000);
+        assert_eq!(
+            limits.backchannel_per_user,
+            Limits::default().backchannel_per_user
+        );
+        let mut defaults = Limits::default();
+        let variables: Vec<&str> = defaults.rules_mut().iter().map(|(v, _)| *v).collect();
+        for variable in &variables {
+            let error =
+                Limits::from_lookup(&|name: &str| (name == *variable).then(|| "lots".to_owned()))
+                    .unwrap_err();
+            assert_eq!(error.variable, *variable);
+            let limits =
+                Limits::from_lookup(&|name: &str| (name == *variable).then(|| "7/7h".to_owned()))
+                    .unwrap();
+            let mut limits = limits;
+            let changed = limits
+                .rules_mut()
+                .into_iter()
+                .filter(|(_, rule)| rule.max == 7 && rule.window == Duration::from_secs(7 * 3600))
+                .count();
+            assert_eq!(changed, 1, "{variable}");
+        }
+        let mut unique = variables.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), variables.len());
     }
 
     #[test]

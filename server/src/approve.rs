@@ -28,11 +28,11 @@
 //!   same customer for another session.
 //! - Codes sent and wrong codes are counted per session across re-sends
 //!   ([`CODES_PER_SESSION`], [`WRONG_CODES_PER_SESSION`]) and codes sent per request
-//!   ([`limits::PER_APPROVAL_REQUEST_CODES`]); the provider counts wrong codes per customer in a
+//!   ([`limits::BffLimits::codes_per_request`]); the provider counts wrong codes per customer in a
 //!   way that leaves a fresh code its first try, so a stranger cannot lock the customer out.
 //!   Every answer comes from these counts, never from what the provider knows of the address:
 //!   a known and an unknown address, the first and the sixth send, read the same.
-//! - Every step counts against [`limits::PER_APPROVAL_IP`] (the peer address), a wide allowance
+//! - Every step counts against [`limits::BffLimits::approval_per_ip`] (the peer address), a wide allowance
 //!   (mobile carriers put many customers behind one address); the page shows the wait while
 //!   the address is over the limit.
 //! - Refusals of the provider become plain sentences on the page ([`ApprovalOutcome`],
@@ -133,7 +133,7 @@ pub async fn view(
         .map_err(unavailable)?;
     let limited = limits::peek(
         store,
-        limits::PER_APPROVAL_IP,
+        bff.limits.approval_per_ip,
         &limits::client_address(request, bff.trust_forwarded_for),
         now,
     )
@@ -166,7 +166,7 @@ pub async fn step(
     let now = bff.engine.now_ms();
     let store = bff.engine.store();
     let address = limits::client_address(request, bff.trust_forwarded_for);
-    if let Err(wait) = limits::hit(store, limits::PER_APPROVAL_IP, &address, now)
+    if let Err(wait) = limits::hit(store, bff.limits.approval_per_ip, &address, now)
         .await
         .map_err(unavailable)?
     {
@@ -481,7 +481,7 @@ async fn send_code(
     let request = request_subject(&context.link.auth_req_id);
     if let Err(wait) = limits::hit(
         store,
-        limits::PER_APPROVAL_REQUEST_CODES,
+        context.bff.limits.codes_per_request,
         &request,
         context.now,
     )

@@ -1,7 +1,7 @@
 //! Agent sign-in and sign-out: the OIDC authorization code flow with PKCE (S256) against the
 //! workforce identity provider, ending in a session of the BFF's own.
 //!
-//! - `GET /auth/login?return_to=/path`: counted against [`limits::PER_LOGIN_IP`]; a fresh
+//! - `GET /auth/login?return_to=/path`: counted against [`limits::BffLimits::sign_ins_per_ip`]; a fresh
 //!   `state`, `nonce` and PKCE verifier, kept as a [`PendingLogin`] under the hash of `state`;
 //!   then a 303 to the provider. Nothing else changes.
 //! - `GET /auth/callback`: the pending sign-in is taken (single use, at most
@@ -113,7 +113,7 @@ async fn login(
     let return_to = safe_return_to(query_param(&query, "return_to").as_deref());
     let now = bff.engine.now_ms();
     let address = limits::client_address(&request, bff.trust_forwarded_for);
-    match limits::hit(&bff.store, limits::PER_LOGIN_IP, &address, now).await {
+    match limits::hit(&bff.store, bff.limits.sign_ins_per_ip, &address, now).await {
         Ok(Ok(())) => {}
         Ok(Err(wait)) => {
             let mut response = page(

@@ -16,6 +16,7 @@
 //! | `COUNTERSIGN_REQUEST_EXPIRY_SECS` | `300` | `requested_expiry` of each verification, 10 to 3600 |
 //! | `COUNTERSIGN_DISPLAY_NAME` | `Demo Bank` | who asks, as the customer's approval page names it (at most 60 characters) |
 //! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start. Environment only, not the file: logging starts before the file is read |
+//! | `COUNTERSIGN_LIMIT_…` | see [`crate::limits::BffLimits::default`] | each of the BFF's rate limits, as `MAX/WINDOW` (`30/10m`); the names are in [`crate::limits::BffLimits::rules_mut`] |
 //! | `COUNTERSIGN_CONFIG` | unset | a TOML file with the same settings; the environment wins |
 //!
 //! In the file, sections and keys make the variable names: `[provider] profile = "standard"` is
@@ -98,6 +99,8 @@ pub struct Config {
     /// embedded provider's (each has its own connections); [`ServeLimits::default`] unless a
     /// test sets them.
     pub serve_limits: ServeLimits,
+    /// The BFF's rate limits.
+    pub limits: crate::limits::BffLimits,
 }
 
 /// The display name of the demo seed's application.
@@ -247,6 +250,7 @@ impl Config {
             .or_else(|| set("LEPTOS_SITE_ROOT"))
             .unwrap_or_else(|| DEFAULT_SITE_ROOT.to_owned())
             .into();
+        let limits = crate::limits::BffLimits::from_lookup(&set)?;
         Ok(Self {
             listen,
             provider,
@@ -260,6 +264,7 @@ impl Config {
             display_name,
             trust_forwarded_for,
             serve_limits: ServeLimits::default(),
+            limits,
         })
     }
 }
@@ -290,6 +295,7 @@ impl Config {
             display_name: DEFAULT_DISPLAY_NAME.to_owned(),
             trust_forwarded_for: false,
             serve_limits: ServeLimits::default(),
+            limits: Default::default(),
         }
     }
 }
@@ -576,6 +582,33 @@ mod tests {
             error.to_string().contains("COUNTERSIGN_SMS_SENDER=webhook"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_file_or_the_environment_for_both_sides() {
+        let settings = file_settings(
+            "[limit]\nstarts_per_customer = \"2/5m\"\n\
+             [provider.limit]\nbackchannel_per_client = \"100000/1m\"\n",
+        )
+        .unwrap();
+        let read = Config::from_lookup(|name| settings.get(name).cloned()).unwrap();
+        assert_eq!(read.limits.starts_per_customer.max, 2);
+        assert_eq!(
+            read.limits.starts_per_customer.window,
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            read.limits.starts_per_agent,
+            crate::limits::BffLimits::default().starts_per_agent
+        );
+        let ProviderMode::Embedded(provider) = &read.provider else {
+            panic!("embedded by default");
+        };
+        assert_eq!(provider.limits.backchannel_per_client.max, 100_000);
+        let bad = config(&[("COUNTERSIGN_PROVIDER_LIMIT_SMS_PER_NUMBER", "many")]).unwrap_err();
+        assert_eq!(bad.variable, "COUNTERSIGN_PROVIDER_LIMIT_SMS_PER_NUMBER");
+        let bad = config(&[("COUNTERSIGN_LIMIT_APPROVAL_PER_IP", "10/0s")]).unwrap_err();
+        assert_eq!(bad.variable, "COUNTERSIGN_LIMIT_APPROVAL_PER_IP");
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Bff {
         let now = self.engine.now_ms();
         let store = self.engine.store();
         let unavailable = |_| Refusal::Unavailable("Something went wrong on our side.".into());
-        limits::hit(store, limits::PER_AGENT, &session.agent.sub, now)
+        limits::hit(store, self.limits.starts_per_agent, &session.agent.sub, now)
             .await
             .map_err(unavailable)?
             .map_err(Refusal::RateLimited)?;
@@ -94,7 +94,7 @@ impl Bff {
             hint_type.as_str(),
             normalised_hint(hint_type, identifier)
         );
-        limits::hit(store, limits::PER_CUSTOMER, &customer, now)
+        limits::hit(store, self.limits.starts_per_customer, &customer, now)
             .await
             .map_err(unavailable)?
             .map_err(Refusal::RateLimited)?;

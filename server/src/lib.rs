@@ -86,6 +86,8 @@ pub struct Bff {
     pub trust_forwarded_for: bool,
     /// Seals the customer tokens the store keeps.
     pub sealer: Arc<sealed::Sealer>,
+    /// The BFF's rate limits.
+    pub limits: limits::BffLimits,
 }
 
 impl Backend for Bff {
@@ -430,6 +432,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         display_name: config.display_name.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
         sealer,
+        limits: config.limits,
     };
     let app = router(AppState {
         leptos_options,

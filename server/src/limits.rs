@@ -4,56 +4,84 @@
 use std::net::SocketAddr;
 
 use axum::{extract::ConnectInfo, http::request::Parts};
+pub use provider::limits::Rule;
+use provider::{
+    clock::Timestamp,
+    config::ConfigError,
+    limits::{Window, counter_name, read_rules},
+};
 use sha2::{Digest, Sha256};
 
 use crate::store::{SharedStore, StoreError};
 
-/// `max` events per `window_secs`.
+/// The BFF's rate limits. [`BffLimits::default`] holds the values meant for production; each is
+/// set by a `COUNTERSIGN_LIMIT_…` variable ([`BffLimits::rules_mut`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rule {
-    /// Names the counter.
-    pub name: &'static str,
-    /// Events allowed per window.
-    pub max: i64,
-    /// Window length, seconds.
-    pub window_secs: i64,
+pub struct BffLimits {
+    /// Verifications one agent may start: enough for a busy desk, not for a script.
+    pub starts_per_agent: Rule,
+    /// Verifications aimed at one customer, by any agent: stops push bombing from the console.
+    pub starts_per_customer: Rule,
+    /// Requests to the approval page's actions from one IP address. Wide: mobile carriers put
+    /// many customers behind one address (CGNAT). The real protection is per request and per
+    /// session (codes sent and wrong codes, see `approve`) and per customer (at the provider).
+    pub approval_per_ip: Rule,
+    /// One-time codes sent for one request (`auth_req_id`), from all its approval sessions:
+    /// two sessions' worth. A request lives ten minutes by default.
+    pub codes_per_request: Rule,
+    /// Sign-ins started from one IP address. Each one keeps a pending sign-in for ten
+    /// minutes; the allowance is wide because a call centre's agents often share one address.
+    pub sign_ins_per_ip: Rule,
 }
 
-/// Verifications one agent may start: enough for a busy desk, not for a script.
-pub const PER_AGENT: Rule = Rule {
-    name: "agent",
-    max: 30,
-    window_secs: 600,
-};
-/// Verifications aimed at one customer, by any agent: stops push bombing from the console.
-pub const PER_CUSTOMER: Rule = Rule {
-    name: "customer",
-    max: 3,
-    window_secs: 600,
-};
-/// Requests to the approval page's actions from one IP address. Wide: mobile carriers put many
-/// customers behind one address (CGNAT). The real protection is per request and per session
-/// (codes sent and wrong codes, see `approve`) and per customer (at the provider).
-pub const PER_APPROVAL_IP: Rule = Rule {
-    name: "approval-ip",
-    max: 600,
-    window_secs: 600,
-};
-/// One-time codes sent for one request (`auth_req_id`), from all its approval sessions: two
-/// sessions' worth. A request lives ten minutes by default.
-pub const PER_APPROVAL_REQUEST_CODES: Rule = Rule {
-    name: "approval-request-codes",
-    max: 6,
-    window_secs: 3600,
-};
+impl Default for BffLimits {
+    fn default() -> Self {
+        Self {
+            starts_per_agent: Rule::new("agent", 30, 600),
+            starts_per_customer: Rule::new("customer", 3, 600),
+            approval_per_ip: Rule::new("approval-ip", 600, 600),
+            codes_per_request: Rule::new("approval-request-codes", 6, 3600),
+            sign_ins_per_ip: Rule::new("login-ip", 300, 600),
+        }
+    }
+}
 
-/// Sign-ins started from one IP address. Each one keeps a pending sign-in for ten minutes;
-/// the allowance is wide because a call centre's agents often share one address.
-pub const PER_LOGIN_IP: Rule = Rule {
-    name: "login-ip",
-    max: 300,
-    window_secs: 600,
-};
+impl BffLimits {
+    /// Every rule with the variable that sets it (in a TOML file, the key of the same name
+    /// under `[limit]`).
+    pub fn rules_mut(&mut self) -> [(&'static str, &mut Rule); 5] {
+        [
+            (
+                "COUNTERSIGN_LIMIT_STARTS_PER_AGENT",
+                &mut self.starts_per_agent,
+            ),
+            (
+                "COUNTERSIGN_LIMIT_STARTS_PER_CUSTOMER",
+                &mut self.starts_per_customer,
+            ),
+            (
+                "COUNTERSIGN_LIMIT_APPROVAL_PER_IP",
+                &mut self.approval_per_ip,
+            ),
+            (
+                "COUNTERSIGN_LIMIT_CODES_PER_REQUEST",
+                &mut self.codes_per_request,
+            ),
+            (
+                "COUNTERSIGN_LIMIT_SIGN_INS_PER_IP",
+                &mut self.sign_ins_per_ip,
+            ),
+        ]
+    }
+
+    /// The defaults, with every rule that `lookup` sets replaced; a bad value is an error
+    /// naming its variable.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut limits = Self::default();
+        read_rules(lookup, limits.rules_mut())?;
+        Ok(limits)
+    }
+}
 
 /// Whom a per-IP limit counts, as the provider counts it ([`provider::net`]): the TCP peer, or
 /// behind a trusted reverse proxy the address it appended last to `X-Forwarded-For` (earlier
@@ -77,9 +105,9 @@ pub async fn hit(
     subject: &str,
     now_ms: i64,
 ) -> Result<Result<(), u64>, StoreError> {
-    let (key, start, length) = window(rule, subject, now_ms);
-    let count = store.count_event(&key, start, start + length).await?;
-    Ok(verdict(rule, count, start + length, now_ms))
+    let (key, window) = counter(rule, subject, now_ms);
+    let count = store.count_event(&key, window.start, window.end).await?;
+    Ok(verdict(rule, count, window, now_ms))
 }
 
 /// What [`hit`] would say about `subject` now, without counting anything: `Err(seconds)` while
@@ -90,23 +118,20 @@ pub async fn peek(
     subject: &str,
     now_ms: i64,
 ) -> Result<Result<(), u64>, StoreError> {
-    let (key, start, length) = window(rule, subject, now_ms);
-    let count = store.event_count(&key, start).await?;
-    Ok(verdict(rule, count, start + length, now_ms))
+    let (key, window) = counter(rule, subject, now_ms);
+    let count = store.event_count(&key, window.start).await?;
+    Ok(verdict(rule, count, window, now_ms))
 }
 
-/// The counter's key, and the start and length (ms) of the window `now_ms` falls in.
-fn window(rule: Rule, subject: &str, now_ms: i64) -> (Vec<u8>, i64, i64) {
-    let length = rule.window_secs.max(1) * 1000;
-    let start = now_ms - now_ms.rem_euclid(length);
-    let key = Sha256::digest(format!("{}|{subject}", rule.name).as_bytes()).to_vec();
-    (key, start, length)
+/// The counter's key and the window `now_ms` falls in (the provider's windowing).
+fn counter(rule: Rule, subject: &str, now_ms: i64) -> (Vec<u8>, Window) {
+    let key = Sha256::digest(counter_name(rule, subject).as_bytes()).to_vec();
+    (key, Window::of(rule, Timestamp(now_ms)))
 }
 
-fn verdict(rule: Rule, count: i64, end: i64, now_ms: i64) -> Result<(), u64> {
-    if count > rule.max {
-        let wait_ms = (end - now_ms).max(1000);
-        Err(u64::try_from((wait_ms + 999) / 1000).unwrap_or(1))
+fn verdict(rule: Rule, count: i64, window: Window, now_ms: i64) -> Result<(), u64> {
+    if Window::over(rule, count) {
+        Err(window.retry_after(Timestamp(now_ms)))
     } else {
         Ok(())
     }
@@ -118,8 +143,30 @@ mod tests {
 
     use axum::http::Request;
 
+    use std::time::Duration;
+
     use super::*;
     use crate::store::MemoryStore;
+
+    #[test]
+    fn every_bff_limit_is_configurable_and_a_bad_one_is_named() {
+        let mut defaults = BffLimits::default();
+        for (variable, _) in defaults.rules_mut() {
+            let error =
+                BffLimits::from_lookup(&|name: &str| (name == variable).then(|| "0/1m".to_owned()))
+                    .unwrap_err();
+            assert_eq!(error.variable, variable);
+            let mut limits =
+                BffLimits::from_lookup(&|name: &str| (name == variable).then(|| "9/9m".to_owned()))
+                    .unwrap();
+            let changed = limits
+                .rules_mut()
+                .into_iter()
+                .filter(|(_, rule)| rule.max == 9 && rule.window == Duration::from_secs(540))
+                .count();
+            assert_eq!(changed, 1, "{variable}");
+        }
+    }
 
     #[tokio::test]
     async fn the_limit_holds_per_subject_and_window() {
@@ -127,19 +174,43 @@ mod tests {
         let t0 = 1_800_000_000_000;
         for _ in 0..3 {
             assert_eq!(
-                hit(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                hit(
+                    &store,
+                    BffLimits::default().starts_per_customer,
+                    "alice",
+                    t0
+                )
+                .await
+                .unwrap(),
                 Ok(())
             );
         }
         assert_eq!(
-            hit(&store, PER_CUSTOMER, "alice", t0 + 1500).await.unwrap(),
+            hit(
+                &store,
+                BffLimits::default().starts_per_customer,
+                "alice",
+                t0 + 1500
+            )
+            .await
+            .unwrap(),
             Err(599)
         );
-        assert_eq!(hit(&store, PER_CUSTOMER, "bob", t0).await.unwrap(), Ok(()));
         assert_eq!(
-            hit(&store, PER_CUSTOMER, "alice", t0 + 600_000)
+            hit(&store, BffLimits::default().starts_per_customer, "bob", t0)
                 .await
                 .unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            hit(
+                &store,
+                BffLimits::default().starts_per_customer,
+                "alice",
+                t0 + 600_000
+            )
+            .await
+            .unwrap(),
             Ok(())
         );
     }
@@ -150,36 +221,79 @@ mod tests {
         let t0 = 1_800_000_000_000;
         for _ in 0..3 {
             assert_eq!(
-                peek(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                peek(
+                    &store,
+                    BffLimits::default().starts_per_customer,
+                    "alice",
+                    t0
+                )
+                .await
+                .unwrap(),
                 Ok(())
             );
             assert_eq!(
-                hit(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                hit(
+                    &store,
+                    BffLimits::default().starts_per_customer,
+                    "alice",
+                    t0
+                )
+                .await
+                .unwrap(),
                 Ok(())
             );
         }
         // At the limit, not over it: peeking any number of times changes nothing.
         for _ in 0..5 {
             assert_eq!(
-                peek(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+                peek(
+                    &store,
+                    BffLimits::default().starts_per_customer,
+                    "alice",
+                    t0
+                )
+                .await
+                .unwrap(),
                 Ok(())
             );
         }
         assert_eq!(
-            hit(&store, PER_CUSTOMER, "alice", t0).await.unwrap(),
+            hit(
+                &store,
+                BffLimits::default().starts_per_customer,
+                "alice",
+                t0
+            )
+            .await
+            .unwrap(),
             Err(600)
         );
         assert_eq!(
-            peek(&store, PER_CUSTOMER, "alice", t0 + 1500)
-                .await
-                .unwrap(),
+            peek(
+                &store,
+                BffLimits::default().starts_per_customer,
+                "alice",
+                t0 + 1500
+            )
+            .await
+            .unwrap(),
             Err(599)
         );
-        assert_eq!(peek(&store, PER_CUSTOMER, "bob", t0).await.unwrap(), Ok(()));
         assert_eq!(
-            peek(&store, PER_CUSTOMER, "alice", t0 + 600_000)
+            peek(&store, BffLimits::default().starts_per_customer, "bob", t0)
                 .await
                 .unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            peek(
+                &store,
+                BffLimits::default().starts_per_customer,
+                "alice",
+                t0 + 600_000
+            )
+            .await
+            .unwrap(),
             Ok(())
         );
     }

@@ -192,13 +192,13 @@ impl Op {
             trust_forwarded_for,
             delivery,
             dev_outbox,
+            limits,
         };
         let provider = Provider::bind_with(
             config,
             Options {
                 clock: clock.clone(),
                 sender,
-                limits,
                 send_deadline,
                 start_budget,
             },

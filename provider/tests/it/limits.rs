@@ -24,7 +24,7 @@ fn start_sms(hint: &str) -> Vec<(&str, &str)> {
 }
 
 #[tokio::test]
-async fn a_customer_gets_five_requests_per_ten_minutes_then_nothing_is_sent() {
+async fn case_14_a_customer_gets_five_requests_per_ten_minutes_then_nothing_is_sent() {
     let op = Op::start().await;
     op.advance(30); // 30 s into a ten-minute window
     for _ in 0..5 {
@@ -77,7 +77,7 @@ async fn a_client_has_its_own_budget() {
 }
 
 #[tokio::test]
-async fn text_messages_to_one_number_are_capped_across_kinds() {
+async fn case_15_text_messages_to_one_number_are_capped_across_kinds() {
     let op = Op::start_limited(Limits {
         sms_per_number: Rule::new("sms-number", 2, 86_400),
         ..Limits::default()

@@ -45,6 +45,7 @@ fn config(data: &TempDir) -> Config {
         trust_forwarded_for: false,
         delivery: Default::default(),
         dev_outbox: false,
+        limits: Default::default(),
     }
 }
 

@@ -1093,7 +1093,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failing_provider_is_backed_off_and_a_decision_cuts_the_wait() {
+    async fn case_24_a_failing_provider_is_backed_off_and_a_decision_cuts_the_wait() {
         let start = tokio::time::Instant::now();
         let store = MemoryStore::new();
         let ciba = Scripted::with([
@@ -1223,7 +1223,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_restart_resumes_polling_without_a_second_message() {
+    async fn case_24_a_restart_resumes_polling_without_a_second_message() {
         let start = tokio::time::Instant::now();
         let store = MemoryStore::new();
         let first = Scripted::with([]);

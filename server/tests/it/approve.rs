@@ -683,7 +683,7 @@ async fn a_broken_link_and_too_many_attempts_get_plain_screens() {
         ("auth_req_id", "unknown-request".to_owned()),
         ("binding_message", "<b>".to_owned()),
     ];
-    for _ in 0..=server::limits::PER_APPROVAL_IP.max {
+    for _ in 0..=server::limits::BffLimits::default().approval_per_ip.max {
         browser.cookie = None;
         browser.post("/api/approval-report", &form).await;
     }

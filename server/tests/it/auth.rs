@@ -455,7 +455,7 @@ async fn idle_and_absolute_timeouts_end_a_session() {
 }
 
 #[tokio::test]
-async fn cross_site_posts_are_refused_and_the_session_survives() {
+async fn case_20_cross_site_posts_are_refused_and_the_session_survives() {
     let app = TestApp::spawn().await;
     let cookie = app.sign_in(AGENT).await;
 

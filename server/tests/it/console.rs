@@ -118,7 +118,7 @@ async fn without_a_session_nothing_happens() {
 }
 
 #[tokio::test]
-async fn agents_see_their_own_flows_and_supervisors_all() {
+async fn case_22_agents_see_their_own_flows_and_supervisors_all() {
     let app = TestApp::spawn().await;
     let agent = app.sign_in(AGENT).await;
     let supervisor = app.sign_in(SUPERVISOR).await;
@@ -217,7 +217,7 @@ async fn bad_identifiers_and_notes_are_refused_plainly() {
 }
 
 #[tokio::test]
-async fn one_customer_gets_three_requests_per_ten_minutes() {
+async fn case_14_one_customer_gets_three_requests_per_ten_minutes() {
     let app = TestApp::spawn().await;
     let agent = app.sign_in(AGENT).await;
     let supervisor = app.sign_in(SUPERVISOR).await;
@@ -228,6 +228,58 @@ async fn one_customer_gets_three_requests_per_ten_minutes() {
     let limited = start(&app, &supervisor, "alice", "link").await;
     refused_for_a_while(&limited);
     assert_eq!(start(&app, &agent, "bob", "link").await.status(), 200);
+}
+
+#[tokio::test]
+async fn case_15_many_different_numbers_from_one_agent_are_capped() {
+    let app = TestApp::spawn().await;
+    let agent = app.sign_in(AGENT).await;
+    let supervisor = app.sign_in(SUPERVISOR).await;
+    let allowed = server::limits::BffLimits::default().starts_per_agent.max;
+    for n in 0..allowed {
+        let number = format!("+1555777{n:04}");
+        assert_eq!(start(&app, &agent, &number, "sms").await.status(), 200);
+    }
+    refused_for_a_while(&start(&app, &agent, "+15557779999", "sms").await);
+    // Counted per agent: another agent still starts.
+    assert_eq!(
+        start(&app, &supervisor, "+15557779999", "sms")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_operator_sets_the_limits_of_both_sides() {
+    // One start per customer at the BFF, and at the provider one backchannel request per
+    // customer: each side's limit, set through the configuration, is the one applied.
+    let app = TestApp::spawn_configured(|config| {
+        config.limits.starts_per_customer.max = 1;
+        if let server::ProviderMode::Embedded(provider) = &mut config.provider {
+            provider.limits.backchannel_per_user.max = 1;
+        }
+    })
+    .await;
+    let agent = app.sign_in(AGENT).await;
+    assert_eq!(start(&app, &agent, "alice", "link").await.status(), 200);
+    refused_for_a_while(&start(&app, &agent, "alice", "link").await);
+
+    let app = TestApp::spawn_configured(|config| {
+        if let server::ProviderMode::Embedded(provider) = &mut config.provider {
+            provider.limits.backchannel_per_user.max = 1;
+        }
+    })
+    .await;
+    let agent = app.sign_in(AGENT).await;
+    assert_eq!(start(&app, &agent, "bob", "link").await.status(), 200);
+    // The BFF allows a second start; the provider refuses it, and the flow says why.
+    let second: Value = start(&app, &agent, "bob", "link")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "failed", "{second}");
 }
 
 /// `GET /api/audit.csv{query}` with `cookie`.

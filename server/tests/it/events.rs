@@ -187,7 +187,7 @@ fn ids(events: &[FlowEvent]) -> Vec<i64> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn replays_after_an_id_then_goes_live() {
+async fn case_26_replays_after_an_id_then_goes_live() {
     let world = World::new([]);
     let a = world.sign_in("a", false).await;
     let first = world.engine.start(&a.agent, input()).await.unwrap();
@@ -237,7 +237,7 @@ async fn replays_after_an_id_then_goes_live() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_agent_sees_only_their_own_flows_and_a_supervisor_sees_all() {
+async fn case_22_an_agent_sees_only_their_own_flows_and_a_supervisor_sees_all() {
     let world = World::new([]);
     let a = world.sign_in("a", false).await;
     let b = world.sign_in("b", false).await;
@@ -296,7 +296,7 @@ async fn an_agent_sees_only_their_own_flows_and_a_supervisor_sees_all() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_lagged_receiver_resyncs_and_every_event_arrives_once_in_order() {
+async fn case_26_a_lagged_receiver_resyncs_and_every_event_arrives_once_in_order() {
     const CHANGES: usize = 1500; // more than the engine's broadcast buffer (1024)
     let world = World::new([]);
     let a = world.sign_in("a", false).await;
@@ -337,7 +337,7 @@ async fn a_lagged_receiver_resyncs_and_every_event_arrives_once_in_order() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_lagged_receiver_finds_events_whose_notices_were_pushed_out() {
+async fn case_26_a_lagged_receiver_finds_events_whose_notices_were_pushed_out() {
     let world = World::new([]);
     let a = world.sign_in("a", false).await;
     let b = world.sign_in("b", false).await;
@@ -360,7 +360,7 @@ async fn a_lagged_receiver_finds_events_whose_notices_were_pushed_out() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_terminal_event_arrives_once_and_nothing_secret_goes_on_the_wire() {
+async fn case_21_the_terminal_event_arrives_once_and_nothing_secret_goes_on_the_wire() {
     let world = World::new([Polled::Wait(Answer::Pending), verified()]);
     let a = world.sign_in("a", false).await;
     let sse = response(world.frames(&a, None).await);
@@ -456,7 +456,7 @@ async fn a_keep_alive_follows_fifteen_quiet_seconds() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn signing_out_mid_flow_ends_the_stream_before_the_result() {
+async fn case_25_signing_out_mid_flow_ends_the_stream_before_the_result() {
     let world = World::new([Polled::Wait(Answer::Pending), verified()]);
     let a = world.sign_in("a", false).await;
     let mut stream = world.frames(&a, None).await;
@@ -485,7 +485,7 @@ async fn signing_out_mid_flow_ends_the_stream_before_the_result() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_idle_session_ends_a_quiet_stream_at_the_next_check() {
+async fn case_25_an_idle_session_ends_a_quiet_stream_at_the_next_check() {
     let world = World::new([]);
     let a = world.sign_in("a", false).await;
     let start = Instant::now();

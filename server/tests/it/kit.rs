@@ -31,6 +31,7 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         delivery: Default::default(),
         // The tests read links and codes from the development outbox.
         dev_outbox: true,
+        limits: Default::default(),
     }
 }
 
@@ -49,19 +50,24 @@ impl TestApp {
 
     /// Countersign with the embedded provider, the BFF's listener within `limits`.
     pub async fn spawn_limited(limits: server::config::ServeLimits) -> Self {
+        Self::spawn_configured(|config| config.serve_limits = limits).await
+    }
+
+    /// Countersign with the embedded provider, its configuration changed by `change` first.
+    pub async fn spawn_configured(change: impl FnOnce(&mut Config)) -> Self {
         let data = TempDir::new().unwrap();
         let provider = ProviderMode::Embedded(Box::new(provider_config(&data)));
-        Self::spawn_configured(data, provider, limits).await
+        Self::spawn_changed(data, provider, change).await
     }
 
     async fn spawn_in(data: TempDir, provider: ProviderMode) -> Self {
-        Self::spawn_configured(data, provider, Default::default()).await
+        Self::spawn_changed(data, provider, |_| {}).await
     }
 
-    async fn spawn_configured(
+    async fn spawn_changed(
         data: TempDir,
         provider: ProviderMode,
-        limits: server::config::ServeLimits,
+        change: impl FnOnce(&mut Config),
     ) -> Self {
         let mut config = Config::local(
             "127.0.0.1:0".parse().unwrap(),
@@ -69,7 +75,7 @@ impl TestApp {
             PathBuf::from("target/site"),
             data.path().join("bff"),
         );
-        config.serve_limits = limits;
+        change(&mut config);
         let running = server::start(config).await.expect("Countersign starts");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
