@@ -19,6 +19,7 @@ pub mod csrf;
 pub mod events;
 pub mod flows;
 pub mod limits;
+pub mod memo;
 pub mod oidc;
 pub mod provider_client;
 pub mod sealed;
@@ -86,8 +87,15 @@ pub struct Bff {
 }
 
 impl Backend for Bff {
-    fn provider_status(&self) -> BoxFuture<'_, ProviderStatus> {
-        Box::pin(self.provider.status())
+    fn provider_status(&self, headers: HeaderMap) -> BoxFuture<'_, ProviderStatus> {
+        Box::pin(async move {
+            let status = self.provider.status().await;
+            if self.me(&headers).await.ok().flatten().is_some() {
+                status
+            } else {
+                status.public()
+            }
+        })
     }
 
     fn me(&self, headers: HeaderMap) -> BoxFuture<'_, Result<Option<AgentInfo>, Refusal>> {
