@@ -23,6 +23,7 @@ pub mod memo;
 pub mod oidc;
 pub mod provider_client;
 pub mod sealed;
+pub mod security;
 pub mod session;
 pub mod store;
 
@@ -170,28 +171,37 @@ impl FromRef<AppState> for LeptosOptions {
 /// Builds the BFF's router.
 ///
 /// Order of routing: the BFF's own endpoints, then the pages and server functions that Leptos
-/// registers, then static files from the site root, then the app's "not found" page.
+/// registers, then static files from the site root, then the app's "not found" page. Around
+/// all of it: the CSRF guard, then the security headers ([`security`]).
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let backend = BackendHandle(state.bff.clone());
     let options = state.leptos_options.clone();
+    // Every Leptos handler (pages, server functions, the "not found" page) gets the backend
+    // and this response's CSP nonce.
+    let context = move || {
+        provide_context(backend.clone());
+        security::provide_leptos_nonce();
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(events::routes())
         .merge(audit::routes())
         .merge(auth::routes())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(backend.clone()),
-            move || shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::guard,
         ))
+        // Outermost: refusals of the layers inside get the headers too.
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
 }
 
