@@ -19,6 +19,7 @@ pub mod csrf;
 pub mod events;
 pub mod flows;
 pub mod limits;
+pub mod malformed;
 pub mod memo;
 pub mod oidc;
 pub mod provider_client;
@@ -196,6 +197,8 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        // Server function calls whose arguments cannot be read: 400, not 500.
+        .layer(axum::middleware::from_fn(malformed::readable))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::guard,
