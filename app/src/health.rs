@@ -5,37 +5,58 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// What the BFF learnt when it asked the CIBA provider's `/healthz`.
+///
+/// Anyone may ask, so what comes back is cut to the caller: anyone not signed in learns only
+/// up or down ([`ProviderStatus::public`]); signed-in agents also get the details. No variant
+/// ever holds the provider's address or an error text that could.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ProviderStatus {
     /// The provider answered and reports itself healthy.
     Up {
-        /// The provider's issuer identifier, as it reports it.
-        issuer: String,
-        /// The provider's software version.
-        version: String,
-        /// Time for the round trip from the BFF, in milliseconds.
-        latency_ms: u64,
+        /// The provider's software version (signed-in agents only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        /// Time for the round trip from the BFF, in milliseconds (signed-in agents only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_ms: Option<u64>,
     },
-    /// The provider answered, but not with a healthy report.
+    /// The provider answered, but not with a healthy report (signed-in agents only: anyone
+    /// else is told [`ProviderStatus::Down`]).
     Degraded {
         /// A plain sentence saying what was wrong.
         detail: String,
         /// Time for the round trip from the BFF, in milliseconds.
         latency_ms: u64,
     },
-    /// The provider could not be reached (refused, timed out, no such host).
+    /// The provider could not be reached (refused, timed out, no such host) or, to anyone not
+    /// signed in, is not healthy.
     Down {
-        /// A plain sentence saying what failed.
-        detail: String,
+        /// A plain sentence saying what failed (signed-in agents only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
+}
+
+impl ProviderStatus {
+    /// What anyone not signed in is told: up or down, nothing more.
+    pub fn public(&self) -> Self {
+        match self {
+            Self::Up { .. } => Self::Up {
+                version: None,
+                latency_ms: None,
+            },
+            Self::Degraded { .. } | Self::Down { .. } => Self::Down { detail: None },
+        }
+    }
 }
 
 /// Asks the BFF to check the identity provider now.
 #[server(prefix = "/api", endpoint = "provider-status")]
 pub async fn check_provider() -> Result<ProviderStatus, ServerFnError> {
+    let headers = crate::ssr::headers().await?;
     let backend = crate::ssr::backend()?;
-    Ok(backend.provider_status().await)
+    Ok(backend.provider_status(headers).await)
 }
 
 /// The start page: what Countersign is, and whether its identity provider answers.
@@ -99,23 +120,37 @@ pub fn StatusPage() -> impl IntoView {
 fn ProviderReport(report: ProviderStatus) -> impl IntoView {
     match report {
         ProviderStatus::Up {
-            issuer,
             version,
             latency_ms,
-        } => view! {
-            <p class="status status-up" data-state="up">
-                "Up"
-            </p>
-            <dl class="facts">
-                <dt>"Issuer"</dt>
-                <dd data-testid="issuer">{issuer}</dd>
-                <dt>"Version"</dt>
-                <dd>{version}</dd>
-                <dt>"Round trip"</dt>
-                <dd>{format!("{latency_ms} ms")}</dd>
-            </dl>
+        } => {
+            let facts = (version.is_some() || latency_ms.is_some()).then(|| {
+                view! {
+                    <dl class="facts">
+                        {version
+                            .map(|version| {
+                                view! {
+                                    <dt>"Version"</dt>
+                                    <dd data-testid="version">{version}</dd>
+                                }
+                            })}
+                        {latency_ms
+                            .map(|ms| {
+                                view! {
+                                    <dt>"Round trip"</dt>
+                                    <dd>{format!("{ms} ms")}</dd>
+                                }
+                            })}
+                    </dl>
+                }
+            });
+            view! {
+                <p class="status status-up" data-state="up">
+                    "Up"
+                </p>
+                {facts}
+            }
+            .into_any()
         }
-        .into_any(),
         ProviderStatus::Degraded { detail, latency_ms } => view! {
             <p class="status status-degraded" data-state="degraded">
                 "Answering, but not healthy: "
@@ -126,10 +161,43 @@ fn ProviderReport(report: ProviderStatus) -> impl IntoView {
         .into_any(),
         ProviderStatus::Down { detail } => view! {
             <p class="status status-down" data-state="down">
-                "Unreachable: "
-                {detail}
+                {match detail {
+                    Some(detail) => format!("Down: {detail}"),
+                    None => "Down".to_owned(),
+                }}
             </p>
         }
         .into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_answer_is_up_or_down_only() {
+        let up = ProviderStatus::Up {
+            version: Some("0.1.0".into()),
+            latency_ms: Some(3),
+        };
+        assert_eq!(
+            serde_json::to_string(&up.public()).ok().as_deref(),
+            Some(r#"{"state":"up"}"#)
+        );
+        for other in [
+            ProviderStatus::Degraded {
+                detail: "it reports another issuer".into(),
+                latency_ms: 3,
+            },
+            ProviderStatus::Down {
+                detail: Some("no connection could be made".into()),
+            },
+        ] {
+            assert_eq!(
+                serde_json::to_string(&other.public()).ok().as_deref(),
+                Some(r#"{"state":"down"}"#)
+            );
+        }
     }
 }

@@ -35,8 +35,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the pages need from the backend-for-frontend.
 pub trait Backend: Send + Sync + 'static {
-    /// Checks the identity provider now.
-    fn provider_status(&self) -> BoxFuture<'_, ProviderStatus>;
+    /// The identity provider's health as the request's caller may see it (details only for a
+    /// signed-in agent), checked at most once every few seconds.
+    fn provider_status(&self, headers: http::HeaderMap) -> BoxFuture<'_, ProviderStatus>;
 
     /// The agent the request's session belongs to, if any.
     fn me(&self, headers: http::HeaderMap) -> BoxFuture<'_, Result<Option<AgentInfo>, Refusal>>;

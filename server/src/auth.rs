@@ -512,10 +512,6 @@ fn see_other(location: &str, cookie: Option<&str>) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::LOCATION, location);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
         headers.insert(header::SET_COOKIE, cookie);
     }
@@ -570,8 +566,9 @@ fn moving_on(return_to: &str, cookie: &str) -> Response {
     response
 }
 
-/// An HTML document with `title` (escaped), `head` and `body` (already escaped), never cached,
-/// framed or sniffed, with no script.
+/// An HTML document with `title` (escaped), `head` and `body` (already escaped), never cached
+/// or framed, with no script: its policy is stricter than the one [`crate::security`] gives
+/// every other page (which adds `nosniff`, `no-referrer` and the rest to this one too).
 fn document(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
@@ -606,14 +603,6 @@ fn document(status: StatusCode, title: &str, head: &str, body: &str) -> Response
                     "default-src 'none'; style-src 'self'; base-uri 'none'; \
                      form-action 'self'; frame-ancestors 'none'",
                 ),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
             ),
         ],
         html,

@@ -21,8 +21,6 @@ use crate::{
 
 /// The longest identifier accepted (an email address's limit).
 const MAX_IDENTIFIER: usize = 254;
-/// The longest note to the customer.
-const MAX_NOTE: usize = 120;
 /// Verifications per page of the history.
 const PAGE: i64 = 50;
 
@@ -70,18 +68,14 @@ impl Bff {
         let hint_type = request
             .hint_type
             .unwrap_or_else(|| HintType::detect(identifier));
-        let note = request
-            .custom_message
-            .map(|note| note.trim().to_owned())
-            .filter(|note| !note.is_empty());
-        if note
-            .as_ref()
-            .is_some_and(|note| note.chars().count() > MAX_NOTE)
-        {
-            return Err(Refusal::Invalid(format!(
-                "Keep the note to the customer under {MAX_NOTE} characters."
-            )));
-        }
+        // The provider's own rule (`proto`), checked before the start is counted against the
+        // agent's and the customer's allowance: a note the provider would refuse must not use
+        // up one of the customer's starts.
+        let note = match request.custom_message.as_deref().map(proto::check_note) {
+            None | Some(Err(proto::NoteError::Empty)) => None,
+            Some(Ok(note)) => Some(note.to_owned()),
+            Some(Err(refused)) => return Err(Refusal::Invalid(refused.sentence())),
+        };
         let now = self.engine.now_ms();
         let store = self.engine.store();
         let unavailable = |_| Refusal::Unavailable("Something went wrong on our side.".into());

@@ -19,9 +19,12 @@ pub mod csrf;
 pub mod events;
 pub mod flows;
 pub mod limits;
+pub mod malformed;
+pub mod memo;
 pub mod oidc;
 pub mod provider_client;
 pub mod sealed;
+pub mod security;
 pub mod session;
 pub mod store;
 
@@ -91,8 +94,15 @@ pub struct Bff {
 }
 
 impl Backend for Bff {
-    fn provider_status(&self) -> BoxFuture<'_, ProviderStatus> {
-        Box::pin(self.provider.status())
+    fn provider_status(&self, headers: HeaderMap) -> BoxFuture<'_, ProviderStatus> {
+        Box::pin(async move {
+            let status = self.provider.status().await;
+            if self.me(&headers).await.ok().flatten().is_some() {
+                status
+            } else {
+                status.public()
+            }
+        })
     }
 
     fn me(&self, headers: HeaderMap) -> BoxFuture<'_, Result<Option<AgentInfo>, Refusal>> {
@@ -167,29 +177,40 @@ impl FromRef<AppState> for LeptosOptions {
 /// Builds the BFF's router.
 ///
 /// Order of routing: the BFF's own endpoints, then the pages and server functions that Leptos
-/// registers, then static files from the site root, then the app's "not found" page.
+/// registers, then static files from the site root, then the app's "not found" page. Around
+/// all of it: the CSRF guard, then the security headers ([`security`]).
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let backend = BackendHandle(state.bff.clone());
     let options = state.leptos_options.clone();
+    // Every Leptos handler (pages, server functions, the "not found" page) gets the backend
+    // and this response's CSP nonce.
+    let context = move || {
+        provide_context(backend.clone());
+        security::provide_leptos_nonce();
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(events::routes())
         .merge(audit::routes())
         .merge(auth::routes())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(backend.clone()),
-            move || shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        // Server function calls whose arguments cannot be read: 400, not 500.
+        .layer(axum::middleware::from_fn(malformed::readable))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::guard,
         ))
         .layer(axum::middleware::from_fn(limit_body))
+        // Outermost: refusals of the layers inside get the headers too.
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
 }
 

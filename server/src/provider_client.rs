@@ -1,10 +1,21 @@
 //! The BFF's HTTP client for the CIBA provider. Every call has a timeout: a provider that does
 //! not answer gives the agent a clear message, never a hung screen.
+//!
+//! The health check behind `/api/provider-status` is anonymous, so it is not allowed to cost an
+//! outbound request per call: its answer is kept for [`STATUS_FRESH`], and one check at a time
+//! runs (see [`crate::memo`]). Its sentences never name the provider's address: the status page
+//! is public (what anyone not signed in sees is cut down further, by
+//! [`ProviderStatus::public`]).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use app::health::ProviderStatus;
 use serde::Deserialize;
+
+use crate::memo::{Keep, Memo};
 
 /// Time allowed to open a connection to the provider.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -17,6 +28,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// BFF waits longer than that plus the connect timeout, so an answer is never lost to an
 /// impatient BFF while the customer gets a working link.
 pub const SENDING_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a health check's answer is reused.
+pub const STATUS_FRESH: Duration = Duration::from_secs(3);
+/// The longest provider version shown.
+const MAX_VERSION: usize = 40;
 
 /// Talks to one provider.
 #[derive(Clone, Debug)]
@@ -26,6 +41,8 @@ pub struct ProviderClient {
     base_url: String,
     /// The issuer the provider must report.
     issuer: String,
+    /// The last health check's answer.
+    status: Arc<Memo<ProviderStatus>>,
 }
 
 /// The provider's `GET /healthz` body.
@@ -49,11 +66,29 @@ impl ProviderClient {
             http,
             base_url,
             issuer,
+            status: Arc::new(Memo::new()),
         })
     }
 
-    /// Asks the provider's `/healthz` and says what it found.
+    /// The provider's health, with details for signed-in agents: asked at most once per
+    /// [`STATUS_FRESH`], however many callers.
     pub async fn status(&self) -> ProviderStatus {
+        self.status
+            .get(
+                || {
+                    let this = self.clone();
+                    async move { this.check().await }
+                },
+                |_| Keep::For(STATUS_FRESH),
+                || ProviderStatus::Down {
+                    detail: Some("the check was cut short".to_owned()),
+                },
+            )
+            .await
+    }
+
+    /// Asks the provider's `/healthz` now and says what it found.
+    async fn check(&self) -> ProviderStatus {
         let started = Instant::now();
         let response = match self
             .http
@@ -63,8 +98,9 @@ impl ProviderClient {
         {
             Ok(response) => response,
             Err(error) => {
+                tracing::warn!(%error, "the provider's health check failed");
                 return ProviderStatus::Down {
-                    detail: self.describe(&error),
+                    detail: Some(describe(&error)),
                 };
             }
         };
@@ -75,25 +111,25 @@ impl ProviderClient {
             Ok(health) if code.is_success() && health.status == "ok" => {
                 if health.issuer == self.issuer {
                     ProviderStatus::Up {
-                        issuer: health.issuer,
-                        version: health.version,
-                        latency_ms,
+                        version: Some(shown_version(&health.version)),
+                        latency_ms: Some(latency_ms),
                     }
                 } else {
+                    tracing::warn!(
+                        reported = %health.issuer,
+                        configured = %self.issuer,
+                        "the provider reports another issuer"
+                    );
                     ProviderStatus::Degraded {
-                        detail: format!(
-                            "it reports the issuer {:?}, but {:?} is configured",
-                            health.issuer, self.issuer
-                        ),
+                        detail: "it reports another issuer than the one configured".to_owned(),
                         latency_ms,
                     }
                 }
             }
-            Ok(health) => ProviderStatus::Degraded {
+            Ok(_) => ProviderStatus::Degraded {
                 detail: format!(
-                    "it answered HTTP {} and reports {:?}",
-                    code.as_u16(),
-                    health.status
+                    "it answered HTTP {} and does not report itself healthy",
+                    code.as_u16()
                 ),
                 latency_ms,
             },
@@ -103,19 +139,43 @@ impl ProviderClient {
             },
         }
     }
+}
 
-    /// A plain sentence for a failed request.
-    fn describe(&self, error: &reqwest::Error) -> String {
-        let base = &self.base_url;
-        if error.is_timeout() {
-            format!(
-                "no answer from {base} within {} s",
-                REQUEST_TIMEOUT.as_secs()
-            )
-        } else if error.is_connect() {
-            format!("cannot connect to {base}")
-        } else {
-            format!("the request to {base} failed")
+/// A plain sentence for a failed request, without the provider's address (the log has it).
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
+    } else if error.is_connect() {
+        "no connection could be made".to_owned()
+    } else {
+        "the request failed".to_owned()
+    }
+}
+
+/// The provider's version as shown: a short run of version characters, else `unknown`.
+fn shown_version(version: &str) -> String {
+    let plain = !version.is_empty()
+        && version.len() <= MAX_VERSION
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_'));
+    if plain {
+        version.to_owned()
+    } else {
+        "unknown".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_versions_are_shown() {
+        assert_eq!(shown_version("0.1.0"), "0.1.0");
+        assert_eq!(shown_version("1.2.3-rc.1+abc"), "1.2.3-rc.1+abc");
+        for odd in ["", "http://10.0.0.5:3001", "<b>", &"1".repeat(41)] {
+            assert_eq!(shown_version(odd), "unknown", "{odd:?}");
         }
     }
 }

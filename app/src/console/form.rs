@@ -9,8 +9,8 @@ use crate::{
     flow::{Channel, FlowStatus, HintType},
 };
 
-/// The longest note the BFF accepts.
-const MAX_NOTE: usize = 120;
+/// The longest note the BFF and the provider accept (one limit, in `proto`).
+const MAX_NOTE: usize = proto::MAX_NOTE_CHARS;
 
 /// The channel a kind of identifier suggests, until the agent picks one.
 fn suggested(hint: HintType) -> Channel {
@@ -42,17 +42,18 @@ fn request(identifier: &str, channel: Channel, note: &str) -> Result<Verificatio
     if identifier.is_empty() {
         return Err("Type the customer's email address, phone number or user id.".to_owned());
     }
-    let note = note.trim();
-    if note.chars().count() > MAX_NOTE {
-        return Err(format!(
-            "Keep the note to the customer under {MAX_NOTE} characters."
-        ));
-    }
+    // The rule the BFF and the provider apply too: a note refused there would cost the
+    // customer one of their starts.
+    let note = match proto::check_note(note) {
+        Ok(note) => Some(note.to_owned()),
+        Err(proto::NoteError::Empty) => None,
+        Err(refused) => return Err(refused.sentence()),
+    };
     Ok(VerificationRequest {
         identifier: identifier.to_owned(),
         hint_type: Some(HintType::detect(identifier)),
         channel,
-        custom_message: (!note.is_empty()).then(|| note.to_owned()),
+        custom_message: note,
     })
 }
 
@@ -205,7 +206,9 @@ mod tests {
     #[test]
     fn requests_are_checked_and_trimmed() {
         assert!(request("  ", Channel::Sms, "").is_err());
-        assert!(request("alice", Channel::Sms, &"x".repeat(121)).is_err());
+        assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE + 1)).is_err());
+        assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE)).is_ok());
+        assert!(request("alice", Channel::Sms, "see evil.example/login").is_err());
         let asked = request(" alice@example.com ", Channel::Email, " ").unwrap();
         assert_eq!(asked.identifier, "alice@example.com");
         assert_eq!(asked.hint_type, Some(HintType::Email));

@@ -14,8 +14,9 @@ pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(600);
 pub const MAX_EXPIRY: Duration = Duration::from_secs(3600);
 /// The message sent with the link when the client gives none (Mosaic's default).
 pub const DEFAULT_CUSTOM_MESSAGE: &str = "To verify it's you, click this link:";
-/// Longest custom message, in characters: it must fit an SMS with the link.
-pub const MAX_CUSTOM_MESSAGE_CHARS: usize = 100;
+/// Longest custom message, in characters: it must fit an SMS with the link. The limit is
+/// shared with the BFF and the console's form ([`proto::MAX_NOTE_CHARS`]).
+pub const MAX_CUSTOM_MESSAGE_CHARS: usize = proto::MAX_NOTE_CHARS;
 
 /// How the link reaches the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -317,91 +318,15 @@ pub fn expiry(value: Option<&str>) -> Result<Duration, OAuthError> {
 }
 
 /// Checks a custom message: plain text of 1 to [`MAX_CUSTOM_MESSAGE_CHARS`] characters, no
-/// control, invisible or direction-changing characters, no markup and no web addresses.
+/// control, invisible or direction-changing characters, no markup and no web addresses (the
+/// rule the BFF and the console share: [`proto::check_note`]).
 pub fn custom_message(value: &str) -> Result<String, OAuthError> {
-    let value = value.trim();
-    let lower = value.to_lowercase();
-    let ok = !value.is_empty()
-        && value.chars().count() <= MAX_CUSTOM_MESSAGE_CHARS
-        && !value.chars().any(|c| invisible(c) || c == '<' || c == '>')
-        && !lower.contains("://")
-        && !lower.contains("www.")
-        && !lower.split_whitespace().any(looks_like_address);
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(OAuthError::invalid_request(format!(
+    proto::check_note(value).map(str::to_owned).map_err(|_| {
+        OAuthError::invalid_request(format!(
             "custom_message must be plain text of 1 to {MAX_CUSTOM_MESSAGE_CHARS} characters, \
              without markup, web addresses or invisible characters."
-        )))
-    }
-}
-
-/// Whether `c` is a control character, or one that is invisible or changes the text's
-/// direction: every format character (Unicode category Cf: zero-width and joiners, direction
-/// marks, embeddings, overrides and isolates, the Arabic letter mark, the Mongolian vowel
-/// separator, soft hyphens, interlinear annotations, tags), line and paragraph separators, and
-/// the blank fillers and joiners that render as nothing.
-pub fn invisible(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{0600}'..='\u{0605}'
-                | '\u{061C}'
-                | '\u{06DD}'
-                | '\u{070F}'
-                | '\u{0890}'..='\u{0891}'
-                | '\u{08E2}'
-                | '\u{115F}'..='\u{1160}'
-                | '\u{17B4}'..='\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{3164}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{FFF9}'..='\u{FFFB}'
-                | '\u{110BD}'
-                | '\u{110CD}'
-                | '\u{13430}'..='\u{1343F}'
-                | '\u{1BCA0}'..='\u{1BCA3}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0000}'..='\u{E0FFF}'
-        )
-}
-
-/// Whether a word reads as a bare web address such as `evil.example/login` or `bank.co.uk`:
-/// labels of letters, digits and hyphens joined by dots (ASCII or look-alike), the last of them
-/// two or more letters, or a dotted IPv4 address. Numbers such as `10.5` and abbreviations such
-/// as `e.g.` pass.
-fn looks_like_address(word: &str) -> bool {
-    let word: String = word
-        .chars()
-        .map(|c| match c {
-            '\u{3002}' | '\u{FF0E}' | '\u{FF61}' => '.',
-            c => c,
-        })
-        .collect();
-    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
-    let host = word.split(['/', '?', '#', ':']).next().unwrap_or_default();
-    let labels: Vec<&str> = host.split('.').collect();
-    // A dotted IPv4 address (`192.0.2.7/login`) is a web address too.
-    let ipv4 = labels.len() == 4
-        && labels.iter().all(|label| {
-            (1..=3).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_digit())
-                && label.parse::<u16>().is_ok_and(|n| n <= 255)
-        });
-    ipv4 || labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -764,7 +689,7 @@ mod tests {
                     Ok(message) => {
                         prop_assert_eq!(message.as_str(), value.trim());
                         prop_assert!((1..=MAX_CUSTOM_MESSAGE_CHARS).contains(&message.chars().count()));
-                        prop_assert!(!message.chars().any(|c| invisible(c) || c == '<' || c == '>'));
+                        prop_assert!(!message.chars().any(|c| proto::invisible(c) || c == '<' || c == '>'));
                         prop_assert!(!message.to_lowercase().contains("://"));
                     }
                     Err(error) => prop_assert_eq!(error.code, ErrorCode::InvalidRequest),

@@ -1,11 +1,19 @@
 //! The provider connection, discovered on first use and kept: the BFF starts (and shows the
 //! provider as down) even when the provider is not up yet, and flows back off until it is.
+//!
+//! During an outage nobody queues: one discovery attempt at a time runs in the background
+//! (everyone who asks meanwhile waits for that one), and its failure is remembered for
+//! [`FAILURE_MEMORY`], answered at once to every caller until then. See [`crate::memo`].
 
-use tokio::sync::OnceCell;
+use std::{sync::Arc, time::Duration};
 
-use std::sync::Arc;
+use crate::{
+    memo::{Keep, Memo},
+    oidc::{OidcClient, OidcError, ProviderSettings},
+};
 
-use crate::oidc::{OidcClient, OidcError, ProviderSettings};
+/// How long a failed discovery is answered without asking the provider again.
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(5);
 
 /// A provider client made on first successful use.
 #[derive(Debug)]
@@ -14,7 +22,7 @@ pub struct Provider {
     /// Where CIBA links must point, set through the management API once connected (the
     /// embedded provider only: its demo registration names a fixed port).
     login_uri: Option<(String, String)>,
-    client: OnceCell<Arc<OidcClient>>,
+    client: Memo<Result<Arc<OidcClient>, OidcError>>,
 }
 
 impl Provider {
@@ -23,22 +31,39 @@ impl Provider {
         Self {
             settings,
             login_uri,
-            client: OnceCell::new(),
+            client: Memo::new(),
         }
     }
 
-    /// The client, discovering the provider first if that has not worked yet.
+    /// The client; discovers the provider first if that has not worked yet, or answers the
+    /// last failure if it is less than [`FAILURE_MEMORY`] old.
     pub async fn client(&self) -> Result<Arc<OidcClient>, OidcError> {
         self.client
-            .get_or_try_init(|| async {
-                let client = OidcClient::discover(self.settings.clone()).await?;
-                if let Some((app_id, uri)) = &self.login_uri {
-                    client.set_login_uri(app_id, uri).await?;
-                    tracing::info!(login_uri = %uri, "customer links point to this BFF");
-                }
-                Ok(Arc::new(client))
-            })
+            .get(
+                || connect(self.settings.clone(), self.login_uri.clone()),
+                |outcome| match outcome {
+                    Ok(_) => Keep::Forever,
+                    Err(_) => Keep::For(FAILURE_MEMORY),
+                },
+                || {
+                    Err(OidcError::Unavailable(
+                        "the connection attempt was cut short".into(),
+                    ))
+                },
+            )
             .await
-            .cloned()
     }
+}
+
+/// One discovery attempt (and the registration of the links' address).
+async fn connect(
+    settings: ProviderSettings,
+    login_uri: Option<(String, String)>,
+) -> Result<Arc<OidcClient>, OidcError> {
+    let client = OidcClient::discover(settings).await?;
+    if let Some((app_id, uri)) = &login_uri {
+        client.set_login_uri(app_id, uri).await?;
+        tracing::info!(login_uri = %uri, "customer links point to this BFF");
+    }
+    Ok(Arc::new(client))
 }

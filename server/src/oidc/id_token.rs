@@ -494,4 +494,182 @@ mod tests {
         );
         assert_eq!(header("not a jwt").unwrap_err(), IdTokenError::Malformed);
     }
+
+    mod properties {
+        use aws_lc_rs::{
+            rand::SystemRandom,
+            signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _},
+        };
+        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+        use jsonwebtoken::{EncodingKey, Header};
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A fresh P-256 key: what signs, and its JWKS.
+        fn es256(kid: &str) -> (EncodingKey, Value) {
+            let der = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .unwrap();
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref()).unwrap();
+            let point = pair.public_key().as_ref();
+            let jwks = json!({"keys": [{
+                "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+            }]});
+            (EncodingKey::from_ec_der(der.as_ref()), jwks)
+        }
+
+        /// A value a JWK member might hold.
+        fn member() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                "[A-Za-z0-9_-]{0,48}".prop_map(Value::from),
+                prop_oneof![
+                    Just("RSA"),
+                    Just("EC"),
+                    Just("oct"),
+                    Just("P-256"),
+                    Just("P-384"),
+                    Just("sig"),
+                    Just("enc"),
+                    Just("RS256"),
+                    Just("ES256"),
+                    Just("AQAB"),
+                ]
+                .prop_map(Value::from),
+            ]
+        }
+
+        /// Something that may or may not be a JWK Set.
+        fn jwks() -> impl Strategy<Value = Value> {
+            let name = prop_oneof![
+                Just("kty"),
+                Just("crv"),
+                Just("x"),
+                Just("y"),
+                Just("n"),
+                Just("e"),
+                Just("alg"),
+                Just("use"),
+                Just("kid"),
+                Just("other"),
+            ]
+            .prop_map(str::to_owned);
+            let jwk = proptest::collection::btree_map(name, member(), 0..10)
+                .prop_map(|fields| Value::Object(fields.into_iter().collect()));
+            prop_oneof![
+                proptest::collection::vec(prop_oneof![jwk, member()], 0..5)
+                    .prop_map(|keys| json!({ "keys": keys })),
+                member().prop_map(|keys| json!({ "keys": keys })),
+                member(),
+            ]
+        }
+
+        fn clear(error: &IdTokenError) -> bool {
+            matches!(
+                error,
+                IdTokenError::Malformed
+                    | IdTokenError::BadSignature
+                    | IdTokenError::UnsupportedAlgorithm(_)
+            ) && !error.to_string().is_empty()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// Any text as a token: a clear error from the header and from verification.
+            #[test]
+            fn any_text_is_refused_clearly(token in "\\PC{0,200}") {
+                let (_, set) = es256("k");
+                let keys = signing_keys(&set);
+                if let Err(error) = header(&token) {
+                    prop_assert!(clear(&error), "{error:?}");
+                }
+                let error = verify(&token, &keys[0]).unwrap_err();
+                prop_assert!(clear(&error), "{error:?}");
+            }
+
+            /// Three base64url-looking parts: still only clear errors.
+            #[test]
+            fn jwt_shaped_garbage_is_refused_clearly(
+                a in "[A-Za-z0-9_-]{0,60}", b in "[A-Za-z0-9_-]{0,60}", c in "[A-Za-z0-9_-]{0,90}",
+            ) {
+                let token = format!("{a}.{b}.{c}");
+                let (_, set) = es256("k");
+                let keys = signing_keys(&set);
+                if let Err(error) = header(&token) {
+                    prop_assert!(clear(&error), "{error:?}");
+                }
+                prop_assert!(clear(&verify(&token, &keys[0]).unwrap_err()));
+            }
+
+            /// Any JSON as a JWK Set: the usable keys, never a panic; every key kept is one
+            /// of the two algorithms, and `select` never picks one of another algorithm.
+            #[test]
+            fn any_jwks_gives_only_usable_keys(set in jwks(), kid in proptest::option::of("[a-z]{0,3}")) {
+                let keys = signing_keys(&set);
+                for alg in [Algorithm::RS256, Algorithm::ES256] {
+                    if let Some(key) = select(&keys, kid.as_deref(), alg) {
+                        prop_assert_eq!(key.alg, alg);
+                    }
+                }
+            }
+
+            /// A token signed with the JWKS's key verifies, and its claims come back as
+            /// signed; a flipped character in the signature does not.
+            #[test]
+            fn signed_claims_round_trip(
+                sub in "[A-Za-z0-9-]{1,24}",
+                nonce in "[A-Za-z0-9_-]{1,43}",
+                name in proptest::option::of("\\PC{0,30}"),
+                iat in 1_000_000_000i64..3_000_000_000,
+                lifetime in 1i64..86_400,
+                kid in "[a-z0-9-]{1,12}",
+                at in any::<prop::sample::Index>(),
+            ) {
+                let (signing, set) = es256(&kid);
+                let claims = json!({
+                    "iss": "https://id.example.com", "sub": sub, "aud": "agent-console",
+                    "iat": iat, "exp": iat + lifetime, "nonce": nonce, "name": name,
+                });
+                let mut jwt_header = Header::new(Algorithm::ES256);
+                jwt_header.kid = Some(kid.clone());
+                let token = jsonwebtoken::encode(&jwt_header, &claims, &signing).unwrap();
+
+                let (alg, found_kid) = header(&token).unwrap();
+                prop_assert_eq!(alg, Algorithm::ES256);
+                prop_assert_eq!(found_kid.as_deref(), Some(kid.as_str()));
+                let keys = signing_keys(&set);
+                let key = select(&keys, Some(&kid), alg).unwrap();
+                let raw = verify(&token, key).unwrap();
+                prop_assert_eq!(raw.sub.as_deref(), Some(sub.as_str()));
+                prop_assert_eq!(raw.name.clone(), name);
+                let checked = check_claims(
+                    raw,
+                    "https://id.example.com",
+                    "agent-console",
+                    &Expected { sub: Some(&sub), nonce: Some(&nonce) },
+                    iat,
+                )
+                .unwrap();
+                prop_assert_eq!(checked.expires_at, iat + lifetime);
+
+                // Tampering with the signature is a bad signature, not a panic.
+                let signature_start = token.rfind('.').unwrap() + 1;
+                let position = signature_start + at.index(token.len() - signature_start);
+                let mut bytes = token.into_bytes();
+                bytes[position] = if bytes[position] == b'A' { b'B' } else { b'A' };
+                let tampered = String::from_utf8(bytes).unwrap();
+                let error = verify(&tampered, key).unwrap_err();
+                prop_assert!(clear(&error), "{error:?}");
+            }
+        }
+    }
 }

@@ -388,3 +388,172 @@ async fn supervisors_export_every_verification_as_csv() {
     );
     app.stop().await;
 }
+
+/// Starts a verification for `identifier` by `channel` with the note `note`.
+async fn start_with_note(
+    app: &TestApp,
+    cookie: &str,
+    identifier: &str,
+    channel: &str,
+    note: &str,
+) -> reqwest::Response {
+    call(
+        app,
+        Some(cookie),
+        "/api/start-verification",
+        &[
+            ("request[identifier]", identifier),
+            ("request[channel]", channel),
+            ("request[custom_message]", note),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn case_10_a_note_the_provider_would_refuse_is_refused_before_anything_is_counted() {
+    let app = TestApp::spawn().await;
+    let cookie = app.sign_in(AGENT).await;
+    let limit = proto::MAX_NOTE_CHARS;
+    assert_eq!(limit, provider::ciba::request::MAX_CUSTOM_MESSAGE_CHARS);
+    let too_long = "x".repeat(limit + 1);
+    // More refusals than the customer has starts: none of them is counted, none is sent.
+    for note in [
+        too_long.as_str(),
+        too_long.as_str(),
+        too_long.as_str(),
+        "see evil.example/login now",
+        "<b>urgent</b>",
+    ] {
+        let refused = start_with_note(&app, &cookie, "+15555550101", "sms", note).await;
+        assert_eq!(refused.status(), 400, "{note}");
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("note to the customer"), "{text}");
+    }
+    let outbox: Value = app
+        .http
+        .get(format!("{}/dev/outbox.json", app.provider_issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outbox.as_array().unwrap().len(), 0, "nothing was sent");
+
+    // The customer's three starts are all still there; a note of exactly the limit reaches the
+    // provider and the customer.
+    let longest = "y".repeat(limit);
+    for _ in 0..3 {
+        let started = start_with_note(&app, &cookie, "+15555550101", "sms", &longest).await;
+        assert_eq!(started.status(), 200);
+        let flow: Value = started.json().await.unwrap();
+        assert_eq!(flow["status"], "pending", "{flow}");
+    }
+    let outbox: Value = app
+        .http
+        .get(format!("{}/dev/outbox.json", app.provider_issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        outbox[0]["body"].as_str().unwrap().contains(&longest),
+        "{outbox}"
+    );
+    refused_for_a_while(&start_with_note(&app, &cookie, "+15555550101", "sms", "hello").await);
+    app.stop().await;
+}
+
+/// Checks `response` is a 400 with the plain sentence and no serde text.
+async fn unreadable(response: reqwest::Response, what: &str) {
+    assert_eq!(response.status(), 400, "{what}");
+    let text = response.text().await.unwrap();
+    assert!(text.contains(server::malformed::SENTENCE), "{what}: {text}");
+    for serde in [
+        "unknown variant",
+        "missing field",
+        "expected",
+        "Pigeon",
+        "Args|",
+        "invalid",
+    ] {
+        assert!(!text.contains(serde), "{what}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_server_function_calls_get_a_400_with_a_sentence() {
+    let app = TestApp::spawn().await;
+    let cookie = app.sign_in(AGENT).await;
+    unreadable(
+        start(&app, &cookie, "alice", "Pigeon").await,
+        "channel=Pigeon",
+    )
+    .await;
+    unreadable(
+        call(
+            &app,
+            Some(&cookie),
+            "/api/start-verification",
+            &[("request[identifier]", "alice")],
+        )
+        .await,
+        "no channel",
+    )
+    .await;
+    unreadable(
+        call(&app, Some(&cookie), "/api/start-verification", &[]).await,
+        "no request",
+    )
+    .await;
+    for (content_type, body) in [
+        (
+            "application/json",
+            &br#"{"request": {"identifier": "alice"}}"#[..],
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            &b"\xff\xfe\x00garbage"[..],
+        ),
+        ("text/plain", &b"hello"[..]),
+    ] {
+        let response = app
+            .http
+            .post(format!("{}/api/start-verification", app.url))
+            .header("Origin", &app.url)
+            .header("Cookie", &cookie)
+            .header("Content-Type", content_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        unreadable(response, content_type).await;
+    }
+    // Anonymous callers too, and a wrong argument type on another function.
+    unreadable(
+        call(
+            &app,
+            None,
+            "/api/start-verification",
+            &[("request[channel]", "sms")],
+        )
+        .await,
+        "anonymous",
+    )
+    .await;
+
+    // The console's own refusals keep their status and sentence.
+    let refused = start(&app, &cookie, "  ", "sms").await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Type the customer's email")
+    );
+    app.stop().await;
+}

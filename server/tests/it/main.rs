@@ -5,6 +5,7 @@ mod approve;
 mod auth;
 mod console;
 mod events;
+mod headers;
 mod health;
 mod kit;
 mod oidc;

@@ -1,0 +1,192 @@
+//! The rules of the wire that the provider, the BFF and the browser share.
+//!
+//! Each rule is defined once, here, and checked in all three places: the console's form (for an
+//! answer before anything is sent), the BFF (before a start is counted against the agent's and
+//! the customer's allowance) and the provider (which must never trust a client). A rule only
+//! one of them enforces drifts: a note the form allows and the provider refuses costs the
+//! customer one of their starts for nothing.
+//!
+//! No dependencies: the `app` crate compiles to wasm and must not depend on `provider`, nor the
+//! provider on `app`; both depend on this.
+
+/// The longest note to the customer (the CIBA request's `custom_message`), in characters: it
+/// must fit an SMS with the link.
+pub const MAX_NOTE_CHARS: usize = 100;
+
+/// Why a note to the customer was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoteError {
+    /// Nothing but spaces.
+    Empty,
+    /// More than [`MAX_NOTE_CHARS`] characters.
+    TooLong,
+    /// Markup, a web address, or a control, invisible or direction-changing character.
+    NotPlainText,
+}
+
+impl NoteError {
+    /// A sentence for the agent.
+    pub fn sentence(self) -> String {
+        match self {
+            Self::Empty => "The note to the customer is empty.".to_owned(),
+            Self::TooLong => {
+                format!("Keep the note to the customer to {MAX_NOTE_CHARS} characters or fewer.")
+            }
+            Self::NotPlainText => "The note to the customer must be plain text: no markup, web \
+                                   addresses or invisible characters."
+                .to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for NoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sentence())
+    }
+}
+
+impl std::error::Error for NoteError {}
+
+/// Checks a note to the customer and returns it trimmed: plain text of 1 to
+/// [`MAX_NOTE_CHARS`] characters, no control, invisible or direction-changing characters, no
+/// markup and no web addresses.
+pub fn check_note(value: &str) -> Result<&str, NoteError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(NoteError::Empty);
+    }
+    if value.chars().count() > MAX_NOTE_CHARS {
+        return Err(NoteError::TooLong);
+    }
+    let lower = value.to_lowercase();
+    let plain = !value.chars().any(|c| invisible(c) || c == '<' || c == '>')
+        && !lower.contains("://")
+        && !lower.contains("www.")
+        && !lower.split_whitespace().any(looks_like_address);
+    if plain {
+        Ok(value)
+    } else {
+        Err(NoteError::NotPlainText)
+    }
+}
+
+/// Whether `c` is a control character, or one that is invisible or changes the text's
+/// direction: every format character (Unicode category Cf: zero-width and joiners, direction
+/// marks, embeddings, overrides and isolates, the Arabic letter mark, the Mongolian vowel
+/// separator, soft hyphens, interlinear annotations, tags), line and paragraph separators, and
+/// the blank fillers and joiners that render as nothing.
+pub fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// Whether a word reads as a bare web address such as `evil.example/login` or `bank.co.uk`:
+/// labels of letters, digits and hyphens joined by dots (ASCII or look-alike), the last of them
+/// two or more letters, or a dotted IPv4 address. Numbers such as `10.5` and abbreviations such
+/// as `e.g.` pass.
+fn looks_like_address(word: &str) -> bool {
+    let word: String = word
+        .chars()
+        .map(|c| match c {
+            '\u{3002}' | '\u{FF0E}' | '\u{FF61}' => '.',
+            c => c,
+        })
+        .collect();
+    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+    let host = word.split(['/', '?', '#', ':']).next().unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    // A dotted IPv4 address (`192.0.2.7/login`) is a web address too.
+    let ipv4 = labels.len() == 4
+        && labels.iter().all(|label| {
+            (1..=3).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_digit())
+                && label.parse::<u16>().is_ok_and(|n| n <= 255)
+        });
+    ipv4 || labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn notes_are_plain_text_of_at_most_the_limit() {
+        for (bad, why) in [
+            ("Click https://evil.example", NoteError::NotPlainText),
+            ("visit www.evil.example", NoteError::NotPlainText),
+            ("go to evil.example/login now", NoteError::NotPlainText),
+            ("see bank.co.uk.", NoteError::NotPlainText),
+            ("visit evil\u{3002}example", NoteError::NotPlainText),
+            ("<script>", NoteError::NotPlainText),
+            ("two\nlines", NoteError::NotPlainText),
+            ("\u{202E}reversed", NoteError::NotPlainText),
+            ("zero\u{200B}width", NoteError::NotPlainText),
+            ("", NoteError::Empty),
+            ("   ", NoteError::Empty),
+        ] {
+            assert_eq!(check_note(bad), Err(why), "{bad:?}");
+        }
+        let longest = "x".repeat(MAX_NOTE_CHARS);
+        assert_eq!(check_note(&longest), Ok(longest.as_str()));
+        assert_eq!(check_note(&format!("{longest}x")), Err(NoteError::TooLong));
+        // Characters, not bytes.
+        let accents = "é".repeat(MAX_NOTE_CHARS);
+        assert_eq!(check_note(&accents), Ok(accents.as_str()));
+        assert_eq!(
+            check_note("  Is this you? Call 555.0101 "),
+            Ok("Is this you? Call 555.0101")
+        );
+        assert!(NoteError::TooLong.sentence().contains("100"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_gets_an_answer_and_accepted_notes_are_kept(text in "\\PC{0,140}") {
+            match check_note(&text) {
+                Ok(note) => {
+                    prop_assert_eq!(note, text.trim());
+                    prop_assert!(note.chars().count() <= MAX_NOTE_CHARS);
+                    prop_assert_eq!(check_note(note), Ok(note));
+                }
+                Err(NoteError::TooLong) => prop_assert!(text.trim().chars().count() > MAX_NOTE_CHARS),
+                Err(_) => {}
+            }
+        }
+    }
+}
