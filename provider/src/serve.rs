@@ -12,21 +12,26 @@
 //!   [`ServeLimits::request_timeout`] to answer (then the client gets 503 with a sentence) and
 //!   the whole exchange ends at most [`ServeLimits::header_timeout`] later (a client that does
 //!   not read its answer is cut). An event stream (`Content-Type: text/event-stream`) has no
-//!   bound once its head is sent: it ends when the handler ends it or the client goes away;
+//!   overall bound once its head is sent, but it must send something (an event or a keep-alive
+//!   comment) at least every [`ServeLimits::idle_timeout`], or it is cut as idle;
 //! - **idle**: between a response and the next request's first byte: at most
 //!   [`ServeLimits::idle_timeout`] (hyper's HTTP/1 has no idle timeout of its own).
 //!
 //! A connection over its bound is closed. At most [`ServeLimits::max_connections`] connections
 //! are open at once: when they are, no more are accepted (new ones wait in the kernel's backlog)
-//! until one closes.
+//! until one closes. Of those, at most [`ServeLimits::max_streams`] may hold an event stream: a
+//! stream beyond that is answered 503 with a sentence, so long-lived streams can never take
+//! every connection and leave none for pages, sign-ins and the approval page.
 //!
 //! hyper's own `header_read_timeout` starts when a connection goes idle, so it would close idle
 //! connections at the header timeout; it is set to the header and idle timeouts together, as a
 //! backstop behind the phases above that never fires first.
 //!
 //! When the shutdown future completes, no more connections are accepted, idle ones are closed,
+//! event streams are closed (a browser's `EventSource` reconnects and resumes where it was),
 //! and [`serve`] returns once the requests in flight are answered, as with `axum::serve`'s
-//! `with_graceful_shutdown` (open event streams are waited for too; their handlers end them).
+//! `with_graceful_shutdown`, or after [`ServeLimits::shutdown_grace`], when the connections
+//! still open are dropped: one slow client cannot hold a stop forever.
 //!
 //! Handlers still get the peer's address as [`ConnectInfo<SocketAddr>`].
 //!
@@ -68,13 +73,19 @@ pub struct ServeLimits {
     /// How long a request head (request line and headers) may take to arrive, from the accept
     /// or from its first byte. Default 10 s.
     pub header_timeout: Duration,
-    /// How long a connection may stay open between requests. Default 60 s.
+    /// How long a connection may stay open between requests, and an event stream without
+    /// sending anything. Default 60 s.
     pub idle_timeout: Duration,
     /// How long a handler may take to answer; then the client gets 503. Event streams are
     /// bounded only until their head is sent. Default 30 s.
     pub request_timeout: Duration,
     /// How many connections may be open at once. Default 2048.
     pub max_connections: usize,
+    /// How many of them may hold an event stream at once; more are answered 503. Default 1024.
+    pub max_streams: usize,
+    /// How long a shutdown waits for the requests in flight before it drops their
+    /// connections. Default 10 s.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServeLimits {
@@ -84,6 +95,8 @@ impl Default for ServeLimits {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             max_connections: 2048,
+            max_streams: 1024,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -100,7 +113,9 @@ pub async fn serve(
         .unwrap_or(u32::MAX)
         .max(1);
     let slots = Arc::new(Semaphore::new(cap as usize));
+    let streams = Arc::new(Semaphore::new(limits.max_streams));
     let stopping = CancellationToken::new();
+    let abort = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -124,16 +139,33 @@ pub async fn serve(
         tokio::spawn(connection(
             stream,
             peer,
-            router.clone(),
-            limits,
+            Shared {
+                router: router.clone(),
+                limits,
+                streams: streams.clone(),
+            },
             permit,
-            stopping.clone(),
+            Stop {
+                graceful: stopping.clone(),
+                abort: abort.clone(),
+            },
         ));
     }
     drop(listener);
     stopping.cancel();
     // Every connection holds a slot until it closes: all slots back means all closed.
-    let _all = slots.acquire_many(cap).await;
+    if tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(cap))
+        .await
+        .is_err()
+    {
+        let open = cap as usize - slots.available_permits();
+        tracing::warn!(
+            open,
+            "connections still busy after the shutdown grace period are dropped"
+        );
+        abort.cancel();
+        let _all = slots.acquire_many(cap).await;
+    }
     Ok(())
 }
 
@@ -151,15 +183,30 @@ async fn on_accept_error(error: &io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
+/// What every connection of one [`serve`] shares.
+#[derive(Clone)]
+struct Shared {
+    router: Router,
+    limits: ServeLimits,
+    /// One permit per open event stream.
+    streams: Arc<Semaphore>,
+}
+
+/// The two steps of a shutdown: finish what is in flight, then drop what is left.
+struct Stop {
+    graceful: CancellationToken,
+    abort: CancellationToken,
+}
+
 /// Serves one connection until it ends, overruns its phase's bound, or is shut down.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    router: Router,
-    limits: ServeLimits,
+    shared: Shared,
     permit: OwnedSemaphorePermit,
-    stopping: CancellationToken,
+    stop: Stop,
 ) {
+    let limits = shared.limits;
     let watch = Arc::new(Watch::new());
     let io = TokioIo::new(Tracked {
         stream,
@@ -168,7 +215,7 @@ async fn connection(
     let service = {
         let watch = watch.clone();
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            exchange(router.clone(), watch.clone(), limits, peer, request)
+            exchange(shared.clone(), watch.clone(), peer, request)
         })
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -180,6 +227,10 @@ async fn connection(
     let mut conn = std::pin::pin!(conn);
     let mut shutting_down = false;
     loop {
+        // A stream never ends by itself; at a shutdown it is closed and its browser resumes.
+        if shutting_down && matches!(watch.phase(), Phase::Stream(_)) {
+            break;
+        }
         let deadline = watch.deadline(&limits);
         let overrun = async {
             match deadline {
@@ -194,10 +245,11 @@ async fn connection(
                 }
                 break;
             }
-            () = stopping.cancelled(), if !shutting_down => {
+            () = stop.graceful.cancelled(), if !shutting_down => {
                 shutting_down = true;
                 conn.as_mut().graceful_shutdown();
             }
+            () = stop.abort.cancelled() => break,
             () = watch.changed.notified() => {}
             () = overrun => {
                 if watch.deadline(&limits).is_some_and(|at| at <= Instant::now()) {
@@ -212,12 +264,16 @@ async fn connection(
 
 /// One request: the handler within the time limit, the peer's address for it, and the phase.
 async fn exchange(
-    router: Router,
+    shared: Shared,
     watch: Arc<Watch>,
-    limits: ServeLimits,
     peer: SocketAddr,
     request: hyper::Request<hyper::body::Incoming>,
 ) -> Result<Response<Exchange>, Infallible> {
+    let Shared {
+        router,
+        limits,
+        streams,
+    } = shared;
     let started = Instant::now();
     watch.set(Phase::Busy(started.checked_add(
         limits.request_timeout.saturating_add(limits.header_timeout),
@@ -231,18 +287,48 @@ async fn exchange(
         Ok(Err(never)) => match never {},
         Err(_elapsed) => too_slow(limits.request_timeout),
     };
-    if is_event_stream(response.headers()) {
-        watch.set(Phase::Busy(None));
-    }
-    Ok(response.map(|body| Exchange { body, _busy: guard }))
+    let mut seat = None;
+    let response = if is_event_stream(response.headers()) {
+        match streams.try_acquire_owned() {
+            Ok(permit) => {
+                seat = Some(permit);
+                watch.set(Phase::Stream(Instant::now()));
+                response
+            }
+            // Dropping the response ends the handler's stream.
+            Err(_full) => too_many_streams(),
+        }
+    } else {
+        response
+    };
+    Ok(response.map(|body| Exchange {
+        body,
+        stream: seat,
+        busy: guard,
+    }))
+}
+
+/// The answer to an event stream beyond [`ServeLimits::max_streams`].
+fn too_many_streams() -> Response {
+    let mut response = unavailable(
+        "Too many live streams are open on this server right now. Try again in a minute.",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    response
 }
 
 /// The answer to a request its handler did not answer in time.
 fn too_slow(limit: Duration) -> Response {
-    let sentence = format!(
+    unavailable(&format!(
         "The request took longer than {} seconds and was stopped. Try again.",
         limit.as_secs_f64()
-    );
+    ))
+}
+
+/// A 503 in the shape both sides' clients read: OAuth's error fields and the BFF's `message`.
+fn unavailable(sentence: &str) -> Response {
     let body = serde_json::json!({
         "error": "temporarily_unavailable",
         "error_description": sentence,
@@ -269,8 +355,10 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
 enum Phase {
     /// Waiting for a request head since then.
     Head(Instant),
-    /// Answering a request; the exchange must end by then (`None`: an event stream).
+    /// Answering a request; the exchange must end by then.
     Busy(Option<Instant>),
+    /// Sending an event stream, whose last frame went out then.
+    Stream(Instant),
     /// Between requests since then.
     Idle(Instant),
 }
@@ -280,6 +368,7 @@ impl Phase {
         match self {
             Self::Head(_) => "head",
             Self::Busy(_) => "busy",
+            Self::Stream(_) => "stream",
             Self::Idle(_) => "idle",
         }
     }
@@ -320,11 +409,22 @@ impl Watch {
         }
     }
 
+    /// A stream sent a frame: its quiet period starts again.
+    fn frame_sent(&self) {
+        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Phase::Stream(_) = *phase {
+            *phase = Phase::Stream(Instant::now());
+            drop(phase);
+            self.changed.notify_one();
+        }
+    }
+
     /// When the current phase is over its bound.
     fn deadline(&self, limits: &ServeLimits) -> Option<Instant> {
         match self.phase() {
             Phase::Head(since) => since.checked_add(limits.header_timeout),
             Phase::Busy(until) => until,
+            Phase::Stream(since) => since.checked_add(limits.idle_timeout),
             Phase::Idle(since) => since.checked_add(limits.idle_timeout),
         }
     }
@@ -341,11 +441,13 @@ impl Drop for Busy {
     }
 }
 
-/// A response body that keeps its connection busy until it is dropped.
+/// A response body that keeps its connection busy until it is dropped. An event stream's
+/// also holds its seat among [`ServeLimits::max_streams`] and marks each frame it sends.
 #[derive(Debug)]
 struct Exchange {
     body: Body,
-    _busy: Busy,
+    stream: Option<OwnedSemaphorePermit>,
+    busy: Busy,
 }
 
 impl HttpBody for Exchange {
@@ -356,7 +458,11 @@ impl HttpBody for Exchange {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if self.stream.is_some() && matches!(polled, Poll::Ready(Some(Ok(_)))) {
+            self.busy.0.frame_sent();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -7,9 +7,22 @@
 //! what happens and in which order (never that something is fast); each wait has a generous
 //! bound so that a server without the limit fails instead of hanging.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
-use axum::{Router, extract::ConnectInfo, routing::get};
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::ConnectInfo,
+    http::header,
+    response::{IntoResponse as _, Response},
+    routing::get,
+};
+use hyper::body::{Body as HttpBody, Frame};
 use provider::serve::{ServeLimits, serve};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -23,9 +36,40 @@ use crate::kit::Op;
 /// Longer than any wait a test means to see happen.
 const BOUND: Duration = Duration::from_secs(10);
 
-/// A router that names the peer (`/peer`) and one that is slow (`/slow`, 5 s).
+/// An event stream's body: a comment every `every`, or (`None`) nothing ever.
+struct Ticks(Option<tokio::time::Interval>);
+
+impl HttpBody for Ticks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match &mut self.0 {
+            Some(interval) => interval
+                .poll_tick(cx)
+                .map(|_| Some(Ok(Frame::data(Bytes::from_static(b": tick\n\n"))))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+fn event_stream(every: Option<Duration>) -> Response {
+    let ticks = Ticks(every.map(tokio::time::interval));
+    ([(header::CONTENT_TYPE, "text/event-stream")], Body::new(ticks)).into_response()
+}
+
+/// A router that names the peer (`/peer`), one that is slow (`/slow`, 5 s), an event stream
+/// that ticks every 100 ms (`/stream`) and one that never sends a frame (`/mute`).
 fn app() -> Router {
     Router::new()
+        .route(
+            "/stream",
+            get(|| async { event_stream(Some(Duration::from_millis(100))) }),
+        )
+        .route("/mute", get(|| async { event_stream(None) }))
         .route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
@@ -59,7 +103,25 @@ fn limits() -> ServeLimits {
         idle_timeout: Duration::from_secs(20),
         request_timeout: Duration::from_secs(20),
         max_connections: 2048,
+        max_streams: 2048,
+        shutdown_grace: Duration::from_secs(20),
     }
+}
+
+/// Sends `GET path` and reads the answer's head: its status and the head's text.
+async fn open(addr: SocketAddr, path: &str) -> (TcpStream, u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(get_request(path).as_bytes()).await.unwrap();
+    let mut buffer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buffer.ends_with(b"\r\n\r\n") {
+        let read = timeout(BOUND, stream.read(&mut byte)).await.unwrap().unwrap();
+        assert_eq!(read, 1, "closed before the head was complete");
+        buffer.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buffer).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (stream, status, head)
 }
 
 fn get_request(path: &str) -> String {
@@ -323,6 +385,126 @@ async fn case_28_shutdown_finishes_the_requests_in_flight() {
         .unwrap()
         .unwrap();
     assert_eq!((status, body.as_str()), (200, "late"));
+    timeout(BOUND, server).await.unwrap().unwrap().unwrap();
+}
+
+/// With room for two event streams, a third is answered 503 with a sentence at once, while
+/// plain requests are still served; when a stream closes, its seat is free again.
+#[tokio::test]
+async fn case_28_event_streams_cannot_take_every_connection() {
+    let (addr, stop) = served(ServeLimits {
+        max_streams: 2,
+        ..limits()
+    })
+    .await;
+    let (first, status, _) = open(addr, "/stream").await;
+    assert_eq!(status, 200);
+    let (_second, status, _) = open(addr, "/mute").await;
+    assert_eq!(status, 200);
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    third
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: countersign\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    timeout(BOUND, third.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_lowercase().contains("retry-after: 60"), "{answer}");
+    assert!(answer.contains("Too many live streams are open"), "{answer}");
+    // The streams do not take the seats of plain requests.
+    let (_peer, status, _) = open(addr, "/peer").await;
+    assert_eq!(status, 200);
+    // The ticking stream's seat comes back once the server notices it is gone.
+    drop(first);
+    let freed = async {
+        loop {
+            let (_stream, status, _) = open(addr, "/stream").await;
+            if status == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert!(timeout(BOUND, freed).await.is_ok(), "the seat never came back");
+    stop.cancel();
+}
+
+/// An event stream has no overall bound, but one that sends nothing for the idle limit is
+/// closed; one that ticks lives on.
+#[tokio::test]
+async fn case_28_an_event_stream_that_sends_nothing_is_closed_as_idle() {
+    let idle_timeout = Duration::from_millis(400);
+    let (addr, stop) = served(ServeLimits {
+        idle_timeout,
+        request_timeout: Duration::from_millis(200),
+        ..limits()
+    })
+    .await;
+    let (mut ticking, status, _) = open(addr, "/stream").await;
+    assert_eq!(status, 200);
+    let (mut mute, status, _) = open(addr, "/mute").await;
+    assert_eq!(status, 200);
+    let opened = Instant::now();
+    assert!(closed_within(&mut mute, BOUND).await, "a mute stream was kept");
+    assert!(opened.elapsed() >= idle_timeout / 2);
+    // The ticking one is still open, three idle limits later.
+    assert!(!closed_within(&mut ticking, idle_timeout * 3).await, "a live stream was cut");
+    stop.cancel();
+}
+
+/// A shutdown closes event streams (their browsers resume elsewhere) instead of waiting for
+/// them, and then returns.
+#[tokio::test]
+async fn case_28_shutdown_closes_event_streams() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(serve(
+        listener,
+        app(),
+        limits(),
+        stop.clone().cancelled_owned(),
+    ));
+    let (mut ticking, status, _) = open(addr, "/stream").await;
+    assert_eq!(status, 200);
+    let (mut mute, status, _) = open(addr, "/mute").await;
+    assert_eq!(status, 200);
+    stop.cancel();
+    assert!(closed_within(&mut ticking, BOUND).await);
+    assert!(closed_within(&mut mute, BOUND).await);
+    // The grace period is 20 s: the server returned because nothing was left, not by it.
+    timeout(BOUND, server).await.unwrap().unwrap().unwrap();
+}
+
+/// A request still running when the shutdown grace period ends is dropped, unanswered, and
+/// the server returns: one slow handler cannot hold a stop.
+#[tokio::test]
+async fn case_28_shutdown_drops_what_outlasts_its_grace_period() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(serve(
+        listener,
+        app(),
+        ServeLimits {
+            shutdown_grace: Duration::from_millis(300),
+            ..limits()
+        },
+        stop.clone().cancelled_owned(),
+    ));
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    busy.write_all(get_request("/slow").as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.cancel();
+    // The handler takes 5 s: with no grace limit its "late" would arrive before BOUND.
+    let answer = timeout(BOUND, read_response(&mut busy)).await.unwrap();
+    assert_eq!(answer, None, "answered after the grace period");
     timeout(BOUND, server).await.unwrap().unwrap().unwrap();
 }
 

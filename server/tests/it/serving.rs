@@ -25,6 +25,7 @@ async fn case_28_an_event_stream_lives_past_the_request_time_limit() {
         idle_timeout: Duration::from_secs(60),
         request_timeout: Duration::from_secs(1),
         max_connections: 64,
+        ..ServeLimits::default()
     };
     let app = TestApp::spawn_limited(limits).await;
     let agent = app.sign_in(AGENT).await;
