@@ -58,7 +58,11 @@ impl HttpBody for Ticks {
 
 fn event_stream(every: Option<Duration>) -> Response {
     let ticks = Ticks(every.map(tokio::time::interval));
-    ([(header::CONTENT_TYPE, "text/event-stream")], Body::new(ticks)).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::new(ticks),
+    )
+        .into_response()
 }
 
 /// A router that names the peer (`/peer`), one that is slow (`/slow`, 5 s), an event stream
@@ -111,11 +115,17 @@ fn limits() -> ServeLimits {
 /// Sends `GET path` and reads the answer's head: its status and the head's text.
 async fn open(addr: SocketAddr, path: &str) -> (TcpStream, u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(get_request(path).as_bytes()).await.unwrap();
+    stream
+        .write_all(get_request(path).as_bytes())
+        .await
+        .unwrap();
     let mut buffer = Vec::new();
     let mut byte = [0u8; 1];
     while !buffer.ends_with(b"\r\n\r\n") {
-        let read = timeout(BOUND, stream.read(&mut byte)).await.unwrap().unwrap();
+        let read = timeout(BOUND, stream.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(read, 1, "closed before the head was complete");
         buffer.push(byte[0]);
     }
@@ -413,8 +423,14 @@ async fn case_28_event_streams_cannot_take_every_connection() {
         .unwrap();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.to_lowercase().contains("retry-after: 60"), "{answer}");
-    assert!(answer.contains("Too many live streams are open"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("retry-after: 60"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("Too many live streams are open"),
+        "{answer}"
+    );
     // The streams do not take the seats of plain requests.
     let (_peer, status, _) = open(addr, "/peer").await;
     assert_eq!(status, 200);
@@ -429,7 +445,10 @@ async fn case_28_event_streams_cannot_take_every_connection() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    assert!(timeout(BOUND, freed).await.is_ok(), "the seat never came back");
+    assert!(
+        timeout(BOUND, freed).await.is_ok(),
+        "the seat never came back"
+    );
     stop.cancel();
 }
 
@@ -449,10 +468,16 @@ async fn case_28_an_event_stream_that_sends_nothing_is_closed_as_idle() {
     let (mut mute, status, _) = open(addr, "/mute").await;
     assert_eq!(status, 200);
     let opened = Instant::now();
-    assert!(closed_within(&mut mute, BOUND).await, "a mute stream was kept");
+    assert!(
+        closed_within(&mut mute, BOUND).await,
+        "a mute stream was kept"
+    );
     assert!(opened.elapsed() >= idle_timeout / 2);
     // The ticking one is still open, three idle limits later.
-    assert!(!closed_within(&mut ticking, idle_timeout * 3).await, "a live stream was cut");
+    assert!(
+        !closed_within(&mut ticking, idle_timeout * 3).await,
+        "a live stream was cut"
+    );
     stop.cancel();
 }
 
