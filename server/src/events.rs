@@ -61,18 +61,29 @@
 //! browser's reconnect gets 401. A store failure also ends the stream; the browser reconnects
 //! with `Last-Event-ID` and loses nothing.
 //!
+//! # How many
+//!
+//! An agent has at most [`STREAMS_PER_AGENT`] streams open ([`Seats`]): a new one ends the
+//! agent's oldest, whose browser (if it is still there) reconnects and resumes from its last
+//! id. A half-open connection from a laptop that went away therefore never locks its agent
+//! out, and one agent cannot hold more than a few of the listener's stream seats
+//! ([`provider::serve::ServeLimits::max_streams`]).
+//!
 //! # Shutdown
 //!
-//! axum's graceful shutdown waits for open responses, and an event stream never ends by
-//! itself. [`frames`] therefore takes a `stop` future that ends it. The route has no shutdown
-//! signal to pass yet (it gets only [`AppState`]), so it passes one that never completes: until
-//! the BFF exposes one (for instance the engine's shutdown token, cancelled first by
-//! [`crate::Running::stop`]), stopping the server waits for open consoles to disconnect.
+//! An event stream never ends by itself. [`frames`] therefore takes a `stop` future that ends
+//! it: the route passes the engine's shutdown (cancelled first by [`crate::Running::stop`]) or
+//! the agent's newer stream taking its seat, whichever comes first. The listener also closes
+//! open streams when it shuts down.
 
 use std::{
     collections::{HashMap, VecDeque},
     convert::Infallible,
     pin::Pin,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -90,7 +101,10 @@ use axum::{
 use futures_util::{FutureExt as _, Stream, StreamExt as _, stream};
 use serde::Deserialize;
 use tokio::{
-    sync::broadcast::{self, error::RecvError},
+    sync::{
+        Notify,
+        broadcast::{self, error::RecvError},
+    },
     time::Instant,
 };
 
@@ -109,6 +123,80 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const SESSION_CHECK: Duration = Duration::from_secs(30);
 /// Events read from the store at once.
 pub const PAGE: i64 = 100;
+/// Event streams one agent may have open at once; a newer one ends the oldest.
+pub const STREAMS_PER_AGENT: usize = 8;
+
+/// The event streams open per agent, at most [`STREAMS_PER_AGENT`] each.
+#[derive(Debug, Default)]
+pub struct Seats {
+    open: Mutex<HashMap<String, VecDeque<(u64, Arc<Notify>)>>>,
+    next: AtomicU64,
+}
+
+/// One open stream's seat: given back when dropped; [`Seat::ended`] completes when a newer
+/// stream of the same agent took it.
+#[derive(Debug)]
+pub struct Seat {
+    seats: Arc<Seats>,
+    agent: String,
+    id: u64,
+    ended: Arc<Notify>,
+}
+
+impl Seats {
+    /// A seat for a new stream of `agent` (their `sub`), ending their oldest beyond the limit.
+    pub fn take(self: &Arc<Self>, agent: &str) -> Seat {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let ended = Arc::new(Notify::new());
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let streams = open.entry(agent.to_owned()).or_default();
+        streams.push_back((id, ended.clone()));
+        while streams.len() > STREAMS_PER_AGENT {
+            if let Some((_, oldest)) = streams.pop_front() {
+                // A stored permit: the oldest ends even if it is not waiting right now.
+                oldest.notify_one();
+            }
+        }
+        Seat {
+            seats: self.clone(),
+            agent: agent.to_owned(),
+            id,
+            ended,
+        }
+    }
+
+    /// How many streams `agent` has open.
+    pub fn open(&self, agent: &str) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(agent)
+            .map_or(0, VecDeque::len)
+    }
+}
+
+impl Seat {
+    /// Completes when a newer stream of the same agent has taken this seat.
+    pub async fn ended(&self) {
+        self.ended.notified().await;
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let mut open = self
+            .seats
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(streams) = open.get_mut(&self.agent) {
+            streams.retain(|(id, _)| *id != self.id);
+            if streams.is_empty() {
+                open.remove(&self.agent);
+            }
+        }
+    }
+}
 
 /// The route of the event stream.
 pub fn routes() -> Router<AppState> {
@@ -209,18 +297,21 @@ async fn events(
     let Ok(after) = start_after(&headers, query.after.as_deref()) else {
         return refusal(StatusCode::BAD_REQUEST, "The event id is not valid.");
     };
+    let seat = state.bff.streams.take(&session.agent.sub);
     let subscription = Subscription {
         session,
         idle: state.bff.session_idle,
         after,
     };
-    match frames(
-        state.bff.engine.clone(),
-        subscription,
-        state.bff.engine.stopping(),
-    )
-    .await
-    {
+    let stopping = state.bff.engine.stopping();
+    // The seat lives as long as the stream (the future is dropped with it).
+    let stop = async move {
+        tokio::select! {
+            () = stopping => {}
+            () = seat.ended() => {}
+        }
+    };
+    match frames(state.bff.engine.clone(), subscription, stop).await {
         Ok(frames) => response(frames),
         Err(error) => {
             tracing::warn!(%error, "an event stream cannot start: the store failed");

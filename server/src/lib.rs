@@ -91,6 +91,8 @@ pub struct Bff {
     pub sealer: Arc<sealed::Sealer>,
     /// The BFF's rate limits.
     pub limits: limits::BffLimits,
+    /// The agents' open event streams.
+    pub streams: Arc<events::Seats>,
 }
 
 impl Backend for Bff {
@@ -454,6 +456,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         trust_forwarded_for: config.trust_forwarded_for,
         sealer,
         limits: config.limits,
+        streams: Arc::default(),
     };
     let app = router(AppState {
         leptos_options,

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use axum::body::BodyDataStream;
 use futures_util::{Stream, StreamExt as _};
 use server::{
-    events::{Subscription, frames, response},
+    events::{STREAMS_PER_AGENT, Seats, Subscription, frames, response},
     flows::{
         clock::Clock,
         engine::{Agent, Ciba, Engine, Polled, StartInput, Started},
@@ -661,4 +661,77 @@ async fn an_open_stream_does_not_hold_up_a_graceful_stop() {
         .await
         .expect("the servers stop while a console is connected");
     drop(stream);
+}
+
+#[tokio::test]
+async fn an_agents_seats_end_the_oldest_stream_beyond_the_limit_and_come_back_when_dropped() {
+    let seats = Arc::new(Seats::default());
+    let first = seats.take("agent-a");
+    let mut rest: Vec<_> = (1..STREAMS_PER_AGENT)
+        .map(|_| seats.take("agent-a"))
+        .collect();
+    let other = seats.take("agent-b");
+    assert_eq!(seats.open("agent-a"), STREAMS_PER_AGENT);
+    // At the limit nobody is ended.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), first.ended())
+            .await
+            .is_err()
+    );
+    // One more: the oldest is told to end, even though it was not waiting when told.
+    rest.push(seats.take("agent-a"));
+    tokio::time::timeout(Duration::from_secs(1), first.ended())
+        .await
+        .expect("the oldest stream is ended");
+    assert_eq!(seats.open("agent-a"), STREAMS_PER_AGENT);
+    for seat in &rest {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), seat.ended())
+                .await
+                .is_err()
+        );
+    }
+    // Another agent's streams are theirs alone.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), other.ended())
+            .await
+            .is_err()
+    );
+    assert_eq!(seats.open("agent-b"), 1);
+    // Seats are given back when their streams end.
+    drop(first);
+    assert_eq!(seats.open("agent-a"), STREAMS_PER_AGENT);
+    rest.clear();
+    drop(other);
+    assert_eq!(seats.open("agent-a"), 0);
+    assert_eq!(seats.open("agent-b"), 0);
+}
+
+#[tokio::test]
+async fn over_http_an_agents_newest_stream_ends_their_oldest_beyond_the_limit() {
+    let app = TestApp::spawn().await;
+    let agent = app.sign_in(AGENT).await;
+    let supervisor = app.sign_in(SUPERVISOR).await;
+    let mut theirs = SseReader::new(app.events(&supervisor, "", None).await);
+    assert_eq!(theirs.frame().await, "retry: 3000");
+    let mut open = Vec::new();
+    for _ in 0..STREAMS_PER_AGENT {
+        let mut reader = SseReader::new(app.events(&agent, "", None).await);
+        assert_eq!(reader.frame().await, "retry: 3000");
+        open.push(reader);
+    }
+    // A half-open stream from a laptop that went away never locks its agent out: the next
+    // one is served and the oldest is closed (its browser, if any, reconnects and resumes).
+    let response = app.events(&agent, "", None).await;
+    assert_eq!(response.status(), 200);
+    let mut newest = SseReader::new(response);
+    assert_eq!(newest.frame().await, "retry: 3000");
+    assert!(open[0].ends_within(Duration::from_secs(10)).await);
+    for reader in &mut open[1..] {
+        assert!(reader.quiet(Duration::from_millis(100)).await);
+    }
+    assert!(newest.quiet(Duration::from_millis(100)).await);
+    assert!(theirs.quiet(Duration::from_millis(100)).await);
+    drop((open, newest, theirs));
+    app.stop().await;
 }

@@ -246,6 +246,13 @@ impl SseReader {
         tokio::time::timeout(wait, self.next_frame()).await.is_err()
     }
 
+    /// Whether the server ends the stream within `wait` (frames before the end are skipped).
+    pub async fn ends_within(&mut self, wait: std::time::Duration) -> bool {
+        tokio::time::timeout(wait, async { while self.next_frame().await.is_some() {} })
+            .await
+            .is_ok()
+    }
+
     async fn next_frame(&mut self) -> Option<String> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
