@@ -14,7 +14,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The wasm build lives in its own target folder, as cargo-leptos keeps it.
 WASM := --target wasm32-unknown-unknown --target-dir target/front
 
-.PHONY: help run build release weigh test lint fmt-check clippy unit replay interop interop-standard e2e screenshots setup clean-data
+.PHONY: help run build release weigh test lint fmt-check clippy unit fuzz replay interop interop-standard e2e screenshots setup clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ weigh: release ## First-load bytes of the approval page and the console (release
 	@scripts/setup.sh weigh
 	scripts/weigh.sh
 
-test: lint unit replay interop interop-standard e2e ## Everything CI runs: format, clippy, Rust tests, the guide's curls, openid-client and oidc-provider interop, browser tests
+test: lint unit fuzz replay interop interop-standard e2e ## Everything CI runs: format, clippy, Rust tests, a bounded fuzz run, the guide's curls, openid-client and oidc-provider interop, browser tests
 	@echo "make test: all passed"
 
 lint: fmt-check clippy ## Format check and clippy with warnings as errors
@@ -63,6 +63,12 @@ clippy:
 unit: ## Rust unit and integration tests
 	@scripts/setup.sh rust-tests
 	cargo test --workspace
+
+# FUZZ_SECONDS per target; `make fuzz FUZZ_SECONDS=600` for a longer hunt.
+FUZZ_SECONDS ?= 20
+fuzz: ## Bounded cargo fuzz run of the provider's parsers of outside input (fuzz/)
+	@scripts/setup.sh fuzz
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 replay: ## Replay the Mosaic guide's curl requests against a fresh countersign-provider
 	@scripts/setup.sh rust

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Countersign's build and tests need, each piece only when it is missing or at the
 # wrong version, so a second run does nothing.
-# Usage: scripts/setup.sh rust|rust-tests|chromium|e2e|binaryen|weigh
+# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh
 #
 # Nothing here downloads from outside the package registries: Rust tools come from crates.io,
 # Chromium, the SMTP test server (python3-aiosmtpd) and brotli from Debian, Playwright and
@@ -42,6 +42,16 @@ rust() {
     say "building wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 6 minutes, once)"
     # Not --locked: its lockfile pins a webpki-roots release that the registry no longer has.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+# cargo fuzz (libFuzzer), for scripts/fuzz.sh. It runs on stable Rust with `--sanitizer none`.
+CARGO_FUZZ_VERSION=0.13.2
+fuzz() {
+  rust
+  if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    say "building cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes, once)"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
   fi
 }
 
@@ -94,10 +104,11 @@ npm_ci() {
 case "${1:-}" in
   rust) rust ;;
   rust-tests) rust; smtp_test_server ;;
+  fuzz) fuzz ;;
   chromium) chromium ;;
   e2e) chromium; npm_ci end2end ;;
   binaryen) npm_ci . ;;
   weigh) brotli_cli ;;
   npm) [ -d "${2:-}" ] || die "usage: $0 npm DIR"; npm_ci "$2" ;;
-  *) die "usage: $0 rust|rust-tests|chromium|e2e|binaryen|weigh|npm DIR" ;;
+  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|npm DIR" ;;
 esac

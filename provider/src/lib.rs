@@ -12,7 +12,8 @@
 //! - [`limits`], [`net`]: rate limits, and the client address they count (shared with the BFF).
 //! - [`sender`]: delivery of links and codes: the development outbox by default, SMTP for
 //!   emails and a signed webhook for SMS messages when configured.
-//! - `http`: the axum router; handlers are thin and call into the modules above.
+//! - `http`: the axum router; handlers are thin and call into the modules above. Its strict
+//!   form reader is public as [`form`].
 //! - [`serve`]: the listener loop with header, idle and request timeouts and a connection cap,
 //!   shared with the BFF.
 //! - [`Provider`]: binds, opens the store, and serves until told to stop.
@@ -33,6 +34,10 @@ pub mod sender;
 pub mod serve;
 pub mod store;
 pub mod tokens;
+
+/// The strict reader of form bodies every endpoint uses (public for the fuzz targets in
+/// `fuzz/`).
+pub use http::form::{self, Form};
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 

@@ -65,6 +65,11 @@ impl Form {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The names sent, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|(name, _)| name.as_str()).collect()
+    }
+
     /// The value of `name`, or `invalid_request` naming it.
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
