@@ -126,10 +126,13 @@ pub const PAGE: i64 = 100;
 /// Event streams one agent may have open at once; a newer one ends the oldest.
 pub const STREAMS_PER_AGENT: usize = 8;
 
+/// One agent's open streams, oldest first: each seat's id and the signal that ends it.
+type AgentSeats = VecDeque<(u64, Arc<Notify>)>;
+
 /// The event streams open per agent, at most [`STREAMS_PER_AGENT`] each.
 #[derive(Debug, Default)]
 pub struct Seats {
-    open: Mutex<HashMap<String, VecDeque<(u64, Arc<Notify>)>>>,
+    open: Mutex<HashMap<String, AgentSeats>>,
     next: AtomicU64,
 }
 
@@ -171,7 +174,7 @@ impl Seats {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(agent)
-            .map_or(0, VecDeque::len)
+            .map_or(0, AgentSeats::len)
     }
 }
 
