@@ -261,6 +261,27 @@ impl Config {
         if !self.dev_outbox {
             return Ok(());
         }
+        // Loopback is no protection behind a reverse proxy on the same host: a proxy is what
+        // forwarded-for trust and an https issuer mean, and it would carry the outbox to the
+        // network.
+        let proxied = if self.trust_forwarded_for {
+            Some(format!("{TRUST_FORWARDED_FOR}=true"))
+        } else {
+            self.issuer
+                .as_deref()
+                .filter(|issuer| issuer.starts_with("https://"))
+                .map(|_| "COUNTERSIGN_PROVIDER_ISSUER is an https URL".to_owned())
+        };
+        if let Some(proxied) = proxied {
+            return Err(ConfigError {
+                variable: DEV_OUTBOX,
+                problem: format!(
+                    "is true, but {proxied}: the provider is behind a reverse proxy, which would \
+                     publish the development outbox's links and codes beyond this machine. \
+                     Unset {DEV_OUTBOX} (development only, on a loopback address without a proxy)"
+                ),
+            });
+        }
         let real = match (&self.delivery.email, &self.delivery.sms) {
             (EmailDelivery::Smtp(_), SmsDelivery::Webhook(_)) => {
                 "COUNTERSIGN_EMAIL_SENDER=smtp and COUNTERSIGN_SMS_SENDER=webhook"
@@ -944,6 +965,19 @@ mod tests {
             text.contains("smtp and COUNTERSIGN_SMS_SENDER=webhook"),
             "{text}"
         );
+        // Behind a reverse proxy (forwarded-for trusted, or an https issuer): refused too.
+        for proxied in [
+            (TRUST_FORWARDED_FOR, "true"),
+            ("COUNTERSIGN_PROVIDER_ISSUER", "https://id.bank.example"),
+        ] {
+            let error = dev(&[proxied]).unwrap_err();
+            assert_eq!(error.variable, DEV_OUTBOX);
+            let text = error.to_string();
+            assert!(
+                text.contains(proxied.0) && text.contains("reverse proxy"),
+                "{text}"
+            );
+        }
         // Without the switch, a real sender beside the outbox is fine (its messages are kept).
         let mixed = Config::from_lookup(owned_lookup(
             WEBHOOK.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),

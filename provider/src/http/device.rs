@@ -119,7 +119,8 @@ fn check(key: &HashKey, value: &str, account: &str, now: Timestamp) -> Option<St
         return None;
     };
     let issued: i64 = issued.parse().ok()?;
-    let age = now.unix_seconds() - issued;
+    // Saturating: an issue time from the cookie is anything a stranger writes.
+    let age = now.unix_seconds().saturating_sub(issued);
     if !(0..LIFETIME_SECS).contains(&age) || nonce.len() != 22 {
         return None;
     }
@@ -170,6 +171,16 @@ mod tests {
         );
         let tampered = value.replacen("v1.", "v1.A", 1);
         assert!(check(&key, &tampered, "agent@demo.bank", now).is_none());
+    }
+
+    #[test]
+    fn a_cookie_with_an_extreme_issue_time_is_refused_without_overflow() {
+        let key = HashKey::from_bytes([7; 32]);
+        let now = Timestamp(1_800_000_000_000);
+        for issued in [i64::MIN, i64::MAX, -1] {
+            let value = format!("v1.{}.{issued}.AAAA", "A".repeat(22));
+            assert!(check(&key, &value, "agent@demo.bank", now).is_none());
+        }
     }
 
     #[test]

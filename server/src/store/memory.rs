@@ -715,6 +715,7 @@ impl Store for MemoryStore {
                 .filter(|s| {
                     s.identifier.as_deref() == Some(identifier)
                         && s.code_sent_at.is_some()
+                        && s.code_binding.is_some()
                         && s.expires_at > now
                 })
                 .max_by_key(|s| s.code_sent_at)

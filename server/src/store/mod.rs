@@ -222,7 +222,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError>;
 
     /// The id hash of the live session (at `now`) that sent the newest code to `identifier`,
-    /// if any: a provider without code bindings keeps only that code.
+    /// if any: a provider without code bindings keeps only that code. Only sessions that
+    /// really sent one count (their `code_binding` is set), never one whose page only said so.
     async fn newest_code_session(
         &self,
         identifier: &str,

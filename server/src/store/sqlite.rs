@@ -427,7 +427,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT id_hash FROM customer_sessions
-             WHERE identifier = ? AND code_sent_at IS NOT NULL AND expires_at > ?
+             WHERE identifier = ? AND code_sent_at IS NOT NULL AND code_binding IS NOT NULL
+               AND expires_at > ?
              ORDER BY code_sent_at DESC LIMIT 1",
         )
         .bind(identifier)
@@ -1564,6 +1565,16 @@ pub(super) mod tests {
         // A session that sent nothing does not count.
         store
             .insert_customer_session(&customer_session(b"cs-z", "req-z", 4_000))
+            .await
+            .unwrap();
+        // Nor does one whose page said "sent" when nothing was (a stranger's step on a link
+        // that is not live, with the customer's address typed): it must not make the real
+        // code look replaced.
+        store
+            .insert_customer_session(&CustomerSession {
+                code_binding: None,
+                ..sent(b"cs-w", "req-w", 4_000)
+            })
             .await
             .unwrap();
         assert_eq!(
