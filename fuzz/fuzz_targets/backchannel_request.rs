@@ -14,16 +14,7 @@ fuzz_target!(|body: &[u8]| {
     let Ok(form) = Form::parse(body) else {
         return;
     };
-    let raw = RawRequest {
-        scope: form.get("scope"),
-        login_hint: form.get("login_hint"),
-        login_hint_token: form.get("login_hint_token"),
-        id_token_hint: form.get("id_token_hint"),
-        binding_message: form.get("binding_message"),
-        requested_expiry: form.get("requested_expiry"),
-        request_context: form.get("request_context"),
-        user_code: form.get("user_code"),
-    };
+    let raw = RawRequest::from(&form);
     match validate(&raw) {
         Ok(valid) => {
             assert!(valid.scopes.iter().any(|scope| scope == "openid"));

@@ -60,16 +60,7 @@ async fn start(
             ));
         }
     };
-    let valid = request::validate(&RawRequest {
-        scope: form.get("scope"),
-        login_hint: form.get("login_hint"),
-        login_hint_token: form.get("login_hint_token"),
-        id_token_hint: form.get("id_token_hint"),
-        binding_message: form.get("binding_message"),
-        requested_expiry: form.get("requested_expiry"),
-        request_context: form.get("request_context"),
-        user_code: form.get("user_code"),
-    })?;
+    let valid = request::validate(&RawRequest::from(&form))?;
     let user = state
         .store
         .customer_by_hint(&client.app_id, &valid.hint)
@@ -376,4 +367,21 @@ async fn decide(
     )
     .await;
     Ok(Json(json!({ "status": status.as_str() })))
+}
+
+/// The backchannel request's parameters as a form carries them (the endpoint and the fuzz
+/// targets read them alike).
+impl<'a> From<&'a Form> for RawRequest<'a> {
+    fn from(form: &'a Form) -> Self {
+        Self {
+            scope: form.get("scope"),
+            login_hint: form.get("login_hint"),
+            login_hint_token: form.get("login_hint_token"),
+            id_token_hint: form.get("id_token_hint"),
+            binding_message: form.get("binding_message"),
+            requested_expiry: form.get("requested_expiry"),
+            request_context: form.get("request_context"),
+            user_code: form.get("user_code"),
+        }
+    }
 }
