@@ -181,9 +181,9 @@ impl Op {
         std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
         let clock = Clock::manual(Timestamp(1_800_000_000_000));
         // The tests read links and codes from the development outbox; the switch may not go
-        // with a real sender, so a test with one reads the kept messages instead
-        // ([`Op::kept_messages`]).
-        let dev_outbox = delivery == Delivery::default();
+        // with a real sender nor behind a reverse proxy, so such a test reads the kept
+        // messages instead ([`Op::kept_messages`]).
+        let dev_outbox = delivery == Delivery::default() && !trust_forwarded_for;
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             issuer: None,
