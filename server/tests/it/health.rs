@@ -98,6 +98,7 @@ async fn a_provider_with_another_issuer_is_down_to_anyone_not_signed_in() {
     let data = TempDir::new().unwrap();
     let mut config = provider_config(&data);
     config.issuer = Some("https://id.elsewhere.example".to_owned());
+    config.dev_outbox = false;
     let provider = provider::Provider::bind(config).await.unwrap();
     let url = format!("http://{}", provider.local_addr().unwrap());
     let stop = tokio_util::sync::CancellationToken::new();
