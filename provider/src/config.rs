@@ -10,7 +10,7 @@
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
 //! | `COUNTERSIGN_DEV_OUTBOX` | `false` | `true` serves the development outbox at `/dev/outbox` and `/dev/outbox.json` (development only: every link and code is public there); refused with a real sender on any channel |
 //! | `COUNTERSIGN_PROVIDER_LIMIT_…` | see [`crate::limits::Limits::default`] | each rate limit, as `MAX/WINDOW` (`600/1m`); the names are in [`crate::limits::Limits::rules_mut`] |
-//! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see [`crate::runtime::LogFormat`]) |
+//! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see `infra::runtime::LogFormat`) |
 //!
 //! With `COUNTERSIGN_EMAIL_SENDER=smtp` (see [`crate::sender::Smtp`]):
 //!
@@ -53,7 +53,13 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use lettre::message::Mailbox;
 use reqwest::Url;
 
-use crate::{crypto::Secret, limits::Limits};
+pub use infra::config::ConfigError;
+use infra::{
+    config::{DEFAULT_DATA_DIR, issuer, number, secret, set, socket_addr, yes_or_no},
+    secret::Secret,
+};
+
+use crate::limits::Limits;
 
 /// Where the provider listens and keeps its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,8 +181,6 @@ pub struct WebhookConfig {
 
 /// The default listening address of the embedded provider.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
-/// The default data folder, relative to the working directory.
-pub const DEFAULT_DATA_DIR: &str = "data";
 /// The default timeout of one SMTP exchange or webhook call.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest timeout a sender may be given: under [`crate::sender::SEND_DEADLINE`], which
@@ -187,35 +191,10 @@ const _: () = assert!(DEFAULT_SEND_TIMEOUT.as_secs() <= MAX_SEND_TIMEOUT.as_secs
 /// The shortest webhook secret accepted.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
-/// A configuration value that cannot be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub variable: &'static str,
-    /// What is wrong with its value.
-    pub problem: String,
-}
-
 /// Names the variable that says a proxy sets `X-Forwarded-For`.
 const TRUST_FORWARDED_FOR: &str = "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR";
 /// Names the development switch that serves the outbox.
 pub const DEV_OUTBOX: &str = "COUNTERSIGN_DEV_OUTBOX";
-
-/// A yes-or-no variable: unset, empty, `false` or `0` is no; `true` or `1` is yes.
-fn yes_or_no(
-    lookup: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-) -> Result<bool, ConfigError> {
-    match lookup(variable).as_deref().map(str::trim) {
-        None | Some("" | "false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some(other) => Err(ConfigError {
-            variable,
-            problem: format!("{other:?} is not true or false"),
-        }),
-    }
-}
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -440,11 +419,6 @@ impl WebhookConfig {
     }
 }
 
-/// A variable's value, or `None` when it is unset or blank.
-fn set(lookup: &impl Fn(&str) -> Option<String>, variable: &str) -> Option<String> {
-    lookup(variable).filter(|value| !value.trim().is_empty())
-}
-
 /// A variable's value, or an error saying it is required.
 fn required(
     lookup: &impl Fn(&str) -> Option<String>,
@@ -468,96 +442,18 @@ fn seconds(
     lookup: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
 ) -> Result<Duration, ConfigError> {
-    let Some(value) = set(lookup, variable) else {
-        return Ok(DEFAULT_SEND_TIMEOUT);
-    };
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|seconds| (1..=MAX_SEND_TIMEOUT.as_secs()).contains(seconds))
-        .map(Duration::from_secs)
-        .ok_or_else(|| ConfigError {
-            variable,
-            problem: format!(
-                "{value:?} is not a whole number of seconds from 1 to {} (a request waits at \
-                 most {} s for its message)",
-                MAX_SEND_TIMEOUT.as_secs(),
-                crate::sender::SEND_DEADLINE.as_secs()
-            ),
-        })
-}
-
-/// A secret given either in `variable` or in the file `file_variable` names; not both.
-///
-/// The secret itself never appears in an error.
-fn secret(
-    lookup: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    file_variable: &'static str,
-) -> Result<Option<Secret>, ConfigError> {
-    match (
-        lookup(variable).filter(|v| !v.is_empty()),
-        set(lookup, file_variable),
-    ) {
-        (Some(_), Some(_)) => Err(ConfigError {
-            variable: file_variable,
-            problem: format!("set either {variable} or {file_variable}, not both"),
-        }),
-        (Some(value), None) => Ok(Some(Secret::new(value))),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path.trim()).map_err(|error| ConfigError {
-                variable: file_variable,
-                problem: format!("cannot read {path:?}: {error}"),
-            })?;
-            let value = text
-                .strip_suffix('\n')
-                .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
-                .unwrap_or(&text);
-            if value.is_empty() {
-                return Err(ConfigError {
-                    variable: file_variable,
-                    problem: format!("{path:?} is empty"),
-                });
-            }
-            Ok(Some(Secret::new(value)))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
-/// Parses a socket address variable, or returns `default` when it is unset.
-pub fn socket_addr(
-    lookup: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: &str,
-) -> Result<SocketAddr, ConfigError> {
-    let value = lookup(variable).unwrap_or_else(|| default.to_owned());
-    value.trim().parse().map_err(|_| ConfigError {
+    let why = format!(
+        "seconds; a request waits at most {} s for its message",
+        crate::sender::SEND_DEADLINE.as_secs()
+    );
+    number(
+        lookup,
         variable,
-        problem: format!("{value:?} is not an address such as 127.0.0.1:3001"),
-    })
-}
-
-/// Checks an issuer identifier: an `http` or `https` URL with a host and no query or fragment
-/// (OpenID Connect Discovery §3). A trailing slash is dropped.
-pub fn issuer(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let value = value.trim();
-    let problem = |why: &str| ConfigError {
-        variable,
-        problem: format!("{value:?} {why}"),
-    };
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| problem("must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(problem("has no host"));
-    }
-    if rest.contains(['?', '#']) || rest.chars().any(char::is_whitespace) {
-        return Err(problem("must not have a query, a fragment or spaces"));
-    }
-    Ok(value.trim_end_matches('/').to_owned())
+        DEFAULT_SEND_TIMEOUT.as_secs(),
+        1..=MAX_SEND_TIMEOUT.as_secs(),
+        Some(&why),
+    )
+    .map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -3,37 +3,16 @@
 //! Everything a client or user holds (client secrets, `auth_req_id`s, tokens, one-time codes) is
 //! stored only as an HMAC-SHA256 under the provider's hash key. The key lives in its own file
 //! (`provider.key`, mode 0600) beside the database, so a copy of the database alone reveals
-//! nothing that can be replayed. Secrets travel in [`Secret`], whose `Debug` is redacted.
+//! nothing that can be replayed. Secrets travel in `infra`'s [`Secret`], whose `Debug` is redacted;
+//! random handles are its [`infra::secret::random_token`].
 
 use std::{fmt, io, path::Path};
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
-use rand::{Rng, RngExt};
+use infra::secret::{Secret, key_file};
+use rand::RngExt;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-
-/// A value that must not be logged or shown: its `Debug` prints `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it (a response body, a hash).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// What a keyed hash is for; hashes for different purposes never collide.
 #[derive(Clone, Copy, Debug)]
@@ -106,73 +85,15 @@ impl HashKey {
     }
 }
 
-/// The 32-byte key in the file at `path`, or a new random one written there first (mode 0600,
-/// never overwriting a file that appeared meanwhile).
-pub fn key_file(path: &Path) -> io::Result<[u8; 32]> {
-    match std::fs::read(path) {
-        Ok(bytes) => bytes.try_into().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not a 32-byte key", path.display()),
-            )
-        }),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            let mut key = [0_u8; 32];
-            rand::rng().fill_bytes(&mut key);
-            write_private(path, &key)?;
-            Ok(key)
-        }
-        Err(error) => Err(error),
-    }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    std::fs::write(path, bytes)
-}
-
-/// A new random handle of 256 bits, base64url without padding (characters `A-Za-z0-9-_`).
-pub fn random_handle() -> Secret {
-    let mut bytes = [0_u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    Secret(URL_SAFE_NO_PAD.encode(bytes))
-}
-
 /// A new six-digit one-time code, uniformly distributed.
 pub fn one_time_code() -> Secret {
     let code: u32 = rand::rng().random_range(0..1_000_000);
-    Secret(format!("{code:06}"))
+    Secret::new(format!("{code:06}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn handles_are_long_random_and_url_safe() {
-        let a = random_handle();
-        let b = random_handle();
-        assert_ne!(a, b);
-        assert_eq!(a.expose().len(), 43);
-        assert!(
-            a.expose()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
-        assert_eq!(format!("{a:?}"), "[redacted]");
-    }
 
     #[test]
     fn codes_have_six_digits() {
@@ -193,22 +114,5 @@ mod tests {
         assert!(!key.verify(Purpose::AuthReqId, "abc", &h));
         assert!(!other.verify(Purpose::Token, "abc", &h));
         assert!(!key.verify(Purpose::Token, "abc", &h[..31]));
-    }
-
-    #[test]
-    fn the_key_file_is_created_once_and_kept_private() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let path = dir.path().join("provider.key");
-        let first = HashKey::load_or_create(&path).unwrap();
-        let again = HashKey::load_or_create(&path).unwrap();
-        assert_eq!(first.0, again.0);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        std::fs::write(&path, b"short").unwrap();
-        assert!(HashKey::load_or_create(&path).is_err());
     }
 }

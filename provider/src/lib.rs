@@ -6,38 +6,33 @@
 //!
 //! - [`config`]: where it listens, its issuer, where its data lives (from the environment).
 //! - [`ciba`]: the protocol rules as plain functions of their inputs and `now`.
-//! - [`clock`]: where `now` comes from (the system, or a manual clock in tests).
 //! - [`crypto`], [`keys`], [`tokens`]: random handles, keyed hashes, signing keys, token issue.
 //! - [`store`]: the SQLite store and its migrations (`migrations/sqlite`); [`seed`] fills it.
-//! - [`limits`], [`net`]: rate limits, and the client address they count (shared with the BFF).
+//! - [`limits`]: the provider's rate limits, counted with `infra`'s windows and client blocks.
 //! - [`sender`]: delivery of links and codes: the development outbox by default, SMTP for
 //!   emails and a signed webhook for SMS messages when configured.
 //! - `http`: the axum router; handlers are thin and call into the modules above. Its strict
 //!   form reader is public as [`form`].
-//! - [`serve`]: the listener loop with header, idle and request timeouts and a connection cap,
-//!   shared with the BFF.
 //! - [`Provider`]: binds, opens the store, and serves until told to stop.
 
 pub mod audit;
 pub mod ciba;
-pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
 mod http;
 pub mod keys;
 pub mod limits;
-pub mod net;
-pub mod runtime;
 pub mod seed;
 pub mod sender;
-pub mod serve;
 pub mod store;
 pub mod tokens;
 
 /// The strict reader of form bodies every endpoint uses (public for the fuzz targets in
 /// `fuzz/`).
 pub use http::form::{self, Form};
+
+use infra::{clock, net, serve};
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use infra::secret::{Secret, random_token};
 use jsonwebtoken::Algorithm;
 use serde::Serialize;
 
 use crate::{
     AppState,
     clock::Timestamp,
-    crypto::{Purpose, Secret, random_handle},
+    crypto::Purpose,
     error::OAuthError,
     keys::IdTokenClaims,
     store::{Client, TokenRecord, User},
@@ -122,7 +123,7 @@ struct Grant<'a> {
 impl Grant<'_> {
     /// A fresh handle of `kind` living `lifetime`, and its record.
     fn token(&self, kind: &str, lifetime: Duration) -> Result<(Secret, TokenRecord), OAuthError> {
-        let token = random_handle();
+        let token = random_token();
         let amr = self
             .authentication
             .map(|a| serde_json::to_string(&a.amr))
@@ -184,7 +185,7 @@ pub fn for_user(
         authentication: Some(request.authentication),
         grant_id: request
             .grant_id
-            .map_or_else(|| random_handle().expose().to_owned(), str::to_owned),
+            .map_or_else(|| random_token().expose().to_owned(), str::to_owned),
         origin: request.origin.as_str(),
         now,
     };
@@ -219,7 +220,7 @@ pub fn for_client(state: &AppState, client: &Client, now: Timestamp) -> Result<I
         user: None,
         scope: "",
         authentication: None,
-        grant_id: random_handle().expose().to_owned(),
+        grant_id: random_token().expose().to_owned(),
         origin: "client_credentials",
         now,
     };

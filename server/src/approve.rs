@@ -49,12 +49,13 @@ use app::{
     ssr::Refusal,
 };
 use axum::http::{HeaderMap, request::Parts};
+use infra::secret::Secret;
 
 use crate::{
     Bff,
     flows::{engine::FlowError, provider::normalised_hint},
     limits,
-    oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError, OtpChannel, Secret},
+    oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError, OtpChannel},
     sealed::Purpose,
     session,
     store::{CustomerSession, Flow, StoreError},

@@ -24,12 +24,15 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::RngExt as _;
+use infra::{
+    html::escape,
+    secret::{Secret, random_token},
+};
 use sha2::{Digest, Sha256};
 
 use crate::{
     AppState, limits,
-    oidc::{Expected, OidcError, Secret},
+    oidc::{Expected, OidcError},
     session::{self, AgentSession},
     store::{PendingLogin, Session},
 };
@@ -80,12 +83,6 @@ pub fn safe_return_to(requested: Option<&str>) -> String {
         }
         _ => "/".to_owned(),
     }
-}
-
-/// 32 random bytes, base64url: a `state`, `nonce` or PKCE verifier (43 characters).
-fn random_token() -> String {
-    let bytes: [u8; 32] = rand::rng().random();
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
@@ -144,9 +141,9 @@ async fn login(
             return unavailable(&return_to);
         }
     };
-    let login_state = random_token();
-    let nonce = random_token();
-    let verifier = random_token();
+    let login_state = random_token().expose().to_owned();
+    let nonce = random_token().expose().to_owned();
+    let verifier = random_token().expose().to_owned();
     let pending = PendingLogin {
         state_hash: session::hash(&login_state),
         nonce: nonce.clone(),
@@ -518,22 +515,6 @@ fn see_other(location: &str, cookie: Option<&str>) -> Response {
     response
 }
 
-/// `text` with the five HTML-special characters escaped.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A small page: a title, one sentence and maybe a link (`href`, text); all escaped.
 fn page(status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Response {
     let link = link
@@ -643,18 +624,11 @@ mod tests {
     }
 
     #[test]
-    fn pkce_is_s256_of_a_long_random_verifier() {
+    fn pkce_is_s256_of_the_verifier() {
         // RFC 7636 Appendix B.
         assert_eq!(
             code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-        let (a, b) = (random_token(), random_token());
-        assert_eq!(a.len(), 43);
-        assert_ne!(a, b);
-        assert!(
-            a.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
     }
 
@@ -680,13 +654,5 @@ mod tests {
         assert_eq!(query_param("a=1&a=2&b=%2F", "a").as_deref(), Some("1"));
         assert_eq!(query_param("a=1&a=2&b=%2F", "b").as_deref(), Some("/"));
         assert_eq!(query_param("", "a"), None);
-    }
-
-    #[test]
-    fn pages_escape_everything() {
-        assert_eq!(
-            escape(r#"<script>"a" & 'b'</script>"#),
-            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
-        );
     }
 }

@@ -34,10 +34,11 @@
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
-pub use provider::config::ConfigError;
-pub use provider::serve::ServeLimits;
+use infra::config::{DEFAULT_DATA_DIR, issuer, number, secret, socket_addr, yes_or_no};
+use infra::secret::Secret;
+pub use infra::{config::ConfigError, serve::ServeLimits};
 
-use crate::oidc::{Profile, Secret};
+use crate::oidc::Profile;
 
 /// The default address of the BFF.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -126,8 +127,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let listen = match set("COUNTERSIGN_ADDR") {
-            Some(_) => provider::config::socket_addr(&set, "COUNTERSIGN_ADDR", DEFAULT_ADDR)?,
-            None => provider::config::socket_addr(&set, "LEPTOS_SITE_ADDR", DEFAULT_ADDR)?,
+            Some(_) => socket_addr(&set, "COUNTERSIGN_ADDR", DEFAULT_ADDR)?,
+            None => socket_addr(&set, "LEPTOS_SITE_ADDR", DEFAULT_ADDR)?,
         };
         let profile = set(PROFILE)
             .map(|value| {
@@ -147,7 +148,7 @@ impl Config {
             }
             (Some(url), profile) => ProviderMode::External {
                 profile: profile.unwrap_or(Profile::Mosaic),
-                url: provider::config::issuer("COUNTERSIGN_PROVIDER_URL", &url)?,
+                url: issuer("COUNTERSIGN_PROVIDER_URL", &url)?,
             },
             (None, None | Some(Profile::Embedded)) => {
                 ProviderMode::Embedded(Box::new(provider::Config::from_lookup(set)?))
@@ -169,37 +170,19 @@ impl Config {
                     problem: "is needed for an external provider".to_owned(),
                 })
         };
-        let secret = match (set(SECRET), set(SECRET_FILE)) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError {
-                    variable: SECRET_FILE,
-                    problem: format!("set {SECRET} or {SECRET_FILE}, not both"),
-                });
-            }
-            (Some(secret), None) => secret,
-            (None, Some(path)) => std::fs::read_to_string(path.trim())
-                .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
-                .map_err(|error| ConfigError {
-                    variable: SECRET_FILE,
-                    problem: format!("cannot read {path:?}: {error}"),
-                })?,
-            (None, None) if embedded => DEMO_CLIENT.1.to_owned(),
-            (None, None) => {
-                return Err(ConfigError {
-                    variable: SECRET,
-                    problem: format!("or {SECRET_FILE} is needed for an external provider"),
-                });
+        let secret = match secret(&set, SECRET, SECRET_FILE)? {
+            Some(secret) => secret,
+            None if embedded => Secret::new(DEMO_CLIENT.1),
+            None => {
+                return Err(ConfigError::new(
+                    SECRET,
+                    format!("or {SECRET_FILE} is needed for an external provider"),
+                ));
             }
         };
-        if secret.is_empty() {
-            return Err(ConfigError {
-                variable: SECRET,
-                problem: "is empty".to_owned(),
-            });
-        }
         let client = Client {
             id: required("COUNTERSIGN_CLIENT_ID", DEMO_CLIENT.0)?,
-            secret: Secret::new(secret),
+            secret,
             // A standard provider has no application id: only Mosaic's API is shaped by one.
             app_id: match &provider {
                 ProviderMode::External {
@@ -212,15 +195,15 @@ impl Config {
             },
         };
         let data_dir = set("COUNTERSIGN_DATA_DIR")
-            .unwrap_or_else(|| provider::config::DEFAULT_DATA_DIR.to_owned())
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned())
             .into();
         let public_url = set("COUNTERSIGN_PUBLIC_URL")
-            .map(|url| provider::config::issuer("COUNTERSIGN_PUBLIC_URL", &url))
+            .map(|url| issuer("COUNTERSIGN_PUBLIC_URL", &url))
             .transpose()?;
-        let minutes = |variable, default, range| number(&set, variable, default, range);
+        let minutes = |variable, default, range| number(&set, variable, default, range, None);
         let session_idle = Duration::from_secs(60 * minutes(IDLE, 30, 1..=1440)?);
-        let session_max = Duration::from_secs(3600 * number(&set, MAX, 12, 1..=168)?);
-        let request_expiry = Duration::from_secs(number(&set, EXPIRY, 300, 10..=3600)?);
+        let session_max = Duration::from_secs(3600 * number(&set, MAX, 12, 1..=168, None)?);
+        let request_expiry = Duration::from_secs(number(&set, EXPIRY, 300, 10..=3600, None)?);
         let display_name = match set(DISPLAY_NAME) {
             None => DEFAULT_DISPLAY_NAME.to_owned(),
             Some(name) => {
@@ -236,16 +219,7 @@ impl Config {
                 name
             }
         };
-        let trust_forwarded_for = match set(TRUST).as_deref().map(str::trim) {
-            None | Some("false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    variable: TRUST,
-                    problem: format!("{other:?} is not true or false"),
-                });
-            }
-        };
+        let trust_forwarded_for = yes_or_no(&set, TRUST)?;
         let site_root = set("COUNTERSIGN_SITE_ROOT")
             .or_else(|| set("LEPTOS_SITE_ROOT"))
             .unwrap_or_else(|| DEFAULT_SITE_ROOT.to_owned())
@@ -308,31 +282,6 @@ const IDLE: &str = "COUNTERSIGN_SESSION_IDLE_MINUTES";
 const MAX: &str = "COUNTERSIGN_SESSION_MAX_HOURS";
 const EXPIRY: &str = "COUNTERSIGN_REQUEST_EXPIRY_SECS";
 const DISPLAY_NAME: &str = "COUNTERSIGN_DISPLAY_NAME";
-
-/// A whole number in `range`, or `default` when unset.
-fn number(
-    set: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
-    let Some(value) = set(variable) else {
-        return Ok(default);
-    };
-    value
-        .trim()
-        .parse()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| ConfigError {
-            variable,
-            problem: format!(
-                "{value:?} is not a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        })
-}
 
 /// The settings of a TOML configuration file, as the variable names they stand for.
 fn read_file_settings(path: &str) -> Result<HashMap<String, String>, ConfigError> {

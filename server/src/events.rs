@@ -67,7 +67,7 @@
 //! agent's oldest, whose browser (if it is still there) reconnects and resumes from its last
 //! id. A half-open connection from a laptop that went away therefore never locks its agent
 //! out, and one agent cannot hold more than a few of the listener's stream seats
-//! ([`provider::serve::ServeLimits::max_streams`]).
+//! ([`infra::serve::ServeLimits::max_streams`]).
 //!
 //! # Shutdown
 //!

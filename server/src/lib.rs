@@ -228,13 +228,13 @@ async fn limit_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let (status, sentence) = match provider::serve::buffer_request(request, MAX_BODY).await {
+    let (status, sentence) = match infra::serve::buffer_request(request, MAX_BODY).await {
         Ok(request) => return next.run(request).await,
-        Err(provider::serve::BodyError::TooLarge) => (
+        Err(infra::serve::BodyError::TooLarge) => (
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("The request body is larger than {} KiB.", MAX_BODY / 1024),
         ),
-        Err(provider::serve::BodyError::Unreadable) => (
+        Err(infra::serve::BodyError::Unreadable) => (
             StatusCode::BAD_REQUEST,
             "The request body could not be read.".to_owned(),
         ),
@@ -463,7 +463,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         bff: Arc::new(bff),
     });
     // Handlers get the peer's address (ConnectInfo), for the per-address rate limits.
-    tasks.spawn(provider::serve::serve(
+    tasks.spawn(infra::serve::serve(
         listener,
         app,
         config.serve_limits,

@@ -4,11 +4,12 @@
 use std::net::SocketAddr;
 
 use axum::{extract::ConnectInfo, http::request::Parts};
-pub use provider::limits::Rule;
-use provider::{
+pub use infra::rate::Rule;
+use infra::{
     clock::Timestamp,
     config::ConfigError,
-    limits::{Window, counter_name, read_rules},
+    net,
+    rate::{Window, counter_name, read_rules},
 };
 use sha2::{Digest, Sha256};
 
@@ -83,7 +84,7 @@ impl BffLimits {
     }
 }
 
-/// Whom a per-IP limit counts, as the provider counts it ([`provider::net`]): the TCP peer, or
+/// Whom a per-IP limit counts, as the provider counts it ([`infra::net`]): the TCP peer, or
 /// behind a trusted reverse proxy the address it appended last to `X-Forwarded-For` (earlier
 /// entries are the client's own claims); IPv4-mapped addresses as the IPv4 host they are, IPv6
 /// per /64.
@@ -92,8 +93,8 @@ pub fn client_address(request: &Parts, trust_forwarded_for: bool) -> String {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    match provider::net::client_ip(tcp, &request.headers, trust_forwarded_for) {
-        Some(ip) => provider::net::client_block(ip),
+    match net::client_ip(tcp, &request.headers, trust_forwarded_for) {
+        Some(ip) => net::client_block(ip),
         None => "unknown".to_owned(),
     }
 }
@@ -350,9 +351,6 @@ mod tests {
         assert_ne!(bad, at("[::ffff:192.0.2.8]:5000"));
         assert_ne!(bad, at("[::ffff:127.0.0.1]:5000"));
         // One function decides for the BFF and the provider.
-        assert_eq!(
-            bad,
-            provider::net::client_block("::ffff:192.0.2.7".parse().unwrap())
-        );
+        assert_eq!(bad, net::client_block("::ffff:192.0.2.7".parse().unwrap()));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use provider::runtime::{self, LogFormat};
+use infra::runtime::{self, LogFormat};
 use server::{Config, start};
 
 #[tokio::main]

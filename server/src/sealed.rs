@@ -54,7 +54,7 @@ impl fmt::Debug for Sealer {
 impl Sealer {
     /// The sealer of the key file at `path`, made with a new random key if it is missing.
     pub fn load_or_create(path: &Path) -> io::Result<Self> {
-        Ok(Self::from_bytes(provider::crypto::key_file(path)?))
+        Ok(Self::from_bytes(infra::secret::key_file(path)?))
     }
 
     /// A sealer with `key` (tests).

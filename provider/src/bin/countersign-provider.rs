@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use provider::{
-    Config, Provider,
-    runtime::{self, LogFormat},
-};
+use infra::runtime::{self, LogFormat};
+use provider::{Config, Provider};
 
 #[tokio::main]
 async fn main() -> ExitCode {

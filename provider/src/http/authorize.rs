@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use infra::{html::escape, secret::random_token};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -28,7 +29,7 @@ use crate::{
     audit::{self, Event, Kind},
     ciba::request::ALLOWED_SCOPES,
     clock::Timestamp,
-    crypto::{Purpose, random_handle},
+    crypto::Purpose,
     error::{ErrorCode, OAuthError},
     limits::{Limits, Rule, Subject},
     store::{AuthorizationCode, Client, User},
@@ -396,7 +397,7 @@ async fn issue_code(
     user: &User,
     now: Timestamp,
 ) -> Result<Response, OAuthError> {
-    let code = random_handle();
+    let code = random_token();
     state
         .store
         .insert_code(&AuthorizationCode {
@@ -414,7 +415,7 @@ async fn issue_code(
             created_at: now.0,
             expires_at: now.plus(CODE_LIFETIME).0,
             used_at: None,
-            grant_id: random_handle().expose().to_owned(),
+            grant_id: random_token().expose().to_owned(),
         })
         .await?;
     let mut params = vec![("code", code.expose()), ("iss", state.issuer.as_str())];
@@ -510,21 +511,6 @@ fn no_store(response: &mut Response) {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn sign_in_page(

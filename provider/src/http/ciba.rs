@@ -2,6 +2,10 @@
 //! `POST /cis/auth/backchannel/complete` (Mosaic's Step 1 callback).
 
 use axum::{Json, body::Bytes, extract::State, http::HeaderMap};
+use infra::{
+    retry::{Attempt, compare_and_set},
+    secret::random_token,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,7 +17,7 @@ use crate::{
         poll::{DEFAULT_INTERVAL, Status},
         request::{self, Channel, RawRequest},
     },
-    crypto::{Purpose, random_handle},
+    crypto::Purpose,
     error::{ErrorCode, OAuthError},
     limits::Subject,
     sender::{self, Outgoing},
@@ -106,7 +110,7 @@ async fn start(
             .await?;
     }
 
-    let auth_req_id = random_handle();
+    let auth_req_id = random_token();
     let id_hash = state
         .hash_key
         .hash(Purpose::AuthReqId, auth_req_id.expose())
@@ -316,46 +320,50 @@ async fn decide(
     };
     // A poll may change the request between the read and the write; read again and retry
     // while it is still pending. Another decision ends it.
-    let mut request = request;
-    let mut attempts = 0;
-    loop {
-        if now.0 >= request.expires_at {
-            return Err(OAuthError::new(
-                ErrorCode::ExpiredToken,
-                "The request has expired; it was not changed.",
-            ));
+    let mut read = Some(request);
+    let decided = compare_and_set(16, || {
+        let known = read.take();
+        let (id_hash, token) = (&id_hash, &token);
+        async move {
+            let request = match known {
+                Some(request) => request,
+                None => state
+                    .store
+                    .backchannel(id_hash)
+                    .await?
+                    .ok_or_else(not_found)?,
+            };
+            if now.0 >= request.expires_at {
+                return Err(OAuthError::new(
+                    ErrorCode::ExpiredToken,
+                    "The request has expired; it was not changed.",
+                ));
+            }
+            if request.status != Status::Pending.as_str() {
+                return Err(OAuthError::new(
+                    ErrorCode::Conflict,
+                    "The request was already decided; it was not changed.",
+                ));
+            }
+            let next = Backchannel {
+                status: status.as_str().to_owned(),
+                decided_at: Some(now.0),
+                auth_time: token.auth_time,
+                amr: token.amr.clone(),
+                ..request.clone()
+            };
+            let written = state
+                .store
+                .update_backchannel(&next, request.version)
+                .await?;
+            Ok(Attempt::won(written, ()))
         }
-        if request.status != Status::Pending.as_str() {
-            return Err(OAuthError::new(
-                ErrorCode::Conflict,
-                "The request was already decided; it was not changed.",
-            ));
-        }
-        let next = Backchannel {
-            status: status.as_str().to_owned(),
-            decided_at: Some(now.0),
-            auth_time: token.auth_time,
-            amr: token.amr.clone(),
-            ..request.clone()
-        };
-        if state
-            .store
-            .update_backchannel(&next, request.version)
-            .await?
-        {
-            break;
-        }
-        attempts += 1;
-        if attempts >= 16 {
-            return Err(OAuthError::internal(
-                "backchannel decision kept losing its compare-and-set",
-            ));
-        }
-        request = state
-            .store
-            .backchannel(&id_hash)
-            .await?
-            .ok_or_else(not_found)?;
+    })
+    .await?;
+    if decided.is_none() {
+        return Err(OAuthError::internal(
+            "backchannel decision kept losing its compare-and-set",
+        ));
     }
     audit::record(
         state,

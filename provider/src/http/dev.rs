@@ -7,6 +7,7 @@ use axum::{
     extract::State,
     response::{Html, IntoResponse, Response},
 };
+use infra::html::escape;
 
 use crate::{AppState, error::OAuthError, store::Message};
 
@@ -46,20 +47,4 @@ pub async fn outbox_html(State(state): State<AppState>) -> Result<Response, OAut
 {rows}</tbody></table></body></html>"#
     );
     Ok(Html(page).into_response())
-}
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }

@@ -400,7 +400,7 @@ pub async fn authenticate(
             "id_token": issued.id_token,
             "token_type": issued.token_type,
             "expires_in": issued.expires_in,
-            "session_id": crate::crypto::random_handle().expose(),
+            "session_id": infra::secret::random_token().expose(),
         })))
     }
     .await;

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use infra::secret::random_token;
 use lettre::{
     Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, header::ContentType},
@@ -16,10 +17,7 @@ use lettre::{
 };
 
 use super::{BoxFuture, Outgoing, SendError, Sender};
-use crate::{
-    config::{SmtpConfig, SmtpTls},
-    crypto::random_handle,
-};
+use crate::config::{SmtpConfig, SmtpTls};
 
 /// Sends emails through the configured SMTP server; refuses every other channel.
 ///
@@ -83,11 +81,7 @@ impl Smtp {
             .to
             .parse()
             .map_err(|_| SendError("the recipient is not a valid email address".to_owned()))?;
-        let message_id = format!(
-            "<{}@{}>",
-            random_handle().expose(),
-            self.from.email.domain()
-        );
+        let message_id = format!("<{}@{}>", random_token().expose(), self.from.email.domain());
         Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to))
@@ -202,7 +196,7 @@ mod tests {
             config.host = "smtp.bank.example".to_owned();
             config.login = (tls != SmtpTls::None).then(|| crate::config::SmtpLogin {
                 username: "mailer".to_owned(),
-                password: crate::crypto::Secret::new("hunter2"),
+                password: infra::secret::Secret::new("hunter2"),
             });
             let smtp = Smtp::new(&config).unwrap();
             let shown = format!("{smtp:?}");

@@ -56,16 +56,13 @@
 use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
+use infra::secret::{Secret, random_token};
 use reqwest::{Url, header::CONTENT_TYPE, redirect::Policy};
 use serde_json::json;
 use sha2::Sha256;
 
 use super::{BoxFuture, Outgoing, SendError, Sender};
-use crate::{
-    clock::Clock,
-    config::WebhookConfig,
-    crypto::{Secret, random_handle},
-};
+use crate::{clock::Clock, config::WebhookConfig};
 
 /// The name of the signature header.
 pub const SIGNATURE_HEADER: &str = "Countersign-Signature";
@@ -147,7 +144,7 @@ impl Sender for Webhook {
                 "to": message.to,
                 "body": message.body,
                 "channel": "sms",
-                "id": random_handle().expose(),
+                "id": random_token().expose(),
             }))
             .map_err(|error| SendError(format!("cannot encode the SMS webhook body: {error}")))?;
             let header = signature(&self.secret, self.clock.now().unix_seconds(), &body);

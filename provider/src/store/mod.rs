@@ -18,22 +18,9 @@ use crate::{ciba::request::Hint, clock::Timestamp, crypto::HashKey, keys::Stored
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite refused to open or create the database file.
-    #[error("cannot open the store {path}: {source}")]
-    Open {
-        /// The database file.
-        path: String,
-        /// What SQLite said.
-        source: sqlx::Error,
-    },
-    /// The schema could not be brought up to date.
-    #[error("cannot migrate the store {path}: {source}")]
-    Migrate {
-        /// The database file.
-        path: String,
-        /// What the migrator said.
-        source: sqlx::migrate::MigrateError,
-    },
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Open(#[from] infra::sqlite::OpenError),
     /// A query failed.
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),

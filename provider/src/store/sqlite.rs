@@ -3,13 +3,10 @@
 //! The schema lives in `migrations/sqlite` and is applied when the store opens, so a new data
 //! folder needs no set-up and an old one is brought up to date.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::path::Path;
 
 use argon2::password_hash::PasswordHasher;
-use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use sqlx::SqlitePool;
 
 use async_trait::async_trait;
 
@@ -44,33 +41,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens the database file at `path`, creating it if needed, and applies migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let shown = path.display().to_string();
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|source| StoreError::Open {
-                path: shown.clone(),
-                source,
-            })?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                path: shown.clone(),
-                source,
-            })?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                path: shown,
-                source,
-            })?;
+        let pool = infra::sqlite::open(path, &sqlx::migrate!("./migrations/sqlite")).await?;
         sqlx::query(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at', CAST(unixepoch() AS TEXT))",
         )
@@ -436,50 +407,15 @@ impl Store for SqliteStore {
         window_start: i64,
         window_end: i64,
     ) -> Result<i64, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "INSERT INTO rate_counters (key, window_start, expires_at, count) VALUES (?, ?, ?, 1)
-             ON CONFLICT (key) DO UPDATE SET
-                 count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
-                 window_start = excluded.window_start,
-                 expires_at = excluded.expires_at
-             RETURNING count",
-        )
-        .bind(key)
-        .bind(window_start)
-        .bind(window_end)
-        .fetch_one(&self.pool)
-        .await?;
-        if count == 1 {
-            sqlx::query("DELETE FROM rate_counters WHERE expires_at <= ?")
-                .bind(window_start)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(count)
+        Ok(infra::sqlite::count_event(&self.pool, key, window_start, window_end).await?)
     }
 
     async fn uncount_event(&self, key: &[u8], window_start: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE rate_counters SET count = count - 1 WHERE key = ? AND window_start = ? AND count > 0",
-        )
-        .bind(key)
-        .bind(window_start)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(infra::sqlite::uncount_event(&self.pool, key, window_start).await?)
     }
 
     async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar(
-                "SELECT count FROM rate_counters WHERE key = ? AND window_start = ?",
-            )
-            .bind(key)
-            .bind(window_start)
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0),
-        )
+        Ok(infra::sqlite::event_count(&self.pool, key, window_start).await?)
     }
 
     async fn workforce_by_email(

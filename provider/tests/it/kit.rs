@@ -3,9 +3,9 @@
 
 use std::{sync::Arc, time::Duration};
 
+use infra::clock::{Clock, Timestamp};
 use provider::{
     Config, Options, Provider,
-    clock::{Clock, Timestamp},
     config::Delivery,
     limits::Limits,
     sender::{BoxFuture, Outgoing, SendError, Sender},

@@ -170,7 +170,7 @@ async fn outbox_status(config: Config) -> Result<(u16, u16), StartError> {
 fn sms_by_webhook() -> provider::config::SmsDelivery {
     provider::config::SmsDelivery::Webhook(provider::config::WebhookConfig {
         url: "http://127.0.0.1:9/sms".parse().unwrap(),
-        secret: provider::crypto::Secret::new("0123456789abcdef-secret"),
+        secret: infra::secret::Secret::new("0123456789abcdef-secret"),
         timeout: std::time::Duration::from_secs(5),
     })
 }

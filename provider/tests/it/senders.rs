@@ -13,10 +13,8 @@ use std::{
 
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
-use provider::{
-    config::{Delivery, EmailDelivery, SmsDelivery, SmtpConfig, SmtpTls, WebhookConfig},
-    crypto::Secret,
-};
+use infra::secret::Secret;
+use provider::config::{Delivery, EmailDelivery, SmsDelivery, SmtpConfig, SmtpTls, WebhookConfig};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tempfile::TempDir;

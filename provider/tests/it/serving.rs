@@ -1,4 +1,4 @@
-//! The listener ([`provider::serve`]) and the body limit, over real sockets on 127.0.0.1:
+//! The listener ([`infra::serve`]) and the body limit, over real sockets on 127.0.0.1:
 //! SECURITY.md cases 27 (big bodies, many parameters) and 28 (slow headers, idle connections,
 //! many connections).
 //!
@@ -23,7 +23,7 @@ use axum::{
     routing::get,
 };
 use hyper::body::{Body as HttpBody, Frame};
-use provider::serve::{ServeLimits, serve};
+use infra::serve::{ServeLimits, serve};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},

@@ -639,7 +639,7 @@ async fn tokens_of_a_revoked_grant_are_never_stored() {
     assert!(store.insert_tokens(&[record(1)]).await.unwrap());
     assert_eq!(
         store
-            .revoke_grant("grant-1", provider::clock::Timestamp(1))
+            .revoke_grant("grant-1", infra::clock::Timestamp(1))
             .await
             .unwrap(),
         1
@@ -649,7 +649,7 @@ async fn tokens_of_a_revoked_grant_are_never_stored() {
     assert!(store.token(&[2; 32]).await.unwrap().is_none());
     assert!(
         !store
-            .rotate_refresh(&[1; 32], provider::clock::Timestamp(2), &[record(3)])
+            .rotate_refresh(&[1; 32], infra::clock::Timestamp(2), &[record(3)])
             .await
             .unwrap()
     );

@@ -2,8 +2,6 @@
 //! paused clock (`tokio::time::pause`, `advance`), so expiry and intervals are tested without
 //! waiting.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use tokio::time::Instant;
 
 /// Milliseconds since the Unix epoch, advancing with tokio's clock.
@@ -24,10 +22,7 @@ impl Clock {
 
     /// The system's time, advancing with tokio's.
     pub fn system() -> Self {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        Self::starting_at(now)
+        Self::starting_at(infra::clock::system_millis())
     }
 
     /// Now, in ms since the epoch.

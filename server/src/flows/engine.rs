@@ -13,6 +13,7 @@ use app::flow::{
     Channel, EventKind, FlowStatus, FlowView, HintType, TimelineEntry, VerifiedCustomer,
 };
 use async_trait::async_trait;
+use infra::retry::{Attempt, compare_and_set};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -362,7 +363,7 @@ impl Engine {
         detail: Option<&str>,
     ) -> Result<(), FlowError> {
         let now = self.inner.clock.now_ms();
-        for _ in 0..CAS_ATTEMPTS {
+        compare_and_set(CAS_ATTEMPTS, || async move {
             let flow = self
                 .inner
                 .store
@@ -379,14 +380,13 @@ impl Engine {
                     next.next_poll_at = at.min(flow.next_poll_at);
                 }
             }
-            if self.write(&next, flow.version, kind, detail, now).await? {
-                self.wake(flow_id);
-                return Ok(());
-            }
-        }
-        Err(FlowError::Store(StoreError::Query(sqlx::Error::Protocol(
-            "the flow kept changing".to_owned(),
-        ))))
+            let written = self.write(&next, flow.version, kind, detail, now).await?;
+            Ok::<_, FlowError>(Attempt::won(written, ()))
+        })
+        .await?
+        .ok_or_else(kept_changing)?;
+        self.wake(flow_id);
+        Ok(())
     }
 
     /// Ends the verified customer's session on `agent`'s flow: the tokens are dropped from the
@@ -394,8 +394,8 @@ impl Engine {
     /// provider that cannot be reached leaves nothing usable here (the tokens expire there).
     pub async fn end_session(&self, agent: &Agent, flow_id: &str) -> Result<FlowView, FlowError> {
         let now = self.inner.clock.now_ms();
-        let detail = format!("Ended by {}.", agent.name);
-        for _ in 0..CAS_ATTEMPTS {
+        let detail = &format!("Ended by {}.", agent.name);
+        let tokens = compare_and_set(CAS_ATTEMPTS, || async move {
             let flow = self.visible(agent, flow_id).await?;
             let Some(tokens) = flow.tokens.clone() else {
                 return Err(FlowError::NoSession);
@@ -404,23 +404,16 @@ impl Engine {
                 tokens: None,
                 ..flow.clone()
             };
-            if self
-                .write(
-                    &next,
-                    flow.version,
-                    EventKind::SessionEnded,
-                    Some(&detail),
-                    now,
-                )
-                .await?
-            {
-                self.inner.ciba.discard(flow_id, &tokens).await;
-                return self.view(flow_id).await;
-            }
-        }
-        Err(FlowError::Store(StoreError::Query(sqlx::Error::Protocol(
-            "the flow kept changing".to_owned(),
-        ))))
+            let kind = EventKind::SessionEnded;
+            let written = self
+                .write(&next, flow.version, kind, Some(detail), now)
+                .await?;
+            Ok::<_, FlowError>(Attempt::won(written, tokens))
+        })
+        .await?
+        .ok_or_else(kept_changing)?;
+        self.inner.ciba.discard(flow_id, &tokens).await;
+        self.view(flow_id).await
     }
 
     /// A flow `agent` may see (their own; supervisors see all).
@@ -465,12 +458,12 @@ impl Engine {
         detail: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        for _ in 0..CAS_ATTEMPTS {
+        let ended = compare_and_set(CAS_ATTEMPTS, || async move {
             let Some(flow) = self.inner.store.flow(flow_id).await? else {
-                return Ok(false);
+                return Ok(Attempt::Done(false));
             };
             if !flow.is_live() {
-                return Ok(false);
+                return Ok(Attempt::Done(false));
             }
             let next = Flow {
                 status: status.as_str().to_owned(),
@@ -478,12 +471,15 @@ impl Engine {
                 outcome_detail: detail.map(str::to_owned),
                 ..flow.clone()
             };
-            if self.write(&next, flow.version, kind, detail, now).await? {
-                self.wake(flow_id);
-                return Ok(true);
-            }
+            let written = self.write(&next, flow.version, kind, detail, now).await?;
+            Ok::<_, StoreError>(Attempt::won(written, true))
+        })
+        .await?
+        .unwrap_or(false);
+        if ended {
+            self.wake(flow_id);
         }
-        Ok(false)
+        Ok(ended)
     }
 
     /// Writes `next` over version `expected` with an event, and tells subscribers.
@@ -711,14 +707,15 @@ impl Engine {
         now: i64,
     ) -> Result<bool, StoreError> {
         let detail = format!("Verified {}.", customer.name);
-        let customer_json = serde_json::to_string(customer)
+        let detail = &detail;
+        let customer_json = &serde_json::to_string(customer)
             .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?;
-        for _ in 0..OUTCOME_ATTEMPTS {
+        let kept = compare_and_set(OUTCOME_ATTEMPTS, || async move {
             let Some(flow) = self.inner.store.flow(flow_id).await? else {
-                break;
+                return Ok(Attempt::Done(false));
             };
             if !flow.is_live() {
-                break;
+                return Ok(Attempt::Done(false));
             }
             let next = Flow {
                 status: FlowStatus::Approved.as_str().to_owned(),
@@ -728,15 +725,22 @@ impl Engine {
                 tokens: Some(tokens.to_owned()),
                 ..flow.clone()
             };
-            if self
-                .write(&next, flow.version, EventKind::Verified, Some(&detail), now)
-                .await?
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+            let kind = EventKind::Verified;
+            let written = self
+                .write(&next, flow.version, kind, Some(detail), now)
+                .await?;
+            Ok::<_, StoreError>(Attempt::won(written, true))
+        })
+        .await?;
+        Ok(kept.unwrap_or(false))
     }
+}
+
+/// The error of a change that lost every attempt to writers that kept changing the flow.
+fn kept_changing() -> FlowError {
+    FlowError::Store(StoreError::Query(sqlx::Error::Protocol(
+        "the flow kept changing".to_owned(),
+    )))
 }
 
 /// The polling state kept in a stored flow. The last poll was one wait before the next: the

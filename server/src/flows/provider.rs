@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use app::flow::{HintType, VerifiedCustomer, mask_email, mask_phone};
 use async_trait::async_trait;
+use infra::secret::Secret;
 
 use crate::sealed::{Purpose, Sealer};
 
@@ -16,7 +17,7 @@ use super::{
     poll::Answer,
 };
 use crate::{
-    oidc::{BackchannelRequest, Expected, IdClaims, OidcClient, PollOutcome, Secret, TokenSet},
+    oidc::{BackchannelRequest, Expected, IdClaims, OidcClient, PollOutcome, TokenSet},
     store::Flow,
 };
 

@@ -166,7 +166,7 @@ pub fn check_claims(
         && !raw
             .nonce
             .as_deref()
-            .is_some_and(|nonce| super::wire::same(nonce, wanted))
+            .is_some_and(|nonce| infra::secret::same(nonce, wanted))
     {
         return Err(IdTokenError::NonceMismatch);
     }

@@ -19,7 +19,6 @@
 pub mod endpoints;
 mod error;
 pub mod id_token;
-mod secret;
 pub mod wire;
 
 use std::{
@@ -31,13 +30,13 @@ pub use app::flow::{Channel, HintType};
 pub use endpoints::{ClientAuthMethod, Endpoints, Profile, ProviderMetadata};
 pub use error::{IdTokenError, OidcError};
 pub use id_token::{Expected, IdClaims};
-pub use secret::Secret;
 pub use wire::{
     BackchannelRequest, BackchannelStarted, CustomerSession, OtpChannel, PollOutcome, TokenSet,
     UserInfo,
 };
 
 use id_token::VerifyKey;
+use infra::secret::Secret;
 use wire::Answer;
 
 use crate::provider_client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, SENDING_TIMEOUT};

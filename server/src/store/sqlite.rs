@@ -7,13 +7,10 @@
 //! `n`. SQLite has one writer at a time and `AUTOINCREMENT` hands out ids inside the writing
 //! transaction, so ids become visible in increasing order.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::path::Path;
 
 use async_trait::async_trait;
-use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use sqlx::SqlitePool;
 
 use super::{
     CustomerSession, Event, Flow, FlowCursor, NewEvent, PendingLogin, Session, Store, StoreError,
@@ -28,33 +25,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens the database file at `path`, creating it if needed, and applies migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let shown = path.display().to_string();
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|source| StoreError::Open {
-                path: shown.clone(),
-                source,
-            })?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                path: shown.clone(),
-                source,
-            })?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                path: shown,
-                source,
-            })?;
+        let pool = infra::sqlite::open(path, &sqlx::migrate!("./migrations/sqlite")).await?;
         Ok(Self { pool })
     }
 }
@@ -315,39 +286,11 @@ impl Store for SqliteStore {
         window_start: i64,
         window_end: i64,
     ) -> Result<i64, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "INSERT INTO rate_counters (key, window_start, expires_at, count) VALUES (?, ?, ?, 1)
-             ON CONFLICT (key) DO UPDATE SET
-                 count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
-                 window_start = excluded.window_start,
-                 expires_at = excluded.expires_at
-             RETURNING count",
-        )
-        .bind(key)
-        .bind(window_start)
-        .bind(window_end)
-        .fetch_one(&self.pool)
-        .await?;
-        if count == 1 {
-            sqlx::query("DELETE FROM rate_counters WHERE expires_at <= ?")
-                .bind(window_start)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(count)
+        Ok(infra::sqlite::count_event(&self.pool, key, window_start, window_end).await?)
     }
 
     async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar(
-                "SELECT count FROM rate_counters WHERE key = ? AND window_start = ?",
-            )
-            .bind(key)
-            .bind(window_start)
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0),
-        )
+        Ok(infra::sqlite::event_count(&self.pool, key, window_start).await?)
     }
 
     async fn insert_customer_session(&self, session: &CustomerSession) -> Result<(), StoreError> {

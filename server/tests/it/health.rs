@@ -223,7 +223,8 @@ async fn ready_only_when_the_provider_answers() {
 
 #[tokio::test]
 async fn case_24_callers_during_an_outage_share_one_discovery_attempt_and_fail_fast() {
-    use server::oidc::{Credentials, ProviderSettings, Secret};
+    use infra::secret::Secret;
+    use server::oidc::{Credentials, ProviderSettings};
     // A provider that accepts connections and drops them at once, counting them.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -1,15 +1,16 @@
 //! The BFF's OpenID Connect and CIBA client against a real embedded provider in this process
 //! (manual clock, temporary data folder, the demo seed), over HTTP only.
 
-use provider::{
-    Options, Provider,
+use infra::{
     clock::{Clock, Timestamp},
+    secret::Secret,
 };
+use provider::{Options, Provider};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 use server::oidc::{
     BackchannelRequest, Channel, Credentials, Expected, HintType, IdTokenError, OidcClient,
-    OidcError, OtpChannel, PollOutcome, Profile, ProviderSettings, Secret,
+    OidcError, OtpChannel, PollOutcome, Profile, ProviderSettings,
 };
 use tempfile::TempDir;
 use tokio::task::JoinHandle;

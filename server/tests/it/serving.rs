@@ -1,5 +1,5 @@
 //! The BFF's listener and body limit (SECURITY.md cases 27 and 28). The listener itself
-//! ([`provider::serve`]) is tested in depth in the provider's tests; these check that the BFF
+//! ([`infra::serve`]) is tested in depth in the provider's tests; these check that the BFF
 //! serves through it and that its event stream is not cut by the request time limit.
 
 use std::time::Duration;

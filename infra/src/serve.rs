@@ -1,5 +1,5 @@
 //! Serving an axum router on a TCP listener with the limits `axum::serve` lacks. The provider
-//! ([`crate::Provider::serve`]) and the BFF (`server::start`) both serve through [`serve`].
+//! (`provider::Provider::serve`) and the BFF (`server::start`) both serve through [`serve`].
 //!
 //! `axum::serve` gives hyper no timer, so a connection that sends its request head one byte a
 //! minute, or that stays open between requests, is kept forever, and enough of them exhaust the

@@ -51,12 +51,7 @@ impl Clock {
     /// The current time.
     pub fn now(&self) -> Timestamp {
         match self {
-            Self::System => {
-                let since_epoch = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or(Duration::ZERO);
-                Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
-            }
+            Self::System => Timestamp(system_millis()),
             Self::Manual(millis) => Timestamp(millis.load(Ordering::SeqCst)),
         }
     }
@@ -68,6 +63,14 @@ impl Clock {
             millis.fetch_add(by, Ordering::SeqCst);
         }
     }
+}
+
+/// Milliseconds since the Unix epoch by the system clock (0 before it).
+pub fn system_millis() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
