@@ -106,10 +106,10 @@ pub fn secret(
                 ConfigError::new(file_variable, format!("cannot read {path:?}: {error}"))
             })?;
             let value = without_line_end(&text);
-            if value.is_empty() {
+            if value.trim().is_empty() {
                 return Err(ConfigError::new(
                     file_variable,
-                    format!("{path:?} is empty"),
+                    format!("{path:?} is empty or blank"),
                 ));
             }
             value.to_owned()
@@ -228,9 +228,11 @@ mod tests {
         );
         let both = read(&[("S", "x".into()), ("S_FILE", path.clone())]).unwrap_err();
         assert_eq!(both.variable, "S_FILE");
-        std::fs::write(&file, "\n").unwrap();
-        let empty = read(&[("S_FILE", path.clone())]).unwrap_err();
-        assert!(empty.problem.ends_with("is empty"), "{empty}");
+        for blank in ["\n", "\n\n", " \r\n"] {
+            std::fs::write(&file, blank).unwrap();
+            let empty = read(&[("S_FILE", path.clone())]).unwrap_err();
+            assert!(empty.problem.ends_with("is empty or blank"), "{empty}");
+        }
         let missing = read(&[("S_FILE", format!("{path}.gone"))]).unwrap_err();
         assert!(missing.problem.starts_with("cannot read"), "{missing}");
     }
