@@ -5,22 +5,20 @@
 
 use std::path::Path;
 
-use argon2::password_hash::PasswordHasher;
 use sqlx::SqlitePool;
 
 use async_trait::async_trait;
+
+mod seed;
+mod writes;
+
+use writes::{any_grant_revoked, insert_token, write_backchannel};
 
 use super::{
     AuditRecord, AuthorizationCode, Backchannel, Client, CodeUse, Message, NewMessage, NewOtp, Otp,
     Store, StoreError, TokenRecord, User,
 };
-use crate::{
-    ciba::request::Hint,
-    clock::Timestamp,
-    crypto::{HashKey, Purpose},
-    keys::StoredKey,
-    seed::Seed,
-};
+use crate::{ciba::request::Hint, clock::Timestamp, crypto::HashKey, keys::StoredKey, seed::Seed};
 
 /// The user columns, as static SQL.
 macro_rules! select_users {
@@ -77,75 +75,7 @@ impl Store for SqliteStore {
         key: &HashKey,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications")
-            .fetch_one(&mut *tx)
-            .await?;
-        if count > 0 {
-            return Ok(false);
-        }
-        for app in &seed.applications {
-            sqlx::query("INSERT INTO applications (id, name, created_at) VALUES (?, ?, ?)")
-                .bind(&app.id)
-                .bind(&app.name)
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-            for client in &app.clients {
-                sqlx::query(
-                    "INSERT INTO clients (id, app_id, name, secret_hash, ciba_enabled, login_uri, redirect_uris, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&client.id)
-                .bind(&app.id)
-                .bind(&client.name)
-                .bind(key.hash(Purpose::ClientSecret, &client.secret).to_vec())
-                .bind(client.ciba.enabled)
-                .bind(&client.ciba.login_uri)
-                .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for customer in &app.customers {
-                sqlx::query(
-                    "INSERT INTO users (id, app_id, kind, name, email, email_verified, phone, phone_verified, status, created_at)
-                     VALUES (?, ?, 'customer', ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&customer.id)
-                .bind(&app.id)
-                .bind(&customer.name)
-                .bind(customer.email.as_deref().map(str::to_ascii_lowercase))
-                .bind(customer.email_verified)
-                .bind(&customer.phone)
-                .bind(customer.phone_verified)
-                .bind(if customer.disabled { "disabled" } else { "active" })
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-            }
-            for agent in &app.agents {
-                let hash = argon2::Argon2::default()
-                    .hash_password(agent.password.as_bytes())
-                    .map_err(|error| StoreError::Seed(format!("cannot hash a password: {error}")))?
-                    .to_string();
-                sqlx::query(
-                    "INSERT INTO users (id, app_id, kind, name, email, email_verified, role, password_hash, created_at)
-                     VALUES (?, ?, 'workforce', ?, ?, 1, ?, ?, ?)",
-                )
-                .bind(&agent.id)
-                .bind(&app.id)
-                .bind(&agent.name)
-                .bind(agent.email.to_ascii_lowercase())
-                .bind(&agent.role)
-                .bind(hash)
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
+        seed::seed_if_empty(&self.pool, seed, key, now).await
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
@@ -620,72 +550,4 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?)
     }
-}
-
-/// The compare-and-set behind [`Store::update_backchannel`].
-async fn write_backchannel<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
-    next: &Backchannel,
-    expected_version: i64,
-) -> Result<bool, StoreError> {
-    let changed = sqlx::query(
-        "UPDATE backchannel_requests SET status = ?, interval_secs = ?, last_poll_at = ?, decided_at = ?,
-             auth_time = ?, amr = ?, version = version + 1
-         WHERE id_hash = ? AND version = ?",
-    )
-    .bind(&next.status)
-    .bind(next.interval_secs)
-    .bind(next.last_poll_at)
-    .bind(next.decided_at)
-    .bind(next.auth_time)
-    .bind(&next.amr)
-    .bind(&next.id_hash)
-    .bind(expected_version)
-    .execute(executor)
-    .await?
-    .rows_affected();
-    Ok(changed == 1)
-}
-
-async fn insert_token(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    token: &TokenRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO tokens (hash, kind, client_id, user_id, scope, auth_time, amr, issued_at, expires_at, revoked_at, grant_id, origin)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&token.hash)
-    .bind(&token.kind)
-    .bind(&token.client_id)
-    .bind(&token.user_id)
-    .bind(&token.scope)
-    .bind(token.auth_time)
-    .bind(&token.amr)
-    .bind(token.issued_at)
-    .bind(token.expires_at)
-    .bind(token.revoked_at)
-    .bind(&token.grant_id)
-    .bind(&token.origin)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Whether any of `tokens` belongs to a revoked grant.
-async fn any_grant_revoked(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    tokens: &[TokenRecord],
-) -> Result<bool, StoreError> {
-    for token in tokens {
-        let revoked: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM revoked_grants WHERE grant_id = ?")
-                .bind(&token.grant_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if revoked.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }

@@ -1,0 +1,134 @@
+//! The approval page's server functions: load the page, and one per step.
+
+use leptos::prelude::*;
+
+use super::ApprovalView;
+#[cfg(feature = "ssr")]
+use super::{ApprovalLink, ApprovalStep};
+
+/// The approval page as the request's customer sees it. Changes nothing.
+#[server(prefix = "/api", endpoint = "approval")]
+pub async fn load_approval(
+    auth_req_id: String,
+    binding_message: Option<String>,
+) -> Result<ApprovalView, ServerFnError> {
+    let parts = server::parts()?;
+    server::no_store();
+    crate::ssr::backend()?
+        .approval(parts, ApprovalLink::new(auth_req_id, binding_message))
+        .await
+        .map_err(crate::ssr::failure)
+}
+
+/// Sends the customer a one-time code.
+#[server(prefix = "/api", endpoint = "approval-send-code")]
+pub async fn send_approval_code(
+    auth_req_id: String,
+    binding_message: Option<String>,
+    identifier: Option<String>,
+) -> Result<(), ServerFnError> {
+    server::step(
+        ApprovalLink::new(auth_req_id, binding_message),
+        ApprovalStep::SendCode { identifier },
+    )
+    .await
+}
+
+/// Checks the customer's one-time code and signs them in.
+#[server(prefix = "/api", endpoint = "approval-verify-code")]
+pub async fn verify_approval_code(
+    auth_req_id: String,
+    binding_message: Option<String>,
+    code: String,
+) -> Result<(), ServerFnError> {
+    server::step(
+        ApprovalLink::new(auth_req_id, binding_message),
+        ApprovalStep::VerifyCode { code },
+    )
+    .await
+}
+
+/// Records the signed-in customer's decision (`decision` is `approve` or `deny`).
+#[server(prefix = "/api", endpoint = "approval-decide")]
+pub async fn decide_approval(
+    auth_req_id: String,
+    binding_message: Option<String>,
+    decision: String,
+) -> Result<(), ServerFnError> {
+    server::step(
+        ApprovalLink::new(auth_req_id, binding_message),
+        ApprovalStep::Decide {
+            approve: decision == "approve",
+        },
+    )
+    .await
+}
+
+/// "I did not ask for this": stops the request.
+#[server(prefix = "/api", endpoint = "approval-report")]
+pub async fn report_approval(
+    auth_req_id: String,
+    binding_message: Option<String>,
+) -> Result<(), ServerFnError> {
+    server::step(
+        ApprovalLink::new(auth_req_id, binding_message),
+        ApprovalStep::Report,
+    )
+    .await
+}
+
+/// What the server functions share: the request, the cookie, the redirect back.
+#[cfg(feature = "ssr")]
+pub(super) mod server {
+    use http::{HeaderValue, StatusCode, header, request::Parts};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    use super::{ApprovalLink, ApprovalStep};
+
+    /// The request being answered.
+    pub fn parts() -> Result<Parts, ServerFnError> {
+        use_context::<Parts>().ok_or_else(|| ServerFnError::new("the request is missing"))
+    }
+
+    /// Marks the response as not to be stored by any cache.
+    pub fn no_store() {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+
+    /// Does `step` on the BFF, sets the approval cookie it gives, and, for a plain form post
+    /// (no wasm: the browser asked for HTML), answers `303 See Other` back to the page, which
+    /// then shows where the customer stands. Outcomes are kept on the BFF, so this answers
+    /// `Ok` for them too; only a failure of the BFF itself is an error.
+    pub async fn step(link: ApprovalLink, step: ApprovalStep) -> Result<(), ServerFnError> {
+        let parts = parts()?;
+        let plain_form = parts
+            .headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| value.contains("text/html"));
+        let back = link.page_url();
+        no_store();
+        let cookie = crate::ssr::backend()?
+            .approval_step(parts, link, step)
+            .await
+            .map_err(crate::ssr::failure)?;
+        let response = use_context::<ResponseOptions>();
+        if let (Some(response), Some(cookie)) = (&response, cookie) {
+            let value = HeaderValue::from_str(&cookie)
+                .map_err(|_| ServerFnError::new("the cookie cannot be sent"))?;
+            response.append_header(header::SET_COOKIE, value);
+        }
+        if plain_form && let Some(response) = &response {
+            let location = HeaderValue::from_str(&back)
+                .map_err(|_| ServerFnError::new("the page address cannot be sent"))?;
+            // Set here, so leptos_axum does not send the browser to the `Referer` instead.
+            response.insert_header(header::LOCATION, location);
+            response.set_status(StatusCode::SEE_OTHER);
+        }
+        Ok(())
+    }
+}

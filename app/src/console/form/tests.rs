@@ -1,0 +1,27 @@
+use super::*;
+
+#[test]
+fn requests_are_checked_and_trimmed() {
+    assert!(request("  ", Channel::Sms, "").is_err());
+    assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE + 1)).is_err());
+    assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE)).is_ok());
+    assert!(request("alice", Channel::Sms, "see evil.example/login").is_err());
+    let asked = request(" alice@example.com ", Channel::Email, " ").unwrap();
+    assert_eq!(asked.identifier, "alice@example.com");
+    assert_eq!(asked.hint_type, Some(HintType::Email));
+    assert_eq!(asked.custom_message, None);
+    let asked = request("+15555550101", Channel::Sms, " Call about card ").unwrap();
+    assert_eq!(asked.hint_type, Some(HintType::Phone));
+    assert_eq!(asked.custom_message.as_deref(), Some("Call about card"));
+}
+
+#[test]
+fn the_kind_is_said_and_suggests_a_channel() {
+    assert_eq!(
+        detected_sentence("alice@example.com"),
+        "Looks like an email address."
+    );
+    assert_eq!(detected_sentence("+1 555"), "Looks like a phone number.");
+    assert_eq!(suggested(HintType::Email), Channel::Email);
+    assert_eq!(suggested(HintType::UserId), Channel::Sms);
+}

@@ -1,0 +1,184 @@
+//! The approval session: what one step knows ([`Context`]), the customer's stored session and
+//! its changes ([`Draft`]), and the events a step records on the flow.
+
+use app::{
+    approve::{ApprovalLink, ApprovalNotice, ApprovalOutcome},
+    flow::{EventKind, FlowStatus},
+    ssr::Refusal,
+};
+use axum::http::HeaderMap;
+
+use super::rules::lifetime_ms;
+use super::{cookie, id_from, stage};
+use crate::{
+    Bff,
+    flows::engine::FlowError,
+    session,
+    store::{CustomerSession, Flow, StoreError},
+};
+
+/// What one step knows.
+pub(super) struct Context<'a> {
+    pub(super) bff: &'a Bff,
+    pub(super) link: &'a ApprovalLink,
+    pub(super) now: i64,
+    /// The flow of the request, when this BFF started it.
+    pub(super) flow: Option<Flow>,
+    /// The customer's live session for this request.
+    pub(super) session: Option<CustomerSession>,
+    /// The customer's live session for another request, if that is what the cookie names.
+    pub(super) other: Option<CustomerSession>,
+}
+
+impl Context<'_> {
+    /// The flow, if it is live: this BFF's, pending and not expired. Only then are codes sent
+    /// or checked.
+    pub(super) fn live_flow(&self) -> Option<&Flow> {
+        self.flow.as_ref().filter(|flow| {
+            FlowStatus::parse(&flow.status) == Some(FlowStatus::Pending)
+                && self.now < flow.expires_at
+                && flow.auth_req_id.as_deref() == Some(self.link.auth_req_id.as_str())
+        })
+    }
+}
+
+/// A session about to be written: the request's session, or a new one with its cookie value.
+pub(super) struct Draft {
+    /// The new session's cookie value; `None` for an update.
+    pub(super) id: Option<String>,
+    /// The stage the stored session must still be at (for an update).
+    pub(super) expected: String,
+    pub(super) row: CustomerSession,
+}
+
+impl Draft {
+    /// The request's session, or a new one.
+    pub(super) fn of(context: &Context<'_>) -> Self {
+        match &context.session {
+            Some(session) => Self {
+                id: None,
+                expected: session.stage.clone(),
+                row: session.clone(),
+            },
+            None => Self::new(context),
+        }
+    }
+
+    /// A new session for the request.
+    pub(super) fn new(context: &Context<'_>) -> Self {
+        let (id, id_hash) = session::new_id();
+        Self {
+            id: Some(id),
+            expected: stage::STARTED.to_owned(),
+            row: CustomerSession {
+                id_hash,
+                auth_req_id: context.link.auth_req_id.clone(),
+                flow_id: context.flow.as_ref().map(|flow| flow.id.clone()),
+                identifier: None,
+                hint_type: None,
+                access_token: None,
+                stage: stage::STARTED.to_owned(),
+                outcome: None,
+                notice: None,
+                created_at: context.now,
+                expires_at: context.now.saturating_add(lifetime_ms()),
+                code_binding: None,
+                code_sent_at: None,
+                codes_sent: 0,
+                wrong_codes: 0,
+            },
+        }
+    }
+
+    pub(super) fn notice(mut self, notice: Option<ApprovalNotice>) -> Self {
+        self.row.notice = notice.and_then(|notice| serde_json::to_string(&notice).ok());
+        self
+    }
+
+    pub(super) fn finished(mut self, outcome: ApprovalOutcome) -> Self {
+        self.row.stage = stage::DECIDED.to_owned();
+        self.row.outcome = Some(outcome.as_str().to_owned());
+        self.row.access_token = None;
+        self.row.notice = None;
+        self
+    }
+
+    /// Stores it; returns the `Set-Cookie` value for a new session. An update that lost a race
+    /// (another tab moved the session on) is dropped: the page shows what won.
+    pub(super) async fn save(self, context: &Context<'_>) -> Result<Option<String>, StoreError> {
+        let store = context.bff.engine.store();
+        match self.id {
+            Some(id) => {
+                store.insert_customer_session(&self.row).await?;
+                Ok(Some(cookie(&id)))
+            }
+            None => {
+                store
+                    .update_customer_session(&self.row, &self.expected)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The customer's live session for this request, and one for another request (what else the
+/// cookie may name).
+pub(super) async fn sessions(
+    bff: &Bff,
+    headers: &HeaderMap,
+    link: &ApprovalLink,
+    now: i64,
+) -> Result<(Option<CustomerSession>, Option<CustomerSession>), StoreError> {
+    let Some(id) = id_from(headers) else {
+        return Ok((None, None));
+    };
+    let Some(found) = bff
+        .engine
+        .store()
+        .customer_session(&session::hash(&id))
+        .await?
+        .filter(|found| found.is_live(now))
+    else {
+        return Ok((None, None));
+    };
+    if found.auth_req_id == link.auth_req_id {
+        Ok((Some(found), None))
+    } else {
+        Ok((None, Some(found)))
+    }
+}
+
+/// Records `link_opened` on the customer's first step for the flow (not on a GET: scanners).
+pub(super) async fn opened(bff: &Bff, flow: &Flow) {
+    let seen = bff
+        .engine
+        .store()
+        .events_for_flow(&flow.id, 0, 1000)
+        .await
+        .map(|events| {
+            events
+                .iter()
+                .any(|event| event.kind == EventKind::LinkOpened.as_str())
+        });
+    match seen {
+        Ok(true) => {}
+        Ok(false) => record(bff, &flow.id, EventKind::LinkOpened).await,
+        Err(error) => tracing::warn!(%error, flow_id = flow.id, "the flow's events were not read"),
+    }
+}
+
+/// Records a customer's step on the flow; a flow that ended meanwhile is fine.
+pub(super) async fn record(bff: &Bff, flow_id: &str, kind: EventKind) {
+    match bff.engine.record(flow_id, kind, None).await {
+        Ok(()) | Err(FlowError::Ended | FlowError::NotFound) => {}
+        Err(error) => {
+            tracing::warn!(%error, flow_id, kind = kind.as_str(), "an approval step was not recorded");
+        }
+    }
+}
+
+pub(super) fn unavailable(error: StoreError) -> Refusal {
+    tracing::error!(%error, "the approval page's store failed");
+    Refusal::Unavailable("Something went wrong on our side. Try again in a moment.".to_owned())
+}

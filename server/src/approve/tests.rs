@@ -1,0 +1,218 @@
+use axum::http::{HeaderValue, header};
+
+use super::*;
+use super::{
+    rules::{Target, purpose},
+    steps::request_subject,
+};
+use crate::{
+    oidc::OtpChannel,
+    store::{CustomerSession, Flow},
+};
+use app::{
+    approve::{ApprovalNotice, CodeChannel, CodeDestination},
+    flow::HintType,
+};
+
+const NOW: i64 = 1_800_000_000_000;
+
+fn flow(hint_type: &str, hint: &str, status: &str) -> Flow {
+    Flow {
+        id: "flow-1".into(),
+        agent_sub: "agent".into(),
+        agent_name: "Agent Smith".into(),
+        hint: hint.into(),
+        hint_type: hint_type.into(),
+        channel: "sms".into(),
+        binding_message: "K7-42QX".into(),
+        custom_message: None,
+        auth_req_id: Some("req".into()),
+        link: None,
+        status: status.into(),
+        created_at: NOW,
+        expires_at: NOW + 300_000,
+        interval_secs: 5,
+        next_poll_at: NOW,
+        poll_failures: 0,
+        decided_at: None,
+        ended_at: None,
+        outcome_detail: None,
+        customer: None,
+        tokens: None,
+        version: 0,
+    }
+}
+
+fn session(stage: &str) -> CustomerSession {
+    CustomerSession {
+        id_hash: vec![1],
+        auth_req_id: "req".into(),
+        flow_id: None,
+        identifier: Some("bob@example.com".into()),
+        hint_type: Some("email".into()),
+        access_token: None,
+        stage: stage.into(),
+        outcome: None,
+        notice: None,
+        created_at: NOW,
+        expires_at: NOW + 600_000,
+        code_binding: None,
+        code_sent_at: None,
+        codes_sent: 0,
+        wrong_codes: 0,
+    }
+}
+
+#[test]
+fn the_cookie_is_host_only_secure_script_proof_and_lax() {
+    let set = cookie("abc");
+    for part in [
+        "__Host-countersign-approval=abc",
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=600",
+    ] {
+        assert!(set.contains(part), "{set}");
+    }
+    assert!(!set.contains("Domain"));
+    let mut headers = HeaderMap::new();
+    headers.append(
+        header::COOKIE,
+        HeaderValue::from_static("__Host-countersign=agent; __Host-countersign-approval=c"),
+    );
+    assert_eq!(id_from(&headers).as_deref(), Some("c"));
+    assert_eq!(id_from(&HeaderMap::new()), None);
+}
+
+#[test]
+fn the_request_names_where_the_code_goes_unless_it_names_a_user_id() {
+    let sms = Target::of_flow(&flow("phone", "+1 555 555 0101", "pending")).unwrap();
+    assert_eq!(sms.channel, OtpChannel::Sms);
+    assert_eq!(sms.identifier, "+15555550101");
+    assert_eq!(sms.destination().masked, "•••0101");
+    let email = Target::of_flow(&flow("email", "Alice@Example.com", "pending")).unwrap();
+    assert_eq!(email.channel, OtpChannel::Email);
+    assert_eq!(email.destination().masked, "a•••e@example.com");
+    assert_eq!(Target::of_flow(&flow("user_id", "alice", "pending")), None);
+    assert_eq!(Target::typed("alice"), None);
+    assert_eq!(
+        Target::typed(" bob@example.com ").map(|t| t.hint_type),
+        Some(HintType::Email)
+    );
+    assert_eq!(
+        Target::typed("+1 (555) 555-0102").map(|t| t.identifier),
+        Some("+15555550102".to_owned())
+    );
+    assert_eq!(
+        Target::typed(&format!("{}@x.example", "a".repeat(260))),
+        None
+    );
+}
+
+#[test]
+fn screens_follow_the_session_then_the_flow() {
+    let pending = flow("phone", "+15555550101", "pending");
+    let start = screen(Some(&pending), None, None, NOW);
+    assert_eq!(
+        start,
+        ApprovalScreen::Start {
+            send_to: Some(CodeDestination {
+                channel: CodeChannel::Sms,
+                masked: "•••0101".into()
+            }),
+            notice: None
+        }
+    );
+    let by_id = flow("user_id", "alice", "pending");
+    assert_eq!(
+        screen(Some(&by_id), None, None, NOW),
+        ApprovalScreen::Start {
+            send_to: None,
+            notice: None
+        }
+    );
+    let mut sent = session(stage::CODE_SENT);
+    sent.notice = Some(r#"{"kind":"wrong_code","tries_left":2}"#.into());
+    assert_eq!(
+        screen(Some(&by_id), Some(&sent), None, NOW),
+        ApprovalScreen::EnterCode {
+            sent_to: CodeDestination {
+                channel: CodeChannel::Email,
+                masked: "b•••b@example.com".into()
+            },
+            typed: true,
+            notice: Some(ApprovalNotice::WrongCode {
+                tries_left: Some(2)
+            })
+        }
+    );
+    assert_eq!(
+        screen(None, Some(&session(stage::SIGNED_IN)), None, NOW),
+        ApprovalScreen::Decide { notice: None }
+    );
+    // Limited: the wait, unless there is a final answer.
+    assert_eq!(
+        screen(
+            Some(&pending),
+            Some(&session(stage::SIGNED_IN)),
+            Some(30),
+            NOW
+        ),
+        ApprovalScreen::RateLimited { retry_after: 30 }
+    );
+    let mut done = session(stage::DECIDED);
+    done.outcome = Some("approved".into());
+    let approved = flow("phone", "+15555550101", "approved");
+    assert_eq!(
+        screen(Some(&approved), Some(&done), Some(30), NOW),
+        ApprovalScreen::Finished {
+            outcome: ApprovalOutcome::Approved
+        }
+    );
+    // Someone else's answer, an expiry, an agent's cancel.
+    for (status, at, outcome) in [
+        ("approved", NOW, ApprovalOutcome::AlreadyDecided),
+        ("denied", NOW, ApprovalOutcome::AlreadyDecided),
+        ("expired", NOW, ApprovalOutcome::Expired),
+        ("pending", NOW + 300_000, ApprovalOutcome::Expired),
+        ("cancelled", NOW, ApprovalOutcome::Ended),
+        ("failed", NOW, ApprovalOutcome::Ended),
+    ] {
+        assert_eq!(
+            screen(Some(&flow("email", "a@b.example", status)), None, None, at),
+            ApprovalScreen::Finished { outcome },
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn the_message_names_the_call_when_the_name_is_plain() {
+    assert_eq!(
+        purpose("Demo Bank").as_deref(),
+        Some("your call with Demo Bank")
+    );
+    assert_eq!(
+        purpose(" Smith & Sons ").as_deref(),
+        Some("your call with Smith & Sons")
+    );
+    for odd in ["", "Bank <b>", "bank.example/x", "Ba..nk", &"x".repeat(41)] {
+        assert_eq!(purpose(odd), None, "{odd}");
+    }
+    assert_ne!(request_subject("a"), request_subject("b"));
+    assert!(!request_subject("secret-auth-req-id").contains("secret"));
+}
+
+#[test]
+fn links_are_checked_before_use() {
+    assert!(well_formed("abc.DEF_-123"));
+    assert!(!well_formed(""));
+    assert!(!well_formed("has space"));
+    assert!(!well_formed(&"x".repeat(MAX_AUTH_REQ_ID + 1)));
+    assert!(plain_binding_message("K7-42QX"));
+    assert!(!plain_binding_message("<b>hi</b>"));
+    assert!(!plain_binding_message("x\u{202e}y"));
+    assert!(!plain_binding_message(&"a".repeat(21)));
+}

@@ -1,0 +1,355 @@
+//! The engine's commands: start, cancel, record what the customer did, end a session, and
+//! read a flow. Each change is a compare-and-set of the flow with one appended event.
+
+use app::flow::{Channel, EventKind, FlowStatus, FlowView, TimelineEntry};
+use infra::retry::{Attempt, compare_and_set};
+
+use super::{
+    Agent, CAS_ATTEMPTS, Engine, FlowError, Notice, REPORTED, StartInput,
+    poller::{poll_state, secs},
+    view_of,
+};
+use crate::{
+    flows::{
+        binding,
+        poll::{Next, PollState},
+    },
+    store::{Flow, NewEvent, StoreError},
+};
+
+impl Engine {
+    /// Restarts the pollers of every pending flow; fails flows that were interrupted while
+    /// being started (whether the provider sent a message is unknown, and sending again could
+    /// message the customer twice). Returns how many pollers it started.
+    pub async fn resume(&self) -> Result<usize, StoreError> {
+        let mut resumed = 0;
+        for flow in self.inner.store.pending_flows().await? {
+            if flow.status == FlowStatus::Starting.as_str() {
+                let now = self.inner.clock.now_ms();
+                self.end(
+                    &flow.id,
+                    FlowStatus::Failed,
+                    EventKind::Failed,
+                    Some("Countersign restarted while starting this verification; start it again."),
+                    now,
+                )
+                .await?;
+            } else {
+                self.spawn_poller(flow.id.clone());
+                resumed += 1;
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Starts a verification for `agent`: stores it, asks the provider, and starts its poller.
+    pub async fn start(&self, agent: &Agent, input: StartInput) -> Result<FlowView, FlowError> {
+        let now = self.inner.clock.now_ms();
+        let expiry_ms = i64::try_from(self.inner.expiry.as_millis()).unwrap_or(i64::MAX);
+        let flow = Flow {
+            id: new_id(),
+            agent_sub: agent.sub.clone(),
+            agent_name: agent.name.clone(),
+            hint: input.hint.trim().to_owned(),
+            hint_type: input.hint_type.as_str().to_owned(),
+            channel: input.channel.as_str().to_owned(),
+            binding_message: binding::new_code(),
+            custom_message: input.custom_message,
+            auth_req_id: None,
+            link: None,
+            status: FlowStatus::Starting.as_str().to_owned(),
+            created_at: now,
+            expires_at: now.saturating_add(expiry_ms),
+            interval_secs: 5,
+            next_poll_at: now,
+            poll_failures: 0,
+            decided_at: None,
+            ended_at: None,
+            outcome_detail: None,
+            customer: None,
+            tokens: None,
+            version: 0,
+        };
+        self.inner.store.insert_flow(&flow).await?;
+        // The provider sends the message during this call. It runs in a task of its own, so an
+        // agent's request that goes away (a closed tab, a client timeout) cannot leave the flow
+        // "starting" while the customer holds a working link: the answer is always recorded.
+        let id = flow.id.clone();
+        let engine = self.clone();
+        let channel = input.channel;
+        let begun = self
+            .inner
+            .tasks
+            .spawn(async move { engine.begin(flow, channel).await });
+        match begun.await {
+            Ok(result) => result?,
+            Err(error) => tracing::error!(flow_id = %id, %error, "starting a flow was interrupted"),
+        }
+        self.view(&id).await
+    }
+
+    /// Asks the provider to start `flow` and records the answer: pending with its poller, or
+    /// failed.
+    async fn begin(&self, flow: Flow, channel: Channel) -> Result<(), FlowError> {
+        match self.inner.ciba.start(&flow, self.inner.expiry).await {
+            Ok(started) => {
+                let now = self.inner.clock.now_ms();
+                let state = PollState::started(now, started.expires_in, started.interval);
+                let first = match state.first_poll(now) {
+                    Next::PollAt { at, .. } => at,
+                    Next::Expire => state.expires_at,
+                };
+                let next = Flow {
+                    auth_req_id: Some(started.auth_req_id),
+                    link: started.link,
+                    status: FlowStatus::Pending.as_str().to_owned(),
+                    expires_at: state.expires_at,
+                    interval_secs: secs(state.interval),
+                    next_poll_at: first,
+                    ..flow.clone()
+                };
+                let detail = match channel {
+                    Channel::Sms => "Sent by text message.",
+                    Channel::Email => "Sent by email.",
+                    Channel::Link => "Show the link or the QR code to the customer.",
+                };
+                self.write(&next, flow.version, EventKind::Sent, Some(detail), now)
+                    .await?;
+                self.spawn_poller(flow.id.clone());
+            }
+            Err(detail) => {
+                let now = self.inner.clock.now_ms();
+                self.end(
+                    &flow.id,
+                    FlowStatus::Failed,
+                    EventKind::Failed,
+                    Some(&detail),
+                    now,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels `agent`'s pending flow.
+    pub async fn cancel(&self, agent: &Agent, flow_id: &str) -> Result<FlowView, FlowError> {
+        let flow = self.visible(agent, flow_id).await?;
+        if !flow.is_live() {
+            return Err(FlowError::Ended);
+        }
+        let now = self.inner.clock.now_ms();
+        let detail = format!("Cancelled by {}.", agent.name);
+        if !self
+            .end(
+                flow_id,
+                FlowStatus::Cancelled,
+                EventKind::Cancelled,
+                Some(&detail),
+                now,
+            )
+            .await?
+        {
+            return Err(FlowError::Ended);
+        }
+        self.view(flow_id).await
+    }
+
+    /// Ends a live flow because the customer said on the approval page that they did not ask
+    /// for it: one `Reported` event, and the flow ends `Cancelled` with [`REPORTED`] as its
+    /// outcome, so the agent sees it at once and the poller stops.
+    pub async fn report(&self, flow_id: &str) -> Result<FlowView, FlowError> {
+        let flow = self
+            .inner
+            .store
+            .flow(flow_id)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        if !flow.is_live() {
+            return Err(FlowError::Ended);
+        }
+        let now = self.inner.clock.now_ms();
+        if !self
+            .end(
+                flow_id,
+                FlowStatus::Cancelled,
+                EventKind::Reported,
+                Some(REPORTED),
+                now,
+            )
+            .await?
+        {
+            return Err(FlowError::Ended);
+        }
+        self.view(flow_id).await
+    }
+
+    /// Records something the customer did on the approval page (link opened, signed in,
+    /// reported). A decision (`Approved`, `Denied`) also wakes the flow's poller so it asks the
+    /// provider at the earliest moment the interval allows.
+    pub async fn record(
+        &self,
+        flow_id: &str,
+        kind: EventKind,
+        detail: Option<&str>,
+    ) -> Result<(), FlowError> {
+        let now = self.inner.clock.now_ms();
+        compare_and_set(CAS_ATTEMPTS, || async move {
+            let flow = self
+                .inner
+                .store
+                .flow(flow_id)
+                .await?
+                .ok_or(FlowError::NotFound)?;
+            if !flow.is_live() {
+                return Err(FlowError::Ended);
+            }
+            let mut next = flow.clone();
+            if matches!(kind, EventKind::Approved | EventKind::Denied) {
+                next.decided_at = Some(now);
+                if let Next::PollAt { at, .. } = poll_state(&flow).nudged(now) {
+                    next.next_poll_at = at.min(flow.next_poll_at);
+                }
+            }
+            let written = self.write(&next, flow.version, kind, detail, now).await?;
+            Ok::<_, FlowError>(Attempt::won(written, ()))
+        })
+        .await?
+        .ok_or_else(kept_changing)?;
+        self.wake(flow_id);
+        Ok(())
+    }
+
+    /// Ends the verified customer's session on `agent`'s flow: the tokens are dropped from the
+    /// store (one `SessionEnded` event) and then revoked at the provider. Dropped first, so a
+    /// provider that cannot be reached leaves nothing usable here (the tokens expire there).
+    pub async fn end_session(&self, agent: &Agent, flow_id: &str) -> Result<FlowView, FlowError> {
+        let now = self.inner.clock.now_ms();
+        let detail = &format!("Ended by {}.", agent.name);
+        let tokens = compare_and_set(CAS_ATTEMPTS, || async move {
+            let flow = self.visible(agent, flow_id).await?;
+            let Some(tokens) = flow.tokens.clone() else {
+                return Err(FlowError::NoSession);
+            };
+            let next = Flow {
+                tokens: None,
+                ..flow.clone()
+            };
+            let kind = EventKind::SessionEnded;
+            let written = self
+                .write(&next, flow.version, kind, Some(detail), now)
+                .await?;
+            Ok::<_, FlowError>(Attempt::won(written, tokens))
+        })
+        .await?
+        .ok_or_else(kept_changing)?;
+        self.inner.ciba.discard(flow_id, &tokens).await;
+        self.view(flow_id).await
+    }
+
+    /// A flow `agent` may see (their own; supervisors see all).
+    pub async fn visible(&self, agent: &Agent, flow_id: &str) -> Result<Flow, FlowError> {
+        match self.inner.store.flow(flow_id).await? {
+            Some(flow) if agent.supervisor || flow.agent_sub == agent.sub => Ok(flow),
+            _ => Err(FlowError::NotFound),
+        }
+    }
+
+    /// The console's view of a flow.
+    pub async fn view(&self, flow_id: &str) -> Result<FlowView, FlowError> {
+        let flow = self
+            .inner
+            .store
+            .flow(flow_id)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        let events = self.inner.store.events_for_flow(flow_id, 0, 1000).await?;
+        Ok(view_of(&flow, &events))
+    }
+    /// Ends a live flow with `status`; returns whether this call ended it.
+    pub(super) async fn end(
+        &self,
+        flow_id: &str,
+        status: FlowStatus,
+        kind: EventKind,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let ended = compare_and_set(CAS_ATTEMPTS, || async move {
+            let Some(flow) = self.inner.store.flow(flow_id).await? else {
+                return Ok(Attempt::Done(false));
+            };
+            if !flow.is_live() {
+                return Ok(Attempt::Done(false));
+            }
+            let next = Flow {
+                status: status.as_str().to_owned(),
+                ended_at: Some(now),
+                outcome_detail: detail.map(str::to_owned),
+                ..flow.clone()
+            };
+            let written = self.write(&next, flow.version, kind, detail, now).await?;
+            Ok::<_, StoreError>(Attempt::won(written, true))
+        })
+        .await?
+        .unwrap_or(false);
+        if ended {
+            self.wake(flow_id);
+        }
+        Ok(ended)
+    }
+
+    /// Writes `next` over version `expected` with an event, and tells subscribers.
+    pub(super) async fn write(
+        &self,
+        next: &Flow,
+        expected: i64,
+        kind: EventKind,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let entry = TimelineEntry {
+            kind,
+            at: now,
+            detail: detail.map(str::to_owned),
+        };
+        let event = NewEvent {
+            flow_id: next.id.clone(),
+            agent_sub: next.agent_sub.clone(),
+            kind: kind.as_str().to_owned(),
+            data: serde_json::to_string(&entry)
+                .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?,
+            at: now,
+        };
+        match self
+            .inner
+            .store
+            .update_flow_with_event(next, expected, &event)
+            .await?
+        {
+            Some(id) => {
+                // Nobody listening is fine: the event is stored.
+                let _ = self.inner.notices.send(Notice {
+                    id,
+                    agent_sub: next.agent_sub.clone(),
+                });
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// The error of a change that lost every attempt to writers that kept changing the flow.
+fn kept_changing() -> FlowError {
+    FlowError::Store(StoreError::Query(sqlx::Error::Protocol(
+        "the flow kept changing".to_owned(),
+    )))
+}
+
+/// A random flow id: 128 bits, URL-safe.
+fn new_id() -> String {
+    use rand::RngExt as _;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

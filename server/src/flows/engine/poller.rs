@@ -1,0 +1,252 @@
+//! One poller per pending flow: it asks the provider at the times `flows::poll` gives, and
+//! records the answer; verified tokens are kept, or revoked when they cannot be.
+
+use std::{sync::Arc, time::Duration};
+
+use app::flow::{EventKind, FlowStatus, VerifiedCustomer};
+use infra::retry::{Attempt, compare_and_set};
+use tokio::sync::Notify;
+
+use super::{CAS_ATTEMPTS, Engine, NOT_RECORDED, Polled};
+use crate::{
+    flows::poll::{self, Next, PollState},
+    store::{Flow, StoreError},
+};
+
+/// How often to retry writing an outcome over concurrent changes (a decision, a report).
+const OUTCOME_ATTEMPTS: usize = CAS_ATTEMPTS;
+
+impl Engine {
+    pub(super) fn wake(&self, flow_id: &str) {
+        if let Ok(pollers) = self.inner.pollers.lock()
+            && let Some(notify) = pollers.get(flow_id)
+        {
+            notify.notify_one();
+        }
+    }
+
+    pub(super) fn spawn_poller(&self, flow_id: String) {
+        let notify = Arc::new(Notify::new());
+        if let Ok(mut pollers) = self.inner.pollers.lock() {
+            if pollers.contains_key(&flow_id) {
+                return;
+            }
+            pollers.insert(flow_id.clone(), notify.clone());
+        }
+        let engine = self.clone();
+        self.inner.tasks.spawn(async move {
+            // A store error pauses the poller, backing off as for the provider's errors; the
+            // flow is read afresh when it goes on.
+            let mut failures = 0_u32;
+            while let Err(error) = engine.run_poller(&flow_id, &notify).await {
+                failures = failures.saturating_add(1);
+                tracing::error!(%error, flow_id, failures, "poller paused on a store error");
+                let wait = poll::backoff(Duration::from_secs(5), failures);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = engine.inner.shutdown.cancelled() => break,
+                }
+            }
+            if let Ok(mut pollers) = engine.inner.pollers.lock() {
+                pollers.remove(&flow_id);
+            }
+        });
+    }
+
+    /// Polls one flow until it ends (or the engine shuts down).
+    async fn run_poller(&self, flow_id: &str, notify: &Notify) -> Result<(), StoreError> {
+        loop {
+            let Some(flow) = self.inner.store.flow(flow_id).await? else {
+                return Ok(());
+            };
+            if !flow.is_live() {
+                return Ok(());
+            }
+            let now = self.inner.clock.now_ms();
+            let due = flow.next_poll_at.min(flow.expires_at);
+            if due > now {
+                tokio::select! {
+                    () = tokio::time::sleep_until(self.inner.clock.instant_at(due)) => {}
+                    () = notify.notified() => {}
+                    () = self.inner.shutdown.cancelled() => return Ok(()),
+                }
+                continue;
+            }
+            if now >= flow.expires_at {
+                self.end(
+                    flow_id,
+                    FlowStatus::Expired,
+                    EventKind::Expired,
+                    Some("Nobody answered in time."),
+                    now,
+                )
+                .await?;
+                return Ok(());
+            }
+            let polled = tokio::select! {
+                polled = self.inner.ciba.poll(&flow, now) => polled,
+                () = self.inner.shutdown.cancelled() => return Ok(()),
+            };
+            let after = self.inner.clock.now_ms();
+            match polled {
+                Polled::Verified { customer, tokens } => {
+                    self.verified(flow_id, &customer, tokens, after).await?;
+                    return Ok(());
+                }
+                Polled::Denied => {
+                    self.end(
+                        flow_id,
+                        FlowStatus::Denied,
+                        EventKind::Denied,
+                        Some("The customer denied the request."),
+                        after,
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                Polled::Expired => {
+                    self.end(
+                        flow_id,
+                        FlowStatus::Expired,
+                        EventKind::Expired,
+                        Some("Nobody answered in time."),
+                        after,
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                Polled::Failed(detail) => {
+                    self.end(
+                        flow_id,
+                        FlowStatus::Failed,
+                        EventKind::Failed,
+                        Some(&detail),
+                        after,
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                Polled::Wait(answer) => {
+                    let state = poll_state(&flow);
+                    let next = match state.after(now, answer, after) {
+                        Next::PollAt { at, state } => Flow {
+                            interval_secs: secs(state.interval),
+                            next_poll_at: at,
+                            poll_failures: i64::from(state.failures),
+                            ..flow.clone()
+                        },
+                        Next::Expire => Flow {
+                            next_poll_at: flow.expires_at,
+                            ..flow.clone()
+                        },
+                    };
+                    // A lost race (a decision, a cancel) is fine: the loop reads again.
+                    self.inner.store.update_flow(&next, flow.version).await?;
+                }
+            }
+        }
+    }
+
+    /// Records verified tokens. If the flow ended meanwhile (cancelled), or the store cannot
+    /// take them, they are not kept: they are revoked, never left live at the provider with
+    /// nothing here to end them.
+    async fn verified(
+        &self,
+        flow_id: &str,
+        customer: &VerifiedCustomer,
+        tokens: String,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        match self.keep_tokens(flow_id, customer, &tokens, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::info!(
+                    flow_id,
+                    "tokens arrived for a flow that had ended; revoking them"
+                );
+                self.inner.ciba.discard(flow_id, &tokens).await;
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, flow_id, "tokens could not be stored; revoking them");
+                self.inner.ciba.discard(flow_id, &tokens).await;
+                // The request is redeemed: polling it again could only be refused. End the
+                // flow with what happened; if even that cannot be written, the poller pauses,
+                // and the provider's refusal of the next poll ends it.
+                self.end(
+                    flow_id,
+                    FlowStatus::Failed,
+                    EventKind::Failed,
+                    Some(NOT_RECORDED),
+                    now,
+                )
+                .await
+                .map(|_| ())
+            }
+        }
+    }
+
+    /// Writes the verified flow with its tokens; `false` if the flow is no longer live. It may
+    /// have changed since it was read (the customer's decision recorded, a report): read it
+    /// again and retry while it is live.
+    async fn keep_tokens(
+        &self,
+        flow_id: &str,
+        customer: &VerifiedCustomer,
+        tokens: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let detail = format!("Verified {}.", customer.name);
+        let detail = &detail;
+        let customer_json = &serde_json::to_string(customer)
+            .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?;
+        let kept = compare_and_set(OUTCOME_ATTEMPTS, || async move {
+            let Some(flow) = self.inner.store.flow(flow_id).await? else {
+                return Ok(Attempt::Done(false));
+            };
+            if !flow.is_live() {
+                return Ok(Attempt::Done(false));
+            }
+            let next = Flow {
+                status: FlowStatus::Approved.as_str().to_owned(),
+                decided_at: flow.decided_at.or(Some(now)),
+                ended_at: Some(now),
+                customer: Some(customer_json.clone()),
+                tokens: Some(tokens.to_owned()),
+                ..flow.clone()
+            };
+            let kind = EventKind::Verified;
+            let written = self
+                .write(&next, flow.version, kind, Some(detail), now)
+                .await?;
+            Ok::<_, StoreError>(Attempt::won(written, true))
+        })
+        .await?;
+        Ok(kept.unwrap_or(false))
+    }
+}
+
+/// The polling state kept in a stored flow. The last poll was one wait before the next: the
+/// interval, or the backoff after failures.
+pub(super) fn poll_state(flow: &Flow) -> PollState {
+    let interval = Duration::from_secs(u64::try_from(flow.interval_secs).unwrap_or(5));
+    let failures = u32::try_from(flow.poll_failures).unwrap_or(u32::MAX);
+    let wait = if failures > 0 {
+        poll::backoff(interval, failures)
+    } else {
+        interval
+    };
+    PollState {
+        interval,
+        expires_at: flow.expires_at,
+        last_poll_at: Some(
+            flow.next_poll_at
+                .saturating_sub(i64::try_from(wait.as_millis()).unwrap_or(0)),
+        ),
+        failures,
+    }
+}
+
+pub(super) fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,101 @@
+//! The engine's port to the provider, and the types of its commands.
+
+use std::time::Duration;
+
+use app::flow::{Channel, HintType, VerifiedCustomer};
+use async_trait::async_trait;
+
+use crate::{
+    flows::poll::Answer,
+    store::{Flow, StoreError},
+};
+
+/// What the engine asks of the provider (implemented over HTTP by [`crate::oidc`]; by fakes in
+/// tests).
+#[async_trait]
+pub trait Ciba: Send + Sync + std::fmt::Debug + 'static {
+    /// Starts a backchannel request for `flow` (hint, channel, binding code, custom message).
+    async fn start(&self, flow: &Flow, expiry: Duration) -> Result<Started, String>;
+
+    /// Polls the token endpoint for `flow`; on tokens, validates the ID token against the
+    /// customer the flow asked for.
+    async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled;
+
+    /// Revokes tokens (as [`Polled::Verified`] carried them) that will not be kept, or whose
+    /// session the agent ended.
+    async fn discard(&self, flow_id: &str, tokens: &str);
+}
+
+/// The provider accepted a request.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// Its handle.
+    pub auth_req_id: String,
+    /// Seconds until it expires.
+    pub expires_in: Duration,
+    /// Seconds between polls.
+    pub interval: Duration,
+    /// The link, for the `link` channel.
+    pub link: Option<String>,
+}
+
+/// One poll's result.
+#[derive(Clone, Debug)]
+pub enum Polled {
+    /// Tokens arrived and the ID token is valid for the requested customer.
+    Verified {
+        /// Who they are, as the agent may see it.
+        customer: VerifiedCustomer,
+        /// The tokens, as JSON, kept server-side.
+        tokens: String,
+    },
+    /// Keep polling, as `answer` says.
+    Wait(Answer),
+    /// The customer denied.
+    Denied,
+    /// The request expired.
+    Expired,
+    /// It cannot go on; the sentence says why (tokens that did not validate, `invalid_grant`…).
+    Failed(String),
+}
+
+/// Who asks.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    /// Their `sub`.
+    pub sub: String,
+    /// Their name.
+    pub name: String,
+    /// Supervisors see every flow.
+    pub supervisor: bool,
+}
+
+/// What the agent asks for.
+#[derive(Clone, Debug)]
+pub struct StartInput {
+    /// The customer's email, phone or user id.
+    pub hint: String,
+    /// Which of those it is.
+    pub hint_type: HintType,
+    /// How the link goes out.
+    pub channel: Channel,
+    /// A note for the customer, if any.
+    pub custom_message: Option<String>,
+}
+
+/// Why a flow request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// No such flow, or not the agent's.
+    #[error("There is no such verification.")]
+    NotFound,
+    /// It already ended.
+    #[error("This verification has already ended.")]
+    Ended,
+    /// There is no customer session to end: it was never opened, or it already ended.
+    #[error("There is no customer session to end.")]
+    NoSession,
+    /// The store failed.
+    #[error("Something went wrong on our side. Try again.")]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,501 @@
+use std::{collections::VecDeque, sync::Mutex};
+
+use super::*;
+use crate::store::{MemoryStore, Store as _};
+use crate::{flows::poll::Answer, store::Flow};
+use app::flow::{Channel, EventKind, FlowStatus, FlowView, HintType, VerifiedCustomer};
+use async_trait::async_trait;
+
+const T0: i64 = 1_800_000_000_000;
+
+/// A provider that answers polls from a script and remembers when it was asked.
+#[derive(Debug, Default)]
+struct Scripted {
+    answers: Mutex<VecDeque<Polled>>,
+    polls: Mutex<Vec<i64>>,
+    starts: Mutex<usize>,
+    refuse_start: bool,
+    /// How long the provider takes to answer a start (it sends the message meanwhile).
+    start_delay: Duration,
+    /// Tokens revoked through `discard`.
+    discarded: Mutex<Vec<String>>,
+    /// While polling, change the flow in this store first (as a decision or a cancel
+    /// landing during the poll would), then answer.
+    meddle: Mutex<Option<(MemoryStore, &'static str)>>,
+}
+
+impl Scripted {
+    fn with(answers: impl IntoIterator<Item = Polled>) -> Arc<Self> {
+        Arc::new(Self {
+            answers: Mutex::new(answers.into_iter().collect()),
+            ..Self::default()
+        })
+    }
+
+    /// Seconds after T0 of each poll.
+    fn polls(&self) -> Vec<i64> {
+        self.polls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|at| (at - T0) / 1000)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Ciba for Scripted {
+    async fn start(&self, flow: &Flow, _: Duration) -> Result<Started, String> {
+        *self.starts.lock().unwrap() += 1;
+        tokio::time::sleep(self.start_delay).await;
+        if self.refuse_start {
+            return Err("No active customer matches that email address.".into());
+        }
+        Ok(Started {
+            auth_req_id: format!("req-{}", flow.id),
+            expires_in: Duration::from_secs(60),
+            interval: Duration::from_secs(5),
+            link: None,
+        })
+    }
+
+    async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled {
+        self.polls.lock().unwrap().push(now_ms);
+        let meddle = self.meddle.lock().unwrap().take();
+        if let Some((store, status)) = meddle {
+            let changed = Flow {
+                status: status.into(),
+                ..flow.clone()
+            };
+            assert!(store.update_flow(&changed, flow.version).await.unwrap());
+        }
+        self.answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Polled::Wait(Answer::Pending))
+    }
+
+    async fn discard(&self, _flow_id: &str, tokens: &str) {
+        self.discarded.lock().unwrap().push(tokens.to_owned());
+    }
+}
+
+fn verified() -> Polled {
+    Polled::Verified {
+        customer: VerifiedCustomer {
+            user_id: "alice".into(),
+            name: "Alice Anders".into(),
+            email: Some("a•••e@example.com".into()),
+            phone: None,
+            amr: vec!["otp".into()],
+            auth_time: 1_800_000_000,
+        },
+        tokens: r#"{"access_token":"secret"}"#.into(),
+    }
+}
+
+fn agent(sub: &str) -> Agent {
+    Agent {
+        sub: sub.into(),
+        name: format!("Agent {sub}"),
+        supervisor: false,
+    }
+}
+
+fn input() -> StartInput {
+    StartInput {
+        hint: "alice@example.com".into(),
+        hint_type: HintType::Email,
+        channel: Channel::Email,
+        custom_message: None,
+    }
+}
+
+fn engine(store: &MemoryStore, ciba: Arc<Scripted>) -> Engine {
+    Engine::new(
+        Arc::new(store.clone()),
+        ciba,
+        Clock::starting_at(T0),
+        Duration::from_secs(60),
+    )
+}
+
+/// Lets the pollers run up to `seconds` after `start` on the paused clock.
+async fn run_until(start: tokio::time::Instant, seconds: u64) {
+    tokio::time::sleep_until(start + Duration::from_secs(seconds)).await;
+}
+
+async fn status(engine: &Engine, id: &str) -> FlowStatus {
+    engine.view(id).await.unwrap().status
+}
+
+fn kinds(view: &FlowView) -> Vec<EventKind> {
+    view.timeline.iter().map(|e| e.kind).collect()
+}
+
+/// The agent's request goes away while the provider is still sending (the browser gave up,
+/// the tab closed). The provider goes on and the customer gets a working link, so the flow
+/// must still become pending and be polled: never left "starting", to be failed later.
+#[tokio::test(start_paused = true)]
+async fn case_23_a_start_whose_caller_goes_away_is_still_recorded() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Arc::new(Scripted {
+        start_delay: Duration::from_secs(8),
+        ..Scripted::default()
+    });
+    let engine = engine(&store, ciba.clone());
+    let gone =
+        tokio::time::timeout(Duration::from_secs(1), engine.start(&agent("a"), input())).await;
+    assert!(gone.is_err(), "the caller gave up first");
+    run_until(start, 20).await;
+    let flows = store.pending_flows().await.unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].status, FlowStatus::Pending.as_str());
+    assert_eq!(flows[0].auth_req_id, Some(format!("req-{}", flows[0].id)));
+    assert!(!ciba.polls().is_empty(), "its poller runs");
+    assert_eq!(*ciba.starts.lock().unwrap(), 1, "nothing sent twice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn polls_every_interval_until_verified() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([Polled::Wait(Answer::Pending), verified()]);
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    assert_eq!(view.status, FlowStatus::Pending);
+    assert_eq!(view.binding_code.len(), 7);
+    run_until(start, 30).await;
+    assert_eq!(ciba.polls(), [5, 10]);
+    let view = engine.view(&view.id).await.unwrap();
+    assert_eq!(view.status, FlowStatus::Approved);
+    assert_eq!(kinds(&view), [EventKind::Sent, EventKind::Verified]);
+    assert_eq!(view.customer.unwrap().user_id, "alice");
+    // The tokens stay in the store; the view never carries them.
+    let json = serde_json::to_string(&engine.view(&view.id).await.unwrap()).unwrap();
+    assert!(!json.contains("secret"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ending_the_customer_session_drops_and_revokes_the_tokens_once() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([verified()]);
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    assert!(!view.session_open, "no session before the tokens");
+    assert!(matches!(
+        engine.end_session(&agent("a"), &view.id).await,
+        Err(FlowError::NoSession)
+    ));
+    run_until(start, 6).await;
+    assert!(engine.view(&view.id).await.unwrap().session_open);
+    // Another agent cannot; its owner can.
+    assert!(matches!(
+        engine.end_session(&agent("b"), &view.id).await,
+        Err(FlowError::NotFound)
+    ));
+    assert!(ciba.discarded.lock().unwrap().is_empty());
+    let ended = engine.end_session(&agent("a"), &view.id).await.unwrap();
+    assert!(!ended.session_open);
+    assert_eq!(ended.status, FlowStatus::Approved, "still verified");
+    assert_eq!(
+        kinds(&ended),
+        [
+            EventKind::Sent,
+            EventKind::Verified,
+            EventKind::SessionEnded
+        ]
+    );
+    assert_eq!(
+        ended.timeline.last().unwrap().detail.as_deref(),
+        Some("Ended by Agent a.")
+    );
+    assert_eq!(
+        *ciba.discarded.lock().unwrap(),
+        [r#"{"access_token":"secret"}"#]
+    );
+    assert_eq!(store.flow(&view.id).await.unwrap().unwrap().tokens, None);
+    assert!(matches!(
+        engine.end_session(&agent("a"), &view.id).await,
+        Err(FlowError::NoSession)
+    ));
+    assert_eq!(ciba.discarded.lock().unwrap().len(), 1, "revoked once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_the_store_refuses_are_revoked_and_the_flow_says_so() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let refused = Polled::Verified {
+        customer: VerifiedCustomer {
+            user_id: "alice".into(),
+            name: "Alice Anders".into(),
+            email: None,
+            phone: None,
+            amr: Vec::new(),
+            auth_time: 1_800_000_000,
+        },
+        // Not JSON: the store's check refuses the write.
+        tokens: "not json".into(),
+    };
+    let ciba = Scripted::with([refused]);
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 60).await;
+    assert_eq!(*ciba.discarded.lock().unwrap(), ["not json"]);
+    // The redeemed request is never polled again; the agent is told what happened.
+    assert_eq!(ciba.polls(), [5]);
+    let view = engine.view(&view.id).await.unwrap();
+    assert_eq!(view.status, FlowStatus::Failed);
+    assert_eq!(view.outcome.as_deref(), Some(NOT_RECORDED));
+    assert!(!view.session_open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_down_stretches_the_interval_for_good() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([
+        Polled::Wait(Answer::SlowDown),
+        Polled::Wait(Answer::Pending),
+        Polled::Wait(Answer::SlowDown),
+        verified(),
+    ]);
+    let engine = engine(&store, ciba.clone());
+    engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 59).await;
+    assert_eq!(ciba.polls(), [5, 15, 25, 40]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_customer_expires_without_polls_past_the_end() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([]);
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 120).await;
+    assert_eq!(ciba.polls(), [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55]);
+    let view = engine.view(&view.id).await.unwrap();
+    assert_eq!(view.status, FlowStatus::Expired);
+    assert_eq!(kinds(&view), [EventKind::Sent, EventKind::Expired]);
+    assert_eq!(view.outcome.as_deref(), Some("Nobody answered in time."));
+}
+
+#[tokio::test(start_paused = true)]
+async fn case_24_a_failing_provider_is_backed_off_and_a_decision_cuts_the_wait() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([
+        Polled::Wait(Answer::Unavailable),
+        Polled::Wait(Answer::Unavailable),
+        verified(),
+    ]);
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    // 5 s, then backoff: +10 s, then +20 s would be 35 s.
+    run_until(start, 16).await;
+    assert_eq!(ciba.polls(), [5, 15]);
+    // The customer approves at 16 s: the next poll comes as soon as the interval allows
+    // (20 s), not at the end of the backoff (35 s).
+    engine
+        .record(&view.id, EventKind::Approved, None)
+        .await
+        .unwrap();
+    run_until(start, 30).await;
+    assert_eq!(ciba.polls(), [5, 15, 20]);
+    let view = engine.view(&view.id).await.unwrap();
+    assert_eq!(view.status, FlowStatus::Approved);
+    assert_eq!(
+        kinds(&view),
+        [EventKind::Sent, EventKind::Approved, EventKind::Verified]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn denial_and_failure_end_the_flow() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([Polled::Denied]);
+    let engine = engine(&store, ciba.clone());
+    let denied = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 6).await;
+    assert_eq!(status(&engine, &denied.id).await, FlowStatus::Denied);
+
+    let refusing = Arc::new(Scripted {
+        refuse_start: true,
+        ..Scripted::default()
+    });
+    let engine = Engine::new(
+        Arc::new(store.clone()),
+        refusing.clone(),
+        Clock::starting_at(T0),
+        Duration::from_secs(60),
+    );
+    let failed = engine.start(&agent("a"), input()).await.unwrap();
+    assert_eq!(failed.status, FlowStatus::Failed);
+    assert_eq!(
+        failed.outcome.as_deref(),
+        Some("No active customer matches that email address.")
+    );
+    run_until(start, 30).await;
+    assert!(refusing.polls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_stops_polling_and_only_the_owner_or_a_supervisor_may() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([]);
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 6).await;
+    assert!(matches!(
+        engine.cancel(&agent("b"), &view.id).await,
+        Err(FlowError::NotFound)
+    ));
+    let supervisor = Agent {
+        supervisor: true,
+        ..agent("s")
+    };
+    let cancelled = engine.cancel(&supervisor, &view.id).await.unwrap();
+    assert_eq!(cancelled.status, FlowStatus::Cancelled);
+    assert_eq!(cancelled.outcome.as_deref(), Some("Cancelled by Agent s."));
+    assert!(matches!(
+        engine.cancel(&agent("a"), &view.id).await,
+        Err(FlowError::Ended)
+    ));
+    run_until(start, 60).await;
+    assert_eq!(ciba.polls(), [5], "no poll after the cancel");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_ends_the_flow_for_the_agent_at_once() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([]);
+    let engine = engine(&store, ciba.clone());
+    let mut notices = engine.subscribe();
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 6).await;
+    engine
+        .record(&view.id, EventKind::LinkOpened, None)
+        .await
+        .unwrap();
+    let reported = engine.report(&view.id).await.unwrap();
+    assert_eq!(reported.status, FlowStatus::Cancelled);
+    assert_eq!(reported.outcome.as_deref(), Some(REPORTED));
+    assert_eq!(
+        kinds(&reported),
+        [EventKind::Sent, EventKind::LinkOpened, EventKind::Reported]
+    );
+    assert_eq!(
+        reported.timeline.last().and_then(|e| e.detail.as_deref()),
+        Some(REPORTED)
+    );
+    // The agent's stream hears every step, the report last.
+    let mut last = None;
+    while let Ok(notice) = notices.try_recv() {
+        last = Some(notice.id);
+    }
+    assert_eq!(last, Some(store.last_event_id().await.unwrap()));
+    // Only once, and not for an unknown flow.
+    assert!(matches!(
+        engine.report(&view.id).await,
+        Err(FlowError::Ended)
+    ));
+    assert!(matches!(
+        engine.report("nope").await,
+        Err(FlowError::NotFound)
+    ));
+    run_until(start, 60).await;
+    assert_eq!(ciba.polls(), [5], "no poll after the report");
+}
+
+#[tokio::test(start_paused = true)]
+async fn case_24_a_restart_resumes_polling_without_a_second_message() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let first = Scripted::with([]);
+    let engine1 = engine(&store, first.clone());
+    let view = engine1.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 7).await;
+    engine1.shutdown().await;
+    assert_eq!(first.polls(), [5]);
+
+    // A flow caught between the store and the provider when the process died.
+    let mut stuck = store.flow(&view.id).await.unwrap().unwrap();
+    stuck.id = "stuck".into();
+    stuck.status = "starting".into();
+    stuck.auth_req_id = None;
+    store.insert_flow(&stuck).await.unwrap();
+
+    let second = Scripted::with([verified()]);
+    let engine2 = engine(&store, second.clone());
+    assert_eq!(engine2.resume().await.unwrap(), 1);
+    run_until(start, 20).await;
+    assert_eq!(*second.starts.lock().unwrap(), 0, "nothing is sent again");
+    assert_eq!(second.polls(), [10]);
+    assert_eq!(status(&engine2, &view.id).await, FlowStatus::Approved);
+    assert_eq!(status(&engine2, "stuck").await, FlowStatus::Failed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribers_hear_every_change_of_their_flows() {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let engine = engine(&store, Scripted::with([verified()]));
+    let mut notices = engine.subscribe();
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 6).await;
+    let first = notices.recv().await.unwrap();
+    let second = notices.recv().await.unwrap();
+    assert_eq!(first.agent_sub, "a");
+    assert!(second.id > first.id);
+    let events = store.events_after(0, Some("a"), 10).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.flow_id == view.id));
+    assert!(
+        store
+            .events_after(0, Some("b"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Starts a flow whose first poll brings tokens while the flow is changed to `status`
+/// behind the poller's back; returns the provider, the store and the flow's id after it.
+async fn tokens_during(status: &'static str) -> (Arc<Scripted>, MemoryStore, Engine, String) {
+    let start = tokio::time::Instant::now();
+    let store = MemoryStore::new();
+    let ciba = Scripted::with([verified()]);
+    *ciba.meddle.lock().unwrap() = Some((store.clone(), status));
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 6).await;
+    (ciba, store, engine, view.id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_land_even_when_the_flow_changed_during_the_poll() {
+    // The customer's decision is recorded while the poll is in flight.
+    let (ciba, _, engine, id) = tokens_during("pending").await;
+    assert_eq!(status(&engine, &id).await, FlowStatus::Approved);
+    assert!(ciba.discarded.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_for_a_flow_cancelled_during_the_poll_are_revoked() {
+    let (ciba, store, engine, id) = tokens_during("cancelled").await;
+    assert_eq!(status(&engine, &id).await, FlowStatus::Cancelled);
+    assert_eq!(
+        ciba.discarded.lock().unwrap().as_slice(),
+        [r#"{"access_token":"secret"}"#]
+    );
+    let flow = store.flow(&id).await.unwrap().unwrap();
+    assert!(flow.tokens.is_none(), "no token is kept for an ended flow");
+}

@@ -1,0 +1,256 @@
+//! Start-up and shut-down: binds the BFF and, by default, the embedded provider, and returns a
+//! [`Running`] handle that stops both.
+
+use std::{io, net::SocketAddr, sync::Arc};
+
+use leptos::prelude::LeptosOptions;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    AppState, Bff,
+    config::{Config, ProviderMode},
+    flows::{clock::Clock, connect, engine::Engine, provider::OidcCiba},
+    oidc::{Credentials, Profile, ProviderSettings},
+    provider_client::ProviderClient,
+    router, sealed,
+    store::{self, SharedStore, SqliteStore},
+};
+
+/// Why Countersign could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The embedded provider could not start.
+    #[error("the embedded provider cannot start: {0}")]
+    Provider(#[from] provider::StartError),
+    /// The BFF's socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// The BFF's data folder could not be created.
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        /// The folder.
+        path: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The key that seals stored tokens could not be read or made.
+    #[error("cannot read or create the key file {path}: {source}")]
+    Key {
+        /// The file.
+        path: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The BFF's store could not be opened.
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+}
+
+/// A started Countersign: the BFF and, unless an external one is configured, the provider.
+#[derive(Debug)]
+pub struct Running {
+    /// The BFF's base URL, e.g. `http://127.0.0.1:3000`.
+    pub url: String,
+    /// The provider's issuer identifier.
+    pub provider_issuer: String,
+    /// Whether the provider runs in this process.
+    pub provider_embedded: bool,
+    shutdown: CancellationToken,
+    tasks: JoinSet<io::Result<()>>,
+    engine: Engine,
+    store: SharedStore,
+}
+
+/// Starts Countersign as configured and returns once both servers accept connections.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+
+    let mut dev_outbox = false;
+    let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
+        ProviderMode::Embedded(provider_config) => {
+            let provider = provider::Provider::bind(*provider_config).await?;
+            dev_outbox = provider.serves_dev_outbox();
+            let bound = provider
+                .local_addr()
+                .map_err(|source| provider::StartError::Bind {
+                    addr: "0.0.0.0:0"
+                        .parse()
+                        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+                    source,
+                })?;
+            let issuer = provider.issuer().to_owned();
+            tasks.spawn(
+                provider.serve_with(config.serve_limits, shutdown.clone().cancelled_owned()),
+            );
+            (
+                format!("http://{}", reachable(bound)),
+                issuer,
+                true,
+                Profile::Embedded,
+            )
+        }
+        ProviderMode::External { url, profile } => (url.clone(), url, false, profile),
+    };
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name(app::OUTPUT_NAME)
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .site_addr(bound)
+        .build();
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", reachable(bound)));
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    // Countersign serves plain HTTP: an https address means a proxy in front, whose address
+    // every per-address limit would count unless told to read X-Forwarded-For.
+    if public_url.starts_with("https://") && !config.trust_forwarded_for {
+        tracing::warn!(
+            "COUNTERSIGN_PUBLIC_URL is https but COUNTERSIGN_TRUST_FORWARDED_FOR is off: behind \
+             a reverse proxy, the per-address limits (sign-ins, the approval page) count the \
+             proxy's address for everyone"
+        );
+    }
+    let store: SharedStore =
+        Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?);
+    let key_path = config.data_dir.join("countersign.key");
+    let sealer =
+        Arc::new(
+            sealed::Sealer::load_or_create(&key_path).map_err(|source| StartError::Key {
+                path: key_path.display().to_string(),
+                source,
+            })?,
+        );
+    let oidc = Arc::new(connect::Provider::new(
+        ProviderSettings {
+            profile,
+            base_url: provider_base.clone(),
+            issuer: provider_issuer.clone(),
+            discovery_url: None,
+            credentials: Credentials {
+                client_id: config.client.id.clone(),
+                client_secret: config.client.secret.clone(),
+            },
+        },
+        provider_embedded.then(|| {
+            (
+                config.client.app_id.clone(),
+                format!("{public_url}/approve"),
+            )
+        }),
+    ));
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(OidcCiba::new(oidc.clone(), sealer.clone())),
+        Clock::system(),
+        config.request_expiry,
+    );
+    let resumed = engine.resume().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "pending verifications resumed");
+    }
+    let bff = Bff {
+        provider: ProviderClient::new(provider_base, provider_issuer.clone())?,
+        oidc,
+        engine: engine.clone(),
+        store: store.clone(),
+        public_url: public_url.clone(),
+        session_idle: config.session_idle,
+        session_max: config.session_max,
+        provider_embedded,
+        dev_outbox,
+        provider_issuer: provider_issuer.clone(),
+        display_name: config.display_name.clone(),
+        trust_forwarded_for: config.trust_forwarded_for,
+        sealer,
+        limits: config.limits,
+        streams: Arc::default(),
+    };
+    let app = router(AppState {
+        leptos_options,
+        bff: Arc::new(bff),
+    });
+    // Handlers get the peer's address (ConnectInfo), for the per-address rate limits.
+    tasks.spawn(infra::serve::serve(
+        listener,
+        app,
+        config.serve_limits,
+        shutdown.clone().cancelled_owned(),
+    ));
+
+    Ok(Running {
+        url: format!("http://{}", reachable(bound)),
+        provider_issuer,
+        provider_embedded,
+        shutdown,
+        tasks,
+        engine,
+        store,
+    })
+}
+
+/// A bound address as a client can reach it: `0.0.0.0` becomes `127.0.0.1`.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+    } else {
+        addr
+    }
+}
+
+impl Running {
+    /// Runs until `signal` completes or a server stops on its own, then stops everything,
+    /// letting requests in flight finish.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> io::Result<()> {
+        let first = tokio::select! {
+            () = signal => Ok(()),
+            Some(joined) = self.tasks.join_next() => flatten(joined)
+                .and_then(|()| Err(io::Error::other("a server stopped unexpectedly"))),
+        };
+        let rest = self.stop().await;
+        first.and(rest)
+    }
+
+    /// Stops both servers and waits for them.
+    pub async fn stop(mut self) -> io::Result<()> {
+        self.engine.shutdown().await;
+        self.shutdown.cancel();
+        let mut result = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            result = result.and(flatten(joined));
+        }
+        self.store.close().await;
+        result
+    }
+}
+
+fn flatten(joined: Result<io::Result<()>, tokio::task::JoinError>) -> io::Result<()> {
+    joined.map_err(io::Error::other).and_then(|result| result)
+}

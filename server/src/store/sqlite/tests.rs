@@ -1,0 +1,1280 @@
+use super::*;
+use crate::store::{MemoryStore, SharedStore};
+
+async fn open(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(&dir.path().join("bff.sqlite"))
+        .await
+        .unwrap()
+}
+
+/// Runs each test body (an `async fn(SharedStore)` below) once against a fresh SQLite
+/// store (`on_sqlite::…`) and once against a fresh [`MemoryStore`] (`on_memory::…`): the
+/// two must behave the same.
+macro_rules! on_both_stores {
+    ($($name:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$name(std::sync::Arc::new(super::open(&dir).await)).await;
+                }
+            )+
+        }
+        mod on_memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(std::sync::Arc::new(super::MemoryStore::new())).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_stores!(
+    ping_and_close,
+    sessions_round_trip_touch_and_expire,
+    sessions_refuse_an_unknown_role,
+    take_login_is_single_use,
+    delete_logins_before_sweeps_old_ones,
+    flows_round_trip_and_lookup_by_auth_req_id,
+    flows_check_their_values,
+    update_flow_is_compare_and_set,
+    update_flow_checks_values_only_when_it_wins,
+    concurrent_updates_have_one_winner,
+    update_flow_with_event_is_atomic,
+    events_need_their_flow,
+    event_ids_start_at_one_and_refusals_spend_none,
+    events_after_filters_by_agent_in_order,
+    flows_for_pages_newest_first_per_agent,
+    paging_edges,
+    pending_flows_are_oldest_first,
+    json_columns_are_checked_like_json_valid,
+    rate_counters_count_per_window,
+    rate_counters_edges,
+    debug_never_shows_secrets,
+    customer_sessions_round_trip_and_move_by_stage,
+    customer_sessions_rotate_atomically,
+    customer_sessions_check_their_values,
+    customer_sessions_expire,
+    customer_sessions_name_the_newest_code,
+);
+
+fn session(id: &[u8], agent: &str, now: i64) -> Session {
+    Session {
+        id_hash: id.to_vec(),
+        agent_sub: agent.into(),
+        agent_name: format!("{agent} name"),
+        agent_email: format!("{agent}@bank.example"),
+        role: "agent".into(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + 8 * 3_600_000,
+    }
+}
+
+/// A starting flow for tests of either store.
+pub(in crate::store) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
+    Flow {
+        id: id.into(),
+        agent_sub: agent.into(),
+        agent_name: format!("{agent} name"),
+        hint: "alice@example.com".into(),
+        hint_type: "email".into(),
+        channel: "email".into(),
+        binding_message: "K7-42".into(),
+        custom_message: None,
+        auth_req_id: None,
+        link: None,
+        status: "starting".into(),
+        created_at,
+        expires_at: created_at + 600_000,
+        interval_secs: 5,
+        next_poll_at: created_at + 5_000,
+        poll_failures: 0,
+        decided_at: None,
+        ended_at: None,
+        outcome_detail: None,
+        customer: None,
+        tokens: None,
+        version: 0,
+    }
+}
+
+/// An event of `flow` for tests of either store.
+pub(in crate::store) fn event(flow: &Flow, kind: &str, at: i64) -> NewEvent {
+    NewEvent {
+        flow_id: flow.id.clone(),
+        agent_sub: flow.agent_sub.clone(),
+        kind: kind.into(),
+        data: format!(r#"{{"flow":"{}","kind":"{kind}"}}"#, flow.id),
+        at,
+    }
+}
+
+async fn ping_and_close(store: SharedStore) {
+    store.ping().await.unwrap();
+    store.close().await;
+    assert!(store.ping().await.is_err());
+}
+
+async fn sessions_round_trip_touch_and_expire(store: SharedStore) {
+    let now = 1_000_000;
+    let a = session(b"hash-a", "agent-a", now);
+    let mut b = session(b"hash-b", "agent-b", now);
+    b.role = "supervisor".into();
+    b.expires_at = now + 1_000;
+    store.insert_session(&a).await.unwrap();
+    store.insert_session(&b).await.unwrap();
+    assert!(store.insert_session(&a).await.is_err(), "duplicate id");
+
+    assert_eq!(store.session(b"hash-a").await.unwrap(), Some(a.clone()));
+    assert!(
+        store
+            .session(b"hash-b")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_supervisor()
+    );
+    assert_eq!(store.session(b"nope").await.unwrap(), None);
+
+    assert!(store.touch_session(b"hash-a", now + 500).await.unwrap());
+    assert!(store.touch_session(b"hash-a", now + 100).await.unwrap());
+    let touched = store.session(b"hash-a").await.unwrap().unwrap();
+    assert_eq!(touched.last_seen_at, now + 500, "never moves back");
+    assert!(!store.touch_session(b"nope", now).await.unwrap());
+
+    // b: absolute expiry at now + 1000. a: idle limit 30 min from its last touch.
+    let idle = 30 * 60_000;
+    assert_eq!(
+        store
+            .delete_expired_sessions(idle, now + 999)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .delete_expired_sessions(idle, now + 1_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.session(b"hash-b").await.unwrap(), None);
+    assert!(touched.is_live(idle, now + 500 + idle - 1));
+    assert_eq!(
+        store
+            .delete_expired_sessions(idle, now + 500 + idle - 1)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(!touched.is_live(idle, now + 500 + idle));
+    assert_eq!(
+        store
+            .delete_expired_sessions(idle, now + 500 + idle)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.session(b"hash-a").await.unwrap(), None);
+
+    store.insert_session(&a).await.unwrap();
+    assert!(store.delete_session(b"hash-a").await.unwrap());
+    assert!(!store.delete_session(b"hash-a").await.unwrap());
+    assert_eq!(store.session(b"hash-a").await.unwrap(), None);
+}
+
+async fn sessions_refuse_an_unknown_role(store: SharedStore) {
+    let mut s = session(b"h", "agent-a", 0);
+    s.role = "admin".into();
+    assert!(store.insert_session(&s).await.is_err());
+}
+
+async fn take_login_is_single_use(store: SharedStore) {
+    let login = PendingLogin {
+        state_hash: b"state-hash".to_vec(),
+        nonce: "nonce-value".into(),
+        code_verifier: "verifier-value-secret".into(),
+        return_to: "/console".into(),
+        created_at: 1_000,
+    };
+    store.insert_login(&login).await.unwrap();
+    assert!(store.insert_login(&login).await.is_err(), "duplicate state");
+
+    let (first, second) = tokio::join!(
+        store.take_login(b"state-hash"),
+        store.take_login(b"state-hash")
+    );
+    let taken: Vec<_> = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(taken, vec![login.clone()], "exactly one taker");
+    assert_eq!(store.take_login(b"state-hash").await.unwrap(), None);
+    assert_eq!(store.take_login(b"unknown").await.unwrap(), None);
+}
+
+async fn delete_logins_before_sweeps_old_ones(store: SharedStore) {
+    for (hash, at) in [(&b"old"[..], 100), (&b"edge"[..], 200), (&b"new"[..], 300)] {
+        store
+            .insert_login(&PendingLogin {
+                state_hash: hash.to_vec(),
+                nonce: "n".into(),
+                code_verifier: "v".into(),
+                return_to: "/".into(),
+                created_at: at,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_logins_before(200).await.unwrap(), 1);
+    assert_eq!(store.take_login(b"old").await.unwrap(), None);
+    assert!(store.take_login(b"edge").await.unwrap().is_some());
+    assert!(store.take_login(b"new").await.unwrap().is_some());
+}
+
+async fn flows_round_trip_and_lookup_by_auth_req_id(store: SharedStore) {
+    let mut f = flow("flow-1", "agent-a", 1_000);
+    f.custom_message = Some("Hello from the bank".into());
+    store.insert_flow(&f).await.unwrap();
+    assert!(store.insert_flow(&f).await.is_err(), "duplicate id");
+    assert_eq!(store.flow("flow-1").await.unwrap(), Some(f.clone()));
+    assert_eq!(store.flow("flow-2").await.unwrap(), None);
+    assert_eq!(store.flow_by_auth_req_id("req-1").await.unwrap(), None);
+
+    let mut next = f.clone();
+    next.status = "pending".into();
+    next.auth_req_id = Some("req-1".into());
+    assert!(store.update_flow(&next, 0).await.unwrap());
+    let stored = store.flow_by_auth_req_id("req-1").await.unwrap().unwrap();
+    assert_eq!(stored.id, "flow-1");
+    assert_eq!(stored.status, "pending");
+    assert_eq!(stored.version, 1);
+
+    // auth_req_id is unique.
+    let mut other = flow("flow-2", "agent-a", 2_000);
+    other.auth_req_id = Some("req-1".into());
+    assert!(store.insert_flow(&other).await.is_err());
+}
+
+async fn flows_check_their_values(store: SharedStore) {
+    let mut bad = flow("f1", "a", 0);
+    bad.status = "maybe".into();
+    assert!(store.insert_flow(&bad).await.is_err());
+    let mut bad = flow("f2", "a", 0);
+    bad.channel = "pigeon".into();
+    assert!(store.insert_flow(&bad).await.is_err());
+    let mut bad = flow("f3", "a", 0);
+    bad.hint_type = "name".into();
+    assert!(store.insert_flow(&bad).await.is_err());
+    let mut bad = flow("f4", "a", 0);
+    bad.tokens = Some("not json".into());
+    assert!(store.insert_flow(&bad).await.is_err());
+}
+
+async fn update_flow_is_compare_and_set(store: SharedStore) {
+    let f = flow("flow-1", "agent-a", 1_000);
+    store.insert_flow(&f).await.unwrap();
+
+    let mut next = f.clone();
+    next.status = "pending".into();
+    next.auth_req_id = Some("req-1".into());
+    next.link = Some("https://p.example/l?auth_req_id=req-1".into());
+    next.next_poll_at = 6_000;
+    next.poll_failures = 2;
+    assert!(store.update_flow(&next, 0).await.unwrap());
+
+    // A writer that read version 0 lost.
+    let mut stale = f.clone();
+    stale.status = "cancelled".into();
+    assert!(!store.update_flow(&stale, 0).await.unwrap());
+    let stored = store.flow("flow-1").await.unwrap().unwrap();
+    assert_eq!(stored.status, "pending");
+    assert_eq!(stored.version, 1);
+
+    // Every mutable column is written; the immutable ones are not.
+    let mut done = stored.clone();
+    done.status = "approved".into();
+    done.decided_at = Some(9_000);
+    done.ended_at = Some(9_001);
+    done.outcome_detail = Some("The customer approved.".into());
+    done.customer = Some(r#"{"name":"Alice","sub":"c-1"}"#.into());
+    done.tokens = Some(r#"{"access_token":"at-secret"}"#.into());
+    done.expires_at = 700_000;
+    done.interval_secs = 10;
+    done.hint = "changed@example.com".into();
+    done.version = 99; // ignored
+    assert!(store.update_flow(&done, 1).await.unwrap());
+    let stored = store.flow("flow-1").await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.hint, "alice@example.com");
+    let mut expected = done.clone();
+    expected.hint = f.hint.clone();
+    expected.version = 2;
+    assert_eq!(stored, expected);
+
+    // Unknown flow: nothing to win.
+    assert!(
+        !store
+            .update_flow(&flow("nope", "agent-a", 0), 0)
+            .await
+            .unwrap()
+    );
+}
+
+async fn concurrent_updates_have_one_winner(store: SharedStore) {
+    let f = flow("flow-1", "agent-a", 1_000);
+    store.insert_flow(&f).await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let mut next = f.clone();
+        next.poll_failures = i;
+        let ev = event(&f, "tick", i);
+        handles.push(tokio::spawn(async move {
+            store.update_flow_with_event(&next, 0, &ev).await.unwrap()
+        }));
+    }
+    let mut won = 0;
+    for handle in handles {
+        won += usize::from(handle.await.unwrap().is_some());
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.events_after(0, None, 100).await.unwrap().len(), 1);
+    assert_eq!(store.flow("flow-1").await.unwrap().unwrap().version, 1);
+}
+
+async fn update_flow_with_event_is_atomic(store: SharedStore) {
+    let f = flow("flow-1", "agent-a", 1_000);
+    let first = store
+        .insert_flow_with_event(&f, &event(&f, "started", 1_000))
+        .await
+        .unwrap();
+    assert_eq!(store.last_event_id().await.unwrap(), first);
+
+    let mut next = f.clone();
+    next.status = "pending".into();
+    let id = store
+        .update_flow_with_event(&next, 0, &event(&f, "pending", 2_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(id > first);
+
+    // Lost compare-and-set: no event, no change.
+    let mut stale = f.clone();
+    stale.status = "cancelled".into();
+    assert_eq!(
+        store
+            .update_flow_with_event(&stale, 0, &event(&f, "cancelled", 3_000))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.last_event_id().await.unwrap(), id);
+    let kinds: Vec<_> = store
+        .events_for_flow("flow-1", 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["started", "pending"]);
+    assert_eq!(
+        store.flow("flow-1").await.unwrap().unwrap().status,
+        "pending"
+    );
+
+    // A failing event insert (bad JSON) rolls the flow update back.
+    let mut bad = event(&f, "approved", 4_000);
+    bad.data = "not json".into();
+    let mut approved = next.clone();
+    approved.status = "approved".into();
+    assert!(
+        store
+            .update_flow_with_event(&approved, 1, &bad)
+            .await
+            .is_err()
+    );
+    let stored = store.flow("flow-1").await.unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.version), ("pending", 1));
+
+    // Likewise insert_flow_with_event: no flow without its event.
+    let g = flow("flow-2", "agent-a", 5_000);
+    let mut bad = event(&g, "started", 5_000);
+    bad.data = "{".into();
+    assert!(store.insert_flow_with_event(&g, &bad).await.is_err());
+    assert_eq!(store.flow("flow-2").await.unwrap(), None);
+}
+
+async fn events_need_their_flow(store: SharedStore) {
+    let ghost = flow("ghost", "agent-a", 0);
+    assert!(store.append_event(&event(&ghost, "x", 0)).await.is_err());
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
+}
+
+async fn events_after_filters_by_agent_in_order(store: SharedStore) {
+    let fa = flow("fa", "agent-a", 1);
+    let fb = flow("fb", "agent-b", 2);
+    store.insert_flow(&fa).await.unwrap();
+    store.insert_flow(&fb).await.unwrap();
+    let mut ids = Vec::new();
+    for (i, f) in [&fa, &fb, &fa, &fb, &fa].into_iter().enumerate() {
+        let id = store
+            .append_event(&event(f, &format!("e{i}"), i64::try_from(i).unwrap()))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase");
+    assert_eq!(store.last_event_id().await.unwrap(), ids[4]);
+
+    let all = store.events_after(0, None, 100).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    assert_eq!(all[1].agent_sub, "agent-b");
+    assert_eq!(all[1].flow_id, "fb");
+    assert_eq!(all[1].kind, "e1");
+    assert_eq!(all[1].at, 1);
+    assert_eq!(all[1].data, r#"{"flow":"fb","kind":"e1"}"#);
+
+    let a: Vec<_> = store
+        .events_after(0, Some("agent-a"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(a, [ids[0], ids[2], ids[4]]);
+    let a_after: Vec<_> = store
+        .events_after(ids[0], Some("agent-a"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(a_after, [ids[2], ids[4]]);
+    let limited = store.events_after(ids[0], None, 2).await.unwrap();
+    assert_eq!(
+        limited.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[1], ids[2]]
+    );
+    assert!(
+        store
+            .events_after(ids[4], None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .events_after(0, Some("agent-c"), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let b_flow: Vec<_> = store
+        .events_for_flow("fb", ids[1], 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(b_flow, [ids[3]]);
+}
+
+async fn flows_for_pages_newest_first_per_agent(store: SharedStore) {
+    // Two flows share a millisecond: paging must not lose either.
+    let flows = [
+        flow("f1", "agent-a", 100),
+        flow("f2", "agent-b", 200),
+        flow("f3", "agent-a", 300),
+        flow("f4", "agent-a", 300),
+        flow("f5", "agent-b", 400),
+        flow("f6", "agent-a", 500),
+    ];
+    for f in &flows {
+        store.insert_flow(f).await.unwrap();
+    }
+    let ids = |v: Vec<Flow>| v.into_iter().map(|f| f.id).collect::<Vec<_>>();
+
+    let all = ids(store.flows_for(None, None, 100).await.unwrap());
+    assert_eq!(all, ["f6", "f5", "f4", "f3", "f2", "f1"]);
+
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .flows_for(Some("agent-a"), cursor.as_ref(), 2)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        cursor = page.last().map(Flow::cursor);
+        pages.push(ids(page));
+    }
+    assert_eq!(pages, [vec!["f6", "f4"], vec!["f3", "f1"]]);
+
+    let b = ids(store.flows_for(Some("agent-b"), None, 100).await.unwrap());
+    assert_eq!(b, ["f5", "f2"]);
+    let everyone_after_f4 = ids(store
+        .flows_for(None, Some(&flows[3].cursor()), 2)
+        .await
+        .unwrap());
+    assert_eq!(everyone_after_f4, ["f3", "f2"]);
+    assert!(
+        store
+            .flows_for(Some("agent-c"), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.flows_for(None, None, 0).await.unwrap().is_empty());
+    assert!(store.flows_for(None, None, -1).await.unwrap().is_empty());
+
+    assert_eq!(store.count_flows_since("agent-a", 300).await.unwrap(), 3);
+    assert_eq!(store.count_flows_since("agent-a", 301).await.unwrap(), 1);
+    assert_eq!(store.count_flows_since("agent-b", 0).await.unwrap(), 2);
+    assert_eq!(store.count_flows_since("agent-c", 0).await.unwrap(), 0);
+}
+
+async fn update_flow_checks_values_only_when_it_wins(store: SharedStore) {
+    let f = flow("f1", "agent-a", 1);
+    let mut g = flow("f2", "agent-a", 2);
+    g.auth_req_id = Some("req-2".into());
+    // Any number of flows without an auth_req_id.
+    for x in [&f, &g, &flow("f3", "agent-a", 3)] {
+        store.insert_flow(x).await.unwrap();
+    }
+
+    // A writer that lost the compare-and-set is not checked: it changes nothing anyway.
+    let mut bad = f.clone();
+    bad.status = "maybe".into();
+    assert!(!store.update_flow(&bad, 7).await.unwrap());
+    // A winning one is, and a refusal changes nothing.
+    assert!(store.update_flow(&bad, 0).await.is_err());
+    let mut bad = f.clone();
+    bad.customer = Some("{".into());
+    assert!(store.update_flow(&bad, 0).await.is_err());
+    let mut bad = f.clone();
+    bad.auth_req_id = Some("req-2".into());
+    assert!(
+        store.update_flow(&bad, 0).await.is_err(),
+        "auth_req_id is unique"
+    );
+    assert_eq!(store.flow("f1").await.unwrap(), Some(f.clone()));
+    assert_eq!(
+        store
+            .flow_by_auth_req_id("req-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "f2"
+    );
+
+    // A flow keeps its own auth_req_id; once it lets go, another may take it.
+    let mut g1 = g.clone();
+    g1.status = "pending".into();
+    assert!(store.update_flow(&g1, 0).await.unwrap());
+    let mut g2 = g1.clone();
+    g2.auth_req_id = None;
+    assert!(store.update_flow(&g2, 1).await.unwrap());
+    assert_eq!(store.flow_by_auth_req_id("req-2").await.unwrap(), None);
+    let mut f1 = f.clone();
+    f1.auth_req_id = Some("req-2".into());
+    assert!(store.update_flow(&f1, 0).await.unwrap());
+    assert_eq!(
+        store
+            .flow_by_auth_req_id("req-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "f1"
+    );
+}
+
+async fn event_ids_start_at_one_and_refusals_spend_none(store: SharedStore) {
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
+    let f = flow("f1", "agent-a", 1);
+    let started = event(&f, "started", 1);
+    assert_eq!(store.insert_flow_with_event(&f, &started).await.unwrap(), 1);
+
+    let mut bad_json = event(&f, "x", 2);
+    bad_json.data = "nope".into();
+    let ghost = event(&flow("ghost", "agent-a", 0), "x", 2);
+    assert!(store.append_event(&bad_json).await.is_err());
+    assert!(store.append_event(&ghost).await.is_err());
+    // The flow is refused (duplicate id): its event is not written either.
+    assert!(store.insert_flow_with_event(&f, &started).await.is_err());
+    // The event names a flow that does not exist: the update is not written either.
+    let mut next = f.clone();
+    next.status = "pending".into();
+    assert!(
+        store
+            .update_flow_with_event(&next, 0, &ghost)
+            .await
+            .is_err()
+    );
+    assert_eq!(store.flow("f1").await.unwrap(), Some(f.clone()));
+    // The compare-and-set lost.
+    assert_eq!(
+        store
+            .update_flow_with_event(&next, 5, &event(&f, "x", 3))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.last_event_id().await.unwrap(), 1);
+
+    assert_eq!(store.append_event(&event(&f, "next", 4)).await.unwrap(), 2);
+    // The first event of a new flow may also be about another, existing flow.
+    let g = flow("f2", "agent-b", 5);
+    assert_eq!(
+        store
+            .insert_flow_with_event(&g, &event(&f, "sibling", 5))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .update_flow_with_event(&next, 0, &event(&f, "pending", 6))
+            .await
+            .unwrap(),
+        Some(4)
+    );
+    assert_eq!(store.last_event_id().await.unwrap(), 4);
+    let ids: Vec<_> = store
+        .events_after(0, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
+}
+
+async fn paging_edges(store: SharedStore) {
+    let f = flow("f1", "agent-a", 1);
+    store
+        .insert_flow_with_event(&f, &event(&f, "started", 1))
+        .await
+        .unwrap();
+    assert!(store.events_after(0, None, 0).await.unwrap().is_empty());
+    assert!(store.events_after(0, None, -1).await.unwrap().is_empty());
+    assert!(store.events_for_flow("f1", 0, -1).await.unwrap().is_empty());
+    assert_eq!(store.events_for_flow("f1", -5, 1).await.unwrap().len(), 1);
+    assert!(store.events_for_flow("f2", 0, 10).await.unwrap().is_empty());
+
+    // As in SQL, the first page starts below (i64::MAX, ""): a flow created at i64::MAX is
+    // never on it.
+    let mut last = flow("last", "agent-a", 0);
+    last.created_at = i64::MAX;
+    store.insert_flow(&last).await.unwrap();
+    let first: Vec<_> = store
+        .flows_for(None, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(first, ["f1"]);
+    // Ids break ties bytewise.
+    for id in ["B", "a", "aa"] {
+        store.insert_flow(&flow(id, "agent-a", 5)).await.unwrap();
+    }
+    let cursor = FlowCursor {
+        created_at: 5,
+        id: "b".into(),
+    };
+    let page: Vec<_> = store
+        .flows_for(Some("agent-a"), Some(&cursor), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(page, ["aa", "a", "B", "f1"]);
+}
+
+async fn pending_flows_are_oldest_first(store: SharedStore) {
+    for (id, status, at) in [
+        ("done", "approved", 50),
+        ("p3", "pending", 200),
+        ("p2", "starting", 100),
+        ("p1", "pending", 100),
+        ("gone", "expired", 300),
+        ("off", "cancelled", 400),
+        ("no", "denied", 10),
+        ("err", "failed", 20),
+    ] {
+        let mut f = flow(id, "agent-a", at);
+        f.status = status.into();
+        store.insert_flow(&f).await.unwrap();
+    }
+    let ids = |v: Vec<Flow>| v.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.pending_flows().await.unwrap()),
+        ["p1", "p2", "p3"]
+    );
+
+    // A flow that ends leaves the list.
+    let mut p2 = store.flow("p2").await.unwrap().unwrap();
+    p2.status = "cancelled".into();
+    assert!(store.update_flow(&p2, 0).await.unwrap());
+    assert_eq!(ids(store.pending_flows().await.unwrap()), ["p1", "p3"]);
+}
+
+async fn json_columns_are_checked_like_json_valid(store: SharedStore) {
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let cases = [
+        ("{}", true),
+        (" [ ] ", true),
+        ("\r\n\t null", true),
+        ("0", true),
+        ("-0", true),
+        ("-0.5e+10", true),
+        ("1E400", true),
+        ("1.5E-3", true),
+        (r#""s""#, true),
+        (r#""'é'""#, true),
+        (r#""\ud800""#, true),
+        (r#""\u0000""#, true),
+        (r#"{"a":[true,false,null,"\"\\\/\b\f\n\r\t\u00e9"]}"#, true),
+        (r#"{ "a" : 1 , "b" : { } }"#, true),
+        ("{}\0 not read", true),
+        (&deep(1000), true),
+        ("", false),
+        (" ", false),
+        ("\0{}", false),
+        ("[\0]", false),
+        ("\"a\0b\"", false),
+        ("not json", false),
+        ("{", false),
+        ("\"", false),
+        ("[1,]", false),
+        ("[,1]", false),
+        (r#"{"a":1,}"#, false),
+        ("{,}", false),
+        (r#"{"a" 1}"#, false),
+        (r#"{"a":}"#, false),
+        (r#"{"a":1 "b":2}"#, false),
+        ("{a:1}", false),
+        ("{1:1}", false),
+        ("01", false),
+        ("-01", false),
+        ("1.", false),
+        (".5", false),
+        ("+1", false),
+        ("-", false),
+        ("1e", false),
+        ("1e+", false),
+        ("1.5.3", false),
+        ("0x1F", false),
+        ("NaN", false),
+        ("Infinity", false),
+        ("-Infinity", false),
+        ("'s'", false),
+        ("\"a\tb\"", false),
+        (r#""\x41""#, false),
+        (r#""\'""#, false),
+        (r#""\u12""#, false),
+        (r#""\u12G4""#, false),
+        ("\u{b}1", false),
+        ("\u{a0}1", false),
+        ("1 // c", false),
+        ("/* c */ 1", false),
+        ("1 2", false),
+        ("tru", false),
+        ("truex", false),
+        ("nul", false),
+        (&deep(1001), false),
+    ];
+    for (i, (text, valid)) in cases.iter().enumerate() {
+        let mut f = flow(&format!("tokens-{i}"), "agent-a", 0);
+        f.tokens = Some((*text).to_owned());
+        assert_eq!(
+            store.insert_flow(&f).await.is_ok(),
+            *valid,
+            "tokens {text:?}"
+        );
+    }
+    // The other JSON columns, likewise.
+    let mut f = flow("f", "agent-a", 0);
+    f.customer = Some("1.".into());
+    assert!(store.insert_flow(&f).await.is_err());
+    f.customer = Some("1.0".into());
+    store.insert_flow(&f).await.unwrap();
+    let mut e = event(&f, "x", 0);
+    e.data = "[1,]".into();
+    assert!(store.append_event(&e).await.is_err());
+    e.data = "[1]".into();
+    store.append_event(&e).await.unwrap();
+}
+
+async fn rate_counters_edges(store: SharedStore) {
+    // A window that ends where it starts is swept by its own first count.
+    assert_eq!(store.count_event(b"k", 100, 100).await.unwrap(), 1);
+    assert_eq!(store.event_count(b"k", 100).await.unwrap(), 0);
+    assert_eq!(store.count_event(b"k", 100, 100).await.unwrap(), 1);
+
+    // Going back to an older window restarts the count too.
+    assert_eq!(store.count_event(b"a", 200, 300).await.unwrap(), 1);
+    assert_eq!(store.count_event(b"a", 200, 300).await.unwrap(), 2);
+    assert_eq!(store.count_event(b"a", 100, 200).await.unwrap(), 1);
+    assert_eq!(store.event_count(b"a", 200).await.unwrap(), 0);
+    assert_eq!(store.event_count(b"a", 100).await.unwrap(), 1);
+
+    // Any first count sweeps, even a new key's in a window others are still in.
+    assert_eq!(store.count_event(b"c", 150, 400).await.unwrap(), 1);
+    assert_eq!(store.count_event(b"b", 250, 350).await.unwrap(), 1);
+    assert_eq!(store.event_count(b"a", 100).await.unwrap(), 0, "swept");
+    assert_eq!(store.event_count(b"c", 150).await.unwrap(), 1, "not ended");
+    assert_eq!(store.count_event(b"c", 150, 400).await.unwrap(), 2);
+    assert_eq!(store.count_event(b"", 250, 350).await.unwrap(), 1);
+    assert_eq!(store.event_count(b"", 250).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn pending_flows_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let last_id;
+    {
+        let store = open(&dir).await;
+        for (id, status, at) in [
+            ("done", "approved", 50),
+            ("p2", "pending", 200),
+            ("p1", "starting", 100),
+            ("gone", "expired", 300),
+            ("off", "cancelled", 400),
+        ] {
+            let mut f = flow(id, "agent-a", at);
+            f.status = status.into();
+            store
+                .insert_flow_with_event(&f, &event(&f, "started", at))
+                .await
+                .unwrap();
+        }
+        last_id = store.last_event_id().await.unwrap();
+        store.close().await;
+    }
+    let store = open(&dir).await;
+    let pending = store.pending_flows().await.unwrap();
+    let ids: Vec<_> = pending.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["p1", "p2"]);
+    assert!(pending.iter().all(Flow::is_live));
+    assert_eq!(store.last_event_id().await.unwrap(), last_id);
+
+    // Ids keep increasing after a restart.
+    let p1 = &pending[0];
+    let id = store
+        .append_event(&event(p1, "resumed", 1_000))
+        .await
+        .unwrap();
+    assert!(id > last_id);
+}
+
+async fn rate_counters_count_per_window(store: SharedStore) {
+    assert_eq!(store.count_event(b"k", 0, 60).await.unwrap(), 1);
+    assert_eq!(store.count_event(b"k", 0, 60).await.unwrap(), 2);
+    assert_eq!(store.count_event(b"other", 0, 60).await.unwrap(), 1);
+    assert_eq!(store.event_count(b"k", 0).await.unwrap(), 2);
+    assert_eq!(store.event_count(b"missing", 0).await.unwrap(), 0);
+
+    // A new window restarts the count, and sweeps windows that ended.
+    assert_eq!(store.count_event(b"k", 60, 120).await.unwrap(), 1);
+    assert_eq!(store.event_count(b"k", 0).await.unwrap(), 0);
+    assert_eq!(store.event_count(b"k", 60).await.unwrap(), 1);
+    assert_eq!(store.event_count(b"other", 0).await.unwrap(), 0, "swept");
+    assert_eq!(store.count_event(b"other", 60, 120).await.unwrap(), 1);
+}
+
+async fn debug_never_shows_secrets(store: SharedStore) {
+    let mut f = flow("flow-1", "agent-a", 1_000);
+    f.auth_req_id = Some("AUTHREQ-secret-handle".into());
+    f.link = Some("https://p.example/l?auth_req_id=AUTHREQ-secret-handle".into());
+    f.tokens = Some(r#"{"access_token":"AT-secret","id_token":"IDT-secret"}"#.into());
+    f.customer = Some(r#"{"name":"Alice Customer"}"#.into());
+    let shown = format!("{f:?}");
+    for secret in [
+        "AUTHREQ-secret-handle",
+        "AT-secret",
+        "IDT-secret",
+        "access_token",
+        "Alice Customer",
+        "alice@example.com",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("flow-1") && shown.contains("[redacted]"));
+    let pretty = format!("{f:#?}");
+    assert!(!pretty.contains("AT-secret") && !pretty.contains("AUTHREQ"));
+
+    let login = PendingLogin {
+        state_hash: b"state".to_vec(),
+        nonce: "NONCE-value".into(),
+        code_verifier: "VERIFIER-secret".into(),
+        return_to: "/console".into(),
+        created_at: 0,
+    };
+    let shown = format!("{login:?}");
+    assert!(!shown.contains("VERIFIER-secret") && !shown.contains("NONCE-value"));
+    assert!(shown.contains("/console"));
+
+    let s = session(b"SESSIONHASH", "agent-a", 0);
+    let shown = format!("{s:?}");
+    assert!(!shown.contains("83, 69, 83") && shown.contains("agent-a"));
+
+    // And the same once stored and read back.
+    store.insert_flow(&f).await.unwrap();
+    store.insert_login(&login).await.unwrap();
+    let read = format!(
+        "{:?} {:?} {:?}",
+        store.flow("flow-1").await.unwrap(),
+        store.take_login(b"state").await.unwrap(),
+        store
+            .flow_by_auth_req_id("AUTHREQ-secret-handle")
+            .await
+            .unwrap()
+    );
+    for secret in ["AUTHREQ", "AT-secret", "VERIFIER-secret"] {
+        assert!(!read.contains(secret), "{secret} in {read}");
+    }
+}
+
+fn customer_session(id: &[u8], auth_req_id: &str, now: i64) -> CustomerSession {
+    CustomerSession {
+        id_hash: id.to_vec(),
+        auth_req_id: auth_req_id.into(),
+        flow_id: None,
+        identifier: None,
+        hint_type: None,
+        access_token: None,
+        stage: "started".into(),
+        outcome: None,
+        notice: None,
+        created_at: now,
+        expires_at: now + 600_000,
+        code_binding: None,
+        code_sent_at: None,
+        codes_sent: 0,
+        wrong_codes: 0,
+    }
+}
+
+async fn customer_sessions_name_the_newest_code(store: SharedStore) {
+    let sent = |id: &[u8], auth_req_id: &str, at: i64| CustomerSession {
+        identifier: Some("alice@example.com".into()),
+        hint_type: Some("email".into()),
+        stage: "code_sent".into(),
+        code_binding: Some(format!("binding-{at}")),
+        code_sent_at: Some(at),
+        codes_sent: 1,
+        ..customer_session(id, auth_req_id, 1_000)
+    };
+    assert_eq!(
+        store
+            .newest_code_session("alice@example.com", 1_000)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .insert_customer_session(&sent(b"cs-y", "req-y", 2_000))
+        .await
+        .unwrap();
+    store
+        .insert_customer_session(&sent(b"cs-x", "req-x", 3_000))
+        .await
+        .unwrap();
+    // A session that sent nothing does not count.
+    store
+        .insert_customer_session(&customer_session(b"cs-z", "req-z", 4_000))
+        .await
+        .unwrap();
+    // Nor does one whose page said "sent" when nothing was (a stranger's step on a link
+    // that is not live, with the customer's address typed): it must not make the real
+    // code look replaced.
+    store
+        .insert_customer_session(&CustomerSession {
+            code_binding: None,
+            ..sent(b"cs-w", "req-w", 4_000)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .newest_code_session("alice@example.com", 4_000)
+            .await
+            .unwrap(),
+        Some(b"cs-x".to_vec())
+    );
+    let read = store.customer_session(b"cs-x").await.unwrap().unwrap();
+    assert_eq!(read.code_binding.as_deref(), Some("binding-3000"));
+    assert_eq!((read.codes_sent, read.wrong_codes), (1, 0));
+    assert!(!format!("{read:?}").contains("binding-3000"));
+    // Expired sessions do not count either.
+    assert_eq!(
+        store
+            .newest_code_session("alice@example.com", 700_000)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn customer_sessions_round_trip_and_move_by_stage(store: SharedStore) {
+    let f = flow("flow-1", "agent-a", 1_000);
+    store.insert_flow(&f).await.unwrap();
+    let mut s = customer_session(b"cs-1", "req-1", 1_000);
+    s.flow_id = Some("flow-1".into());
+    store.insert_customer_session(&s).await.unwrap();
+    assert_eq!(
+        store.customer_session(b"cs-1").await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(store.customer_session(b"cs-2").await.unwrap(), None);
+    assert!(s.is_live(600_999) && !s.is_live(601_000));
+
+    // Compare-and-set on the stage; `auth_req_id` and `created_at` never change.
+    let sent = CustomerSession {
+        identifier: Some("+15555550101".into()),
+        hint_type: Some("phone".into()),
+        stage: "code_sent".into(),
+        notice: Some(r#"{"kind":"code_resent"}"#.into()),
+        auth_req_id: "other".into(),
+        created_at: 7,
+        ..s.clone()
+    };
+    assert!(
+        !store
+            .update_customer_session(&sent, "code_sent")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_customer_session(&sent, "started")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_customer_session(&sent, "started")
+            .await
+            .unwrap()
+    );
+    let read = store.customer_session(b"cs-1").await.unwrap().unwrap();
+    assert_eq!(read.stage, "code_sent");
+    assert_eq!(read.identifier.as_deref(), Some("+15555550101"));
+    assert_eq!(read.notice.as_deref(), Some(r#"{"kind":"code_resent"}"#));
+    assert_eq!(
+        (read.auth_req_id.as_str(), read.created_at),
+        ("req-1", 1_000)
+    );
+
+    // Deciding drops the token and sets the outcome.
+    let decided = CustomerSession {
+        stage: "decided".into(),
+        outcome: Some("approved".into()),
+        access_token: None,
+        notice: None,
+        ..read
+    };
+    assert!(
+        store
+            .update_customer_session(&decided, "code_sent")
+            .await
+            .unwrap()
+    );
+    let read = store.customer_session(b"cs-1").await.unwrap().unwrap();
+    assert_eq!(read.outcome.as_deref(), Some("approved"));
+    assert_eq!(read.access_token, None);
+    let missing = customer_session(b"nobody", "req-1", 0);
+    assert!(
+        !store
+            .update_customer_session(&missing, "started")
+            .await
+            .unwrap()
+    );
+}
+
+async fn customer_sessions_rotate_atomically(store: SharedStore) {
+    let mut old = customer_session(b"old", "req-1", 1_000);
+    old.stage = "code_sent".into();
+    old.identifier = Some("alice@example.com".into());
+    old.hint_type = Some("email".into());
+    store.insert_customer_session(&old).await.unwrap();
+    let signed_in = CustomerSession {
+        id_hash: b"new".to_vec(),
+        stage: "signed_in".into(),
+        access_token: Some("CAT-secret".into()),
+        ..old.clone()
+    };
+    // At another stage: nothing happens.
+    assert!(
+        !store
+            .rotate_customer_session(b"old", "started", &signed_in)
+            .await
+            .unwrap()
+    );
+    assert!(store.customer_session(b"new").await.unwrap().is_none());
+    assert!(
+        store
+            .rotate_customer_session(b"old", "code_sent", &signed_in)
+            .await
+            .unwrap()
+    );
+    assert!(store.customer_session(b"old").await.unwrap().is_none());
+    assert_eq!(
+        store.customer_session(b"new").await.unwrap(),
+        Some(signed_in.clone())
+    );
+    // Of two rotations of the same session, only one happens.
+    let again = CustomerSession {
+        id_hash: b"newer".to_vec(),
+        ..signed_in.clone()
+    };
+    assert!(
+        !store
+            .rotate_customer_session(b"old", "code_sent", &again)
+            .await
+            .unwrap()
+    );
+
+    // A new row that cannot be stored leaves the old one in place.
+    let mut a = customer_session(b"a", "req-2", 1_000);
+    a.stage = "code_sent".into();
+    store.insert_customer_session(&a).await.unwrap();
+    let clash = CustomerSession {
+        id_hash: b"new".to_vec(),
+        ..a.clone()
+    };
+    assert!(
+        store
+            .rotate_customer_session(b"a", "code_sent", &clash)
+            .await
+            .is_err()
+    );
+    let bad = CustomerSession {
+        id_hash: b"b".to_vec(),
+        stage: "nonsense".into(),
+        ..a.clone()
+    };
+    assert!(
+        store
+            .rotate_customer_session(b"a", "code_sent", &bad)
+            .await
+            .is_err()
+    );
+    assert_eq!(store.customer_session(b"a").await.unwrap(), Some(a));
+    assert!(store.customer_session(b"b").await.unwrap().is_none());
+}
+
+async fn customer_sessions_check_their_values(store: SharedStore) {
+    let good = customer_session(b"s", "req-1", 0);
+    store.insert_customer_session(&good).await.unwrap();
+    assert!(
+        store.insert_customer_session(&good).await.is_err(),
+        "unique id"
+    );
+    let variants = [
+        CustomerSession {
+            hint_type: Some("user_id".into()),
+            ..good.clone()
+        },
+        CustomerSession {
+            stage: "done".into(),
+            ..good.clone()
+        },
+        CustomerSession {
+            outcome: Some("maybe".into()),
+            ..good.clone()
+        },
+        CustomerSession {
+            notice: Some("{not json".into()),
+            ..good.clone()
+        },
+        CustomerSession {
+            flow_id: Some("no-such-flow".into()),
+            ..good.clone()
+        },
+    ];
+    for (n, bad) in variants.iter().enumerate() {
+        let fresh = CustomerSession {
+            id_hash: format!("bad-{n}").into_bytes(),
+            ..bad.clone()
+        };
+        assert!(
+            store.insert_customer_session(&fresh).await.is_err(),
+            "{fresh:?}"
+        );
+        assert!(
+            store.update_customer_session(bad, "started").await.is_err(),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(store.customer_session(b"s").await.unwrap(), Some(good));
+    for outcome in [
+        "approved",
+        "denied",
+        "reported",
+        "expired",
+        "already_decided",
+        "wrong_person",
+        "ended",
+        "invalid_link",
+    ] {
+        let ok = CustomerSession {
+            id_hash: outcome.as_bytes().to_vec(),
+            stage: "decided".into(),
+            outcome: Some(outcome.into()),
+            hint_type: Some("email".into()),
+            ..customer_session(b"", "req-1", 0)
+        };
+        store.insert_customer_session(&ok).await.unwrap();
+    }
+}
+
+async fn customer_sessions_expire(store: SharedStore) {
+    for (id, expires_at) in [(b"a", 100), (b"b", 200), (b"c", 300)] {
+        let s = CustomerSession {
+            expires_at,
+            ..customer_session(id, "req", 0)
+        };
+        store.insert_customer_session(&s).await.unwrap();
+    }
+    assert_eq!(store.delete_expired_customer_sessions(99).await.unwrap(), 0);
+    assert_eq!(
+        store.delete_expired_customer_sessions(200).await.unwrap(),
+        2
+    );
+    assert!(store.customer_session(b"b").await.unwrap().is_none());
+    assert!(store.customer_session(b"c").await.unwrap().is_some());
+
+    // Debug shows no token, identifier, cookie hash or request id.
+    let s = CustomerSession {
+        identifier: Some("alice@example.com".into()),
+        access_token: Some("CAT-secret".into()),
+        ..customer_session(b"COOKIEHASH", "AUTHREQ-secret", 0)
+    };
+    let shown = format!("{s:?} {s:#?}");
+    for secret in ["alice@example.com", "CAT-secret", "AUTHREQ", "67, 79"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("started"));
+}
+
+#[tokio::test]
+async fn shared_store_is_object_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: crate::store::SharedStore = std::sync::Arc::new(open(&dir).await);
+    store.ping().await.unwrap();
+    assert!(format!("{store:?}").contains("SqliteStore"));
+}
