@@ -13,6 +13,7 @@ import {
   CAROL,
   Outbox,
   ResponseRecorder,
+  builtFile,
   enterCode,
   eventsText,
   followEvents,
@@ -111,8 +112,16 @@ test("approve by text message: the agent's card turns to the verified customer l
   await agentResponses.settle();
   await customerResponses.settle();
   const everything = [
-    ...agentResponses.bodies.map((b) => ({ where: `agent ${b.url}`, text: b.text })),
-    ...customerResponses.bodies.map((b) => ({ where: `customer ${b.url}`, text: b.text })),
+    ...agentResponses.bodies.map((b) => ({
+      where: `agent ${b.url}`,
+      text: b.text,
+      built: builtFile(b.url),
+    })),
+    ...customerResponses.bodies.map((b) => ({
+      where: `customer ${b.url}`,
+      text: b.text,
+      built: builtFile(b.url),
+    })),
     ...sse.map((frame, i) => ({ where: `SSE frame ${i}`, text: frame })),
     { where: "agent page", text: await page.content() },
     { where: "customer page", text: await customer.content() },
@@ -315,7 +324,11 @@ test("approve with JavaScript off on the phone: plain form posts all the way", a
   expect(pages.length).toBeGreaterThanOrEqual(4);
   expect(
     leaks(
-      customerResponses.bodies.map((b) => ({ where: b.url, text: b.text })),
+      customerResponses.bodies.map((b) => ({
+        where: b.url,
+        text: b.text,
+        built: builtFile(b.url),
+      })),
       otp,
     ),
   ).toEqual([]);
