@@ -17,6 +17,21 @@ pub enum HintType {
 }
 
 impl HintType {
+    /// The hint as the provider expects it: phone numbers in E.164 form (`+` and digits; a
+    /// number typed without `+` is taken as international), emails in lower case, user ids as
+    /// typed (trimmed). One customer's spellings give one hint, so limits count them together.
+    pub fn normalise(self, hint: &str) -> String {
+        let hint = hint.trim();
+        match self {
+            Self::Phone => {
+                let digits: String = hint.chars().filter(char::is_ascii_digit).collect();
+                format!("+{digits}")
+            }
+            Self::Email => hint.to_lowercase(),
+            Self::UserId => hint.to_owned(),
+        }
+    }
+
     /// The wire name (Mosaic's `login_hint_type`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,32 +8,30 @@
 //!   [`LOGIN_LIFETIME`] old), the code exchanged, the ID token validated with the nonce, the role
 //!   checked (`agent` or `supervisor`), the provider's tokens revoked (the BFF keeps none), and a
 //!   new session made with a new id; then a page that moves on to `return_to` (see
-//!   [`moving_on`] for why not a 303).
+//!   [`html::moving_on`] for why not a 303).
 //! - `POST /auth/logout`: the session is deleted and its cookie cleared; 303 to `/`.
-//! - `GET /api/me`: the signed-in agent's name, role and email as JSON (401 when signed out).
 //!
 //! Errors are plain sentences on a small HTML page, everything escaped.
 
 use std::time::Duration;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::{get, post},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use infra::{
-    html::escape,
-    secret::{Secret, random_token},
-};
+use infra::secret::{Secret, random_token};
 use sha2::{Digest, Sha256};
+
+use html::{moving_on, page, see_other};
 
 use crate::{
     AppState, limits,
     oidc::{Expected, OidcError},
-    session::{self, AgentSession},
+    session::{self},
     store::{PendingLogin, Session},
 };
 
@@ -44,13 +42,12 @@ const MAX_RETURN_TO: usize = 2048;
 /// The longest provider `error_description` shown.
 const MAX_DESCRIPTION: usize = 300;
 
-/// The sign-in routes and `GET /api/me`.
+/// The sign-in routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
-        .route("/api/me", get(me))
 }
 
 /// Where the provider sends the browser back: `{public_url}/auth/callback`.
@@ -460,136 +457,6 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     see_other("/", Some(&session::cleared_cookie()))
 }
 
-/// The signed-in agent, for the console.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Me {
-    /// Display name.
-    pub name: String,
-    /// `agent` or `supervisor`.
-    pub role: String,
-    /// Work email.
-    pub email: String,
-}
-
-impl From<&AgentSession> for Me {
-    fn from(session: &AgentSession) -> Self {
-        Self {
-            name: session.agent.name.clone(),
-            role: if session.agent.supervisor {
-                "supervisor"
-            } else {
-                "agent"
-            }
-            .to_owned(),
-            email: session.email.clone(),
-        }
-    }
-}
-
-/// `GET /api/me`.
-async fn me(session: AgentSession) -> Response {
-    (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(Me::from(&session)),
-    )
-        .into_response()
-}
-
-/// A 303 to `location` (a URL this module built or checked), never cached.
-fn see_other(location: &str, cookie: Option<&str>) -> Response {
-    let Ok(location) = HeaderValue::from_str(location) else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "Something went wrong on our side. Try again.",
-            None,
-        );
-    };
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::LOCATION, location);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
-        headers.insert(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
-/// A small page: a title, one sentence and maybe a link (`href`, text); all escaped.
-fn page(status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Response {
-    let link = link
-        .map(|(href, label)| format!(r#"<p><a href="{}">{}</a></p>"#, escape(href), escape(label)))
-        .unwrap_or_default();
-    let body = format!(
-        "<p>{text}</p>\n{link}<p><a href=\"/\">Back to Countersign</a></p>",
-        text = escape(text)
-    );
-    document(status, title, "", &body)
-}
-
-/// The end of a sign-in: a page of this origin that moves on to `return_to` (a local path) at
-/// once, setting the session `cookie`. Not a redirect: the provider's redirect back is a
-/// cross-site navigation, and a redirect answering it stays cross-site, so the browser would
-/// not send the new `SameSite=Strict` cookie to `return_to`. A navigation this page starts is
-/// same-site, so it does.
-fn moving_on(return_to: &str, cookie: &str) -> Response {
-    let to = escape(return_to);
-    let head = format!(r#"<meta http-equiv="refresh" content="0; url={to}">"#);
-    let body = format!(r#"<p><a href="{to}">Continue to Countersign</a></p>"#);
-    let mut response = document(StatusCode::OK, "Signed in", &head, &body);
-    let headers = response.headers_mut();
-    if let Ok(cookie) = HeaderValue::from_str(cookie) {
-        headers.append(header::SET_COOKIE, cookie);
-    }
-    if let Ok(clear) = HeaderValue::from_str(&cleared_login_cookie()) {
-        headers.append(header::SET_COOKIE, clear);
-    }
-    response
-}
-
-/// An HTML document with `title` (escaped), `head` and `body` (already escaped), never cached
-/// or framed, with no script: its policy is stricter than the one [`crate::security`] gives
-/// every other page (which adds `nosniff`, `no-referrer` and the rest to this one too).
-fn document(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-{head}<title>{title} · Countersign</title>
-<link rel="stylesheet" href="/pkg/countersign.css">
-</head>
-<body>
-<main class="auth-page">
-<h1>{title}</h1>
-{body}
-</main>
-</body>
-</html>
-"#,
-        title = escape(title),
-    );
-    (
-        status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'self'; base-uri 'none'; \
-                     form-action 'self'; frame-ancestors 'none'",
-                ),
-            ),
-        ],
-        html,
-    )
-        .into_response()
-}
-
+mod html;
 #[cfg(test)]
 mod tests;

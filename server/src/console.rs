@@ -11,10 +11,7 @@ use axum::http::HeaderMap;
 
 use crate::{
     Bff,
-    flows::{
-        engine::{FlowError, StartInput, view_of},
-        provider::normalised_hint,
-    },
+    flows::engine::{FlowError, StartInput, view_of},
     limits,
     session::{self, AgentSession, NoSession},
 };
@@ -83,11 +80,7 @@ impl Bff {
             .await
             .map_err(unavailable)?
             .map_err(Refusal::RateLimited)?;
-        let customer = format!(
-            "{}:{}",
-            hint_type.as_str(),
-            normalised_hint(hint_type, identifier)
-        );
+        let customer = format!("{}:{}", hint_type.as_str(), hint_type.normalise(identifier));
         limits::hit(store, self.limits.starts_per_customer, &customer, now)
             .await
             .map_err(unavailable)?

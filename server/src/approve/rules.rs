@@ -8,7 +8,6 @@ use app::{
 
 use super::{LIFETIME, MAX_AUTH_REQ_ID, MAX_IDENTIFIER, stage};
 use crate::{
-    flows::provider::normalised_hint,
     oidc::{OidcError, OtpChannel},
     store::{CustomerSession, Flow},
 };
@@ -49,7 +48,7 @@ impl Target {
             "email" => (OtpChannel::Email, HintType::Email),
             _ => return None,
         };
-        let identifier = normalised_hint(hint_type, identifier);
+        let identifier = hint_type.normalise(identifier);
         (!identifier.is_empty()).then_some(Self {
             channel,
             hint_type,

@@ -10,7 +10,7 @@ use super::customer_session::{Context, Draft, record};
 use super::rules::{Target, lifetime_ms, purpose, sent_error_notice};
 use super::{CODES_PER_SESSION, WRONG_CODES_PER_SESSION, cookie, stage};
 use crate::{
-    flows::{engine::FlowError, provider::normalised_hint},
+    flows::engine::FlowError,
     limits,
     oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError},
     sealed::Purpose,
@@ -323,7 +323,7 @@ pub(super) async fn is_the_customer(
     let Some(flow) = flow.filter(|flow| flow.hint_type == HintType::UserId.as_str()) else {
         return Ok(true);
     };
-    let wanted = normalised_hint(HintType::UserId, &flow.hint);
+    let wanted = HintType::UserId.normalise(&flow.hint);
     let sub = match &signed_in.id_token {
         Some(id_token) => {
             let expected = Expected {

@@ -43,7 +43,7 @@ impl Ciba for OidcCiba {
     async fn start(&self, flow: &Flow, expiry: Duration) -> Result<Started, String> {
         let hint_type = hint_type(flow);
         let request = BackchannelRequest {
-            login_hint: normalised_hint(hint_type, &flow.hint),
+            login_hint: hint_type.normalise(&flow.hint),
             hint_type,
             channel: match flow.channel.as_str() {
                 "sms" => app::flow::Channel::Sms,
@@ -139,7 +139,7 @@ async fn verify(
     now_ms: i64,
 ) -> Polled {
     let hint_type = hint_type(flow);
-    let hint = normalised_hint(hint_type, &flow.hint);
+    let hint = hint_type.normalise(&flow.hint);
     let expected = Expected {
         sub: (hint_type == HintType::UserId).then_some(hint.as_str()),
         nonce: None,
@@ -238,21 +238,6 @@ fn hint_type(flow: &Flow) -> HintType {
     }
 }
 
-/// The hint as the provider expects it: phone numbers in E.164 form (`+` and digits; a number
-/// typed without `+` is taken as international), emails in lower case, user ids as typed
-/// (trimmed). One customer's spellings give one hint, so limits count them together.
-pub fn normalised_hint(hint_type: HintType, hint: &str) -> String {
-    let hint = hint.trim();
-    match hint_type {
-        HintType::Phone => {
-            let digits: String = hint.chars().filter(char::is_ascii_digit).collect();
-            format!("+{digits}")
-        }
-        HintType::Email => hint.to_lowercase(),
-        HintType::UserId => hint.to_owned(),
-    }
-}
-
 /// Whether validated claims name the customer the agent asked for.
 pub fn names_the_customer(claims: &IdClaims, hint_type: HintType, hint: &str) -> bool {
     match hint_type {
@@ -270,7 +255,7 @@ pub fn names_the_customer(claims: &IdClaims, hint_type: HintType, hint: &str) ->
                 && claims
                     .phone_number
                     .as_deref()
-                    .is_some_and(|phone| normalised_hint(HintType::Phone, phone) == hint)
+                    .is_some_and(|phone| HintType::Phone.normalise(phone) == hint)
         }
     }
 }

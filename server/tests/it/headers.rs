@@ -148,7 +148,9 @@ async fn case_33_every_page_carries_the_security_headers_and_its_scripts_nonce()
     assert_eq!(login.headers()["cache-control"], "no-store");
     let me = app
         .http
-        .get(format!("{}/api/me", app.url))
+        .post(format!("{}/api/me", app.url))
+        .header("Accept", "application/json")
+        .header("Origin", &app.url)
         .header("Cookie", &cookie)
         .send()
         .await

@@ -31,14 +31,11 @@ fn the_token_must_name_the_customer_asked_for() {
         HintType::Email,
         "bob@example.com"
     ));
-    let hint = normalised_hint(HintType::Phone, " +1 (555) 555-0101 ");
+    let hint = HintType::Phone.normalise(" +1 (555) 555-0101 ");
     assert_eq!(hint, "+15555550101");
     assert!(names_the_customer(&alice, HintType::Phone, &hint));
     assert!(!names_the_customer(&alice, HintType::Phone, "+15555550102"));
-    assert_eq!(
-        normalised_hint(HintType::Phone, "15555550101"),
-        "+15555550101"
-    );
+    assert_eq!(HintType::Phone.normalise("15555550101"), "+15555550101");
     // An unverified address or number names nobody.
     let mut unverified = alice.clone();
     unverified.email_verified = Some(false);
