@@ -7,7 +7,11 @@
 
 use std::collections::HashSet;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation,
+    errors::ErrorKind,
+    jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse},
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -196,41 +200,45 @@ pub struct VerifyKey {
 }
 
 /// The RS256 and ES256 signing keys of a JWK Set (RFC 7517 §5); keys of other types, curves,
-/// algorithms or uses are skipped.
+/// algorithms or uses, and keys that do not read as a JWK, are skipped one by one (so one odd key
+/// does not cost the others).
 pub fn signing_keys(jwks: &Value) -> Vec<VerifyKey> {
     let Some(keys) = jwks.get("keys").and_then(Value::as_array) else {
         return Vec::new();
     };
-    keys.iter().filter_map(signing_key).collect()
+    keys.iter()
+        .filter_map(|key| Jwk::deserialize(key).ok())
+        .filter_map(|jwk| signing_key(&jwk))
+        .collect()
 }
 
-fn signing_key(jwk: &Value) -> Option<VerifyKey> {
-    let text = |name: &str| jwk.get(name).and_then(Value::as_str);
-    if text("use").is_some_and(|usage| usage != "sig") {
+fn signing_key(jwk: &Jwk) -> Option<VerifyKey> {
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|usage| *usage != PublicKeyUse::Signature)
+    {
         return None;
     }
-    let (alg, key) = match text("kty")? {
-        "RSA" => (
-            Algorithm::RS256,
-            DecodingKey::from_rsa_components(text("n")?, text("e")?).ok()?,
-        ),
-        "EC" if text("crv")? == "P-256" => (
-            Algorithm::ES256,
-            DecodingKey::from_ec_components(text("x")?, text("y")?).ok()?,
-        ),
+    let (alg, named) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => (Algorithm::RS256, KeyAlgorithm::RS256),
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+            (Algorithm::ES256, KeyAlgorithm::ES256)
+        }
         _ => return None,
     };
-    let named = match alg {
-        Algorithm::RS256 => "RS256",
-        _ => "ES256",
-    };
-    if text("alg").is_some_and(|stated| stated != named) {
+    if jwk
+        .common
+        .key_algorithm
+        .is_some_and(|stated| stated != named)
+    {
         return None;
     }
     Some(VerifyKey {
-        kid: text("kid").map(str::to_owned),
+        kid: jwk.common.key_id.clone(),
         alg,
-        key,
+        key: DecodingKey::from_jwk(jwk).ok()?,
     })
 }
 
