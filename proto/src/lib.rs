@@ -6,8 +6,14 @@
 //! one of them enforces drifts: a note the form allows and the provider refuses costs the
 //! customer one of their starts for nothing.
 //!
-//! No dependencies: the `app` crate compiles to wasm and must not depend on `provider`, nor the
+//! Only serde: the `app` crate compiles to wasm and must not depend on `provider`, nor the
 //! provider on `app`; both depend on this.
+//!
+//! - [`request`]: the kinds of customer identifier and the channels, with their wire names.
+
+pub mod request;
+
+pub use request::{Channel, HintType};
 
 /// The longest note to the customer (the CIBA request's `custom_message`), in characters: it
 /// must fit an SMS with the link.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{ErrorCode, OAuthError};
+pub use proto::{Channel, HintType};
 
 /// Scopes a client may ask for.
 pub const ALLOWED_SCOPES: [&str; 4] = ["openid", "email", "phone", "offline_access"];
@@ -17,41 +18,6 @@ pub const DEFAULT_CUSTOM_MESSAGE: &str = "To verify it's you, click this link:";
 /// Longest custom message, in characters: it must fit an SMS with the link. The limit is
 /// shared with the BFF and the console's form ([`proto::MAX_NOTE_CHARS`]).
 pub const MAX_CUSTOM_MESSAGE_CHARS: usize = proto::MAX_NOTE_CHARS;
-
-/// How the link reaches the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// By SMS to the user's verified phone (Mosaic's default).
-    Sms,
-    /// By email to the user's verified address.
-    Email,
-    /// Returned to the client, which shares it itself (for example as a QR code).
-    Link,
-}
-
-impl Channel {
-    /// The name used on the wire and in the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sms => "sms",
-            Self::Email => "email",
-            Self::Link => "link",
-        }
-    }
-}
-
-/// What kind of identifier `login_hint` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HintType {
-    /// A phone number in international format (Mosaic's default).
-    Phone,
-    /// An email address.
-    Email,
-    /// The provider's user id.
-    UserId,
-}
 
 /// A user identifier, normalised so that equal identifiers compare equal.
 #[derive(Clone, Debug, PartialEq, Eq)]
