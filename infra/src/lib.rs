@@ -7,6 +7,7 @@
 //! - [`secret`]: [`secret::Secret`] (redacted, compared in constant time), random tokens and
 //!   32-byte key files.
 //! - [`clock`]: [`clock::Timestamp`] and the system or manual clock protocol code reads `now` from.
+//! - [`cookies`]: the values of one cookie in a request's `Cookie` headers.
 //! - [`net`]: who a client is (its address, behind a trusted proxy or not) and the block a
 //!   per-address limit counts.
 //! - [`rate`]: rate-limit rules, their fixed windows and the operator's `MAX/WINDOW` syntax.
@@ -21,6 +22,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod cookies;
 pub mod html;
 pub mod net;
 pub mod rate;

@@ -101,6 +101,13 @@ impl Default for ServeLimits {
     }
 }
 
+/// A listener bound to `addr`, and the address it got (the port, when `addr` asked for 0).
+pub async fn bind(addr: SocketAddr) -> io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then lets the
 /// requests in flight finish and returns.
 pub async fn serve(

@@ -280,17 +280,13 @@ impl Provider {
             None => configured_sender(&config.delivery, &store, &clock)?,
         };
 
-        let listener =
-            TcpListener::bind(config.listen)
+        let (listener, local) =
+            infra::serve::bind(config.listen)
                 .await
                 .map_err(|source| StartError::Bind {
                     addr: config.listen,
                     source,
                 })?;
-        let local = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
         let issuer = config
             .issuer
             .clone()

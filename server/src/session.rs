@@ -47,15 +47,10 @@ pub fn id_from(headers: &HeaderMap) -> Option<String> {
 
 /// The value of the cookie `name` a request carries, if any and not empty.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(cookie, _)| *cookie == name)
-        .map(|(_, value)| value.to_owned())
+    infra::cookies::values(headers, name)
+        .next()
         .filter(|value| !value.is_empty())
+        .map(str::to_owned)
 }
 
 /// A signed-in agent.

@@ -4,7 +4,7 @@
 use std::{io, net::SocketAddr, sync::Arc};
 
 use leptos::prelude::LeptosOptions;
-use tokio::{net::TcpListener, task::JoinSet};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -102,16 +102,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ProviderMode::External { url, profile } => (url.clone(), url, false, profile),
     };
 
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    let bound = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, bound) =
+        infra::serve::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
 
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)

@@ -15,7 +15,7 @@
 //!   own same-origin post). It is `Secure` with the `__Host-` prefix unless the issuer is plain
 //!   `http` on a loopback address (local development), where browsers refuse both.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::Rng as _;
 
@@ -97,14 +97,7 @@ pub fn valid_for(
     now: Timestamp,
 ) -> Option<String> {
     let wanted = name(issuer);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == wanted)
-        .find_map(|(_, value)| check(key, value, account, now))
+    infra::cookies::values(headers, wanted).find_map(|value| check(key, value, account, now))
 }
 
 fn check(key: &HashKey, value: &str, account: &str, now: Timestamp) -> Option<String> {

@@ -1,4 +1,5 @@
 use super::*;
+use axum::http::header;
 
 #[test]
 fn a_cookie_is_valid_for_its_account_only_and_for_a_while() {
