@@ -45,6 +45,7 @@ use app::{
     ssr::Refusal,
 };
 use axum::http::{HeaderMap, request::Parts};
+use infra::cookies;
 
 use crate::{Bff, limits, session};
 
@@ -90,9 +91,14 @@ mod stage {
 /// progress gone. `Lax` sends it on top-level navigations only; cross-site posts still go
 /// without it, and the CSRF guard checks their origin anyway.
 pub fn cookie(id: &str) -> String {
-    format!(
-        "{COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
-        LIFETIME.as_secs()
+    cookies::set(
+        COOKIE,
+        id,
+        cookies::Attributes {
+            same_site: cookies::SameSite::Lax,
+            secure: true,
+            max_age: Some(LIFETIME),
+        },
     )
 }
 

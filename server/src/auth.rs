@@ -23,7 +23,10 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use infra::secret::{Secret, random_token};
+use infra::{
+    cookies,
+    secret::{Secret, random_token},
+};
 use sha2::{Digest, Sha256};
 
 use html::{moving_on, page, see_other};
@@ -168,12 +171,20 @@ async fn login(
 /// The cookie binding a sign-in to the browser that started it.
 pub const LOGIN_COOKIE: &str = "__Host-countersign-login";
 
+/// How the login cookie is set: `Lax`, because the provider's redirect back is a navigation
+/// from another site, and for as long as a sign-in may take.
+const LOGIN_ATTRIBUTES: cookies::Attributes = cookies::Attributes {
+    same_site: cookies::SameSite::Lax,
+    secure: true,
+    max_age: Some(LOGIN_LIFETIME),
+};
+
 fn login_cookie(state: &str) -> String {
-    format!("{LOGIN_COOKIE}={state}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600")
+    cookies::set(LOGIN_COOKIE, state, LOGIN_ATTRIBUTES)
 }
 
 fn cleared_login_cookie() -> String {
-    format!("{LOGIN_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+    cookies::clear(LOGIN_COOKIE, LOGIN_ATTRIBUTES)
 }
 
 /// The sign-in state the browser's login cookie holds.

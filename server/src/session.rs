@@ -8,6 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use infra::cookies;
 use rand::RngExt as _;
 use sha2::{Digest, Sha256};
 
@@ -30,14 +31,22 @@ pub fn hash(id: &str) -> Vec<u8> {
     Sha256::digest(id.as_bytes()).to_vec()
 }
 
+/// How the session cookie is set: HTTPS only, never sent from another site, for as long as the
+/// browser runs (the store ends the session).
+const ATTRIBUTES: cookies::Attributes = cookies::Attributes {
+    same_site: cookies::SameSite::Strict,
+    secure: true,
+    max_age: None,
+};
+
 /// The `Set-Cookie` value for session `id`.
 pub fn cookie(id: &str) -> String {
-    format!("{COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict")
+    cookies::set(COOKIE, id, ATTRIBUTES)
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn cleared_cookie() -> String {
-    format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
+    cookies::clear(COOKIE, ATTRIBUTES)
 }
 
 /// The session id a request carries, if any.

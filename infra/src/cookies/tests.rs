@@ -1,6 +1,8 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use super::values;
+use std::time::Duration;
+
+use super::{Attributes, SameSite, clear, set, values};
 
 fn headers(lines: &[&[u8]]) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -20,4 +22,49 @@ fn every_value_of_one_name_in_every_header() {
     let headers = self::headers(&[b"t=v1.a=b; e="]);
     assert_eq!(values(&headers, "t").collect::<Vec<_>>(), ["v1.a=b"]);
     assert_eq!(values(&headers, "e").collect::<Vec<_>>(), [""]);
+}
+
+fn attributes(value: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = value.split("; ").collect();
+    parts.sort_unstable();
+    parts
+}
+
+#[test]
+fn set_cookies_carry_every_attribute_asked_for() {
+    let strict = Attributes {
+        same_site: SameSite::Strict,
+        secure: true,
+        max_age: None,
+    };
+    assert_eq!(
+        attributes(&set("__Host-a", "v1.x-y_z", strict)),
+        [
+            "HttpOnly",
+            "Path=/",
+            "SameSite=Strict",
+            "Secure",
+            "__Host-a=v1.x-y_z"
+        ]
+    );
+    let lax = Attributes {
+        same_site: SameSite::Lax,
+        secure: false,
+        max_age: Some(Duration::from_secs(600)),
+    };
+    assert_eq!(
+        attributes(&set("b", "1", lax)),
+        ["HttpOnly", "Max-Age=600", "Path=/", "SameSite=Lax", "b=1"]
+    );
+    assert_eq!(
+        attributes(&clear("__Host-a", strict)),
+        [
+            "HttpOnly",
+            "Max-Age=0",
+            "Path=/",
+            "SameSite=Strict",
+            "Secure",
+            "__Host-a="
+        ]
+    );
 }

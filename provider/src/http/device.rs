@@ -15,8 +15,11 @@
 //!   own same-origin post). It is `Secure` with the `__Host-` prefix unless the issuer is plain
 //!   `http` on a loopback address (local development), where browsers refuse both.
 
+use std::time::Duration;
+
 use axum::http::{HeaderMap, HeaderValue};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use infra::cookies;
 use rand::Rng as _;
 
 use crate::{
@@ -75,16 +78,12 @@ pub fn issue(key: &HashKey, account: &str, now: Timestamp) -> String {
 
 /// The `Set-Cookie` header for `value`.
 pub fn set_cookie(issuer: &str, value: &str) -> Option<HeaderValue> {
-    let attributes = if plain_loopback(issuer) {
-        "Path=/; HttpOnly; SameSite=Strict"
-    } else {
-        "Path=/; Secure; HttpOnly; SameSite=Strict"
+    let attributes = cookies::Attributes {
+        same_site: cookies::SameSite::Strict,
+        secure: !plain_loopback(issuer),
+        max_age: Some(Duration::from_secs(LIFETIME_SECS.unsigned_abs())),
     };
-    HeaderValue::from_str(&format!(
-        "{}={value}; {attributes}; Max-Age={LIFETIME_SECS}",
-        name(issuer)
-    ))
-    .ok()
+    HeaderValue::from_str(&cookies::set(name(issuer), value, attributes)).ok()
 }
 
 /// The nonce of the request's device cookie, if it carries one that is valid for `account`
