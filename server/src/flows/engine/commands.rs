@@ -159,15 +159,7 @@ impl Engine {
     /// for it: one `Reported` event, and the flow ends `Cancelled` with [`REPORTED`] as its
     /// outcome, so the agent sees it at once and the poller stops.
     pub async fn report(&self, flow_id: &str) -> Result<FlowView, FlowError> {
-        let flow = self
-            .inner
-            .store
-            .flow(flow_id)
-            .await?
-            .ok_or(FlowError::NotFound)?;
-        if !flow.is_live() {
-            return Err(FlowError::Ended);
-        }
+        self.live_flow(flow_id).await?;
         let now = self.inner.clock.now_ms();
         if !self
             .end(
@@ -184,6 +176,20 @@ impl Engine {
         self.view(flow_id).await
     }
 
+    /// Flow `flow_id` as stored, if it is still live.
+    async fn live_flow(&self, flow_id: &str) -> Result<Flow, FlowError> {
+        let flow = self
+            .inner
+            .store
+            .flow(flow_id)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        if !flow.is_live() {
+            return Err(FlowError::Ended);
+        }
+        Ok(flow)
+    }
+
     /// Records something the customer did on the approval page (link opened, signed in,
     /// reported). A decision (`Approved`, `Denied`) also wakes the flow's poller so it asks the
     /// provider at the earliest moment the interval allows.
@@ -195,15 +201,7 @@ impl Engine {
     ) -> Result<(), FlowError> {
         let now = self.inner.clock.now_ms();
         compare_and_set(CAS_ATTEMPTS, || async move {
-            let flow = self
-                .inner
-                .store
-                .flow(flow_id)
-                .await?
-                .ok_or(FlowError::NotFound)?;
-            if !flow.is_live() {
-                return Err(FlowError::Ended);
-            }
+            let flow = self.live_flow(flow_id).await?;
             let mut next = flow.clone();
             if matches!(kind, EventKind::Approved | EventKind::Denied) {
                 next.decided_at = Some(now);
