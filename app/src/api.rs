@@ -6,7 +6,10 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::flow::{Channel, FlowView, HintType};
+use crate::{
+    flow::{Channel, FlowView, HintType},
+    refusal::Refusal,
+};
 
 /// The signed-in agent, as the console shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,58 +37,45 @@ pub struct VerificationRequest {
     pub custom_message: Option<String>,
 }
 
-/// The sentence server functions answer when nobody is signed in; the console then offers
-/// the sign-in link.
-pub const SIGNED_OUT: &str = "Sign in to continue.";
-
 /// Who is signed in (`None`: nobody).
 #[server(prefix = "/api", endpoint = "me")]
-pub async fn me() -> Result<Option<AgentInfo>, ServerFnError> {
+pub async fn me() -> Result<Option<AgentInfo>, Refusal> {
     let headers = crate::ssr::headers().await?;
-    crate::ssr::backend()?
-        .me(headers)
-        .await
-        .map_err(crate::ssr::failure)
+    crate::ssr::backend()?.me(headers).await
 }
 
 /// Starts a verification; the flow comes back with its binding code.
 #[server(prefix = "/api", endpoint = "start-verification")]
-pub async fn start_verification(request: VerificationRequest) -> Result<FlowView, ServerFnError> {
+pub async fn start_verification(request: VerificationRequest) -> Result<FlowView, Refusal> {
     let headers = crate::ssr::headers().await?;
     crate::ssr::backend()?
         .start_verification(headers, request)
         .await
-        .map_err(crate::ssr::failure)
 }
 
 /// Cancels one of the agent's pending verifications.
 #[server(prefix = "/api", endpoint = "cancel-verification")]
-pub async fn cancel_verification(flow_id: String) -> Result<FlowView, ServerFnError> {
+pub async fn cancel_verification(flow_id: String) -> Result<FlowView, Refusal> {
     let headers = crate::ssr::headers().await?;
     crate::ssr::backend()?
         .cancel_verification(headers, flow_id)
         .await
-        .map_err(crate::ssr::failure)
 }
 
 /// Ends the verified customer's session on one of the agent's verifications: the BFF revokes
 /// the customer's tokens.
 #[server(prefix = "/api", endpoint = "end-customer-session")]
-pub async fn end_customer_session(flow_id: String) -> Result<FlowView, ServerFnError> {
+pub async fn end_customer_session(flow_id: String) -> Result<FlowView, Refusal> {
     let headers = crate::ssr::headers().await?;
     crate::ssr::backend()?
         .end_customer_session(headers, flow_id)
         .await
-        .map_err(crate::ssr::failure)
 }
 
 /// The agent's verifications, newest first (supervisors: everyone's), 50 at a time, older
 /// than the flow `before` when given.
 #[server(prefix = "/api", endpoint = "verifications")]
-pub async fn verifications(before: Option<String>) -> Result<Vec<FlowView>, ServerFnError> {
+pub async fn verifications(before: Option<String>) -> Result<Vec<FlowView>, Refusal> {
     let headers = crate::ssr::headers().await?;
-    crate::ssr::backend()?
-        .verifications(headers, before)
-        .await
-        .map_err(crate::ssr::failure)
+    crate::ssr::backend()?.verifications(headers, before).await
 }

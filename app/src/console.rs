@@ -25,8 +25,9 @@ use leptos_router::{LazyRoute, lazy_route};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    api::{AgentInfo, SIGNED_OUT, me, verifications},
+    api::{AgentInfo, me, verifications},
     flow::FlowView,
+    refusal::Refusal,
 };
 
 /// Where "Sign in" goes: the BFF's sign-in, back to the console afterwards.
@@ -43,29 +44,12 @@ struct Desk {
 }
 
 /// `None` when nobody is signed in.
-async fn load_desk() -> Result<Option<Desk>, ServerFnError> {
+async fn load_desk() -> Result<Option<Desk>, Refusal> {
     let Some(agent) = me().await? else {
         return Ok(None);
     };
     let flows = verifications(None).await?;
     Ok(Some(Desk { agent, flows }))
-}
-
-/// Whether a server function refused because nobody is signed in (a 401).
-pub(crate) fn is_signed_out(error: &ServerFnError) -> bool {
-    matches!(error, ServerFnError::ServerError(text) if text == SIGNED_OUT)
-}
-
-/// A server function's failure as a sentence for the agent. The BFF's refusals already are
-/// sentences; anything else is said plainly, without the framework's wording.
-pub(crate) fn sentence(error: &ServerFnError) -> String {
-    match error {
-        ServerFnError::ServerError(text) => text.clone(),
-        ServerFnError::Request(_) => {
-            "Countersign could not be reached. Check the connection and try again.".to_owned()
-        }
-        _ => "Something went wrong. Try again.".to_owned(),
-    }
 }
 
 /// The console as a lazily loaded route: built with `cargo leptos build --split` (as the
@@ -103,10 +87,8 @@ pub fn ConsolePage() -> impl IntoView {
                 match desk.await {
                     Ok(Some(desk)) => view! { <SignedIn desk /> }.into_any(),
                     Ok(None) => view! { <SignIn ended=false /> }.into_any(),
-                    Err(error) if is_signed_out(&error) => {
-                        view! { <SignIn ended=false /> }.into_any()
-                    }
-                    Err(error) => view! { <Unavailable message=sentence(&error) /> }.into_any(),
+                    Err(Refusal::SignedOut) => view! { <SignIn ended=false /> }.into_any(),
+                    Err(error) => view! { <Unavailable message=error.to_string() /> }.into_any(),
                 }
             })}
         </Suspense>

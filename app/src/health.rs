@@ -53,7 +53,7 @@ impl ProviderStatus {
 
 /// Asks the BFF to check the identity provider now.
 #[server(prefix = "/api", endpoint = "provider-status")]
-pub async fn check_provider() -> Result<ProviderStatus, ServerFnError> {
+pub async fn check_provider() -> Result<ProviderStatus, crate::refusal::Refusal> {
     let headers = crate::ssr::headers().await?;
     let backend = crate::ssr::backend()?;
     Ok(backend.provider_status(headers).await)

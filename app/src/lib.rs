@@ -5,6 +5,7 @@
 //! - [`approve`] is the customer's approval page (`/approve`), usable without JavaScript.
 //! - [`health`] holds the provider health panel (`/status`) and the types it shares with the
 //!   server.
+//! - [`refusal`] is every refusal of the backend-for-frontend, the server functions' error type.
 //! - [`ssr`] (server build only) is the port through which server functions reach the
 //!   backend-for-frontend: the `server` crate implements [`ssr::Backend`] and puts it in the
 //!   Leptos context, so this crate never depends on server code.
@@ -18,6 +19,7 @@ pub mod console;
 pub mod flow;
 pub mod health;
 pub mod qr;
+pub mod refusal;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 

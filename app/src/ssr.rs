@@ -13,22 +13,8 @@ use crate::{
     api::{AgentInfo, VerificationRequest},
     flow::FlowView,
     health::ProviderStatus,
+    refusal::Refusal,
 };
-
-/// Why the backend refused a request; rendered as a plain sentence with an HTTP status.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// Nobody is signed in (401).
-    SignedOut,
-    /// No such thing, or not the agent's (404).
-    NotFound(String),
-    /// The request cannot be done as asked (400 or 409).
-    Invalid(String),
-    /// Too many requests; retry after this many seconds (429).
-    RateLimited(u64),
-    /// Something failed on the way (503).
-    Unavailable(String),
-}
 
 /// A boxed future that can cross threads, as trait objects need.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -90,35 +76,10 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 /// The request's headers (the session cookie travels in them).
-pub async fn headers() -> Result<http::HeaderMap, ServerFnError> {
+pub async fn headers() -> Result<http::HeaderMap, Refusal> {
     leptos_axum::extract::<http::HeaderMap>()
         .await
-        .map_err(|error| ServerFnError::new(error.to_string()))
-}
-
-/// A refusal as a server function error, with its HTTP status (and `Retry-After`).
-pub fn failure(refusal: Refusal) -> ServerFnError {
-    use http::{HeaderValue, StatusCode, header};
-    let response = use_context::<leptos_axum::ResponseOptions>();
-    let (status, text) = match refusal {
-        Refusal::SignedOut => (StatusCode::UNAUTHORIZED, crate::api::SIGNED_OUT.to_owned()),
-        Refusal::NotFound(text) => (StatusCode::NOT_FOUND, text),
-        Refusal::Invalid(text) => (StatusCode::BAD_REQUEST, text),
-        Refusal::RateLimited(seconds) => {
-            if let Some(response) = &response {
-                response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
-            }
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Too many requests. Try again in {seconds} seconds."),
-            )
-        }
-        Refusal::Unavailable(text) => (StatusCode::SERVICE_UNAVAILABLE, text),
-    };
-    if let Some(response) = response {
-        response.set_status(status);
-    }
-    ServerFnError::new(text)
+        .map_err(|_| Refusal::Failed)
 }
 
 /// The backend, as it travels in the Leptos context.
@@ -132,8 +93,8 @@ impl fmt::Debug for BackendHandle {
 }
 
 /// The backend of the current request.
-pub fn backend() -> Result<Arc<dyn Backend>, ServerFnError> {
+pub fn backend() -> Result<Arc<dyn Backend>, Refusal> {
     use_context::<BackendHandle>()
         .map(|handle| handle.0)
-        .ok_or_else(|| ServerFnError::new("the backend is missing from the request context"))
+        .ok_or(Refusal::Failed)
 }

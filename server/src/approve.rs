@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use app::{
     approve::{ApprovalLink, ApprovalOutcome, ApprovalScreen, ApprovalStep, ApprovalView},
-    ssr::Refusal,
+    refusal::Refusal,
 };
 use axum::http::{HeaderMap, request::Parts};
 use infra::cookies;

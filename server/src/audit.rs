@@ -13,6 +13,7 @@
 //! - One export at a time: another one asked for meanwhile gets a 429.
 //! - No token, code or `auth_req_id` is in it: the binding code is, as the agent read it out.
 
+use app::refusal::Refusal;
 use app::{
     console::time,
     flow::{EventKind, VerifiedCustomer},
@@ -26,8 +27,7 @@ use axum::{
 };
 
 use crate::{
-    AppState,
-    session::{self, NoSession},
+    AppState, session,
     store::{Event, Flow, StoreError},
 };
 
@@ -77,10 +77,10 @@ async fn export(
     let bff = &state.bff;
     let session = match session::from_headers(bff, &headers).await {
         Ok(session) => session,
-        Err(NoSession::SignedOut) => {
+        Err(Refusal::SignedOut) => {
             return plain(StatusCode::UNAUTHORIZED, "Sign in to export the audit log.");
         }
-        Err(NoSession::Unavailable) => return unavailable(),
+        Err(_) => return unavailable(),
     };
     if !session.agent.supervisor {
         return plain(

@@ -6,7 +6,8 @@ use app::{
     api::{AgentInfo, VerificationRequest},
     flow::FlowView,
     health::ProviderStatus,
-    ssr::{Backend, BoxFuture, Refusal},
+    refusal::Refusal,
+    ssr::{Backend, BoxFuture},
 };
 use axum::http::HeaderMap;
 

@@ -5,7 +5,7 @@
 use app::{
     api::{AgentInfo, VerificationRequest},
     flow::{FlowView, HintType},
-    ssr::Refusal,
+    refusal::Refusal,
 };
 use axum::http::HeaderMap;
 
@@ -13,7 +13,7 @@ use crate::{
     Bff,
     flows::engine::{FlowError, StartInput, view_of},
     limits,
-    session::{self, AgentSession, NoSession},
+    session::{self, AgentSession},
 };
 
 /// The longest identifier accepted (an email address's limit).
@@ -23,14 +23,7 @@ const PAGE: i64 = 50;
 
 impl Bff {
     async fn agent(&self, headers: &HeaderMap) -> Result<AgentSession, Refusal> {
-        session::from_headers(self, headers)
-            .await
-            .map_err(|error| match error {
-                NoSession::SignedOut => Refusal::SignedOut,
-                NoSession::Unavailable => {
-                    Refusal::Unavailable("Sessions are unavailable right now. Try again.".into())
-                }
-            })
+        session::from_headers(self, headers).await
     }
 
     /// The signed-in agent, if any.

@@ -9,12 +9,13 @@
 //!   them on a POST), and let through otherwise (a non-browser client with no session: whatever
 //!   it asks for still needs a session).
 //!
-//! Refusals are `403` with `{"error": "…"}`. [`decide`] is the rule, a plain function.
+//! Refusals are a `403` [`Refusal::Forbidden`] with the [`Reason`]'s sentence. [`decide`] is the
+//! rule, a plain function.
 
+use app::refusal::Refusal;
 use axum::{
-    Json,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -23,7 +24,7 @@ use crate::{AppState, session};
 
 /// Why a request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Reason {
     /// `Sec-Fetch-Site` says another site (or a same-site but other origin) sent it.
     CrossSite,
     /// `Origin` names another origin (or is `null`, or unreadable).
@@ -32,7 +33,7 @@ pub enum Refusal {
     NoProvenance,
 }
 
-impl Refusal {
+impl Reason {
     /// The sentence sent back.
     pub fn message(self) -> &'static str {
         match self {
@@ -44,14 +45,9 @@ impl Refusal {
     }
 }
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        (
-            StatusCode::FORBIDDEN,
-            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-            Json(serde_json::json!({ "error": self.message() })),
-        )
-            .into_response()
+impl From<Reason> for Refusal {
+    fn from(reason: Reason) -> Self {
+        Self::Forbidden(reason.message().to_owned())
     }
 }
 
@@ -69,7 +65,7 @@ pub fn decide(
     method: &Method,
     headers: &HeaderMap,
     expected_origin: Option<&str>,
-) -> Result<(), Refusal> {
+) -> Result<(), Reason> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
@@ -82,18 +78,18 @@ pub fn decide(
         }) {
             Ok(())
         } else {
-            Err(Refusal::CrossSite)
+            Err(Reason::CrossSite)
         };
     }
     let mut origins = headers.get_all(header::ORIGIN).iter().peekable();
     if origins.peek().is_some() {
         return match expected_origin {
             Some(expected) if origins.all(|value| same_origin(value, expected)) => Ok(()),
-            _ => Err(Refusal::WrongOrigin),
+            _ => Err(Reason::WrongOrigin),
         };
     }
     if carries_our_cookie(headers) {
-        Err(Refusal::NoProvenance)
+        Err(Reason::NoProvenance)
     } else {
         Ok(())
     }
@@ -129,14 +125,14 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let expected = origin_of(&state.bff.public_url);
     match decide(method, request.headers(), expected.as_deref()) {
         Ok(()) => next.run(request).await,
-        Err(refusal) => {
+        Err(reason) => {
             tracing::info!(
                 method = %request.method(),
                 path = %request.uri().path(),
-                ?refusal,
+                ?reason,
                 "cross-site request refused"
             );
-            refusal.into_response()
+            Refusal::from(reason).into_response()
         }
     }
 }

@@ -71,10 +71,11 @@
 //!
 //! # Shutdown
 //!
-//! An event stream never ends by itself. [`frames`] therefore takes a `stop` future that ends
-//! it: the route passes the engine's shutdown (cancelled first by [`crate::Running::stop`]) or
-//! the agent's newer stream taking its seat, whichever comes first. The listener also closes
-//! open streams when it shuts down.
+//! A stream ends on its own only when the agent's session ends or the store fails; nothing in
+//! the flows ends it. [`frames`] therefore also takes a `stop` future: the route passes the
+//! engine's shutdown (cancelled first by [`crate::Running::stop`]) or the agent's newer stream
+//! taking its seat, whichever comes first. The listener also closes open streams when it shuts
+//! down.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -87,11 +88,14 @@ use std::{
     time::Duration,
 };
 
-use app::flow::{EventKind, FlowEvent, FlowView};
+use app::{
+    flow::{EventKind, FlowEvent, FlowView},
+    refusal::Refusal,
+};
 use axum::{
-    Json, Router,
+    Router,
     extract::{Query, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, header},
     response::{
         IntoResponse, Response,
         sse::{self, KeepAlive, Sse},
@@ -298,7 +302,7 @@ async fn events(
     headers: HeaderMap,
 ) -> Response {
     let Ok(after) = start_after(&headers, query.after.as_deref()) else {
-        return refusal(StatusCode::BAD_REQUEST, "The event id is not valid.");
+        return Refusal::Invalid("The event id is not valid.".to_owned()).into_response();
     };
     let seat = state.bff.streams.take(&session.agent.sub);
     let subscription = Subscription {
@@ -318,21 +322,10 @@ async fn events(
         Ok(frames) => response(frames),
         Err(error) => {
             tracing::warn!(%error, "an event stream cannot start: the store failed");
-            refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Live updates are unavailable right now. Try again.",
-            )
+            Refusal::Unavailable("Live updates are unavailable right now. Try again.".to_owned())
+                .into_response()
         }
     }
-}
-
-fn refusal(status: StatusCode, text: &str) -> Response {
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(serde_json::json!({ "error": text })),
-    )
-        .into_response()
 }
 
 /// Where to start: `Last-Event-ID`, else `?after=`, else live. An id that is not a number is

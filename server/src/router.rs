@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use app::{App, shell, ssr::BackendHandle};
+use app::{App, refusal::Refusal, shell, ssr::BackendHandle};
 use axum::{
     Router,
     extract::{FromRef, State},
@@ -14,7 +14,7 @@ use axum::{
 use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use crate::{Bff, audit, auth, csrf, events, malformed, security};
+use crate::{Bff, audit, auth, csrf, events, refusals, security};
 
 /// State of every request: the Leptos options and the BFF's services.
 #[derive(Clone, Debug)]
@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router {
             _,
         >(context, shell))
         // Server function calls whose arguments cannot be read: 400, not 500.
-        .layer(axum::middleware::from_fn(malformed::readable))
+        .layer(axum::middleware::from_fn(refusals::with_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::guard,
@@ -78,28 +78,20 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// Reads every request body whole, up to [`MAX_BODY`] bytes, before any route (or the CSRF
 /// guard) sees it; a longer one is refused with 413 at once (before reading it, when
-/// `Content-Length` says so), with `{"error": "…"}` like the BFF's other refusals.
+/// `Content-Length` says so), as a [`Refusal`] like the BFF's other refusals.
 async fn limit_body(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let (status, sentence) = match infra::serve::buffer_request(request, MAX_BODY).await {
-        Ok(request) => return next.run(request).await,
-        Err(infra::serve::BodyError::TooLarge) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The request body is larger than {} KiB.", MAX_BODY / 1024),
-        ),
-        Err(infra::serve::BodyError::Unreadable) => (
-            StatusCode::BAD_REQUEST,
-            "The request body could not be read.".to_owned(),
-        ),
-    };
-    (
-        status,
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        axum::Json(serde_json::json!({ "error": sentence })),
-    )
-        .into_response()
+    match infra::serve::buffer_request(request, MAX_BODY).await {
+        Ok(request) => next.run(request).await,
+        Err(infra::serve::BodyError::TooLarge) => {
+            Refusal::TooLarge(MAX_BODY / 1024).into_response()
+        }
+        Err(infra::serve::BodyError::Unreadable) => {
+            Refusal::Invalid("The request body could not be read.".to_owned()).into_response()
+        }
+    }
 }
 
 /// Liveness: the process is up and serving.

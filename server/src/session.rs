@@ -2,10 +2,10 @@
 //! `Path=/`), stored only as its SHA-256 in the BFF's store, with idle and absolute timeouts.
 //! [`AgentSession`] is the extractor every agent-only route and server function uses.
 
+use app::refusal::Refusal;
 use axum::{
     extract::FromRequestParts,
-    http::{HeaderMap, StatusCode, header, request::Parts},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, request::Parts},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use infra::cookies;
@@ -73,35 +73,13 @@ pub struct AgentSession {
     pub id_hash: Vec<u8>,
 }
 
-/// Why a request has no agent session.
-#[derive(Debug)]
-pub enum NoSession {
-    /// Not signed in, or the session ended.
-    SignedOut,
-    /// The store failed.
-    Unavailable,
-}
-
-impl IntoResponse for NoSession {
-    fn into_response(self) -> Response {
-        let (status, text) = match self {
-            Self::SignedOut => (StatusCode::UNAUTHORIZED, "Sign in to continue."),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sessions are unavailable right now. Try again.",
-            ),
-        };
-        (
-            status,
-            [(header::CACHE_CONTROL, "no-store")],
-            axum::Json(serde_json::json!({ "error": text })),
-        )
-            .into_response()
-    }
+/// What an agent is told when the store cannot say whether their session is live.
+fn sessions_unavailable() -> Refusal {
+    Refusal::Unavailable("Sessions are unavailable right now. Try again.".to_owned())
 }
 
 impl FromRequestParts<AppState> for AgentSession {
-    type Rejection = NoSession;
+    type Rejection = Refusal;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -113,25 +91,25 @@ impl FromRequestParts<AppState> for AgentSession {
 
 /// The live agent session a request's cookie names. A session past its idle or absolute
 /// timeout is deleted, so its id is useless from then on; a live one is marked as used now.
-pub async fn from_headers(bff: &Bff, headers: &HeaderMap) -> Result<AgentSession, NoSession> {
-    let id = id_from(headers).ok_or(NoSession::SignedOut)?;
+pub async fn from_headers(bff: &Bff, headers: &HeaderMap) -> Result<AgentSession, Refusal> {
+    let id = id_from(headers).ok_or(Refusal::SignedOut)?;
     let id_hash = hash(&id);
     let now = bff.engine.now_ms();
     let session = bff
         .store
         .session(&id_hash)
         .await
-        .map_err(|_| NoSession::Unavailable)?
-        .ok_or(NoSession::SignedOut)?;
+        .map_err(|_| sessions_unavailable())?
+        .ok_or(Refusal::SignedOut)?;
     let idle = i64::try_from(bff.session_idle.as_millis()).unwrap_or(i64::MAX);
     if !session.is_live(idle, now) {
         let _ = bff.store.delete_session(&id_hash).await;
-        return Err(NoSession::SignedOut);
+        return Err(Refusal::SignedOut);
     }
     bff.store
         .touch_session(&id_hash, now)
         .await
-        .map_err(|_| NoSession::Unavailable)?;
+        .map_err(|_| sessions_unavailable())?;
     Ok(AgentSession::from_session(&session))
 }
 

@@ -5,19 +5,19 @@ use leptos::prelude::*;
 use super::ApprovalView;
 #[cfg(feature = "ssr")]
 use super::{ApprovalLink, ApprovalStep};
+use crate::refusal::Refusal;
 
 /// The approval page as the request's customer sees it. Changes nothing.
 #[server(prefix = "/api", endpoint = "approval")]
 pub async fn load_approval(
     auth_req_id: String,
     binding_message: Option<String>,
-) -> Result<ApprovalView, ServerFnError> {
+) -> Result<ApprovalView, Refusal> {
     let parts = server::parts()?;
     server::no_store();
     crate::ssr::backend()?
         .approval(parts, ApprovalLink::new(auth_req_id, binding_message))
         .await
-        .map_err(crate::ssr::failure)
 }
 
 /// Sends the customer a one-time code.
@@ -26,7 +26,7 @@ pub async fn send_approval_code(
     auth_req_id: String,
     binding_message: Option<String>,
     identifier: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), Refusal> {
     server::step(
         ApprovalLink::new(auth_req_id, binding_message),
         ApprovalStep::SendCode { identifier },
@@ -40,7 +40,7 @@ pub async fn verify_approval_code(
     auth_req_id: String,
     binding_message: Option<String>,
     code: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), Refusal> {
     server::step(
         ApprovalLink::new(auth_req_id, binding_message),
         ApprovalStep::VerifyCode { code },
@@ -54,7 +54,7 @@ pub async fn decide_approval(
     auth_req_id: String,
     binding_message: Option<String>,
     decision: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), Refusal> {
     server::step(
         ApprovalLink::new(auth_req_id, binding_message),
         ApprovalStep::Decide {
@@ -69,7 +69,7 @@ pub async fn decide_approval(
 pub async fn report_approval(
     auth_req_id: String,
     binding_message: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), Refusal> {
     server::step(
         ApprovalLink::new(auth_req_id, binding_message),
         ApprovalStep::Report,
@@ -84,11 +84,11 @@ pub(super) mod server {
     use leptos::prelude::*;
     use leptos_axum::ResponseOptions;
 
-    use super::{ApprovalLink, ApprovalStep};
+    use super::{ApprovalLink, ApprovalStep, Refusal};
 
     /// The request being answered.
-    pub fn parts() -> Result<Parts, ServerFnError> {
-        use_context::<Parts>().ok_or_else(|| ServerFnError::new("the request is missing"))
+    pub fn parts() -> Result<Parts, Refusal> {
+        use_context::<Parts>().ok_or(Refusal::Failed)
     }
 
     /// Marks the response as not to be stored by any cache.
@@ -102,7 +102,7 @@ pub(super) mod server {
     /// (no wasm: the browser asked for HTML), answers `303 See Other` back to the page, which
     /// then shows where the customer stands. Outcomes are kept on the BFF, so this answers
     /// `Ok` for them too; only a failure of the BFF itself is an error.
-    pub async fn step(link: ApprovalLink, step: ApprovalStep) -> Result<(), ServerFnError> {
+    pub async fn step(link: ApprovalLink, step: ApprovalStep) -> Result<(), Refusal> {
         let parts = parts()?;
         let plain_form = parts
             .headers
@@ -114,17 +114,14 @@ pub(super) mod server {
         no_store();
         let cookie = crate::ssr::backend()?
             .approval_step(parts, link, step)
-            .await
-            .map_err(crate::ssr::failure)?;
+            .await?;
         let response = use_context::<ResponseOptions>();
         if let (Some(response), Some(cookie)) = (&response, cookie) {
-            let value = HeaderValue::from_str(&cookie)
-                .map_err(|_| ServerFnError::new("the cookie cannot be sent"))?;
+            let value = HeaderValue::from_str(&cookie).map_err(|_| Refusal::Failed)?;
             response.append_header(header::SET_COOKIE, value);
         }
         if plain_form && let Some(response) = &response {
-            let location = HeaderValue::from_str(&back)
-                .map_err(|_| ServerFnError::new("the page address cannot be sent"))?;
+            let location = HeaderValue::from_str(&back).map_err(|_| Refusal::Failed)?;
             // Set here, so leptos_axum does not send the browser to the `Referer` instead.
             response.insert_header(header::LOCATION, location);
             response.set_status(StatusCode::SEE_OTHER);

@@ -4,11 +4,12 @@
 
 use leptos::{html, prelude::*, task::spawn_local};
 
-use super::{Board, is_signed_out, sentence, time};
+use super::{Board, time};
 use crate::{
     api::{cancel_verification, end_customer_session},
     flow::{Channel, EventKind, FlowStatus, FlowView, TimelineEntry, VerifiedCustomer},
     qr::QrCodeSvg,
+    refusal::Refusal,
 };
 
 /// Words for a channel.
@@ -428,7 +429,7 @@ fn card_action<Call, Answer>(
 ) -> impl Fn(leptos::ev::MouseEvent) + Clone + 'static
 where
     Call: Fn(String) -> Answer + Copy + 'static,
-    Answer: std::future::Future<Output = Result<FlowView, ServerFnError>> + 'static,
+    Answer: std::future::Future<Output = Result<FlowView, Refusal>> + 'static,
 {
     move |_| {
         if busy.get_untracked() {
@@ -444,9 +445,9 @@ where
                     board.absorb(flow, true);
                     done();
                 }
-                Err(failure) if is_signed_out(&failure) => board.sign_out(),
+                Err(Refusal::SignedOut) => board.sign_out(),
                 Err(failure) => {
-                    error.try_set(Some(sentence(&failure)));
+                    error.try_set(Some(failure.to_string()));
                 }
             }
             busy.try_set(false);

@@ -3,10 +3,11 @@
 
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
-use super::{Board, card::channel_label, is_signed_out, sentence};
+use super::{Board, card::channel_label};
 use crate::{
     api::{VerificationRequest, start_verification},
     flow::{Channel, FlowStatus, HintType},
+    refusal::Refusal,
 };
 
 /// The longest note the BFF and the provider accept (one limit, in `proto`).
@@ -104,9 +105,9 @@ pub(super) fn VerifyForm(board: Board) -> impl IntoView {
                     }
                     board.absorb(flow, true);
                 }
-                Err(failure) if is_signed_out(&failure) => board.sign_out(),
+                Err(Refusal::SignedOut) => board.sign_out(),
                 Err(failure) => {
-                    error.try_set(Some(sentence(&failure)));
+                    error.try_set(Some(failure.to_string()));
                 }
             }
             busy.try_set(false);

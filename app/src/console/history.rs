@@ -7,11 +7,12 @@ use leptos::{prelude::*, task::spawn_local};
 use super::{
     Board, HISTORY_PAGE,
     card::{channel_label, status_label},
-    is_signed_out, sentence, time,
+    time,
 };
 use crate::{
     api::verifications,
     flow::{FlowStatus, FlowView},
+    refusal::Refusal,
 };
 
 /// What came of a flow, for its row.
@@ -52,9 +53,9 @@ pub(super) fn History(board: Board, supervisor: bool) -> impl IntoView {
                     });
                     board.cursor.try_set(next);
                 }
-                Err(failure) if is_signed_out(&failure) => board.sign_out(),
+                Err(Refusal::SignedOut) => board.sign_out(),
                 Err(failure) => {
-                    error.try_set(Some(sentence(&failure)));
+                    error.try_set(Some(failure.to_string()));
                 }
             }
             loading.try_set(false);

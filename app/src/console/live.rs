@@ -1,13 +1,15 @@
 //! The browser side of the console: the server-sent event stream and the clipboard.
 //!
-//! [`follow`] opens `EventSource("/api/events")` once the page has hydrated. Each frame is
-//! `event: <kind>` with a [`FlowEvent`](crate::flow::FlowEvent) as its data; the flow it
-//! carries replaces the one the console shows. While the connection only drops, the browser
-//! reconnects by itself and sends `Last-Event-ID`. When the server ends the stream for good
-//! (an HTTP error), the console asks [`me`](crate::api::me) whether the session is still there:
-//! signed out, it shows the sign-in screen; otherwise it opens a new stream with
+//! [`follow`] opens an `EventSource` on `/api/events` (gloo-net's) once the page has hydrated,
+//! and one task reads everything it dispatches. Each frame is `event: <kind>` with a
+//! [`FlowEvent`](crate::flow::FlowEvent) as its data; the flow it carries replaces the one the
+//! console shows. While the connection only drops, the browser reconnects by itself and sends
+//! `Last-Event-ID`; the console says "Reconnecting" until it is back. When the server ends the
+//! stream for good (an HTTP error), the console asks [`me`](crate::api::me) whether the session
+//! is still there: signed out, it shows the sign-in screen; otherwise it opens a new stream with
 //! `?after=<last id>` after a growing pause. Every time a stream opens, the console re-reads
-//! the latest flows, so nothing that happened while it was away is missed.
+//! the latest flows, so nothing that happened while it was away is missed. When the console
+//! goes away, its stream is closed and no new one opens.
 //!
 //! On the server (no `hydrate` feature) these do nothing.
 
@@ -34,16 +36,29 @@ pub(super) fn copy_text(text: &str, copied: RwSignal<Copied>, field: NodeRef<htm
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::{cell::RefCell, rc::Rc, time::Duration};
-
-    use leptos::{html, prelude::*, task::spawn_local};
-    use web_sys::{
-        EventSource, MessageEvent,
-        js_sys::Reflect,
-        wasm_bindgen::{JsCast, JsValue, closure::Closure},
+    use std::{
+        cell::RefCell,
+        rc::{Rc, Weak},
+        time::Duration,
     };
 
-    use super::super::{Board, LiveState, card::Copied, is_signed_out};
+    use futures_util::{
+        StreamExt,
+        stream::{SelectAll, select_all},
+    };
+    use gloo_net::eventsource::{
+        State as ReadyState,
+        futures::{EventSource, EventSourceSubscription},
+    };
+    use leptos::{html, prelude::*, task::spawn_local};
+    use web_sys::{
+        MessageEvent,
+        js_sys::Reflect,
+        wasm_bindgen::{JsValue, closure::Closure},
+    };
+
+    use super::super::{Board, LiveState, card::Copied};
+    use crate::refusal::Refusal;
     use crate::{
         api::{me, verifications},
         flow::{EventKind, FlowEvent},
@@ -65,26 +80,18 @@ mod browser {
         EventKind::SessionEnded,
     ];
 
+    /// The stream's own DOM events, read like frames (a subscription takes any event type).
+    /// They are plain `Event`s, not `MessageEvent`s: only their type is looked at.
+    const OPEN: &str = "open";
+    const ERROR: &str = "error";
+
     /// The longest pause before the console opens a new stream, in seconds.
     const MAX_PAUSE_SECS: u64 = 60;
 
-    /// An open stream and the callbacks it calls (they live as long as it does).
-    struct Stream {
-        source: EventSource,
-        _on_event: Closure<dyn FnMut(MessageEvent)>,
-        _on_open: Closure<dyn FnMut()>,
-        _on_error: Closure<dyn FnMut()>,
-    }
-
-    impl Drop for Stream {
-        fn drop(&mut self) {
-            self.source.close();
-        }
-    }
-
     #[derive(Default)]
     struct State {
-        stream: Option<Stream>,
+        /// The open stream, held only here: dropping it closes it, and its reader sees it gone.
+        source: Option<Rc<EventSource>>,
         /// The id of the last event received.
         last_id: Option<i64>,
         /// Streams that ended in a row without one event or open in between.
@@ -109,14 +116,14 @@ mod browser {
 
     /// Ends following: the stream is closed and no new one opens.
     fn stop(shared: &Shared) {
-        let stream = {
+        let source = {
             let Ok(mut state) = shared.try_borrow_mut() else {
                 return;
             };
             state.stopped = true;
-            state.stream.take()
+            state.source.take()
         };
-        drop(stream);
+        drop(source);
     }
 
     fn connect(board: Board, shared: &Shared) {
@@ -132,69 +139,100 @@ mod browser {
                 None => "/api/events".to_owned(),
             }
         };
-        let Ok(source) = EventSource::new(&url) else {
+        let Ok(mut source) = EventSource::new(&url) else {
             retry_later(board, shared);
             return;
         };
-
-        let on_event = {
-            let shared = Rc::clone(shared);
-            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                let Some(data) = event.data().as_string() else {
-                    return;
-                };
-                let Ok(event) = serde_json::from_str::<FlowEvent>(&data) else {
-                    return;
-                };
-                if let Ok(mut state) = shared.try_borrow_mut() {
-                    state.last_id = Some(state.last_id.map_or(event.id, |last| last.max(event.id)));
-                    state.failures = 0;
-                }
-                board.absorb(event.flow, false);
-            })
+        let names = EVENT_NAMES
+            .iter()
+            .map(|kind| kind.as_str())
+            .chain(["message", OPEN, ERROR]);
+        let Ok(subscriptions) = names
+            .map(|name| source.subscribe(name))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            drop(source);
+            retry_later(board, shared);
+            return;
         };
-        for kind in EVENT_NAMES {
-            let _ = source
-                .add_event_listener_with_callback(kind.as_str(), on_event.as_ref().unchecked_ref());
-        }
-        let _ =
-            source.add_event_listener_with_callback("message", on_event.as_ref().unchecked_ref());
-
-        let on_open = {
-            let shared = Rc::clone(shared);
-            Closure::<dyn FnMut()>::new(move || {
-                if let Ok(mut state) = shared.try_borrow_mut() {
-                    state.failures = 0;
-                }
-                board.live.try_set(LiveState::Live);
-                resync(board);
-            })
+        let source = Rc::new(source);
+        let reader = Rc::downgrade(&source);
+        let old = {
+            let Ok(mut state) = shared.try_borrow_mut() else {
+                return;
+            };
+            if state.stopped {
+                return;
+            }
+            state.source.replace(source)
         };
-        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-
-        let on_error = {
-            let shared = Rc::clone(shared);
-            let source = source.clone();
-            Closure::<dyn FnMut()>::new(move || {
-                board.live.try_set(LiveState::Reconnecting);
-                // CONNECTING: the browser retries by itself, with Last-Event-ID.
-                if source.ready_state() == EventSource::CLOSED {
-                    source.close();
-                    retry_later(board, &shared);
-                }
-            })
-        };
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-
-        let old = shared.try_borrow_mut().ok().and_then(|mut state| {
-            state.stream.replace(Stream {
-                source,
-                _on_event: on_event,
-                _on_open: on_open,
-                _on_error: on_error,
-            })
-        });
+        // A stream this one replaces is closed; its reader ends.
         drop(old);
+        spawn_local(read(
+            board,
+            Rc::clone(shared),
+            reader,
+            select_all(subscriptions),
+        ));
+    }
+
+    /// Reads `source`'s frames, opens and errors, in the order they come, until the stream is
+    /// closed: for good by the server (then [`retry_later`]), or by [`stop`] or a newer stream.
+    async fn read(
+        board: Board,
+        shared: Shared,
+        source: Weak<EventSource>,
+        mut items: SelectAll<EventSourceSubscription>,
+    ) {
+        while let Some(item) = items.next().await {
+            let Some(current) = source.upgrade() else {
+                return;
+            };
+            // Each subscription's own report of an error while not connecting: the `error`
+            // item reports the same error.
+            let Ok((kind, event)) = item else {
+                continue;
+            };
+            match kind.as_str() {
+                OPEN => {
+                    if let Ok(mut state) = shared.try_borrow_mut() {
+                        state.failures = 0;
+                    }
+                    board.live.try_set(LiveState::Live);
+                    resync(board);
+                }
+                ERROR => {
+                    board.live.try_set(LiveState::Reconnecting);
+                    // CONNECTING: the browser retries by itself, with Last-Event-ID.
+                    if current.state() == ReadyState::Closed {
+                        drop(items);
+                        let ended = shared.try_borrow_mut().ok().and_then(|mut state| {
+                            state.source.take_if(|held| Rc::ptr_eq(held, &current))
+                        });
+                        drop(ended);
+                        drop(current);
+                        retry_later(board, &shared);
+                        return;
+                    }
+                }
+                _ => absorb(board, &shared, &event),
+            }
+        }
+    }
+
+    /// A frame: the flow it carries, and its id for the next stream's `?after=`.
+    fn absorb(board: Board, shared: &Shared, event: &MessageEvent) {
+        let Some(data) = event.data().as_string() else {
+            return;
+        };
+        let Ok(event) = serde_json::from_str::<FlowEvent>(&data) else {
+            return;
+        };
+        if let Ok(mut state) = shared.try_borrow_mut() {
+            state.last_id = Some(state.last_id.map_or(event.id, |last| last.max(event.id)));
+            state.failures = 0;
+        }
+        board.absorb(event.flow, false);
     }
 
     /// After a pause that grows with each failure: if the session is still there, a new
@@ -214,22 +252,12 @@ mod browser {
         let shared = Rc::clone(shared);
         set_timeout(
             move || {
-                // The ended stream is dropped here, outside its own callbacks.
-                let ended = shared
-                    .try_borrow_mut()
-                    .ok()
-                    .and_then(|mut state| state.stream.take());
-                drop(ended);
                 if shared.try_borrow().map_or(true, |state| state.stopped) {
                     return;
                 }
                 spawn_local(async move {
                     match me().await {
-                        Ok(None) => {
-                            stop(&shared);
-                            board.sign_out();
-                        }
-                        Err(error) if is_signed_out(&error) => {
+                        Ok(None) | Err(Refusal::SignedOut) => {
                             stop(&shared);
                             board.sign_out();
                         }
@@ -251,7 +279,7 @@ mod browser {
                         board.absorb(flow, false);
                     }
                 }
-                Err(error) if is_signed_out(&error) => board.sign_out(),
+                Err(Refusal::SignedOut) => board.sign_out(),
                 Err(_) => {}
             }
         });

@@ -4,7 +4,7 @@
 use app::{
     approve::{ApprovalLink, ApprovalNotice, ApprovalOutcome},
     flow::{EventKind, FlowStatus},
-    ssr::Refusal,
+    refusal::Refusal,
 };
 use axum::http::HeaderMap;
 

@@ -1,3 +1,5 @@
+use axum::{http::StatusCode, response::IntoResponse};
+
 use super::*;
 
 const SITE: &str = "http://127.0.0.1:3000";
@@ -10,7 +12,7 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
     map
 }
 
-fn post(pairs: &[(&'static str, &'static str)]) -> Result<(), Refusal> {
+fn post(pairs: &[(&'static str, &'static str)]) -> Result<(), Reason> {
     decide(&Method::POST, &headers(pairs), Some(SITE))
 }
 
@@ -52,14 +54,14 @@ fn fetch_metadata_decides_when_present() {
         };
         assert_eq!(
             decide(&Method::POST, &map, Some(SITE)),
-            Err(Refusal::CrossSite),
+            Err(Reason::CrossSite),
             "{site}"
         );
     }
     // Sec-Fetch-Site wins over a matching Origin, and without a cookie too.
     assert_eq!(
         post(&[("sec-fetch-site", "cross-site"), ("origin", SITE)]),
-        Err(Refusal::CrossSite)
+        Err(Reason::CrossSite)
     );
     // Two values: all must be same-origin.
     assert_eq!(
@@ -67,7 +69,7 @@ fn fetch_metadata_decides_when_present() {
             ("sec-fetch-site", "same-origin"),
             ("sec-fetch-site", "cross-site")
         ]),
-        Err(Refusal::CrossSite)
+        Err(Reason::CrossSite)
     );
 }
 
@@ -88,19 +90,19 @@ fn origin_decides_without_fetch_metadata() {
         map.append("origin", HeaderValue::from_str(origin).unwrap());
         assert_eq!(
             decide(&Method::POST, &map, Some(SITE)),
-            Err(Refusal::WrongOrigin),
+            Err(Reason::WrongOrigin),
             "{origin}"
         );
     }
     // Refused without a cookie too: a browser sent it from another site.
     assert_eq!(
         post(&[("origin", "http://evil.example")]),
-        Err(Refusal::WrongOrigin)
+        Err(Reason::WrongOrigin)
     );
     // No usable public URL: no Origin matches.
     assert_eq!(
         decide(&Method::POST, &headers(&[("origin", SITE)]), None),
-        Err(Refusal::WrongOrigin)
+        Err(Reason::WrongOrigin)
     );
 }
 
@@ -109,7 +111,7 @@ fn neither_header_is_refused_with_an_approval_cookie_too() {
     let approval = headers(&[("cookie", "__Host-countersign-approval=xyz")]);
     assert_eq!(
         decide(&Method::POST, &approval, Some(SITE)),
-        Err(Refusal::NoProvenance)
+        Err(Reason::NoProvenance)
     );
 }
 
@@ -118,7 +120,7 @@ fn neither_header_is_refused_only_with_the_session_cookie() {
     for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
         assert_eq!(
             decide(&method, &headers(&[COOKIE]), Some(SITE)),
-            Err(Refusal::NoProvenance),
+            Err(Reason::NoProvenance),
             "{method}"
         );
         assert_eq!(decide(&method, &headers(&[]), Some(SITE)), Ok(()));
@@ -130,8 +132,12 @@ fn neither_header_is_refused_only_with_the_session_cookie() {
 }
 
 #[test]
-fn refusals_are_short_json() {
-    let response = Refusal::CrossSite.into_response();
+fn refusals_are_a_403_with_the_reasons_sentence() {
+    assert_eq!(
+        Refusal::from(Reason::NoProvenance),
+        Refusal::Forbidden(Reason::NoProvenance.message().to_owned())
+    );
+    let response = Refusal::from(Reason::CrossSite).into_response();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
 }

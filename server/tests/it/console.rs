@@ -471,7 +471,10 @@ async fn case_10_a_note_the_provider_would_refuse_is_refused_before_anything_is_
 async fn unreadable(response: reqwest::Response, what: &str) {
     assert_eq!(response.status(), 400, "{what}");
     let text = response.text().await.unwrap();
-    assert!(text.contains(server::malformed::SENTENCE), "{what}: {text}");
+    assert!(
+        text.contains(&app::refusal::Refusal::Unreadable.to_string()),
+        "{what}: {text}"
+    );
     for serde in [
         "unknown variant",
         "missing field",

@@ -132,10 +132,12 @@ async fn case_27_a_two_megabyte_body_on_the_bff_gets_413() {
     ] {
         let (status, body) = post_big(&app.url, path, 2 * 1024 * 1024).await;
         assert_eq!(status, 413, "{path}: {body}");
-        assert!(
-            body.contains(r#"{"error":"The request body is larger than 64 KiB."}"#),
+        let refusal: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            refusal["error"], "The request body is larger than 64 KiB.",
             "{path}: {body}"
         );
+        assert_eq!(refusal["kind"], "too_large", "{path}: {body}");
     }
     // A body under the limit still reaches the route.
     let response = app
