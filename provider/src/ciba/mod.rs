@@ -1,8 +1,17 @@
-//! CIBA protocol rules (OpenID Connect CIBA Core 1.0, in Mosaic's shape), as plain functions of
-//! their inputs and `now`. No HTTP, no database: the handlers feed these and store the results.
+//! CIBA (OpenID Connect CIBA Core 1.0, in Mosaic's shape).
 //!
+//! The protocol rules are plain functions of their inputs and `now`, with no HTTP and no
+//! database:
 //! - [`request`]: validating a backchannel authentication request (CIBA Core §7.1, §13).
 //! - [`poll`]: what a token poll answers, and how the request changes (CIBA Core §10.1, §11).
+//!
+//! The work of the two CIBA endpoints is done by functions of the provider's state, the
+//! validated input and `now`, so their handlers only extract, call and map:
+//! - [`start`]: a new backchannel request: the customer, the limits, the stored request, its
+//!   message (or its undoing) and the audit line.
+//! - [`decide`]: the customer's approval or denial, written only onto a pending request.
 
+pub mod decide;
 pub mod poll;
 pub mod request;
+pub mod start;
