@@ -66,13 +66,13 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<crate::approve::ApprovalView, Refusal>>;
 
     /// One step the customer took on the approval page; the outcome is kept on the BFF for the
-    /// page to show. Returns the `Set-Cookie` value to send, if any.
+    /// page to show. Returns the cookie to set, if any.
     fn approval_step(
         &self,
         request: http::request::Parts,
         link: crate::approve::ApprovalLink,
         step: crate::approve::ApprovalStep,
-    ) -> BoxFuture<'_, Result<Option<String>, Refusal>>;
+    ) -> BoxFuture<'_, Result<Option<cookie::Cookie<'static>>, Refusal>>;
 }
 
 /// The request's headers (the session cookie travels in them).

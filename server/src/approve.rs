@@ -82,7 +82,7 @@ mod stage {
     pub const DECIDED: &str = "decided";
 }
 
-/// The `Set-Cookie` value for approval session `id`.
+/// The cookie that holds approval session `id`.
 ///
 /// `SameSite=Lax`, where the agent's session cookie is `Strict`: the customer arrives from a
 /// link in a text message or an email, a navigation from outside the site, and goes back and
@@ -90,7 +90,7 @@ mod stage {
 /// cookie off every such navigation, so a customer who opens the link again would find their
 /// progress gone. `Lax` sends it on top-level navigations only; cross-site posts still go
 /// without it, and the CSRF guard checks their origin anyway.
-pub fn cookie(id: &str) -> String {
+pub fn cookie(id: &str) -> cookies::Cookie<'static> {
     cookies::set(
         COOKIE,
         id,
@@ -154,14 +154,14 @@ pub async fn view(
     Ok(view)
 }
 
-/// Does one step of the customer's; returns the `Set-Cookie` value to send, if any. What came
+/// Does one step of the customer's; returns the cookie to set, if any. What came
 /// of it is kept in the customer's session for [`view`] to show, so refusals are `Ok` too.
 pub async fn step(
     bff: &Bff,
     request: &Parts,
     link: &ApprovalLink,
     step: ApprovalStep,
-) -> Result<Option<String>, Refusal> {
+) -> Result<Option<cookies::Cookie<'static>>, Refusal> {
     if !well_formed(&link.auth_req_id) {
         return Ok(None);
     }

@@ -179,11 +179,11 @@ const LOGIN_ATTRIBUTES: cookies::Attributes = cookies::Attributes {
     max_age: Some(LOGIN_LIFETIME),
 };
 
-fn login_cookie(state: &str) -> String {
+fn login_cookie(state: &str) -> cookies::Cookie<'static> {
     cookies::set(LOGIN_COOKIE, state, LOGIN_ATTRIBUTES)
 }
 
-fn cleared_login_cookie() -> String {
+fn cleared_login_cookie() -> cookies::Cookie<'static> {
     cookies::clear(LOGIN_COOKIE, LOGIN_ATTRIBUTES)
 }
 
@@ -344,7 +344,7 @@ async fn finish(
     state: &AppState,
     query: &str,
     headers: &HeaderMap,
-) -> Result<(String, String), (Refused, String)> {
+) -> Result<(cookies::Cookie<'static>, String), (Refused, String)> {
     let bff = &state.bff;
     let now = bff.engine.now_ms();
     let fallback = |refused| (refused, "/".to_owned());

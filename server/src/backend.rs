@@ -43,7 +43,6 @@ pub struct Bff {
     /// Whether the embedded provider serves its development outbox (`COUNTERSIGN_DEV_OUTBOX`);
     /// the console links to it only then.
     pub dev_outbox: bool,
-    /// The provider's issuer.
     pub provider_issuer: String,
     /// Who asks, as the customer's approval page names it.
     pub display_name: String,
@@ -118,7 +117,7 @@ impl Backend for Bff {
         request: axum::http::request::Parts,
         link: app::approve::ApprovalLink,
         step: app::approve::ApprovalStep,
-    ) -> BoxFuture<'_, Result<Option<String>, Refusal>> {
+    ) -> BoxFuture<'_, Result<Option<infra::cookies::Cookie<'static>>, Refusal>> {
         Box::pin(async move { approve::step(self, &request, &link, step).await })
     }
 }

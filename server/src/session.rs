@@ -8,7 +8,7 @@ use axum::{
     http::{HeaderMap, request::Parts},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use infra::cookies;
+use infra::cookies::{self, Cookie};
 use rand::RngExt as _;
 use sha2::{Digest, Sha256};
 
@@ -39,13 +39,13 @@ const ATTRIBUTES: cookies::Attributes = cookies::Attributes {
     max_age: None,
 };
 
-/// The `Set-Cookie` value for session `id`.
-pub fn cookie(id: &str) -> String {
+/// The cookie that holds session `id`.
+pub fn cookie(id: &str) -> Cookie<'static> {
     cookies::set(COOKIE, id, ATTRIBUTES)
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn cleared_cookie() -> String {
+/// The cookie that removes the session cookie.
+pub fn cleared_cookie() -> Cookie<'static> {
     cookies::clear(COOKIE, ATTRIBUTES)
 }
 

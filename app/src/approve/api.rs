@@ -117,7 +117,7 @@ pub(super) mod server {
             .await?;
         let response = use_context::<ResponseOptions>();
         if let (Some(response), Some(cookie)) = (&response, cookie) {
-            let value = HeaderValue::from_str(&cookie).map_err(|_| Refusal::Failed)?;
+            let value = HeaderValue::from_str(&cookie.to_string()).map_err(|_| Refusal::Failed)?;
             response.append_header(header::SET_COOKIE, value);
         }
         if plain_form && let Some(response) = &response {

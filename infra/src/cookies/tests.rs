@@ -2,7 +2,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 use std::time::Duration;
 
-use super::{Attributes, SameSite, clear, set, values};
+use super::{Attributes, Cookie, SameSite, clear, header_value, set, values};
 
 fn headers(lines: &[&[u8]]) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -24,8 +24,14 @@ fn every_value_of_one_name_in_every_header() {
     assert_eq!(values(&headers, "e").collect::<Vec<_>>(), [""]);
 }
 
-fn attributes(value: &str) -> Vec<&str> {
-    let mut parts: Vec<&str> = value.split("; ").collect();
+fn attributes(cookie: &Cookie<'_>) -> Vec<String> {
+    let value = header_value(cookie).unwrap();
+    let mut parts: Vec<String> = value
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .map(str::to_owned)
+        .collect();
     parts.sort_unstable();
     parts
 }

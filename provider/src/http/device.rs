@@ -83,7 +83,7 @@ pub fn set_cookie(issuer: &str, value: &str) -> Option<HeaderValue> {
         secure: !plain_loopback(issuer),
         max_age: Some(Duration::from_secs(LIFETIME_SECS.unsigned_abs())),
     };
-    HeaderValue::from_str(&cookies::set(name(issuer), value, attributes)).ok()
+    cookies::header_value(&cookies::set(name(issuer), value, attributes))
 }
 
 /// The nonce of the request's device cookie, if it carries one that is valid for `account`

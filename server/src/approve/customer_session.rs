@@ -7,6 +7,7 @@ use app::{
     refusal::Refusal,
 };
 use axum::http::HeaderMap;
+use infra::cookies::Cookie;
 
 use super::rules::lifetime_ms;
 use super::{cookie, id_from, stage};
@@ -105,7 +106,10 @@ impl Draft {
 
     /// Stores it; returns the `Set-Cookie` value for a new session. An update that lost a race
     /// (another tab moved the session on) is dropped: the page shows what won.
-    pub(super) async fn save(self, context: &Context<'_>) -> Result<Option<String>, StoreError> {
+    pub(super) async fn save(
+        self,
+        context: &Context<'_>,
+    ) -> Result<Option<Cookie<'static>>, StoreError> {
         let store = context.bff.engine.store();
         match self.id {
             Some(id) => {

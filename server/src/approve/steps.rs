@@ -4,7 +4,7 @@ use app::{
     approve::{ApprovalNotice, ApprovalOutcome},
     flow::{EventKind, HintType},
 };
-use infra::secret::Secret;
+use infra::{cookies::Cookie, secret::Secret};
 
 use super::customer_session::{Context, Draft, record};
 use super::rules::{Target, lifetime_ms, purpose, sent_error_notice};
@@ -15,7 +15,7 @@ use crate::{
     oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError},
     sealed::Purpose,
     session,
-    store::{CustomerSession, Flow, StoreError},
+    store::{CustomerSession, Flow, SharedStore, StoreError},
 };
 
 /// Step 2: send a code, where the request names, or to what the customer typed. Only a live
@@ -23,7 +23,7 @@ use crate::{
 pub(super) async fn send_code(
     context: &Context<'_>,
     identifier: Option<String>,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Cookie<'static>>, StoreError> {
     if context
         .session
         .as_ref()
@@ -137,7 +137,7 @@ pub(super) fn request_subject(auth_req_id: &str) -> String {
 pub(super) async fn verify_code(
     context: &Context<'_>,
     code: String,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Cookie<'static>>, StoreError> {
     let Some(session) = context
         .session
         .as_ref()
@@ -344,7 +344,7 @@ pub(super) async fn is_the_customer(
 pub(super) async fn decide(
     context: &Context<'_>,
     approve: bool,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Cookie<'static>>, StoreError> {
     let store = context.bff.engine.store();
     let Some(session) = &context.session else {
         // A session made for another request may not decide this one.
@@ -384,20 +384,9 @@ pub(super) async fn decide(
     {
         return Ok(None);
     }
-    let back_to = |notice: ApprovalNotice| CustomerSession {
-        stage: stage::SIGNED_IN.to_owned(),
-        notice: serde_json::to_string(&notice).ok(),
-        ..session.clone()
-    };
     let client = match context.bff.oidc.client().await {
         Ok(client) => client,
-        Err(error) => {
-            tracing::warn!(%error, "a customer's decision could not be sent");
-            store
-                .update_customer_session(&back_to(ApprovalNotice::Unavailable), stage::DECIDED)
-                .await?;
-            return Ok(None);
-        }
+        Err(error) => return unsent(store, session, &error).await,
     };
     let auth_req_id = Secret::new(context.link.auth_req_id.clone());
     let outcome = match client.complete(&token, &auth_req_id, approve).await {
@@ -438,13 +427,7 @@ pub(super) async fn decide(
                 .await?;
             return Ok(None);
         }
-        Err(error) => {
-            tracing::warn!(%error, "a customer's decision could not be sent");
-            store
-                .update_customer_session(&back_to(ApprovalNotice::Unavailable), stage::DECIDED)
-                .await?;
-            return Ok(None);
-        }
+        Err(error) => return unsent(store, session, &error).await,
     };
     revoke(&client, &token).await;
     let done = Draft {
@@ -456,9 +439,26 @@ pub(super) async fn decide(
     done.save(context).await
 }
 
+/// The decision did not reach the provider: the customer's claim on it is given back, signed
+/// in as before, with a notice to try again.
+async fn unsent(
+    store: &SharedStore,
+    session: &CustomerSession,
+    error: &OidcError,
+) -> Result<Option<Cookie<'static>>, StoreError> {
+    tracing::warn!(%error, "a customer's decision could not be sent");
+    let back = CustomerSession {
+        stage: stage::SIGNED_IN.to_owned(),
+        notice: serde_json::to_string(&ApprovalNotice::Unavailable).ok(),
+        ..session.clone()
+    };
+    store.update_customer_session(&back, stage::DECIDED).await?;
+    Ok(None)
+}
+
 /// "I did not ask for this": the flow ends for the agent at once, and a signed-in customer's
 /// "no" also goes to the provider. No sign-in needed.
-pub(super) async fn report(context: &Context<'_>) -> Result<Option<String>, StoreError> {
+pub(super) async fn report(context: &Context<'_>) -> Result<Option<Cookie<'static>>, StoreError> {
     if let Some(session) = &context.session
         && session.stage == stage::SIGNED_IN
         && let Some(token) = session.access_token.as_deref().and_then(|sealed| {

@@ -65,7 +65,7 @@ fn session(stage: &str) -> CustomerSession {
 
 #[test]
 fn the_cookie_is_host_only_secure_script_proof_and_lax() {
-    let set = cookie("abc");
+    let set = cookie("abc").to_string();
     for part in [
         "__Host-countersign-approval=abc",
         "Path=/",

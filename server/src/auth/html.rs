@@ -5,12 +5,15 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use infra::html::escape;
+use infra::{
+    cookies::{self, Cookie},
+    html::escape,
+};
 
 use super::cleared_login_cookie;
 
 /// A 303 to `location` (a URL this module built or checked), never cached.
-pub(super) fn see_other(location: &str, cookie: Option<&str>) -> Response {
+pub(super) fn see_other(location: &str, cookie: Option<&Cookie<'_>>) -> Response {
     let Ok(location) = HeaderValue::from_str(location) else {
         return page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -23,7 +26,7 @@ pub(super) fn see_other(location: &str, cookie: Option<&str>) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::LOCATION, location);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(cookie) = cookie.and_then(cookies::header_value) {
         headers.insert(header::SET_COOKIE, cookie);
     }
     response
@@ -51,16 +54,16 @@ pub(super) fn page(
 /// cross-site navigation, and a redirect answering it stays cross-site, so the browser would
 /// not send the new `SameSite=Strict` cookie to `return_to`. A navigation this page starts is
 /// same-site, so it does.
-pub(super) fn moving_on(return_to: &str, cookie: &str) -> Response {
+pub(super) fn moving_on(return_to: &str, cookie: &Cookie<'_>) -> Response {
     let to = escape(return_to);
     let head = format!(r#"<meta http-equiv="refresh" content="0; url={to}">"#);
     let body = format!(r#"<p><a href="{to}">Continue to Countersign</a></p>"#);
     let mut response = document(StatusCode::OK, "Signed in", &head, &body);
     let headers = response.headers_mut();
-    if let Ok(cookie) = HeaderValue::from_str(cookie) {
+    if let Some(cookie) = cookies::header_value(cookie) {
         headers.append(header::SET_COOKIE, cookie);
     }
-    if let Ok(clear) = HeaderValue::from_str(&cleared_login_cookie()) {
+    if let Some(clear) = cookies::header_value(&cleared_login_cookie()) {
         headers.append(header::SET_COOKIE, clear);
     }
     response
