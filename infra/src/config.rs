@@ -2,13 +2,34 @@
 //! settings, or a test's table) and the variable's name, and refuses a bad value with a
 //! [`ConfigError`] that names the variable and says what is wrong, never echoing a secret.
 
-use std::{net::SocketAddr, ops::RangeInclusive};
+use std::{io, net::SocketAddr, ops::RangeInclusive, path::Path};
 
 use crate::secret::Secret;
 
 /// The default data folder of both services (their SQLite files and keys), relative to the
 /// working directory.
 pub const DEFAULT_DATA_DIR: &str = "data";
+
+/// A data folder that could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the data folder {path}: {source}")]
+pub struct DataDirError {
+    /// The folder that was asked for.
+    pub path: String,
+    /// What the file system said.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Creates the data folder `path`, and the folders above it, unless it is there.
+pub async fn create_data_dir(path: &Path) -> Result<(), DataDirError> {
+    tokio::fs::create_dir_all(path)
+        .await
+        .map_err(|source| DataDirError {
+            path: path.display().to_string(),
+            source,
+        })
+}
 
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -101,11 +101,25 @@ impl Default for ServeLimits {
     }
 }
 
+/// A listening socket that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address that was asked for.
+    pub addr: SocketAddr,
+    /// What the operating system said.
+    #[source]
+    pub source: io::Error,
+}
+
 /// A listener bound to `addr`, and the address it got (the port, when `addr` asked for 0).
-pub async fn bind(addr: SocketAddr) -> io::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    Ok((listener, local))
+pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), BindError> {
+    let bound = async {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        Ok((listener, local))
+    };
+    bound.await.map_err(|source| BindError { addr, source })
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then lets the

@@ -51,13 +51,8 @@ use store::{SharedStore, SqliteStore};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The data folder could not be created.
-    #[error("cannot create the data folder {path}: {source}")]
-    DataDir {
-        /// The folder that was asked for.
-        path: String,
-        /// What the file system said.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] infra::config::DataDirError),
     /// The store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] store::StoreError),
@@ -92,13 +87,8 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     /// The listening socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address that was asked for.
-        addr: SocketAddr,
-        /// What the operating system said.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] serve::BindError),
 }
 
 /// State shared by every request handler.
@@ -134,6 +124,47 @@ pub struct Options {
     /// How long a backchannel request may take before its message is sent; `None` is
     /// [`sender::START_BUDGET`].
     pub start_budget: Option<std::time::Duration>,
+    /// A client whose customers' links are set at bind (CIBA enabled, links to `login_uri`),
+    /// as the management API would set them: for an embedder that serves the approval page.
+    pub links: Option<Links>,
+}
+
+/// Where one client's CIBA links point ([`Options::links`]).
+#[derive(Clone, Debug)]
+pub struct Links {
+    /// The client's application.
+    pub app_id: String,
+    pub client_id: String,
+    /// The approval page the customer's link opens.
+    pub login_uri: String,
+}
+
+/// Enables CIBA for the client `links` names, its links pointing at its `login_uri`, and audits
+/// it as the management API does; an error if the seed has no such client.
+async fn set_links(state: &AppState, links: &Links, seed_name: &str) -> Result<(), StartError> {
+    let client = state
+        .store
+        .set_ciba(
+            &links.app_id,
+            &links.client_id,
+            true,
+            Some(&links.login_uri),
+        )
+        .await?
+        .ok_or_else(|| StartError::Seed {
+            path: seed_name.to_owned(),
+            problem: format!(
+                "no client {} in application {} to send customers to {}",
+                links.client_id, links.app_id, links.login_uri
+            ),
+        })?;
+    let event = audit::Event {
+        detail: Some("enabled"),
+        ..audit::about(audit::Kind::CibaSettingsChanged, &client)
+    };
+    audit::record(state, event).await;
+    tracing::info!(login_uri = %links.login_uri, "customer links point to the embedder");
+    Ok(())
 }
 
 /// The sender [`config::Delivery`] asks for.
@@ -210,6 +241,7 @@ fn announce_outbox(config: &Config, served: bool, own_sender: bool, issuer: &str
 #[derive(Debug)]
 pub struct Provider {
     listener: TcpListener,
+    local: SocketAddr,
     state: AppState,
 }
 
@@ -226,12 +258,7 @@ impl Provider {
     pub async fn bind_with(config: Config, options: Options) -> Result<Self, StartError> {
         // Checked here too: embedders (the BFF, the tests) may build a `Config` by hand.
         config.check()?;
-        tokio::fs::create_dir_all(&config.data_dir)
-            .await
-            .map_err(|source| StartError::DataDir {
-                path: config.data_dir.display().to_string(),
-                source,
-            })?;
+        infra::config::create_data_dir(&config.data_dir).await?;
         let key_path = config.data_dir.join("provider.key");
         let hash_key =
             HashKey::load_or_create(&key_path).map_err(|source| StartError::KeyFile {
@@ -280,40 +307,39 @@ impl Provider {
             None => configured_sender(&config.delivery, &store, &clock)?,
         };
 
-        let (listener, local) =
-            infra::serve::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let (listener, local) = serve::bind(config.listen).await?;
         let issuer = config
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{local}"));
         announce_outbox(&config, dev_outbox, own_sender, &issuer);
         let limiter = Limiter::new(config.limits.clone(), store.clone(), hash_key.clone());
+        let state = AppState {
+            issuer,
+            store,
+            hash_key,
+            clock,
+            signer,
+            sender,
+            limiter,
+            trust_forwarded_for: config.trust_forwarded_for,
+            dev_outbox,
+            send_deadline: options.send_deadline.unwrap_or(sender::SEND_DEADLINE),
+            start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
+        };
+        if let Some(links) = &options.links {
+            set_links(&state, links, &seed_name).await?;
+        }
         Ok(Self {
             listener,
-            state: AppState {
-                issuer,
-                store,
-                hash_key,
-                clock,
-                signer,
-                sender,
-                limiter,
-                trust_forwarded_for: config.trust_forwarded_for,
-                dev_outbox,
-                send_deadline: options.send_deadline.unwrap_or(sender::SEND_DEADLINE),
-                start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
-            },
+            local,
+            state,
         })
     }
 
     /// The address the provider listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 
     /// Whether it serves the development outbox (`/dev/outbox`): only under
@@ -343,7 +369,9 @@ impl Provider {
         limits: serve::ServeLimits,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let Self { listener, state } = self;
+        let Self {
+            listener, state, ..
+        } = self;
         let store = state.store.clone();
         let result = serve::serve(listener, http::router(state), limits, shutdown).await;
         store.close().await;

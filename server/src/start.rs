@@ -24,24 +24,14 @@ pub enum StartError {
     #[error("the embedded provider cannot start: {0}")]
     Provider(#[from] provider::StartError),
     /// The BFF's socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address that was asked for.
-        addr: SocketAddr,
-        /// What the operating system said.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] infra::serve::BindError),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
     /// The BFF's data folder could not be created.
-    #[error("cannot create the data folder {path}: {source}")]
-    DataDir {
-        /// The folder.
-        path: String,
-        /// What the operating system said.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] infra::config::DataDirError),
     /// The key that seals stored tokens could not be read or made.
     #[error("cannot read or create the key file {path}: {source}")]
     Key {
@@ -75,41 +65,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
-    let mut dev_outbox = false;
-    let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
-        ProviderMode::Embedded(provider_config) => {
-            let provider = provider::Provider::bind(*provider_config).await?;
-            dev_outbox = provider.serves_dev_outbox();
-            let bound = provider
-                .local_addr()
-                .map_err(|source| provider::StartError::Bind {
-                    addr: "0.0.0.0:0"
-                        .parse()
-                        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
-                    source,
-                })?;
-            let issuer = provider.issuer().to_owned();
-            tasks.spawn(
-                provider.serve_with(config.serve_limits, shutdown.clone().cancelled_owned()),
-            );
-            (
-                format!("http://{}", reachable(bound)),
-                issuer,
-                true,
-                Profile::Embedded,
-            )
-        }
-        ProviderMode::External { url, profile } => (url.clone(), url, false, profile),
-    };
-
-    let (listener, bound) =
-        infra::serve::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-
+    let (listener, bound) = infra::serve::bind(config.listen).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
         .site_root(config.site_root.to_string_lossy().as_ref())
@@ -120,12 +76,33 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", reachable(bound)));
-    tokio::fs::create_dir_all(&config.data_dir)
-        .await
-        .map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+
+    let mut dev_outbox = false;
+    let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
+        ProviderMode::Embedded(provider_config) => {
+            // The customers' links lead to this BFF's approval page, set as the provider binds.
+            let links = provider::Links {
+                app_id: config.client.app_id.clone(),
+                client_id: config.client.id.clone(),
+                login_uri: format!("{public_url}/approve"),
+            };
+            let options = provider::Options {
+                links: Some(links),
+                ..provider::Options::default()
+            };
+            let provider = provider::Provider::bind_with(*provider_config, options).await?;
+            dev_outbox = provider.serves_dev_outbox();
+            let issuer = provider.issuer().to_owned();
+            let base = format!("http://{}", reachable(provider.local_addr()));
+            tasks.spawn(
+                provider.serve_with(config.serve_limits, shutdown.clone().cancelled_owned()),
+            );
+            (base, issuer, true, Profile::Embedded)
+        }
+        ProviderMode::External { url, profile } => (url.clone(), url, false, profile),
+    };
+
+    infra::config::create_data_dir(&config.data_dir).await?;
     // Countersign serves plain HTTP: an https address means a proxy in front, whose address
     // every per-address limit would count unless told to read X-Forwarded-For.
     if public_url.starts_with("https://") && !config.trust_forwarded_for {
@@ -145,24 +122,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 source,
             })?,
         );
-    let oidc = Arc::new(connect::Provider::new(
-        ProviderSettings {
-            profile,
-            base_url: provider_base.clone(),
-            issuer: provider_issuer.clone(),
-            discovery_url: None,
-            credentials: Credentials {
-                client_id: config.client.id.clone(),
-                client_secret: config.client.secret.clone(),
-            },
+    let oidc = Arc::new(connect::Provider::new(ProviderSettings {
+        profile,
+        base_url: provider_base.clone(),
+        issuer: provider_issuer.clone(),
+        discovery_url: None,
+        credentials: Credentials {
+            client_id: config.client.id.clone(),
+            client_secret: config.client.secret.clone(),
         },
-        provider_embedded.then(|| {
-            (
-                config.client.app_id.clone(),
-                format!("{public_url}/approve"),
-            )
-        }),
-    ));
+    }));
     let engine = Engine::new(
         store.clone(),
         Arc::new(OidcCiba::new(oidc.clone(), sealer.clone())),

@@ -201,6 +201,7 @@ impl Op {
                 sender,
                 send_deadline,
                 start_budget,
+                links: None,
             },
         )
         .await

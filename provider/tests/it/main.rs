@@ -90,7 +90,7 @@ async fn a_configured_issuer_is_reported() {
     let mut config = config(&data);
     config.issuer = Some("https://id.bank.example".to_owned());
     let provider = Provider::bind(config).await.unwrap();
-    let url = format!("http://{}", provider.local_addr().unwrap());
+    let url = format!("http://{}", provider.local_addr());
     assert_eq!(provider.issuer(), "https://id.bank.example");
     let stop = CancellationToken::new();
     let task = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
@@ -128,11 +128,48 @@ async fn a_port_in_use_is_a_clear_start_error() {
     let mut config = config(&data);
     config.listen = taken.local_addr().unwrap();
     let error = Provider::bind(config.clone()).await.unwrap_err();
-    assert!(matches!(error, StartError::Bind { .. }), "{error:?}");
+    assert!(matches!(error, StartError::Bind(_)), "{error:?}");
     assert!(
         error.to_string().contains(&config.listen.to_string()),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn an_embedder_sets_where_a_clients_links_point_as_it_binds() {
+    use provider::store::Store as _;
+
+    let data = TempDir::new().unwrap();
+    let links = |client_id: &str| provider::Links {
+        app_id: "demo-bank".to_owned(),
+        client_id: client_id.to_owned(),
+        login_uri: "http://127.0.0.1:4321/approve".to_owned(),
+    };
+    let options = |client_id| provider::Options {
+        links: Some(links(client_id)),
+        ..provider::Options::default()
+    };
+    let bound = Provider::bind_with(config(&data), options("agent-console"))
+        .await
+        .unwrap();
+    drop(bound);
+    let path = data.path().join("data").join("provider.sqlite");
+    let store = provider::store::SqliteStore::open(&path).await.unwrap();
+    let client = store.client("agent-console").await.unwrap().unwrap();
+    assert!(client.ciba_enabled);
+    assert_eq!(
+        client.login_uri.as_deref(),
+        Some("http://127.0.0.1:4321/approve")
+    );
+    store.close().await;
+
+    // A client the seed does not have is a start error that names it, not a provider whose
+    // links lead nowhere.
+    let error = Provider::bind_with(config(&data), options("nobody"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StartError::Seed { .. }), "{error:?}");
+    assert!(error.to_string().contains("nobody"), "{error}");
 }
 
 #[tokio::test]
@@ -143,7 +180,7 @@ async fn a_data_folder_that_cannot_be_created_is_a_clear_start_error() {
     let mut config = config(&data);
     config.data_dir = file.join("data");
     let error = Provider::bind(config).await.unwrap_err();
-    assert!(matches!(error, StartError::DataDir { .. }), "{error:?}");
+    assert!(matches!(error, StartError::DataDir(_)), "{error:?}");
 }
 
 /// The status of `GET path` on a provider started with `config`, or the start error.

@@ -19,18 +19,14 @@ pub const FAILURE_MEMORY: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Provider {
     settings: ProviderSettings,
-    /// Where CIBA links must point, set through the management API once connected (the
-    /// embedded provider only: its demo registration names a fixed port).
-    login_uri: Option<(String, String)>,
     client: Memo<Result<Arc<OidcClient>, OidcError>>,
 }
 
 impl Provider {
-    /// A provider reached with `settings`; `login_uri` is `(app_id, uri)` to register.
-    pub fn new(settings: ProviderSettings, login_uri: Option<(String, String)>) -> Self {
+    /// A provider reached with `settings`.
+    pub fn new(settings: ProviderSettings) -> Self {
         Self {
             settings,
-            login_uri,
             client: Memo::new(),
         }
     }
@@ -40,7 +36,7 @@ impl Provider {
     pub async fn client(&self) -> Result<Arc<OidcClient>, OidcError> {
         self.client
             .get(
-                || connect(self.settings.clone(), self.login_uri.clone()),
+                || connect(self.settings.clone()),
                 |outcome| match outcome {
                     Ok(_) => Keep::Forever,
                     Err(_) => Keep::For(FAILURE_MEMORY),
@@ -55,15 +51,7 @@ impl Provider {
     }
 }
 
-/// One discovery attempt (and the registration of the links' address).
-async fn connect(
-    settings: ProviderSettings,
-    login_uri: Option<(String, String)>,
-) -> Result<Arc<OidcClient>, OidcError> {
-    let client = OidcClient::discover(settings).await?;
-    if let Some((app_id, uri)) = &login_uri {
-        client.set_login_uri(app_id, uri).await?;
-        tracing::info!(login_uri = %uri, "customer links point to this BFF");
-    }
-    Ok(Arc::new(client))
+/// One discovery attempt.
+async fn connect(settings: ProviderSettings) -> Result<Arc<OidcClient>, OidcError> {
+    Ok(Arc::new(OidcClient::discover(settings).await?))
 }

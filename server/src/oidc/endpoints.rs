@@ -72,13 +72,11 @@ pub struct ProviderMetadata {
     /// Where the agent's browser signs in.
     #[serde(default)]
     pub authorization_endpoint: Option<String>,
-    /// The token endpoint.
     #[serde(default)]
     pub token_endpoint: Option<String>,
     /// The signing keys.
     #[serde(default)]
     pub jwks_uri: Option<String>,
-    /// The userinfo endpoint.
     #[serde(default)]
     pub userinfo_endpoint: Option<String>,
     /// The revocation endpoint (RFC 7009).
@@ -117,8 +115,6 @@ pub struct Endpoints {
     pub revocation: Option<String>,
     /// Mosaic's `POST /cis/auth/backchannel/complete`.
     pub complete: Option<String>,
-    /// Mosaic's management API for applications (CIBA settings of a client).
-    pub applications: Option<String>,
     /// Mosaic's `POST /cis/v1/auth/otp/send`.
     pub otp_send: Option<String>,
     /// Mosaic's `POST /cis/v1/auth/otp/authenticate`.
@@ -139,8 +135,6 @@ pub mod mosaic_paths {
     pub const OTP_SEND: &str = "/cis/v1/auth/otp/send";
     /// Check a one-time code and sign the customer in.
     pub const OTP_AUTHENTICATE: &str = "/cis/v1/auth/otp/authenticate";
-    /// Applications and their clients (guide step 2: CIBA settings).
-    pub const APPLICATIONS: &str = "/cis/v1/applications";
 }
 
 /// `value` without trailing slashes.
@@ -266,7 +260,6 @@ impl Endpoints {
                     complete: Some(at(mosaic_paths::COMPLETE)),
                     otp_send: Some(at(mosaic_paths::OTP_SEND)),
                     otp_authenticate: Some(at(mosaic_paths::OTP_AUTHENTICATE)),
-                    applications: Some(at(mosaic_paths::APPLICATIONS)),
                     client_auth,
                 })
             }
@@ -302,7 +295,6 @@ impl Endpoints {
                     userinfo,
                     revocation,
                     complete: None,
-                    applications: None,
                     otp_send: None,
                     otp_authenticate: None,
                     client_auth: auth_method(methods)?,

@@ -1,5 +1,5 @@
-//! Mosaic's backend API: the client token, the one-time login, the completion of a request
-//! with the customer's decision, and the app's `login_uri`.
+//! Mosaic's backend API: the client token, the one-time login, and the completion of a request
+//! with the customer's decision.
 
 use std::{
     sync::PoisonError,
@@ -162,38 +162,5 @@ impl OidcClient {
             )
             .await?;
         wire::completed(&answer)
-    }
-
-    /// Enables CIBA for this client with `login_uri` as where the customer's link points
-    /// (Mosaic's guide, step 2), so links lead to this BFF's approval page.
-    pub async fn set_login_uri(&self, app_id: &str, login_uri: &str) -> Result<(), OidcError> {
-        let base = self
-            .endpoints
-            .applications
-            .as_deref()
-            .ok_or_else(|| self.unsupported("application management API"))?;
-        let url = format!(
-            "{base}/{}/clients/{}",
-            wire::form_encode(app_id),
-            wire::form_encode(&self.credentials.client_id)
-        );
-        let body = serde_json::json!({
-            "ciba_authorization": { "enabled": true, "login_uri": login_uri },
-        });
-        let token = self.client_token().await?;
-        let answer = self
-            .send(
-                self.http
-                    .put(url)
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .bearer_auth(token.expose())
-                    .json(&body),
-            )
-            .await?;
-        if answer.is_success() {
-            Ok(())
-        } else {
-            Err(wire::refusal(&answer, wire::Caller::Bearer))
-        }
     }
 }

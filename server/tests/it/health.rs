@@ -100,7 +100,7 @@ async fn a_provider_with_another_issuer_is_down_to_anyone_not_signed_in() {
     config.issuer = Some("https://id.elsewhere.example".to_owned());
     config.dev_outbox = false;
     let provider = provider::Provider::bind(config).await.unwrap();
-    let url = format!("http://{}", provider.local_addr().unwrap());
+    let url = format!("http://{}", provider.local_addr());
     let stop = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
 
@@ -238,19 +238,16 @@ async fn case_24_callers_during_an_outage_share_one_discovery_attempt_and_fail_f
             }
         }
     });
-    let provider = Arc::new(server::flows::connect::Provider::new(
-        ProviderSettings {
-            profile: server::oidc::Profile::Mosaic,
-            base_url: url.clone(),
-            issuer: url,
-            discovery_url: None,
-            credentials: Credentials {
-                client_id: "console".to_owned(),
-                client_secret: Secret::new("secret"),
-            },
+    let provider = Arc::new(server::flows::connect::Provider::new(ProviderSettings {
+        profile: server::oidc::Profile::Mosaic,
+        base_url: url.clone(),
+        issuer: url,
+        discovery_url: None,
+        credentials: Credentials {
+            client_id: "console".to_owned(),
+            client_secret: Secret::new("secret"),
         },
-        None,
-    ));
+    }));
     let twenty = || {
         futures_util::future::join_all((0..20).map(|_| {
             let provider = Arc::clone(&provider);
