@@ -176,8 +176,10 @@ mod browser {
         ));
     }
 
-    /// Reads `source`'s frames, opens and errors, in the order they come, until the stream is
-    /// closed: for good by the server (then [`retry_later`]), or by [`stop`] or a newer stream.
+    /// Reads `source`'s frames, opens and errors (each kind in its order, the kinds merged as
+    /// they are ready) until the stream is closed: for good by the server (then
+    /// [`retry_later`]), or by [`stop`] or a newer stream. A flow's frames are newest-wins
+    /// ([`Board::absorb`]), so the merge cannot show an older state over a newer one.
     async fn read(
         board: Board,
         shared: Shared,
@@ -199,10 +201,14 @@ mod browser {
                         state.failures = 0;
                     }
                     board.live.try_set(LiveState::Live);
-                    resync(board);
+                    resync(board, &shared);
                 }
                 ERROR => {
-                    board.live.try_set(LiveState::Reconnecting);
+                    // The subscriptions are merged without an order between them: an error
+                    // read after the `open` that followed it says nothing of the stream now.
+                    if current.state() != ReadyState::Open {
+                        board.live.try_set(LiveState::Reconnecting);
+                    }
                     // CONNECTING: the browser retries by itself, with Last-Event-ID.
                     if current.state() == ReadyState::Closed {
                         drop(items);
@@ -270,8 +276,10 @@ mod browser {
         );
     }
 
-    /// Re-reads the latest flows: whatever changed while no stream was open.
-    fn resync(board: Board) {
+    /// Re-reads the latest flows: whatever changed while no stream was open. Signed out: the
+    /// stream is stopped before the board shows it.
+    fn resync(board: Board, shared: &Shared) {
+        let shared = Rc::clone(shared);
         spawn_local(async move {
             match verifications(None).await {
                 Ok(flows) => {
@@ -279,7 +287,10 @@ mod browser {
                         board.absorb(flow, false);
                     }
                 }
-                Err(Refusal::SignedOut) => board.sign_out(),
+                Err(Refusal::SignedOut) => {
+                    stop(&shared);
+                    board.sign_out();
+                }
                 Err(_) => {}
             }
         });

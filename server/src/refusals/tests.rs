@@ -1,4 +1,7 @@
-use axum::{body::Body, http::HeaderValue};
+use axum::{
+    body::Body,
+    http::{HeaderValue, StatusCode},
+};
 
 use super::*;
 
@@ -39,6 +42,22 @@ fn failing(body: Vec<u8>) -> axum::Router {
                         ("content-type", "text/plain"),
                     ],
                     body,
+                )
+            }),
+        )
+        .route(
+            "/api/form",
+            axum::routing::post(|| async {
+                // What server_fn makes of a failed plain form post: its error answer, then a
+                // redirect to `/` with the error in the query.
+                (
+                    StatusCode::FOUND,
+                    [
+                        (SERVER_FN_ERROR_HEADER, "/api/form"),
+                        ("location", "/?__path=%2Fapi%2Fform&__err=eyJ9"),
+                        ("content-type", "application/json"),
+                    ],
+                    serde_json::to_vec(&Refusal::Unavailable("Try again.".to_owned())).unwrap(),
                 )
             }),
         )
@@ -99,4 +118,17 @@ async fn answers_that_are_not_server_function_errors_pass_unchanged() {
     let (status, _, text) = answer("/other", Vec::new()).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(text, "own text");
+}
+
+#[tokio::test]
+async fn a_failed_plain_form_post_gets_the_refusal_not_a_redirect_to_the_console() {
+    let (status, headers, text) = answer("/api/form", Vec::new()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!headers.contains_key("location"), "{headers:?}");
+    assert!(!headers.contains_key(SERVER_FN_ERROR_HEADER), "{headers:?}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(
+        serde_json::from_str::<Refusal>(&text).unwrap(),
+        Refusal::Unavailable("Try again.".to_owned())
+    );
 }
