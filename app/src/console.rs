@@ -70,7 +70,6 @@ impl LazyRoute for ConsoleRoute {
     }
 }
 
-/// The console page.
 #[component]
 pub fn ConsolePage() -> impl IntoView {
     let desk = Resource::new(|| (), |()| load_desk());

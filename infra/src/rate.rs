@@ -130,6 +130,16 @@ impl Window {
         u64::try_from((wait_ms + 999).div_euclid(1000)).unwrap_or(1)
     }
 
+    /// What `rule` says of `count` events in this window at `now`: `Err(seconds)` to wait
+    /// ([`Window::retry_after`]) once they are over what it allows.
+    pub fn verdict(self, rule: Rule, count: i64, now: Timestamp) -> Result<(), u64> {
+        if Self::over(rule, count) {
+            Err(self.retry_after(now))
+        } else {
+            Ok(())
+        }
+    }
+
     /// The window of `rule` that `now` falls in.
     pub fn of(rule: Rule, now: Timestamp) -> Self {
         let length = i64::try_from(rule.window.as_millis())

@@ -142,7 +142,6 @@ impl SmtpTls {
     }
 }
 
-/// An SMTP login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmtpLogin {
     /// The login name.

@@ -17,15 +17,12 @@ use subtle::ConstantTimeEq;
 /// What a keyed hash is for; hashes for different purposes never collide.
 #[derive(Clone, Copy, Debug)]
 pub enum Purpose {
-    /// A client secret.
     ClientSecret,
-    /// An `auth_req_id`.
     AuthReqId,
     /// An access or refresh token.
     Token,
     /// A one-time code (with its user, so equal codes of two users differ).
     OneTimeCode,
-    /// An authorization code.
     AuthorizationCode,
     /// A rate-limit counter's rule and subject.
     RateLimit,

@@ -178,13 +178,19 @@ impl Limiter {
         subject: Subject<'_>,
         now: Timestamp,
     ) -> Result<(), OAuthError> {
-        let rule = rule(&self.limits);
-        let window = Window::of(rule, now);
+        let (rule, key, window) = self.counter(rule, subject, now);
         let count = self
             .store
-            .count_event(&self.key_of(rule, subject), window.start, window.end)
+            .count_event(&key, window.start, window.end)
             .await?;
-        self.verdict(rule, Window::over(rule, count), window, now)
+        window.verdict(rule, count, now).map_err(|seconds| {
+            tracing::warn!(
+                rule = rule.name,
+                retry_after = seconds,
+                "rate limit reached"
+            );
+            OAuthError::rate_limited(seconds)
+        })
     }
 
     /// Gives back one event counted by [`Limiter::hit`] in the same window (an attempt that
@@ -195,31 +201,21 @@ impl Limiter {
         subject: Subject<'_>,
         now: Timestamp,
     ) -> Result<(), OAuthError> {
-        let rule = rule(&self.limits);
-        let window = Window::of(rule, now);
-        self.store
-            .uncount_event(&self.key_of(rule, subject), window.start)
-            .await?;
+        let (_, key, window) = self.counter(rule, subject, now);
+        self.store.uncount_event(&key, window.start).await?;
         Ok(())
     }
 
-    fn verdict(
+    /// The rule `pick` chooses, the stored key of its counter for `subject`, and the window
+    /// `now` falls in.
+    fn counter(
         &self,
-        rule: Rule,
-        over: bool,
-        window: Window,
+        pick: fn(&Limits) -> Rule,
+        subject: Subject<'_>,
         now: Timestamp,
-    ) -> Result<(), OAuthError> {
-        if !over {
-            return Ok(());
-        }
-        let seconds = window.retry_after(now);
-        tracing::warn!(
-            rule = rule.name,
-            retry_after = seconds,
-            "rate limit reached"
-        );
-        Err(OAuthError::rate_limited(seconds))
+    ) -> (Rule, Vec<u8>, Window) {
+        let rule = pick(&self.limits);
+        (rule, self.key_of(rule, subject), Window::of(rule, now))
     }
 
     fn key_of(&self, rule: Rule, subject: Subject<'_>) -> Vec<u8> {

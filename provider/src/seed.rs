@@ -25,7 +25,6 @@ pub struct Application {
     /// Its OAuth clients.
     #[serde(default)]
     pub clients: Vec<Client>,
-    /// Its customers.
     #[serde(default)]
     pub customers: Vec<Customer>,
     /// Its workforce users.
@@ -70,7 +69,6 @@ pub struct Ciba {
     pub login_uri: Option<String>,
 }
 
-/// A customer.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {

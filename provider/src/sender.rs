@@ -60,6 +60,30 @@ impl fmt::Debug for Outgoing {
 #[error("delivery failed: {0}")]
 pub struct SendError(pub String);
 
+impl SendError {
+    /// A sender that delivers `channel` only was handed `message`, of another channel; the
+    /// operator configures the other channel's sender with `variable`.
+    pub(crate) fn check_channel(
+        message: &Outgoing,
+        sender: &str,
+        channel: &str,
+        variable: &str,
+    ) -> Result<(), Self> {
+        if message.channel == channel {
+            return Ok(());
+        }
+        let other = if channel == "sms" {
+            "an email"
+        } else {
+            "an SMS"
+        };
+        Err(Self(format!(
+            "the {sender} delivers {channel} only, not {}: configure {other} sender ({variable})",
+            message.channel
+        )))
+    }
+}
+
 /// The longest a request waits for its message to be handed over (an SMTP server accepting it,
 /// a webhook answering 2xx). Past it the message counts as not delivered and the request that
 /// wanted it is undone. Sender timeouts are configured below it

@@ -26,7 +26,6 @@ pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Serialize)]
 pub struct TokenResponse {
-    /// The access token.
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: &'static str,

@@ -99,43 +99,29 @@ pub fn client_address(request: &Parts, trust_forwarded_for: bool) -> String {
     }
 }
 
+/// What a limit says: `Ok(Ok(()))` within it, `Ok(Err(seconds))` to wait while over it, `Err`
+/// when the store could not count.
+pub type Verdict = Result<Result<(), u64>, StoreError>;
+
 /// Counts one event for `subject` under `rule` at `now_ms`; `Err(seconds)` once over the limit.
-pub async fn hit(
-    store: &SharedStore,
-    rule: Rule,
-    subject: &str,
-    now_ms: i64,
-) -> Result<Result<(), u64>, StoreError> {
+pub async fn hit(store: &SharedStore, rule: Rule, subject: &str, now_ms: i64) -> Verdict {
     let (key, window) = counter(rule, subject, now_ms);
     let count = store.count_event(&key, window.start, window.end).await?;
-    Ok(verdict(rule, count, window, now_ms))
+    Ok(window.verdict(rule, count, Timestamp(now_ms)))
 }
 
 /// What [`hit`] would say about `subject` now, without counting anything: `Err(seconds)` while
 /// it is over the limit. For pages that show the wait on a GET.
-pub async fn peek(
-    store: &SharedStore,
-    rule: Rule,
-    subject: &str,
-    now_ms: i64,
-) -> Result<Result<(), u64>, StoreError> {
+pub async fn peek(store: &SharedStore, rule: Rule, subject: &str, now_ms: i64) -> Verdict {
     let (key, window) = counter(rule, subject, now_ms);
     let count = store.event_count(&key, window.start).await?;
-    Ok(verdict(rule, count, window, now_ms))
+    Ok(window.verdict(rule, count, Timestamp(now_ms)))
 }
 
 /// The counter's key and the window `now_ms` falls in (the provider's windowing).
 fn counter(rule: Rule, subject: &str, now_ms: i64) -> (Vec<u8>, Window) {
     let key = Sha256::digest(counter_name(rule, subject).as_bytes()).to_vec();
     (key, Window::of(rule, Timestamp(now_ms)))
-}
-
-fn verdict(rule: Rule, count: i64, window: Window, now_ms: i64) -> Result<(), u64> {
-    if Window::over(rule, count) {
-        Err(window.retry_after(Timestamp(now_ms)))
-    } else {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

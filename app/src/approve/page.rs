@@ -211,7 +211,7 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
         }
         ApprovalScreen::Decide { notice } => {
             let who = agent.unwrap_or_else(|| "The agent".to_owned());
-            let (yes_fields, no_fields) = (fields(link), fields(link));
+            let decide = actions.decide;
             view! {
                 <h1>"Approve this request?"</h1>
                 <p class="approve-lede">
@@ -222,20 +222,8 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
                 {code}
                 {notice_view(notice)}
                 <div class="approve-choices">
-                    <ActionForm action=actions.decide>
-                        {yes_fields}
-                        <input type="hidden" name="decision" value="approve" />
-                        <button type="submit" class="approve-button approve-yes">
-                            "Approve"
-                        </button>
-                    </ActionForm>
-                    <ActionForm action=actions.decide>
-                        {no_fields}
-                        <input type="hidden" name="decision" value="deny" />
-                        <button type="submit" class="approve-button approve-no">
-                            "Deny"
-                        </button>
-                    </ActionForm>
+                    {choice(decide, link, "approve", "approve-yes", "Approve")}
+                    {choice(decide, link, "deny", "approve-no", "Deny")}
                 </div>
             }
             .into_any()
@@ -314,6 +302,26 @@ fn identifier_form(link: &PageLink, actions: Actions, label: &'static str) -> An
         </ActionForm>
     }
     .into_any()
+}
+
+/// One answer to the request: a form of one button that posts `decision`.
+fn choice(
+    decide: ServerAction<DecideApproval>,
+    link: &PageLink,
+    decision: &'static str,
+    class: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    let fields = fields(link);
+    view! {
+        <ActionForm action=decide>
+            {fields}
+            <input type="hidden" name="decision" value=decision />
+            <button type="submit" class=format!("approve-button {class}")>
+                {label}
+            </button>
+        </ActionForm>
+    }
 }
 
 /// The link's parts as hidden fields.

@@ -61,7 +61,6 @@ pub enum ApprovalScreen {
 pub enum CodeChannel {
     /// A text message.
     Sms,
-    /// An email.
     Email,
 }
 

@@ -41,3 +41,14 @@ fn rules_read_as_operators_write_them() {
         assert!(parse_rule(bad).is_err(), "{bad:?} was accepted");
     }
 }
+
+#[test]
+fn a_verdict_refuses_only_past_the_limit_and_says_how_long_to_wait() {
+    let rule = Rule::new("t", 2, 60);
+    let now = Timestamp(90_500);
+    let window = Window::of(rule, now);
+    assert_eq!(window.verdict(rule, 1, now), Ok(()));
+    assert_eq!(window.verdict(rule, 2, now), Ok(()));
+    // The window is 60 s to 120 s: 29.5 s are left, rounded up.
+    assert_eq!(window.verdict(rule, 3, now), Err(30));
+}

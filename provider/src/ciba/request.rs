@@ -57,17 +57,13 @@ impl BindingMessage {
 /// The raw parameters of a backchannel request, after client authentication.
 #[derive(Clone, Debug, Default)]
 pub struct RawRequest<'a> {
-    /// `scope`.
     pub scope: Option<&'a str>,
-    /// `login_hint`.
     pub login_hint: Option<&'a str>,
     /// `login_hint_token` (not supported; present only to refuse it clearly).
     pub login_hint_token: Option<&'a str>,
     /// `id_token_hint` (not supported; present only to refuse it clearly).
     pub id_token_hint: Option<&'a str>,
-    /// `binding_message`.
     pub binding_message: Option<&'a str>,
-    /// `requested_expiry`.
     pub requested_expiry: Option<&'a str>,
     /// `request_context`, a JSON object in a string.
     pub request_context: Option<&'a str>,

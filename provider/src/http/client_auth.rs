@@ -4,10 +4,13 @@
 //! constant time, and every failure answers the same `invalid_client`. Failures are counted per
 //! IP address; past the limit the address gets 429 until its window ends, right secret or not.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+};
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
     http::{HeaderMap, header, request::Parts},
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
@@ -41,6 +44,37 @@ impl FromRequestParts<AppState> for Peer {
         let ip = crate::net::client_ip(Some(tcp), &parts.headers, state.trust_forwarded_for)
             .unwrap_or(tcp);
         Ok(Self(ip))
+    }
+}
+
+/// A form posted by a client that authenticated with it (the token and revocation endpoints):
+/// the form is read first, then the client is authenticated from it and the headers
+/// ([`authenticate`]). Either refusal is the request's answer.
+pub struct ClientForm {
+    /// The authenticated client.
+    pub client: Client,
+    /// What it posted.
+    pub form: Form,
+}
+
+impl fmt::Debug for ClientForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientForm")
+            .field("client_id", &self.client.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromRequest<AppState> for ClientForm {
+    type Rejection = OAuthError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let peer = Peer::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let form = Form::from_request(Request::from_parts(parts, body), state).await?;
+        let client = authenticate(state, peer, &headers, &form).await?;
+        Ok(Self { client, form })
     }
 }
 

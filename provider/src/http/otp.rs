@@ -124,12 +124,21 @@ struct AuthenticateRequest {
     binding: Option<String>,
 }
 
-fn json_body<T: for<'de> Deserialize<'de>>(body: &[u8], shape: &str) -> Result<T, OAuthError> {
-    serde_json::from_slice(body)
-        .map_err(|_| OAuthError::invalid_request(format!("Send JSON {shape}.")))
+/// The calling client (the one its client access token speaks for) and the JSON it sent, which
+/// must be of the `shape` the refusal names.
+async fn call<T: for<'de> Deserialize<'de>>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    shape: &str,
+) -> Result<(Client, T), OAuthError> {
+    let client = tokens::calling_client(state, headers).await?;
+    let request = serde_json::from_slice(body)
+        .map_err(|_| OAuthError::invalid_request(format!("Send JSON {shape}.")))?;
+    Ok((client, request))
 }
 
-/// The client that a client access token speaks for.
+/// The active customer of `client`'s application that `identifier` names.
 async fn find_customer(
     state: &AppState,
     client: &Client,
@@ -161,9 +170,8 @@ pub async fn send(
     body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let result = async {
-        let client = tokens::calling_client(&state, &headers).await?;
-        let request: SendRequest =
-            json_body(&body, "{\"channel\", \"identifier_type\", \"identifier\"}")?;
+        let shape = "{\"channel\", \"identifier_type\", \"identifier\"}";
+        let (client, request): (_, SendRequest) = call(&state, &headers, &body, shape).await?;
         let binding_hash = binding_hash(&state, request.binding.as_deref())?;
         if request.purpose.as_deref().is_some_and(|p| !purpose_ok(p)) {
             return Err(OAuthError::invalid_request(
@@ -278,9 +286,9 @@ pub async fn authenticate(
     body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let result = async {
-        let client = tokens::calling_client(&state, &headers).await?;
-        let request: AuthenticateRequest =
-            json_body(&body, "{\"identifier_type\", \"identifier\", \"passcode\"}")?;
+        let shape = "{\"identifier_type\", \"identifier\", \"passcode\"}";
+        let (client, request): (_, AuthenticateRequest) =
+            call(&state, &headers, &body, shape).await?;
         let user = find_customer(
             &state,
             &client,

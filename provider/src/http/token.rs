@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
@@ -28,13 +28,9 @@ pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// The token endpoint.
 pub async fn token(
     State(state): State<AppState>,
-    peer: client_auth::Peer,
-    headers: HeaderMap,
-    form: Result<Form, OAuthError>,
+    client_auth::ClientForm { client, form }: client_auth::ClientForm,
 ) -> Result<Response, OAuthError> {
-    let form = form?;
     let now = state.clock.now();
-    let client = client_auth::authenticate(&state, peer, &headers, &form).await?;
     let response = match form.require("grant_type")? {
         CIBA_GRANT => ciba(&state, &client, form.require("auth_req_id")?, now).await?,
         "authorization_code" => authorization_code(&state, &client, &form, now).await?,

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{client_auth, form::Form};
+use super::client_auth;
 use crate::{
     AppState,
     audit::{self, Event, Kind},
@@ -52,12 +52,8 @@ pub async fn userinfo(
 /// RFC 7009 §2.2 asks, so the endpoint tells nothing about which tokens exist.
 pub async fn revoke(
     State(state): State<AppState>,
-    peer: client_auth::Peer,
-    headers: HeaderMap,
-    form: Result<Form, OAuthError>,
+    client_auth::ClientForm { client, form }: client_auth::ClientForm,
 ) -> Result<StatusCode, OAuthError> {
-    let form = form?;
-    let client = client_auth::authenticate(&state, peer, &headers, &form).await?;
     let token = form.require("token")?;
     let hash = state.hash_key.hash(Purpose::Token, token);
     let record = state.store.token(&hash).await?;

@@ -96,13 +96,7 @@ impl Smtp {
 impl Sender for Smtp {
     fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            if message.channel != "email" {
-                return Err(SendError(format!(
-                    "the SMTP sender delivers email only, not {}: configure an SMS sender \
-                     (COUNTERSIGN_SMS_SENDER)",
-                    message.channel
-                )));
-            }
+            SendError::check_channel(message, "SMTP sender", "email", "COUNTERSIGN_SMS_SENDER")?;
             let email = self.email(message)?;
             self.transport
                 .send(email)

@@ -64,3 +64,24 @@ async fn the_router_sends_each_channel_to_its_sender() {
     assert_eq!(*email.0.lock().unwrap(), ["email"]);
     assert_eq!(*sms.0.lock().unwrap(), ["sms", "sms"]);
 }
+
+#[test]
+fn a_sender_of_one_channel_names_the_setting_for_the_other() {
+    let sms = message("sms", "+15555550101");
+    let email = message("email", "alice@example.com");
+    assert!(SendError::check_channel(&email, "SMTP sender", "email", "X").is_ok());
+    let error = SendError::check_channel(&sms, "SMTP sender", "email", "COUNTERSIGN_SMS_SENDER")
+        .unwrap_err();
+    assert_eq!(
+        error.0,
+        "the SMTP sender delivers email only, not sms: configure an SMS sender \
+         (COUNTERSIGN_SMS_SENDER)"
+    );
+    let error = SendError::check_channel(&email, "SMS webhook", "sms", "COUNTERSIGN_EMAIL_SENDER")
+        .unwrap_err();
+    assert_eq!(
+        error.0,
+        "the SMS webhook delivers sms only, not email: configure an email sender \
+         (COUNTERSIGN_EMAIL_SENDER)"
+    );
+}

@@ -133,13 +133,7 @@ impl Webhook {
 impl Sender for Webhook {
     fn send<'a>(&'a self, message: &'a Outgoing) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            if message.channel != "sms" {
-                return Err(SendError(format!(
-                    "the SMS webhook delivers sms only, not {}: configure an email sender \
-                     (COUNTERSIGN_EMAIL_SENDER)",
-                    message.channel
-                )));
-            }
+            SendError::check_channel(message, "SMS webhook", "sms", "COUNTERSIGN_EMAIL_SENDER")?;
             let body = serde_json::to_vec(&json!({
                 "to": message.to,
                 "body": message.body,

@@ -224,9 +224,7 @@ pub struct AuditRecord {
     pub event: String,
     /// The application.
     pub app_id: Option<String>,
-    /// The client.
     pub client_id: Option<String>,
-    /// The user.
     pub user_id: Option<String>,
     /// A short, safe detail.
     pub detail: Option<String>,

@@ -39,7 +39,6 @@ pub struct PollState {
 pub enum Answer {
     /// `authorization_pending`.
     Pending,
-    /// `slow_down`.
     SlowDown,
     /// 5xx, a timeout, or no connection.
     Unavailable,

@@ -180,14 +180,14 @@ async fn verify(
     };
     let info = info.as_ref();
     let name = info
-        .and_then(|info| info.name.clone())
+        .and_then(|info| info.profile.name.clone())
         .or_else(|| claims.name.clone())
         .unwrap_or_else(|| claims.sub.clone());
     let email = info
-        .and_then(|info| info.email.as_deref())
+        .and_then(|info| info.profile.email.as_deref())
         .or(claims.email.as_deref());
     let phone = info
-        .and_then(|info| info.phone_number.as_deref())
+        .and_then(|info| info.profile.phone_number.as_deref())
         .or(claims.phone_number.as_deref());
     let customer = VerifiedCustomer {
         user_id: claims.sub.clone(),

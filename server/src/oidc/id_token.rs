@@ -15,7 +15,7 @@ use jsonwebtoken::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::IdTokenError;
+use super::{IdTokenError, wire::ProfileClaims};
 
 /// Clock skew tolerated between the provider and the BFF, in seconds.
 pub const CLOCK_SKEW_SECS: i64 = 60;
@@ -102,24 +102,9 @@ pub struct RawClaims {
     /// Authentication context class.
     #[serde(default)]
     pub acr: Option<String>,
-    /// Display name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Email address.
-    #[serde(default)]
-    pub email: Option<String>,
-    /// Whether the email address is verified.
-    #[serde(default)]
-    pub email_verified: Option<bool>,
-    /// Phone number.
-    #[serde(default)]
-    pub phone_number: Option<String>,
-    /// Whether the phone number is verified.
-    #[serde(default)]
-    pub phone_number_verified: Option<bool>,
-    /// Workforce role.
-    #[serde(default)]
-    pub role: Option<String>,
+    /// Who they are.
+    #[serde(flatten)]
+    pub profile: ProfileClaims,
 }
 
 /// Checks the claims of a token whose signature verified: `iss` is `issuer`, `aud` holds
@@ -176,15 +161,15 @@ pub fn check_claims(
     }
     Ok(IdClaims {
         sub,
-        name: raw.name,
-        email: raw.email,
-        email_verified: raw.email_verified,
-        phone_number: raw.phone_number,
-        phone_number_verified: raw.phone_number_verified,
+        name: raw.profile.name,
+        email: raw.profile.email,
+        email_verified: raw.profile.email_verified,
+        phone_number: raw.profile.phone_number,
+        phone_number_verified: raw.profile.phone_number_verified,
         amr: raw.amr.unwrap_or_default(),
         auth_time: raw.auth_time,
         acr: raw.acr,
-        role: raw.role,
+        role: raw.profile.role,
         expires_at: exp,
     })
 }

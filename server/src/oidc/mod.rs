@@ -54,9 +54,7 @@ pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 /// The client's registration at the provider.
 #[derive(Clone, Debug)]
 pub struct Credentials {
-    /// The client id.
     pub client_id: String,
-    /// The client secret.
     pub client_secret: Secret,
 }
 
@@ -250,7 +248,6 @@ impl OidcClient {
         &self.endpoints
     }
 
-    /// The client id.
     pub fn client_id(&self) -> &str {
         &self.credentials.client_id
     }

@@ -45,7 +45,6 @@ pub struct Answer {
     pub status: u16,
     /// The `Retry-After` header, if any.
     pub retry_after: Option<String>,
-    /// The body.
     pub body: Vec<u8>,
 }
 
@@ -134,7 +133,6 @@ pub fn refusal(answer: &Answer, caller: Caller) -> OidcError {
 /// Tokens for a user (RFC 6749 §5.1, OIDC Core §3.1.3.3). `Debug` shows no token.
 #[derive(Clone, Debug)]
 pub struct TokenSet {
-    /// The access token.
     pub access_token: Secret,
     /// The ID token, still to be validated with
     /// [`OidcClient::validate_id_token`](super::OidcClient::validate_id_token).
@@ -223,6 +221,14 @@ pub fn client_token_lifetime(expires_in: Option<u64>) -> Duration {
 pub struct UserInfo {
     /// The user id.
     pub sub: String,
+    /// Who they are.
+    #[serde(flatten)]
+    pub profile: ProfileClaims,
+}
+
+/// The profile claims Countersign reads, in an ID token and in a userinfo answer alike.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ProfileClaims {
     /// Display name.
     #[serde(default)]
     pub name: Option<String>,

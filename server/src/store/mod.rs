@@ -227,7 +227,6 @@ pub struct Session {
     pub agent_sub: String,
     /// The agent's display name.
     pub agent_name: String,
-    /// The agent's email.
     pub agent_email: String,
     /// `agent` or `supervisor`.
     pub role: String,
@@ -268,7 +267,6 @@ impl fmt::Debug for Session {
 /// An OIDC authorization request (code + PKCE) between the redirect and the callback.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PendingLogin {
-    /// Hash of `state`.
     pub state_hash: Vec<u8>,
     /// The `nonce` the ID token must carry.
     pub nonce: String,

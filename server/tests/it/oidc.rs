@@ -398,7 +398,7 @@ async fn approval_gives_tokens_whose_id_token_validates() {
     // The access token speaks for alice; once revoked it does not.
     let info = client.userinfo(&tokens.access_token).await.unwrap();
     assert_eq!(info.sub, "alice");
-    assert_eq!(info.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(info.profile.email.as_deref(), Some("alice@example.com"));
     client.revoke(&tokens.access_token).await.unwrap();
     assert_eq!(
         client.userinfo(&tokens.access_token).await.unwrap_err(),

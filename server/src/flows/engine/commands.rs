@@ -176,14 +176,18 @@ impl Engine {
         self.view(flow_id).await
     }
 
-    /// Flow `flow_id` as stored, if it is still live.
-    async fn live_flow(&self, flow_id: &str) -> Result<Flow, FlowError> {
-        let flow = self
-            .inner
+    /// Flow `flow_id` as stored.
+    async fn stored(&self, flow_id: &str) -> Result<Flow, FlowError> {
+        self.inner
             .store
             .flow(flow_id)
             .await?
-            .ok_or(FlowError::NotFound)?;
+            .ok_or(FlowError::NotFound)
+    }
+
+    /// Flow `flow_id` as stored, if it is still live.
+    async fn live_flow(&self, flow_id: &str) -> Result<Flow, FlowError> {
+        let flow = self.stored(flow_id).await?;
         if !flow.is_live() {
             return Err(FlowError::Ended);
         }
@@ -255,12 +259,7 @@ impl Engine {
 
     /// The console's view of a flow.
     pub async fn view(&self, flow_id: &str) -> Result<FlowView, FlowError> {
-        let flow = self
-            .inner
-            .store
-            .flow(flow_id)
-            .await?
-            .ok_or(FlowError::NotFound)?;
+        let flow = self.stored(flow_id).await?;
         let events = self.inner.store.events_for_flow(flow_id, 0, 1000).await?;
         Ok(view_of(&flow, &events))
     }

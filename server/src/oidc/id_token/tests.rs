@@ -17,8 +17,11 @@ fn raw() -> RawClaims {
         amr: Some(vec!["otp".into(), "email".into()]),
         auth_time: Some(NOW - 5),
         acr: Some("urn:countersign:acr:otp".into()),
-        name: Some("Alice Anders".into()),
-        email: Some("alice@example.com".into()),
+        profile: ProfileClaims {
+            name: Some("Alice Anders".into()),
+            email: Some("alice@example.com".into()),
+            ..ProfileClaims::default()
+        },
         ..RawClaims::default()
     }
 }
@@ -361,7 +364,7 @@ mod properties {
             let key = select(&keys, Some(&kid), alg).unwrap();
             let raw = verify(&token, key).unwrap();
             prop_assert_eq!(raw.sub.as_deref(), Some(sub.as_str()));
-            prop_assert_eq!(raw.name.clone(), name);
+            prop_assert_eq!(raw.profile.name.clone(), name);
             let checked = check_claims(
                 raw,
                 "https://id.example.com",
