@@ -127,7 +127,7 @@ pub async fn view(
     let now = bff.engine.now_ms();
     let store = bff.engine.store();
     let flow = store
-        .flow_by_auth_req_id(&link.auth_req_id)
+        .flow_by_request_hash(&bff.sealer.lookup(&link.auth_req_id))
         .await
         .map_err(unavailable)?;
     let (session, _) = sessions(bff, &request.headers, link, now)
@@ -180,7 +180,7 @@ pub async fn step(
         tracing::warn!(%error, "expired approval sessions were not swept");
     }
     let flow = store
-        .flow_by_auth_req_id(&link.auth_req_id)
+        .flow_by_request_hash(&bff.sealer.lookup(&link.auth_req_id))
         .await
         .map_err(unavailable)?;
     let (session, other) = sessions(bff, &request.headers, link, now)

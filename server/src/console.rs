@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 
 use crate::{
     Bff,
-    flows::engine::{FlowError, StartInput, view_of},
+    flows::engine::{FlowError, StartInput},
     limits,
     session::{self, AgentSession},
 };
@@ -146,7 +146,7 @@ impl Bff {
                 .events_for_flow(&flow.id, 0, 1000)
                 .await
                 .map_err(|_| Refusal::Unavailable("Something went wrong on our side.".into()))?;
-            views.push(view_of(&flow, &events));
+            views.push(self.engine.present(&flow, &events));
         }
         Ok(views)
     }

@@ -1,7 +1,11 @@
-//! Tokens at rest: every customer token the BFF keeps in its store (a verified customer's
-//! token set, a customer's access token between sign-in and decision) is sealed with
+//! Secrets at rest: every customer token the BFF keeps in its store (a verified customer's
+//! token set, a customer's access token between sign-in and decision) and the provider's
+//! handle of each request (`auth_req_id`, and the link that carries it) is sealed with
 //! AES-256-GCM under a key kept in its own file (`countersign.key` in the data folder, mode
-//! 0600, made on first start). A copy of the database alone gives no usable token.
+//! 0600, made on first start). A copy of the database alone gives no usable token or handle.
+//!
+//! Requests are found by [`Sealer::lookup`], an HMAC-SHA256 of the handle under a key derived
+//! from the same file, so the store compares hashes, never handles.
 //!
 //! A sealed value is `v1.` + base64url(nonce ‖ ciphertext ‖ tag); the nonce is random per
 //! value, and the purpose and the row (a flow id, a session's id hash) are bound as associated
@@ -9,8 +13,13 @@
 
 use std::{fmt, io, path::Path};
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::{
+    aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey},
+    hmac,
+};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use crate::store::{Flow, SharedStore, StoreError};
 
 /// What a sealed value holds; bound to it as associated data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +28,10 @@ pub enum Purpose {
     FlowTokens,
     /// A signed-in customer's access token (`customer_sessions.access_token`).
     CustomerToken,
+    /// The provider's handle of a request (`flows.auth_req_id`).
+    AuthReqId,
+    /// The link that carries it, for the `link` channel (`flows.link`).
+    Link,
 }
 
 impl Purpose {
@@ -26,6 +39,8 @@ impl Purpose {
         match self {
             Self::FlowTokens => b"countersign flow tokens v1",
             Self::CustomerToken => b"countersign customer token v1",
+            Self::AuthReqId => b"countersign auth_req_id v1",
+            Self::Link => b"countersign link v1",
         }
     }
 
@@ -40,9 +55,13 @@ impl Purpose {
 
 const PREFIX: &str = "v1.";
 
+/// What the lookup key is derived with (HMAC-SHA256 of this under the file's key).
+const LOOKUP_LABEL: &[u8] = b"countersign auth_req_id lookup key v1";
+
 /// Seals and opens values with the BFF's key.
 pub struct Sealer {
     key: LessSafeKey,
+    lookup: hmac::Key,
 }
 
 impl fmt::Debug for Sealer {
@@ -59,11 +78,22 @@ impl Sealer {
 
     /// A sealer with `key` (tests).
     pub fn from_bytes(key: [u8; 32]) -> Self {
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), LOOKUP_LABEL);
+        let lookup = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
         let key = UnboundKey::new(&AES_256_GCM, &key)
             .unwrap_or_else(|_| unreachable!("AES-256-GCM takes 32-byte keys"));
         Self {
             key: LessSafeKey::new(key),
+            lookup,
         }
+    }
+
+    /// The keyed hash a request is stored and found under (`flows.auth_req_id_hash`, and
+    /// `customer_sessions.auth_req_id` as hex): the same for the same handle under this key.
+    pub fn lookup(&self, auth_req_id: &str) -> Vec<u8> {
+        hmac::sign(&self.lookup, auth_req_id.as_bytes())
+            .as_ref()
+            .to_vec()
     }
 
     /// `plain` sealed for `purpose` in `row`. `None` only if the system's random source fails.
@@ -98,6 +128,46 @@ impl Sealer {
             .ok()?;
         String::from_utf8(plain.to_vec()).ok()
     }
+}
+
+/// Seals the handles and links of flows kept from before handles were sealed (they have no
+/// hash yet), at start, before any poller runs; returns how many it sealed.
+pub async fn seal_kept_requests(store: &SharedStore, sealer: &Sealer) -> Result<usize, StoreError> {
+    let mut sealed = 0;
+    for flow in store.unsealed_flows().await? {
+        let Some(plain) = flow.auth_req_id.as_deref() else {
+            continue;
+        };
+        let row = flow.id.as_bytes();
+        let link = match flow.link.as_deref() {
+            Some(link) => sealer.seal(Purpose::Link, row, link).map(Some),
+            None => Some(None),
+        };
+        let (Some(auth_req_id), Some(link)) = (sealer.seal(Purpose::AuthReqId, row, plain), link)
+        else {
+            tracing::error!(flow_id = %flow.id, "a kept request could not be sealed");
+            continue;
+        };
+        let next = Flow {
+            auth_req_id: Some(auth_req_id),
+            link,
+            auth_req_id_hash: Some(sealer.lookup(plain)),
+            ..flow.clone()
+        };
+        if store.update_flow(&next, flow.version).await? {
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
+}
+
+/// Hex, lower case: how [`Sealer::lookup`] is kept in a text column.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
 }
 
 #[cfg(test)]

@@ -132,6 +132,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             client_secret: config.client.secret.clone(),
         },
     }));
+    let resealed = sealed::seal_kept_requests(&store, &sealer).await?;
+    if resealed > 0 {
+        tracing::info!(resealed, "requests kept from before sealing are now sealed");
+    }
     let engine = Engine::new(
         store.clone(),
         Arc::new(OidcCiba::new(oidc.clone(), sealer.clone())),

@@ -38,7 +38,8 @@ impl Context<'_> {
         self.flow.as_ref().filter(|flow| {
             FlowStatus::parse(&flow.status) == Some(FlowStatus::Pending)
                 && self.now < flow.expires_at
-                && flow.auth_req_id.as_deref() == Some(self.link.auth_req_id.as_str())
+                && flow.auth_req_id_hash.as_deref()
+                    == Some(self.bff.sealer.lookup(&self.link.auth_req_id).as_slice())
         })
     }
 }
@@ -73,7 +74,7 @@ impl Draft {
             expected: stage::STARTED.to_owned(),
             row: CustomerSession {
                 id_hash,
-                auth_req_id: context.link.auth_req_id.clone(),
+                auth_req_id: request_key(context.bff, context.link),
                 flow_id: context.flow.as_ref().map(|flow| flow.id.clone()),
                 identifier: None,
                 hint_type: None,
@@ -146,11 +147,19 @@ pub(super) async fn sessions(
     else {
         return Ok((None, None));
     };
-    if found.auth_req_id == link.auth_req_id {
+    // A session kept before handles were hashed holds the handle itself (for ten minutes at
+    // the most after the upgrade).
+    if found.auth_req_id == request_key(bff, link) || found.auth_req_id == link.auth_req_id {
         Ok((Some(found), None))
     } else {
         Ok((None, Some(found)))
     }
+}
+
+/// What a customer session keeps of the request it may act on: the keyed hash of the link's
+/// `auth_req_id`, as hex.
+fn request_key(bff: &Bff, link: &ApprovalLink) -> String {
+    crate::sealed::hex(&bff.sealer.lookup(&link.auth_req_id))
 }
 
 /// Records `link_opened` on the customer's first step for the flow (not on a GET: scanners).

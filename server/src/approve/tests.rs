@@ -28,6 +28,7 @@ fn flow(hint_type: &str, hint: &str, status: &str) -> Flow {
         custom_message: None,
         auth_req_id: Some("req".into()),
         link: None,
+        auth_req_id_hash: Some(b"req".to_vec()),
         status: status.into(),
         created_at: NOW,
         expires_at: NOW + 300_000,

@@ -64,17 +64,41 @@ impl Ciba for OidcCiba {
             .backchannel(&request)
             .await
             .map_err(|error| sentence(&error.to_string()))?;
+        let row = flow.id.as_bytes();
+        let unsealable = || "The request could not be kept safely. Try again.".to_owned();
+        let auth_req_id = started.auth_req_id.expose();
+        let link = match &started.link {
+            Some(link) => Some(
+                self.sealer
+                    .seal(Purpose::Link, row, link)
+                    .ok_or_else(unsealable)?,
+            ),
+            None => None,
+        };
         Ok(Started {
-            auth_req_id: started.auth_req_id.expose().to_owned(),
+            auth_req_id: self
+                .sealer
+                .seal(Purpose::AuthReqId, row, auth_req_id)
+                .ok_or_else(unsealable)?,
+            auth_req_id_hash: self.sealer.lookup(auth_req_id),
             expires_in: Duration::from_secs(started.expires_in),
             interval: Duration::from_secs(started.interval),
-            link: started.link,
+            link,
         })
     }
 
     async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled {
-        let Some(auth_req_id) = flow.auth_req_id.as_deref() else {
+        let Some(sealed) = flow.auth_req_id.as_deref() else {
             return Polled::Failed("The request never reached the provider.".to_owned());
+        };
+        let Some(auth_req_id) = self
+            .sealer
+            .open(Purpose::AuthReqId, flow.id.as_bytes(), sealed)
+        else {
+            tracing::error!(flow_id = %flow.id, "a request's handle does not open with this key");
+            return Polled::Failed(
+                "The request's handle cannot be read on this server (its key changed).".to_owned(),
+            );
         };
         let client = match self.provider.client().await {
             Ok(client) => client,
@@ -126,6 +150,11 @@ impl Ciba for OidcCiba {
             return;
         };
         revoke_all(&client, token("refresh_token").as_ref(), &access).await;
+    }
+
+    fn link(&self, flow: &Flow) -> Option<String> {
+        let sealed = flow.link.as_deref()?;
+        self.sealer.open(Purpose::Link, flow.id.as_bytes(), sealed)
     }
 }
 

@@ -46,3 +46,96 @@ fn the_key_file_is_made_once_and_kept() {
     std::fs::write(&path, b"short").unwrap();
     assert!(Sealer::load_or_create(&path).is_err());
 }
+
+#[test]
+fn lookups_are_stable_per_key_and_tell_nothing_of_the_handle() {
+    let sealer = Sealer::from_bytes([7; 32]);
+    let hash = sealer.lookup("req-1");
+    assert_eq!(hash.len(), 32);
+    assert_eq!(sealer.lookup("req-1"), hash);
+    assert_ne!(sealer.lookup("req-2"), hash);
+    assert_ne!(Sealer::from_bytes([8; 32]).lookup("req-1"), hash);
+    // Not the plain SHA-256 of the handle: a copy of the database cannot test guesses.
+    use sha2::{Digest, Sha256};
+    assert_ne!(Sha256::digest(b"req-1").to_vec(), hash);
+    assert_eq!(hex(&[0, 15, 255]), "000fff");
+    // Handles and links seal for their own purpose only.
+    let sealed = sealer.seal(Purpose::AuthReqId, b"flow-1", "req-1").unwrap();
+    assert_eq!(sealer.open(Purpose::Link, b"flow-1", &sealed), None);
+    assert_eq!(
+        sealer
+            .open(Purpose::AuthReqId, b"flow-1", &sealed)
+            .as_deref(),
+        Some("req-1")
+    );
+}
+
+#[tokio::test]
+async fn requests_kept_from_before_sealing_are_sealed_once_and_found_by_hash() {
+    use std::sync::Arc;
+
+    use crate::store::{MemoryStore, SharedStore};
+
+    let sealer = Sealer::from_bytes([7; 32]);
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let mut kept = flow("flow-1", 1_000);
+    kept.status = "pending".into();
+    kept.auth_req_id = Some("req-plain".into());
+    kept.link = Some("https://bff.example/approve?auth_req_id=req-plain".into());
+    store.insert_flow(&kept).await.unwrap();
+    let fresh = flow("flow-2", 2_000);
+    store.insert_flow(&fresh).await.unwrap();
+
+    assert_eq!(seal_kept_requests(&store, &sealer).await.unwrap(), 1);
+    let stored = store
+        .flow_by_request_hash(&sealer.lookup("req-plain"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.id, "flow-1");
+    assert_eq!(stored.status, "pending");
+    let handle = stored.auth_req_id.as_deref().unwrap();
+    let link = stored.link.as_deref().unwrap();
+    assert!(!handle.contains("req-plain") && !link.contains("req-plain"));
+    assert_eq!(
+        sealer
+            .open(Purpose::AuthReqId, b"flow-1", handle)
+            .as_deref(),
+        Some("req-plain")
+    );
+    assert_eq!(
+        sealer.open(Purpose::Link, b"flow-1", link).as_deref(),
+        kept.link.as_deref()
+    );
+    // Nothing is left to seal, and a flow without a handle was left alone.
+    assert_eq!(seal_kept_requests(&store, &sealer).await.unwrap(), 0);
+    assert_eq!(store.flow("flow-2").await.unwrap(), Some(fresh));
+}
+
+fn flow(id: &str, created_at: i64) -> Flow {
+    Flow {
+        id: id.into(),
+        agent_sub: "agent-a".into(),
+        agent_name: "Agent A".into(),
+        hint: "alice@example.com".into(),
+        hint_type: "email".into(),
+        channel: "link".into(),
+        binding_message: "K7-42".into(),
+        custom_message: None,
+        auth_req_id: None,
+        link: None,
+        auth_req_id_hash: None,
+        status: "starting".into(),
+        created_at,
+        expires_at: created_at + 600_000,
+        interval_secs: 5,
+        next_poll_at: created_at + 5_000,
+        poll_failures: 0,
+        decided_at: None,
+        ended_at: None,
+        outcome_detail: None,
+        customer: None,
+        tokens: None,
+        version: 0,
+    }
+}

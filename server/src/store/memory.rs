@@ -6,7 +6,7 @@
 //! yielding, so time only moves when the test moves it.
 //!
 //! Everything the SQLite schema enforces is enforced here too, with the same outcome: unique
-//! keys (session id, sign-in `state`, flow id, `auth_req_id`, customer session id), the `CHECK`
+//! keys (session id, sign-in `state`, flow id, `auth_req_id_hash`, customer session id), the `CHECK`
 //! constraints (role, hint type, channel, status, a customer session's stage and outcome, JSON
 //! columns judged like SQLite's `json_valid`), events and customer sessions needing their flow,
 //! compare-and-set on [`Flow::version`], and all-or-nothing for the two-step writes.
@@ -51,8 +51,8 @@ struct State {
     flows: HashMap<String, Flow>,
     /// `(created_at, id)` of every flow (both immutable): the history's order.
     flow_order: BTreeSet<(i64, String)>,
-    /// `auth_req_id` → flow id (the `UNIQUE` index).
-    auth_req_ids: HashMap<String, String>,
+    /// `auth_req_id_hash` → flow id (the `UNIQUE` index).
+    auth_req_ids: HashMap<Vec<u8>, String>,
     /// By increasing id.
     events: Vec<Event>,
     rate_counters: HashMap<Vec<u8>, RateCounter>,
@@ -215,13 +215,25 @@ impl Store for MemoryStore {
         self.with(|state| Ok(state.flows.get(id).cloned()))
     }
 
-    async fn flow_by_auth_req_id(&self, auth_req_id: &str) -> Result<Option<Flow>, StoreError> {
+    async fn flow_by_request_hash(&self, hash: &[u8]) -> Result<Option<Flow>, StoreError> {
         self.with(|state| {
             Ok(state
                 .auth_req_ids
-                .get(auth_req_id)
+                .get(hash)
                 .and_then(|id| state.flows.get(id))
                 .cloned())
+        })
+    }
+
+    async fn unsealed_flows(&self) -> Result<Vec<Flow>, StoreError> {
+        self.with(|state| {
+            Ok(state
+                .flow_order
+                .iter()
+                .filter_map(|(_, id)| state.flows.get(id))
+                .filter(|f| f.auth_req_id.is_some() && f.auth_req_id_hash.is_none())
+                .cloned()
+                .collect())
         })
     }
 

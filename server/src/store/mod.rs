@@ -16,7 +16,9 @@
 //!   a flow change and its event are written in one transaction
 //!   ([`Store::update_flow_with_event`]).
 //! - Records holding secrets (the provider's `auth_req_id`, links that carry it, tokens, the PKCE
-//!   verifier) have a `Debug` that prints `[redacted]` in their place.
+//!   verifier) have a `Debug` that prints `[redacted]` in their place. The `auth_req_id`, the
+//!   link and the tokens a flow keeps are sealed by the caller ([`crate::sealed`]); flows are
+//!   found by a keyed hash of the `auth_req_id` ([`Flow::auth_req_id_hash`]).
 //! - The approval page's [`CustomerSession`]s are keyed by a hash of their cookie too; they hold
 //!   a customer's access token only between sign-in and decision.
 
@@ -99,15 +101,20 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// A flow by id.
     async fn flow(&self, id: &str) -> Result<Option<Flow>, StoreError>;
 
-    /// A flow by the provider's `auth_req_id`.
-    async fn flow_by_auth_req_id(&self, auth_req_id: &str) -> Result<Option<Flow>, StoreError>;
+    /// A flow by the keyed hash of the provider's `auth_req_id` ([`Flow::auth_req_id_hash`]).
+    async fn flow_by_request_hash(&self, hash: &[u8]) -> Result<Option<Flow>, StoreError>;
+
+    /// Flows with an `auth_req_id` but no hash: rows kept before handles were sealed, which
+    /// start-up seals ([`crate::sealed::seal_kept_requests`]).
+    async fn unsealed_flows(&self) -> Result<Vec<Flow>, StoreError>;
 
     /// Writes `next` over the flow if it is still at `expected_version`, and bumps the stored
     /// version to `expected_version + 1`; returns whether it did. `next.version` is ignored.
     ///
-    /// Written: `auth_req_id`, `link`, `status`, `expires_at`, `interval_secs`, `next_poll_at`,
-    /// `poll_failures`, `decided_at`, `ended_at`, `outcome_detail`, `customer`, `tokens`. The
-    /// rest (who, whom, how, when created) never changes.
+    /// Written: `auth_req_id`, `link`, `auth_req_id_hash`, `status`, `expires_at`,
+    /// `interval_secs`, `next_poll_at`, `poll_failures`, `decided_at`, `ended_at`,
+    /// `outcome_detail`, `customer`, `tokens`. The rest (who, whom, how, when created) never
+    /// changes.
     async fn update_flow(&self, next: &Flow, expected_version: i64) -> Result<bool, StoreError>;
 
     /// [`Store::update_flow`] and [`Store::append_event`] in one transaction: returns the event
@@ -309,10 +316,15 @@ pub struct Flow {
     pub binding_message: String,
     /// The agent's note to the customer.
     pub custom_message: Option<String>,
-    /// The provider's handle, once it answered; only the BFF may use it.
+    /// The provider's handle, once it answered, sealed ([`crate::sealed::Purpose::AuthReqId`],
+    /// row: the flow id); only the BFF may use it.
     pub auth_req_id: Option<String>,
-    /// For channel `link`: the URL to show the customer (it carries `auth_req_id`).
+    /// For channel `link`: the URL to show the customer (it carries `auth_req_id`), sealed
+    /// ([`crate::sealed::Purpose::Link`], row: the flow id).
     pub link: Option<String>,
+    /// The keyed hash of the `auth_req_id` ([`crate::sealed::Sealer::lookup`]): how the
+    /// approval page finds the flow. `None` before the provider answered.
+    pub auth_req_id_hash: Option<Vec<u8>>,
     /// `starting`, `pending`, `approved`, `denied`, `expired`, `cancelled` or `failed`.
     pub status: String,
     /// Created, ms.
@@ -363,6 +375,10 @@ impl fmt::Debug for Flow {
             .field("channel", &self.channel)
             .field("auth_req_id", &self.auth_req_id.as_ref().map(|_| Redacted))
             .field("link", &self.link.as_ref().map(|_| Redacted))
+            .field(
+                "auth_req_id_hash",
+                &self.auth_req_id_hash.as_ref().map(|_| Redacted),
+            )
             .field("status", &self.status)
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
@@ -428,7 +444,8 @@ pub struct Event {
 pub struct CustomerSession {
     /// Hash of the approval cookie's value.
     pub id_hash: Vec<u8>,
-    /// The provider's request this session was made for; it may act on no other.
+    /// The provider's request this session was made for, as the hex of its keyed hash
+    /// ([`crate::sealed::Sealer::lookup`]); it may act on no other.
     pub auth_req_id: String,
     /// The flow of that request, when this BFF started it.
     pub flow_id: Option<String>,

@@ -156,11 +156,22 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn flow_by_auth_req_id(&self, auth_req_id: &str) -> Result<Option<Flow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM flows WHERE auth_req_id = ?")
-            .bind(auth_req_id)
-            .fetch_optional(&self.pool)
-            .await?)
+    async fn flow_by_request_hash(&self, hash: &[u8]) -> Result<Option<Flow>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM flows WHERE auth_req_id_hash = ?")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn unsealed_flows(&self) -> Result<Vec<Flow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM flows WHERE auth_req_id IS NOT NULL AND auth_req_id_hash IS NULL
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn update_flow(&self, next: &Flow, expected_version: i64) -> Result<bool, StoreError> {
@@ -427,10 +438,10 @@ async fn insert_flow<'e>(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO flows (id, agent_sub, agent_name, hint, hint_type, channel, binding_message,
-             custom_message, auth_req_id, link, status, created_at, expires_at, interval_secs,
-             next_poll_at, poll_failures, decided_at, ended_at, outcome_detail, customer, tokens,
-             version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             custom_message, auth_req_id, link, auth_req_id_hash, status, created_at, expires_at,
+             interval_secs, next_poll_at, poll_failures, decided_at, ended_at, outcome_detail,
+             customer, tokens, version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&flow.id)
     .bind(&flow.agent_sub)
@@ -442,6 +453,7 @@ async fn insert_flow<'e>(
     .bind(&flow.custom_message)
     .bind(&flow.auth_req_id)
     .bind(&flow.link)
+    .bind(&flow.auth_req_id_hash)
     .bind(&flow.status)
     .bind(flow.created_at)
     .bind(flow.expires_at)
@@ -466,13 +478,15 @@ async fn write_flow<'e>(
     expected_version: i64,
 ) -> Result<bool, StoreError> {
     let changed = sqlx::query(
-        "UPDATE flows SET auth_req_id = ?, link = ?, status = ?, expires_at = ?, interval_secs = ?,
-             next_poll_at = ?, poll_failures = ?, decided_at = ?, ended_at = ?, outcome_detail = ?,
-             customer = ?, tokens = ?, version = version + 1
+        "UPDATE flows SET auth_req_id = ?, link = ?, auth_req_id_hash = ?, status = ?,
+             expires_at = ?, interval_secs = ?, next_poll_at = ?, poll_failures = ?,
+             decided_at = ?, ended_at = ?, outcome_detail = ?, customer = ?, tokens = ?,
+             version = version + 1
          WHERE id = ? AND version = ?",
     )
     .bind(&next.auth_req_id)
     .bind(&next.link)
+    .bind(&next.auth_req_id_hash)
     .bind(&next.status)
     .bind(next.expires_at)
     .bind(next.interval_secs)

@@ -83,6 +83,14 @@ async fn an_agent_starts_a_verification_and_sees_its_code() {
         .next()
         .unwrap();
     assert!(!flow.to_string().contains(auth_req_id));
+    // Nor is the handle kept in the clear: a copy of the database does not hold it.
+    let database = app.database_bytes();
+    assert!(
+        !database
+            .windows(auth_req_id.len())
+            .any(|window| window == auth_req_id.as_bytes()),
+        "the auth_req_id is in the BFF's database in the clear"
+    );
 
     let mine: Value = call(&app, Some(&cookie), "/api/verifications", &[])
         .await

@@ -46,6 +46,7 @@ impl Ciba for Scripted {
     async fn start(&self, flow: &Flow, _: Duration) -> Result<Started, String> {
         Ok(Started {
             auth_req_id: format!("req-{}", flow.id),
+            auth_req_id_hash: flow.id.as_bytes().to_vec(),
             expires_in: Duration::from_secs(600),
             interval: Duration::from_secs(5),
             link: None,
@@ -61,6 +62,10 @@ impl Ciba for Scripted {
     }
 
     async fn discard(&self, _: &str, _: &str) {}
+
+    fn link(&self, flow: &Flow) -> Option<String> {
+        flow.link.clone()
+    }
 }
 
 fn verified() -> Polled {
@@ -552,6 +557,7 @@ async fn stored_flow(store: &SqliteStore, id: &str, agent_sub: &str) -> i64 {
         custom_message: None,
         auth_req_id: Some(format!("req-{id}")),
         link: None,
+        auth_req_id_hash: Some(id.as_bytes().to_vec()),
         status: "approved".into(),
         created_at: now,
         expires_at: now + 600_000,

@@ -90,6 +90,22 @@ impl TestApp {
         }
     }
 
+    /// The bytes of the BFF's database files as they are now (the SQLite file and its WAL).
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let database = self.bff_store_path();
+        let mut bytes = Vec::new();
+        for path in [database.clone(), database.with_extension("sqlite-wal")] {
+            if let Ok(mut file) = std::fs::read(path) {
+                bytes.append(&mut file);
+            }
+        }
+        assert!(
+            !bytes.is_empty(),
+            "the BFF's database is where the kit put it"
+        );
+        bytes
+    }
+
     /// GET `path` on the BFF.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http

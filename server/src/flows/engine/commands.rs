@@ -14,7 +14,7 @@ use crate::{
         binding,
         poll::{Next, PollState},
     },
-    store::{Flow, NewEvent, StoreError},
+    store::{Event, Flow, NewEvent, StoreError},
 };
 
 impl Engine {
@@ -57,6 +57,7 @@ impl Engine {
             custom_message: input.custom_message,
             auth_req_id: None,
             link: None,
+            auth_req_id_hash: None,
             status: FlowStatus::Starting.as_str().to_owned(),
             created_at: now,
             expires_at: now.saturating_add(expiry_ms),
@@ -101,6 +102,7 @@ impl Engine {
                 };
                 let next = Flow {
                     auth_req_id: Some(started.auth_req_id),
+                    auth_req_id_hash: Some(started.auth_req_id_hash),
                     link: started.link,
                     status: FlowStatus::Pending.as_str().to_owned(),
                     expires_at: state.expires_at,
@@ -257,11 +259,16 @@ impl Engine {
         }
     }
 
+    /// The console's view of `flow` with its `events` (its link opened by the port).
+    pub fn present(&self, flow: &Flow, events: &[Event]) -> FlowView {
+        view_of(flow, events, self.inner.ciba.link(flow))
+    }
+
     /// The console's view of a flow.
     pub async fn view(&self, flow_id: &str) -> Result<FlowView, FlowError> {
         let flow = self.stored(flow_id).await?;
         let events = self.inner.store.events_for_flow(flow_id, 0, 1000).await?;
-        Ok(view_of(&flow, &events))
+        Ok(self.present(&flow, &events))
     }
     /// Ends a live flow with `status`; returns whether this call ended it.
     pub(super) async fn end(

@@ -24,18 +24,25 @@ pub trait Ciba: Send + Sync + std::fmt::Debug + 'static {
     /// Revokes tokens (as [`Polled::Verified`] carried them) that will not be kept, or whose
     /// session the agent ended.
     async fn discard(&self, flow_id: &str, tokens: &str);
+
+    /// The link to show the agent for `flow` (channel `link`), from what [`Started::link`]
+    /// stored; `None` if there is none or it cannot be read.
+    fn link(&self, flow: &Flow) -> Option<String>;
 }
 
-/// The provider accepted a request.
+/// The provider accepted a request: what the flow keeps of it, as the port would have it
+/// stored (sealed, for [`crate::flows::provider::OidcCiba`]).
 #[derive(Clone, Debug)]
 pub struct Started {
-    /// Its handle.
+    /// Its handle, as stored.
     pub auth_req_id: String,
+    /// The keyed hash it is found by.
+    pub auth_req_id_hash: Vec<u8>,
     /// Seconds until it expires.
     pub expires_in: Duration,
     /// Seconds between polls.
     pub interval: Duration,
-    /// The link, for the `link` channel.
+    /// The link, for the `link` channel, as stored.
     pub link: Option<String>,
 }
 

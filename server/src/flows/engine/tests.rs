@@ -53,6 +53,7 @@ impl Ciba for Scripted {
         }
         Ok(Started {
             auth_req_id: format!("req-{}", flow.id),
+            auth_req_id_hash: flow.id.as_bytes().to_vec(),
             expires_in: Duration::from_secs(60),
             interval: Duration::from_secs(5),
             link: None,
@@ -78,6 +79,10 @@ impl Ciba for Scripted {
 
     async fn discard(&self, _flow_id: &str, tokens: &str) {
         self.discarded.lock().unwrap().push(tokens.to_owned());
+    }
+
+    fn link(&self, flow: &Flow) -> Option<String> {
+        flow.link.clone()
     }
 }
 
@@ -431,6 +436,7 @@ async fn case_24_a_restart_resumes_polling_without_a_second_message() {
     stuck.id = "stuck".into();
     stuck.status = "starting".into();
     stuck.auth_req_id = None;
+    stuck.auth_req_id_hash = None;
     store.insert_flow(&stuck).await.unwrap();
 
     let second = Scripted::with([verified()]);

@@ -4,8 +4,9 @@ use app::flow::{Channel, FlowStatus, FlowView, HintType, TimelineEntry};
 
 use crate::store::{Event, Flow};
 
-/// The console's view of a stored flow and its events.
-pub fn view_of(flow: &Flow, events: &[Event]) -> FlowView {
+/// The console's view of a stored flow and its events; `link` is the flow's link in the clear
+/// (the store keeps it sealed).
+pub fn view_of(flow: &Flow, events: &[Event], link: Option<String>) -> FlowView {
     let timeline = events
         .iter()
         .filter_map(|event| serde_json::from_str::<TimelineEntry>(&event.data).ok())
@@ -28,7 +29,7 @@ pub fn view_of(flow: &Flow, events: &[Event]) -> FlowView {
         status: FlowStatus::parse(&flow.status).unwrap_or(FlowStatus::Failed),
         created_at: flow.created_at,
         expires_at: flow.expires_at,
-        link: flow.link.clone(),
+        link,
         timeline,
         customer: flow
             .customer

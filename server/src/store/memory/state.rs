@@ -129,19 +129,18 @@ impl State {
         if self.flows.contains_key(&flow.id) {
             return Err(refused("UNIQUE constraint failed: flows.id"));
         }
-        if let Some(auth_req_id) = &flow.auth_req_id
-            && self.auth_req_ids.contains_key(auth_req_id)
+        if let Some(hash) = &flow.auth_req_id_hash
+            && self.auth_req_ids.contains_key(hash)
         {
-            return Err(refused("UNIQUE constraint failed: flows.auth_req_id"));
+            return Err(refused("UNIQUE constraint failed: flows.auth_req_id_hash"));
         }
         Ok(())
     }
 
     /// Stores a flow that passed [`State::check_new_flow`].
     pub(super) fn put_new_flow(&mut self, flow: &Flow) {
-        if let Some(auth_req_id) = &flow.auth_req_id {
-            self.auth_req_ids
-                .insert(auth_req_id.clone(), flow.id.clone());
+        if let Some(hash) = &flow.auth_req_id_hash {
+            self.auth_req_ids.insert(hash.clone(), flow.id.clone());
         }
         self.flow_order.insert((flow.created_at, flow.id.clone()));
         self.flows.insert(flow.id.clone(), flow.clone());
@@ -168,6 +167,7 @@ impl State {
         let updated = Flow {
             auth_req_id: next.auth_req_id.clone(),
             link: next.link.clone(),
+            auth_req_id_hash: next.auth_req_id_hash.clone(),
             status: next.status.clone(),
             expires_at: next.expires_at,
             interval_secs: next.interval_secs,
@@ -182,13 +182,13 @@ impl State {
             ..current.clone()
         };
         check_flow_values(&updated)?;
-        if let Some(auth_req_id) = &updated.auth_req_id
+        if let Some(hash) = &updated.auth_req_id_hash
             && self
                 .auth_req_ids
-                .get(auth_req_id)
+                .get(hash)
                 .is_some_and(|owner| *owner != updated.id)
         {
-            return Err(refused("UNIQUE constraint failed: flows.auth_req_id"));
+            return Err(refused("UNIQUE constraint failed: flows.auth_req_id_hash"));
         }
         Ok(Some(updated))
     }
@@ -198,12 +198,12 @@ impl State {
         let old = self
             .flows
             .get(&updated.id)
-            .and_then(|f| f.auth_req_id.clone());
-        if old != updated.auth_req_id {
+            .and_then(|f| f.auth_req_id_hash.clone());
+        if old != updated.auth_req_id_hash {
             if let Some(old) = old {
                 self.auth_req_ids.remove(&old);
             }
-            if let Some(new) = &updated.auth_req_id {
+            if let Some(new) = &updated.auth_req_id_hash {
                 self.auth_req_ids.insert(new.clone(), updated.id.clone());
             }
         }

@@ -38,7 +38,8 @@ on_both_stores!(
     sessions_refuse_an_unknown_role,
     take_login_is_single_use,
     delete_logins_before_sweeps_old_ones,
-    flows_round_trip_and_lookup_by_auth_req_id,
+    flows_round_trip_and_lookup_by_request_hash,
+    unsealed_flows_have_a_handle_and_no_hash,
     flows_check_their_values,
     update_flow_is_compare_and_set,
     update_flow_checks_values_only_when_it_wins,
@@ -75,6 +76,13 @@ fn session(id: &[u8], agent: &str, now: i64) -> Session {
 }
 
 /// A starting flow for tests of either store.
+/// Gives `flow` the provider's handle `id` (the store keeps what it is given: sealing is the
+/// caller's), found by a "hash" that is the handle's bytes.
+fn handle(flow: &mut Flow, id: &str) {
+    flow.auth_req_id = Some(id.into());
+    flow.auth_req_id_hash = Some(id.as_bytes().to_vec());
+}
+
 pub(in crate::store) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
     Flow {
         id: id.into(),
@@ -87,6 +95,7 @@ pub(in crate::store) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
         custom_message: None,
         auth_req_id: None,
         link: None,
+        auth_req_id_hash: None,
         status: "starting".into(),
         created_at,
         expires_at: created_at + 600_000,
@@ -236,28 +245,49 @@ async fn delete_logins_before_sweeps_old_ones(store: SharedStore) {
     assert!(store.take_login(b"new").await.unwrap().is_some());
 }
 
-async fn flows_round_trip_and_lookup_by_auth_req_id(store: SharedStore) {
+async fn flows_round_trip_and_lookup_by_request_hash(store: SharedStore) {
     let mut f = flow("flow-1", "agent-a", 1_000);
     f.custom_message = Some("Hello from the bank".into());
     store.insert_flow(&f).await.unwrap();
     assert!(store.insert_flow(&f).await.is_err(), "duplicate id");
     assert_eq!(store.flow("flow-1").await.unwrap(), Some(f.clone()));
     assert_eq!(store.flow("flow-2").await.unwrap(), None);
-    assert_eq!(store.flow_by_auth_req_id("req-1").await.unwrap(), None);
+    assert_eq!(store.flow_by_request_hash(b"req-1").await.unwrap(), None);
 
     let mut next = f.clone();
     next.status = "pending".into();
-    next.auth_req_id = Some("req-1".into());
+    handle(&mut next, "req-1");
     assert!(store.update_flow(&next, 0).await.unwrap());
-    let stored = store.flow_by_auth_req_id("req-1").await.unwrap().unwrap();
+    let stored = store.flow_by_request_hash(b"req-1").await.unwrap().unwrap();
     assert_eq!(stored.id, "flow-1");
     assert_eq!(stored.status, "pending");
     assert_eq!(stored.version, 1);
 
     // auth_req_id is unique.
     let mut other = flow("flow-2", "agent-a", 2_000);
-    other.auth_req_id = Some("req-1".into());
+    handle(&mut other, "req-1");
     assert!(store.insert_flow(&other).await.is_err());
+}
+
+async fn unsealed_flows_have_a_handle_and_no_hash(store: SharedStore) {
+    let starting = flow("f1", "agent-a", 1);
+    let mut kept = flow("f2", "agent-a", 2);
+    kept.auth_req_id = Some("plain-handle".into());
+    let mut sealed = flow("f3", "agent-a", 3);
+    handle(&mut sealed, "v1.sealed");
+    let mut older = flow("f0", "agent-b", 0);
+    older.auth_req_id = Some("older-handle".into());
+    for f in [&starting, &kept, &sealed, &older] {
+        store.insert_flow(f).await.unwrap();
+    }
+    let ids: Vec<String> = store
+        .unsealed_flows()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(ids, ["f0", "f2"]);
 }
 
 async fn flows_check_their_values(store: SharedStore) {
@@ -281,7 +311,7 @@ async fn update_flow_is_compare_and_set(store: SharedStore) {
 
     let mut next = f.clone();
     next.status = "pending".into();
-    next.auth_req_id = Some("req-1".into());
+    handle(&mut next, "req-1");
     next.link = Some("https://p.example/l?auth_req_id=req-1".into());
     next.next_poll_at = 6_000;
     next.poll_failures = 2;
@@ -545,7 +575,7 @@ async fn flows_for_pages_newest_first_per_agent(store: SharedStore) {
 async fn update_flow_checks_values_only_when_it_wins(store: SharedStore) {
     let f = flow("f1", "agent-a", 1);
     let mut g = flow("f2", "agent-a", 2);
-    g.auth_req_id = Some("req-2".into());
+    handle(&mut g, "req-2");
     // Any number of flows without an auth_req_id.
     for x in [&f, &g, &flow("f3", "agent-a", 3)] {
         store.insert_flow(x).await.unwrap();
@@ -561,7 +591,7 @@ async fn update_flow_checks_values_only_when_it_wins(store: SharedStore) {
     bad.customer = Some("{".into());
     assert!(store.update_flow(&bad, 0).await.is_err());
     let mut bad = f.clone();
-    bad.auth_req_id = Some("req-2".into());
+    handle(&mut bad, "req-2");
     assert!(
         store.update_flow(&bad, 0).await.is_err(),
         "auth_req_id is unique"
@@ -569,7 +599,7 @@ async fn update_flow_checks_values_only_when_it_wins(store: SharedStore) {
     assert_eq!(store.flow("f1").await.unwrap(), Some(f.clone()));
     assert_eq!(
         store
-            .flow_by_auth_req_id("req-2")
+            .flow_by_request_hash(b"req-2")
             .await
             .unwrap()
             .unwrap()
@@ -583,14 +613,15 @@ async fn update_flow_checks_values_only_when_it_wins(store: SharedStore) {
     assert!(store.update_flow(&g1, 0).await.unwrap());
     let mut g2 = g1.clone();
     g2.auth_req_id = None;
+    g2.auth_req_id_hash = None;
     assert!(store.update_flow(&g2, 1).await.unwrap());
-    assert_eq!(store.flow_by_auth_req_id("req-2").await.unwrap(), None);
+    assert_eq!(store.flow_by_request_hash(b"req-2").await.unwrap(), None);
     let mut f1 = f.clone();
-    f1.auth_req_id = Some("req-2".into());
+    handle(&mut f1, "req-2");
     assert!(store.update_flow(&f1, 0).await.unwrap());
     assert_eq!(
         store
-            .flow_by_auth_req_id("req-2")
+            .flow_by_request_hash(b"req-2")
             .await
             .unwrap()
             .unwrap()
@@ -897,7 +928,7 @@ async fn rate_counters_count_per_window(store: SharedStore) {
 
 async fn debug_never_shows_secrets(store: SharedStore) {
     let mut f = flow("flow-1", "agent-a", 1_000);
-    f.auth_req_id = Some("AUTHREQ-secret-handle".into());
+    handle(&mut f, "AUTHREQ-secret-handle");
     f.link = Some("https://p.example/l?auth_req_id=AUTHREQ-secret-handle".into());
     f.tokens = Some(r#"{"access_token":"AT-secret","id_token":"IDT-secret"}"#.into());
     f.customer = Some(r#"{"name":"Alice Customer"}"#.into());
@@ -939,7 +970,7 @@ async fn debug_never_shows_secrets(store: SharedStore) {
         store.flow("flow-1").await.unwrap(),
         store.take_login(b"state").await.unwrap(),
         store
-            .flow_by_auth_req_id("AUTHREQ-secret-handle")
+            .flow_by_request_hash(b"AUTHREQ-secret-handle")
             .await
             .unwrap()
     );
