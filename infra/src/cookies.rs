@@ -9,8 +9,8 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue, header};
 pub use cookie::{Cookie, SameSite};
 
-/// Every value of the cookie `name` in `headers`, in the order the browser sent them, as sent
-/// (quotes are not taken off).
+/// Every value of the cookie `name` in `headers`, in the order the browser sent them. Names and
+/// values are trimmed of the spaces around `=` (RFC 6265 §5.2); quotes are not taken off.
 pub fn values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(header::COOKIE)

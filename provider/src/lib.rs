@@ -142,6 +142,17 @@ pub struct Links {
 /// Enables CIBA for the client `links` names, its links pointing at its `login_uri`, and audits
 /// it as the management API does; an error if the seed has no such client.
 async fn set_links(state: &AppState, links: &Links, seed_name: &str) -> Result<(), StartError> {
+    if !http::apps::login_uri_ok(&links.login_uri) {
+        return Err(StartError::Seed {
+            path: seed_name.to_owned(),
+            problem: format!(
+                "{} (client {}: {:?})",
+                http::apps::LOGIN_URI_RULE,
+                links.client_id,
+                links.login_uri
+            ),
+        });
+    }
     let client = state
         .store
         .set_ciba(

@@ -22,6 +22,11 @@ fn every_value_of_one_name_in_every_header() {
     let headers = self::headers(&[b"t=v1.a=b; e="]);
     assert_eq!(values(&headers, "t").collect::<Vec<_>>(), ["v1.a=b"]);
     assert_eq!(values(&headers, "e").collect::<Vec<_>>(), [""]);
+    // Spaces around `=` are not part of the name or the value; quotes stay.
+    let headers = self::headers(&[b"a =1; b= 2 ; q=\"x\""]);
+    assert_eq!(values(&headers, "a").collect::<Vec<_>>(), ["1"]);
+    assert_eq!(values(&headers, "b").collect::<Vec<_>>(), ["2"]);
+    assert_eq!(values(&headers, "q").collect::<Vec<_>>(), ["\"x\""]);
 }
 
 fn attributes(cookie: &Cookie<'_>) -> Vec<String> {

@@ -75,6 +75,24 @@ pub async fn get(
     result.map_err(OAuthError::mosaic)
 }
 
+/// What a `login_uri` must be, as the refusal says it.
+pub(crate) const LOGIN_URI_RULE: &str =
+    "login_uri must be an http or https URL without a fragment.";
+
+/// Whether `uri` may be where a client's customer links point: `http` or `https`, a host, no
+/// fragment, no white space.
+pub(crate) fn login_uri_ok(uri: &str) -> bool {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        !rest.is_empty()
+            && !rest.starts_with('/')
+            && !rest.contains('#')
+            && !rest.chars().any(char::is_whitespace)
+    })
+}
+
 /// Enables or disables CIBA for a client and sets its `login_uri`.
 pub async fn put(
     State(state): State<AppState>,
@@ -88,16 +106,8 @@ pub async fn put(
             OAuthError::invalid_request("Send JSON {\"ciba_authorization\": {\"enabled\": true, \"login_uri\": \"https://…\"}}.")
         })?;
         let settings = update.ciba_authorization;
-        if let Some(uri) = &settings.login_uri {
-            let rest = uri.strip_prefix("https://").or_else(|| uri.strip_prefix("http://"));
-            let ok = rest.is_some_and(|rest| {
-                !rest.is_empty() && !rest.starts_with('/') && !rest.contains('#') && !rest.chars().any(char::is_whitespace)
-            });
-            if !ok {
-                return Err(OAuthError::invalid_request(
-                    "login_uri must be an http or https URL without a fragment.",
-                ));
-            }
+        if settings.login_uri.as_deref().is_some_and(|uri| !login_uri_ok(uri)) {
+            return Err(OAuthError::invalid_request(LOGIN_URI_RULE));
         }
         if settings.enabled && settings.login_uri.is_none() {
             let current = state.store.client(&client_id).await?;

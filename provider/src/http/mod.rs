@@ -1,7 +1,7 @@
 //! The provider's HTTP surface. Handlers only extract, call the protocol modules, and map the
 //! result; every refusal is an [`OAuthError`](crate::error::OAuthError).
 
-mod apps;
+pub(crate) mod apps;
 mod authorize;
 mod ciba;
 mod client_auth;

@@ -170,6 +170,19 @@ async fn an_embedder_sets_where_a_clients_links_point_as_it_binds() {
         .unwrap_err();
     assert!(matches!(error, StartError::Seed { .. }), "{error:?}");
     assert!(error.to_string().contains("nobody"), "{error}");
+
+    // A login_uri the management API would refuse is refused here too.
+    let mut bad = options("agent-console");
+    if let Some(links) = bad.links.as_mut() {
+        links.login_uri = "javascript:alert(1)#".to_owned();
+    }
+    let error = Provider::bind_with(config(&data), bad).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("login_uri must be an http or https URL"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
