@@ -130,9 +130,25 @@ impl Sealer {
     }
 }
 
+/// Why the flows kept from before sealing could not be sealed at start.
+#[derive(Debug, thiserror::Error)]
+pub enum SealKeptError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A flow could not be sealed (the system's random source failed), or it changed while it
+    /// was being sealed (another process on the same database).
+    #[error("flow {0} could not be sealed; start again")]
+    Flow(String),
+}
+
 /// Seals the handles and links of flows kept from before handles were sealed (they have no
-/// hash yet), at start, before any poller runs; returns how many it sealed.
-pub async fn seal_kept_requests(store: &SharedStore, sealer: &Sealer) -> Result<usize, StoreError> {
+/// hash yet), at start, before any poller runs; returns how many it sealed. A flow it cannot
+/// seal stops the start: left in the clear, its poller could not read it.
+pub async fn seal_kept_requests(
+    store: &SharedStore,
+    sealer: &Sealer,
+) -> Result<usize, SealKeptError> {
     let mut sealed = 0;
     for flow in store.unsealed_flows().await? {
         let Some(plain) = flow.auth_req_id.as_deref() else {
@@ -145,8 +161,7 @@ pub async fn seal_kept_requests(store: &SharedStore, sealer: &Sealer) -> Result<
         };
         let (Some(auth_req_id), Some(link)) = (sealer.seal(Purpose::AuthReqId, row, plain), link)
         else {
-            tracing::error!(flow_id = %flow.id, "a kept request could not be sealed");
-            continue;
+            return Err(SealKeptError::Flow(flow.id.clone()));
         };
         let next = Flow {
             auth_req_id: Some(auth_req_id),
@@ -154,9 +169,10 @@ pub async fn seal_kept_requests(store: &SharedStore, sealer: &Sealer) -> Result<
             auth_req_id_hash: Some(sealer.lookup(plain)),
             ..flow.clone()
         };
-        if store.update_flow(&next, flow.version).await? {
-            sealed += 1;
+        if !store.update_flow(&next, flow.version).await? {
+            return Err(SealKeptError::Flow(flow.id.clone()));
         }
+        sealed += 1;
     }
     Ok(sealed)
 }

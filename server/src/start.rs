@@ -43,6 +43,9 @@ pub enum StartError {
     /// The BFF's store could not be opened.
     #[error("{0}")]
     Store(#[from] store::StoreError),
+    /// Flows kept from before sealing could not be sealed.
+    #[error("{0}")]
+    SealKept(#[from] sealed::SealKeptError),
 }
 
 /// A started Countersign: the BFF and, unless an external one is configured, the provider.

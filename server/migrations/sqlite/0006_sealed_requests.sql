@@ -4,3 +4,6 @@
 -- keep the hash too (as hex) in `customer_sessions.auth_req_id`.
 ALTER TABLE flows ADD COLUMN auth_req_id_hash BLOB;
 CREATE UNIQUE INDEX flows_auth_req_id_hash ON flows (auth_req_id_hash);
+-- Approval sessions (ten minutes long at the most) kept the handle itself until now: they end
+-- here, and a customer who was on the page starts again with a new code.
+DELETE FROM customer_sessions;

@@ -147,9 +147,7 @@ pub(super) async fn sessions(
     else {
         return Ok((None, None));
     };
-    // A session kept before handles were hashed holds the handle itself (for ten minutes at
-    // the most after the upgrade).
-    if found.auth_req_id == request_key(bff, link) || found.auth_req_id == link.auth_req_id {
+    if found.auth_req_id == request_key(bff, link) {
         Ok((Some(found), None))
     } else {
         Ok((None, Some(found)))
