@@ -8,7 +8,7 @@
 //! | `COUNTERSIGN_PROVIDER_PROFILE` | `mosaic` with a URL, else `embedded` | `mosaic` or `standard` for an external provider |
 //! | `COUNTERSIGN_CLIENT_ID` | `agent-console` when embedded | the BFF's client id at the provider |
 //! | `COUNTERSIGN_CLIENT_SECRET`, `COUNTERSIGN_CLIENT_SECRET_FILE` | the demo secret when embedded | its secret, or a file holding it |
-//! | `COUNTERSIGN_APP_ID` | `demo-bank` when embedded | the provider's application id (Mosaic's management API; not needed for `standard`) |
+//! | `COUNTERSIGN_APP_ID` | `demo-bank` when embedded | the provider's application id (the embedded provider's links are set for it at start; not needed for `standard`) |
 //! | `COUNTERSIGN_PUBLIC_URL` | `http://` + the bound address | the BFF's address as browsers reach it |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of `countersign.sqlite` (and the embedded provider's files) |
 //! | `COUNTERSIGN_SESSION_IDLE_MINUTES` | `30` | an agent session ends after this long unused |
@@ -66,8 +66,8 @@ pub struct Client {
     pub id: String,
     /// `client_secret` (redacted in `Debug`).
     pub secret: Secret,
-    /// The provider's application id, for Mosaic's management API (empty for a standard
-    /// provider, which has none).
+    /// The provider's application id: the embedded provider sets its client's links under it
+    /// at start (empty for a standard provider, which has none).
     pub app_id: String,
 }
 

@@ -91,7 +91,7 @@ fn a_standard_provider_needs_no_application_id() {
         }
     );
     assert_eq!(config.client.app_id, "");
-    // Mosaic's management API still needs one.
+    // The mosaic profile still asks for one.
     let mosaic = super::tests::config(&[
         ("COUNTERSIGN_PROVIDER_PROFILE", "mosaic"),
         standard[1],

@@ -78,12 +78,12 @@ async fn requests_kept_from_before_sealing_are_sealed_once_and_found_by_hash() {
 
     let sealer = Sealer::from_bytes([7; 32]);
     let store: SharedStore = Arc::new(MemoryStore::new());
-    let mut kept = flow("flow-1", 1_000);
+    let mut kept = crate::store::test_flow("flow-1", "agent-a", 1_000);
     kept.status = "pending".into();
     kept.auth_req_id = Some("req-plain".into());
     kept.link = Some("https://bff.example/approve?auth_req_id=req-plain".into());
     store.insert_flow(&kept).await.unwrap();
-    let fresh = flow("flow-2", 2_000);
+    let fresh = crate::store::test_flow("flow-2", "agent-a", 2_000);
     store.insert_flow(&fresh).await.unwrap();
 
     assert_eq!(seal_kept_requests(&store, &sealer).await.unwrap(), 1);
@@ -110,32 +110,4 @@ async fn requests_kept_from_before_sealing_are_sealed_once_and_found_by_hash() {
     // Nothing is left to seal, and a flow without a handle was left alone.
     assert_eq!(seal_kept_requests(&store, &sealer).await.unwrap(), 0);
     assert_eq!(store.flow("flow-2").await.unwrap(), Some(fresh));
-}
-
-fn flow(id: &str, created_at: i64) -> Flow {
-    Flow {
-        id: id.into(),
-        agent_sub: "agent-a".into(),
-        agent_name: "Agent A".into(),
-        hint: "alice@example.com".into(),
-        hint_type: "email".into(),
-        channel: "link".into(),
-        binding_message: "K7-42".into(),
-        custom_message: None,
-        auth_req_id: None,
-        link: None,
-        auth_req_id_hash: None,
-        status: "starting".into(),
-        created_at,
-        expires_at: created_at + 600_000,
-        interval_secs: 5,
-        next_poll_at: created_at + 5_000,
-        poll_failures: 0,
-        decided_at: None,
-        ended_at: None,
-        outcome_detail: None,
-        customer: None,
-        tokens: None,
-        version: 0,
-    }
 }

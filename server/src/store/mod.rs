@@ -31,6 +31,9 @@ use async_trait::async_trait;
 
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
+/// A `starting` flow for tests of other modules (the store's own tests use it too).
+#[cfg(test)]
+pub(crate) use sqlite::tests::flow as test_flow;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

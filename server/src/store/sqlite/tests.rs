@@ -83,7 +83,7 @@ fn handle(flow: &mut Flow, id: &str) {
     flow.auth_req_id_hash = Some(id.as_bytes().to_vec());
 }
 
-pub(in crate::store) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
+pub(crate) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
     Flow {
         id: id.into(),
         agent_sub: agent.into(),
