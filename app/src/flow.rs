@@ -9,6 +9,11 @@ pub use proto::{Channel, HintType};
 /// Where a flow stands. The last five are terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "snake_case")
+)]
 pub enum FlowStatus {
     /// The request is being sent to the provider.
     Starting,
@@ -64,6 +69,11 @@ impl FlowStatus {
 /// What happened to a flow: one entry of its timeline, and one SSE event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "snake_case")
+)]
 pub enum EventKind {
     /// The provider accepted the request and sent (or returned) the link.
     Sent,

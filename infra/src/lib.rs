@@ -12,7 +12,7 @@
 //!   per-address limit counts.
 //! - [`rate`]: rate-limit rules, their fixed windows and the operator's `MAX/WINDOW` syntax.
 //! - [`sqlite`]: opening a database (WAL, busy timeout, pool, migrations) and the rate counters
-//!   both stores keep.
+//!   both stores keep; [`postgres`]: the same on PostgreSQL, for a cluster.
 //! - [`html`]: escaping text for the server-rendered pages.
 //! - [`retry`]: the bounded compare-and-set loop of every optimistic write.
 //! - [`serve`]: the HTTP listener with header, idle and request timeouts and connection caps.
@@ -23,8 +23,10 @@
 pub mod clock;
 pub mod config;
 pub mod cookies;
+mod counters;
 pub mod html;
 pub mod net;
+pub mod postgres;
 pub mod rate;
 pub mod retry;
 pub mod runtime;

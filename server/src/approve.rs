@@ -47,7 +47,7 @@ use app::{
 use axum::http::{HeaderMap, request::Parts};
 use infra::cookies;
 
-use crate::{Bff, limits, session};
+use crate::{Bff, limits, session, store::Stage};
 
 mod customer_session;
 mod rules;
@@ -69,18 +69,6 @@ const MAX_IDENTIFIER: usize = 254;
 pub const CODES_PER_SESSION: i64 = 3;
 /// Wrong codes one approval session may type, across its codes: one code's worth.
 pub const WRONG_CODES_PER_SESSION: i64 = 5;
-
-/// The stages of a [`CustomerSession`].
-mod stage {
-    /// A step was taken, no code went out yet.
-    pub const STARTED: &str = "started";
-    /// A code went out; waiting for it.
-    pub const CODE_SENT: &str = "code_sent";
-    /// Signed in; waiting for the decision.
-    pub const SIGNED_IN: &str = "signed_in";
-    /// The decision is being sent, or the page has a final answer.
-    pub const DECIDED: &str = "decided";
-}
 
 /// The cookie that holds approval session `id`.
 ///
@@ -125,7 +113,7 @@ pub async fn view(
         return Ok(view);
     }
     let now = bff.engine.now_ms();
-    let store = bff.engine.store();
+    let store = &*bff.store;
     let flow = store
         .flow_by_request_hash(&bff.sealer.lookup(&link.auth_req_id))
         .await
@@ -166,7 +154,7 @@ pub async fn step(
         return Ok(None);
     }
     let now = bff.engine.now_ms();
-    let store = bff.engine.store();
+    let store = &*bff.store;
     let address = limits::client_address(request, bff.trust_forwarded_for);
     if let Err(wait) = limits::hit(store, bff.limits.approval_per_ip, &address, now)
         .await

@@ -14,10 +14,7 @@
 //! - No token, code or `auth_req_id` is in it: the binding code is, as the agent read it out.
 
 use app::refusal::Refusal;
-use app::{
-    console::time,
-    flow::{EventKind, VerifiedCustomer},
-};
+use app::{console::time, flow::EventKind};
 use axum::{
     Router,
     extract::{RawQuery, State},
@@ -231,32 +228,29 @@ fn row(flow: &Flow, events: &[Event]) -> Vec<String> {
     let first = |kinds: &[EventKind]| {
         events
             .iter()
-            .find(|event| kinds.iter().any(|kind| kind.as_str() == event.kind))
+            .find(|event| kinds.contains(&event.kind))
             .map(|event| time::iso(event.at))
             .unwrap_or_default()
     };
     let at = |ms: Option<i64>| ms.map(time::iso).unwrap_or_default();
-    let customer: Option<VerifiedCustomer> = flow
-        .customer
-        .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok());
+    let customer = flow.customer.as_ref().map(|customer| &customer.0);
     vec![
         flow.id.clone(),
         time::iso(flow.created_at),
         flow.agent_name.clone(),
         flow.agent_sub.clone(),
         flow.hint.clone(),
-        flow.hint_type.clone(),
-        flow.channel.clone(),
+        flow.hint_type.as_str().to_owned(),
+        flow.channel.as_str().to_owned(),
         flow.binding_message.clone(),
-        flow.status.clone(),
+        flow.status.as_str().to_owned(),
         first(&[EventKind::LinkOpened]),
         first(&[EventKind::SignedIn]),
         at(flow.decided_at),
         first(&[EventKind::Verified]),
         at(flow.ended_at),
         customer
-            .map(|customer| customer.user_id)
+            .map(|customer| customer.user_id.clone())
             .unwrap_or_default(),
         flow.outcome_detail.clone().unwrap_or_default(),
         first(&[EventKind::SessionEnded]),

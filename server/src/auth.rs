@@ -35,7 +35,7 @@ use crate::{
     AppState, limits,
     oidc::{Expected, OidcError},
     session::{self},
-    store::{PendingLogin, Session},
+    store::{PendingLogin, Role, Session},
 };
 
 /// How long a sign-in may take between the redirect to the provider and the callback.
@@ -110,7 +110,7 @@ async fn login(
     let return_to = safe_return_to(query_param(&query, "return_to").as_deref());
     let now = bff.engine.now_ms();
     let address = limits::client_address(&request, bff.trust_forwarded_for);
-    match limits::hit(&bff.store, bff.limits.sign_ins_per_ip, &address, now).await {
+    match limits::hit(&*bff.store, bff.limits.sign_ins_per_ip, &address, now).await {
         Ok(Ok(())) => {}
         Ok(Err(wait)) => {
             let mut response = page(
@@ -409,9 +409,9 @@ async fn finish(
         }
     }
     let claims = claims.map_err(|error| fail(error.into()))?;
-    let role = match claims.role.as_deref() {
-        Some(role @ ("agent" | "supervisor")) => role.to_owned(),
-        _ => {
+    let role = match claims.role.as_deref().and_then(Role::parse) {
+        Some(role) => role,
+        None => {
             tracing::info!(sub = %claims.sub, "sign-in refused: no console role");
             return Err(fail(Refused::Role));
         }
@@ -444,7 +444,7 @@ async fn finish(
         tracing::error!(%error, "sign-in: cannot store the session");
         fail(Refused::Store)
     })?;
-    tracing::info!(sub = %new.agent_sub, role = %new.role, "agent signed in");
+    tracing::info!(sub = %new.agent_sub, role = new.role.as_str(), "agent signed in");
     Ok((session::cookie(&id), return_to))
 }
 

@@ -67,7 +67,7 @@ impl Bff {
             Some(Err(refused)) => return Err(Refusal::Invalid(refused.sentence())),
         };
         let now = self.engine.now_ms();
-        let store = self.engine.store();
+        let store = &*self.store;
         let unavailable = |_| Refusal::Unavailable("Something went wrong on our side.".into());
         limits::hit(store, self.limits.starts_per_agent, &session.agent.sub, now)
             .await

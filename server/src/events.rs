@@ -89,7 +89,7 @@ use std::{
 };
 
 use app::{
-    flow::{EventKind, FlowEvent, FlowView},
+    flow::{FlowEvent, FlowView},
     refusal::Refusal,
 };
 use axum::{
@@ -116,7 +116,7 @@ use crate::{
     AppState,
     flows::engine::{Agent, Engine, FlowError, Notice},
     session::AgentSession,
-    store::{Event, StoreError},
+    store::{SessionStore, StoreError},
 };
 
 /// How long browsers wait before reconnecting (`retry:`).
@@ -219,6 +219,8 @@ pub struct Subscription {
     pub idle: Duration,
     /// Replay everything after this event id; `None`: live from the newest event.
     pub after: Option<i64>,
+    /// Where the session is re-read.
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 /// The frames of one agent's stream: each a stored event of a flow they may see, in id order,
@@ -244,6 +246,7 @@ pub async fn frames(
         engine,
         idle_ms: i64::try_from(subscription.idle.as_millis()).unwrap_or(i64::MAX),
         session: subscription.session,
+        sessions: subscription.sessions,
         cursor,
         behind: cursor < newest,
         queue: VecDeque::new(),
@@ -309,6 +312,7 @@ async fn events(
         session,
         idle: state.bff.session_idle,
         after,
+        sessions: state.bff.store.clone(),
     };
     let stopping = state.bff.engine.stopping();
     // The seat lives as long as the stream (the future is dropped with it).
@@ -351,6 +355,7 @@ fn start_after(headers: &HeaderMap, query: Option<&str>) -> Result<Option<i64>, 
 struct Feed {
     engine: Engine,
     session: AgentSession,
+    sessions: Arc<dyn SessionStore>,
     idle_ms: i64,
     notices: broadcast::Receiver<Notice>,
     /// The last event id read from the store: everything up to it is queued or sent.
@@ -436,8 +441,7 @@ impl Feed {
 
     /// Ends the stream unless the session is still live.
     async fn check_session(&mut self) -> Result<(), End> {
-        let store = self.engine.store();
-        let session = store.session(&self.session.id_hash).await?;
+        let session = self.sessions.session(&self.session.id_hash).await?;
         self.next_check = Instant::now() + SESSION_CHECK;
         match session {
             Some(session)
@@ -466,10 +470,7 @@ impl Feed {
             if !self.sees(&event.agent_sub) {
                 continue;
             }
-            let Some(kind) = kind_of(&event) else {
-                tracing::warn!(event = event.id, kind = %event.kind, "an event of unknown kind is not sent");
-                continue;
-            };
+            let kind = event.kind;
             let flow = match views.get(&event.flow_id) {
                 Some(view) => view.clone(),
                 None => match self.engine.view(&event.flow_id).await {
@@ -492,9 +493,5 @@ impl Feed {
 }
 
 /// The kind of a stored event, if it is one the console knows.
-fn kind_of(event: &Event) -> Option<EventKind> {
-    serde_json::from_value(serde_json::Value::String(event.kind.clone())).ok()
-}
-
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use infra::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::store::{SharedStore, StoreError};
+use crate::store::{RateStore, StoreError};
 
 /// The BFF's rate limits. [`BffLimits::default`] holds the values meant for production; each is
 /// set by a `COUNTERSIGN_LIMIT_…` variable ([`BffLimits::rules_mut`]).
@@ -104,7 +104,7 @@ pub fn client_address(request: &Parts, trust_forwarded_for: bool) -> String {
 pub type Verdict = Result<Result<(), u64>, StoreError>;
 
 /// Counts one event for `subject` under `rule` at `now_ms`; `Err(seconds)` once over the limit.
-pub async fn hit(store: &SharedStore, rule: Rule, subject: &str, now_ms: i64) -> Verdict {
+pub async fn hit(store: &dyn RateStore, rule: Rule, subject: &str, now_ms: i64) -> Verdict {
     let (key, window) = counter(rule, subject, now_ms);
     let count = store.count_event(&key, window.start, window.end).await?;
     Ok(window.verdict(rule, count, Timestamp(now_ms)))
@@ -112,7 +112,7 @@ pub async fn hit(store: &SharedStore, rule: Rule, subject: &str, now_ms: i64) ->
 
 /// What [`hit`] would say about `subject` now, without counting anything: `Err(seconds)` while
 /// it is over the limit. For pages that show the wait on a GET.
-pub async fn peek(store: &SharedStore, rule: Rule, subject: &str, now_ms: i64) -> Verdict {
+pub async fn peek(store: &dyn RateStore, rule: Rule, subject: &str, now_ms: i64) -> Verdict {
     let (key, window) = counter(rule, subject, now_ms);
     let count = store.event_count(&key, window.start).await?;
     Ok(window.verdict(rule, count, Timestamp(now_ms)))

@@ -19,7 +19,7 @@ use aws_lc_rs::{
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use crate::store::{Flow, SharedStore, StoreError};
+use crate::store::{Flow, FlowStore, StoreError};
 
 /// What a sealed value holds; bound to it as associated data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +146,7 @@ pub enum SealKeptError {
 /// hash yet), at start, before any poller runs; returns how many it sealed. A flow it cannot
 /// seal stops the start: left in the clear, its poller could not read it.
 pub async fn seal_kept_requests(
-    store: &SharedStore,
+    store: &dyn FlowStore,
     sealer: &Sealer,
 ) -> Result<usize, SealKeptError> {
     let mut sealed = 0;

@@ -135,7 +135,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             client_secret: config.client.secret.clone(),
         },
     }));
-    let resealed = sealed::seal_kept_requests(&store, &sealer).await?;
+    let resealed = sealed::seal_kept_requests(&*store, &sealer).await?;
     if resealed > 0 {
         tracing::info!(resealed, "requests kept from before sealing are now sealed");
     }

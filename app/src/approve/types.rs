@@ -76,6 +76,11 @@ pub struct CodeDestination {
 /// A final answer of the approval page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "snake_case")
+)]
 pub enum ApprovalOutcome {
     /// The customer approved.
     Approved,

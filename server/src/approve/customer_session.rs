@@ -10,12 +10,12 @@ use axum::http::HeaderMap;
 use infra::cookies::Cookie;
 
 use super::rules::lifetime_ms;
-use super::{cookie, id_from, stage};
+use super::{Stage, cookie, id_from};
 use crate::{
     Bff,
     flows::engine::FlowError,
     session,
-    store::{CustomerSession, Flow, StoreError},
+    store::{CustomerSession, Flow, Json, StoreError},
 };
 
 /// What one step knows.
@@ -36,7 +36,7 @@ impl Context<'_> {
     /// or checked.
     pub(super) fn live_flow(&self) -> Option<&Flow> {
         self.flow.as_ref().filter(|flow| {
-            FlowStatus::parse(&flow.status) == Some(FlowStatus::Pending)
+            flow.status == FlowStatus::Pending
                 && self.now < flow.expires_at
                 && flow.auth_req_id_hash.as_deref()
                     == Some(self.bff.sealer.lookup(&self.link.auth_req_id).as_slice())
@@ -49,7 +49,7 @@ pub(super) struct Draft {
     /// The new session's cookie value; `None` for an update.
     pub(super) id: Option<String>,
     /// The stage the stored session must still be at (for an update).
-    pub(super) expected: String,
+    pub(super) expected: Stage,
     pub(super) row: CustomerSession,
 }
 
@@ -59,7 +59,7 @@ impl Draft {
         match &context.session {
             Some(session) => Self {
                 id: None,
-                expected: session.stage.clone(),
+                expected: session.stage,
                 row: session.clone(),
             },
             None => Self::new(context),
@@ -71,7 +71,7 @@ impl Draft {
         let (id, id_hash) = session::new_id();
         Self {
             id: Some(id),
-            expected: stage::STARTED.to_owned(),
+            expected: Stage::Started,
             row: CustomerSession {
                 id_hash,
                 auth_req_id: request_key(context.bff, context.link),
@@ -79,7 +79,7 @@ impl Draft {
                 identifier: None,
                 hint_type: None,
                 access_token: None,
-                stage: stage::STARTED.to_owned(),
+                stage: Stage::Started,
                 outcome: None,
                 notice: None,
                 created_at: context.now,
@@ -93,13 +93,13 @@ impl Draft {
     }
 
     pub(super) fn notice(mut self, notice: Option<ApprovalNotice>) -> Self {
-        self.row.notice = notice.and_then(|notice| serde_json::to_string(&notice).ok());
+        self.row.notice = notice.map(Json);
         self
     }
 
     pub(super) fn finished(mut self, outcome: ApprovalOutcome) -> Self {
-        self.row.stage = stage::DECIDED.to_owned();
-        self.row.outcome = Some(outcome.as_str().to_owned());
+        self.row.stage = Stage::Decided;
+        self.row.outcome = Some(outcome);
         self.row.access_token = None;
         self.row.notice = None;
         self
@@ -111,7 +111,7 @@ impl Draft {
         self,
         context: &Context<'_>,
     ) -> Result<Option<Cookie<'static>>, StoreError> {
-        let store = context.bff.engine.store();
+        let store = &*context.bff.store;
         match self.id {
             Some(id) => {
                 store.insert_customer_session(&self.row).await?;
@@ -119,7 +119,7 @@ impl Draft {
             }
             None => {
                 store
-                    .update_customer_session(&self.row, &self.expected)
+                    .update_customer_session(&self.row, self.expected)
                     .await?;
                 Ok(None)
             }
@@ -139,8 +139,7 @@ pub(super) async fn sessions(
         return Ok((None, None));
     };
     let Some(found) = bff
-        .engine
-        .store()
+        .store
         .customer_session(&session::hash(&id))
         .await?
         .filter(|found| found.is_live(now))
@@ -163,14 +162,13 @@ fn request_key(bff: &Bff, link: &ApprovalLink) -> String {
 /// Records `link_opened` on the customer's first step for the flow (not on a GET: scanners).
 pub(super) async fn opened(bff: &Bff, flow: &Flow) {
     let seen = bff
-        .engine
-        .store()
+        .store
         .events_for_flow(&flow.id, 0, 1000)
         .await
         .map(|events| {
             events
                 .iter()
-                .any(|event| event.kind == EventKind::LinkOpened.as_str())
+                .any(|event| event.kind == EventKind::LinkOpened)
         });
     match seen {
         Ok(true) => {}

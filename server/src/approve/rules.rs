@@ -6,7 +6,7 @@ use app::{
     flow::{FlowStatus, HintType, mask_email, mask_phone},
 };
 
-use super::{LIFETIME, MAX_AUTH_REQ_ID, MAX_IDENTIFIER, stage};
+use super::{LIFETIME, MAX_AUTH_REQ_ID, MAX_IDENTIFIER, Stage};
 use crate::{
     oidc::{OidcError, OtpChannel},
     store::{CustomerSession, Flow},
@@ -23,15 +23,12 @@ pub(super) struct Target {
 impl Target {
     /// Where the request names: its phone number or email address (a user id names none).
     pub(super) fn of_flow(flow: &Flow) -> Option<Self> {
-        Self::of(&flow.hint_type, &flow.hint)
+        Self::of(flow.hint_type, &flow.hint)
     }
 
     /// Where a session's code went.
     pub(super) fn of_session(session: &CustomerSession) -> Option<Self> {
-        Self::of(
-            session.hint_type.as_deref()?,
-            session.identifier.as_deref()?,
-        )
+        Self::of(session.hint_type?, session.identifier.as_deref()?)
     }
 
     /// What the customer typed, if it is an email address or a phone number.
@@ -39,14 +36,14 @@ impl Target {
         if typed.chars().count() > MAX_IDENTIFIER {
             return None;
         }
-        Self::of(HintType::detect(typed).as_str(), typed)
+        Self::of(HintType::detect(typed), typed)
     }
 
-    pub(super) fn of(hint_type: &str, identifier: &str) -> Option<Self> {
-        let (channel, hint_type) = match hint_type {
-            "phone" => (OtpChannel::Sms, HintType::Phone),
-            "email" => (OtpChannel::Email, HintType::Email),
-            _ => return None,
+    pub(super) fn of(hint_type: HintType, identifier: &str) -> Option<Self> {
+        let channel = match hint_type {
+            HintType::Phone => OtpChannel::Sms,
+            HintType::Email => OtpChannel::Email,
+            HintType::UserId => return None,
         };
         let identifier = hint_type.normalise(identifier);
         (!identifier.is_empty()).then_some(Self {
@@ -79,10 +76,7 @@ pub(super) fn screen(
     limited: Option<u64>,
     now: i64,
 ) -> ApprovalScreen {
-    if let Some(outcome) = session
-        .and_then(|session| session.outcome.as_deref())
-        .and_then(ApprovalOutcome::parse)
-    {
+    if let Some(outcome) = session.and_then(|session| session.outcome) {
         return ApprovalScreen::Finished { outcome };
     }
     if let Some(outcome) = flow.and_then(|flow| flow_outcome(flow, now)) {
@@ -91,12 +85,10 @@ pub(super) fn screen(
     if let Some(retry_after) = limited {
         return ApprovalScreen::RateLimited { retry_after };
     }
-    let notice = session
-        .and_then(|session| session.notice.as_deref())
-        .and_then(|notice| serde_json::from_str(notice).ok());
+    let notice = session.and_then(|session| session.notice.as_ref().map(|notice| notice.0));
     let named = flow.and_then(Target::of_flow);
-    match session.map(|session| session.stage.as_str()) {
-        Some(stage::CODE_SENT) => match session.and_then(Target::of_session) {
+    match session.map(|session| session.stage) {
+        Some(Stage::CodeSent) => match session.and_then(Target::of_session) {
             Some(target) => ApprovalScreen::EnterCode {
                 sent_to: target.destination(),
                 typed: named.is_none(),
@@ -107,8 +99,8 @@ pub(super) fn screen(
                 notice,
             },
         },
-        Some(stage::SIGNED_IN) => ApprovalScreen::Decide { notice },
-        Some(stage::DECIDED) => ApprovalScreen::Decide {
+        Some(Stage::SignedIn) => ApprovalScreen::Decide { notice },
+        Some(Stage::Decided) => ApprovalScreen::Decide {
             notice: Some(ApprovalNotice::Busy),
         },
         _ => ApprovalScreen::Start {
@@ -120,7 +112,7 @@ pub(super) fn screen(
 
 /// The final answer a flow gives the page, if it ended (or its time is up).
 pub(super) fn flow_outcome(flow: &Flow, now: i64) -> Option<ApprovalOutcome> {
-    match FlowStatus::parse(&flow.status)? {
+    match flow.status {
         FlowStatus::Approved | FlowStatus::Denied => Some(ApprovalOutcome::AlreadyDecided),
         FlowStatus::Expired => Some(ApprovalOutcome::Expired),
         FlowStatus::Cancelled | FlowStatus::Failed => Some(ApprovalOutcome::Ended),

@@ -8,14 +8,14 @@ use infra::{cookies::Cookie, secret::Secret};
 
 use super::customer_session::{Context, Draft, record};
 use super::rules::{Target, lifetime_ms, purpose, sent_error_notice};
-use super::{CODES_PER_SESSION, WRONG_CODES_PER_SESSION, cookie, stage};
+use super::{CODES_PER_SESSION, Stage, WRONG_CODES_PER_SESSION, cookie};
 use crate::{
     flows::engine::FlowError,
     limits,
     oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError},
     sealed::Purpose,
     session,
-    store::{CustomerSession, Flow, SharedStore, StoreError},
+    store::{CustomerSession, Flow, Json, Store, StoreError},
 };
 
 /// Step 2: send a code, where the request names, or to what the customer typed. Only a live
@@ -27,7 +27,7 @@ pub(super) async fn send_code(
     if context
         .session
         .as_ref()
-        .is_some_and(|s| matches!(s.stage.as_str(), stage::SIGNED_IN | stage::DECIDED))
+        .is_some_and(|s| matches!(s.stage, Stage::SignedIn | Stage::Decided))
     {
         return Ok(None);
     }
@@ -61,7 +61,7 @@ pub(super) async fn send_code(
             .save(context)
             .await;
     }
-    let store = context.bff.engine.store();
+    let store = &*context.bff.store;
     let request = request_subject(&context.link.auth_req_id);
     if let Err(wait) = limits::hit(
         store,
@@ -79,7 +79,7 @@ pub(super) async fn send_code(
             .await;
     }
     let again = context.session.as_ref().is_some_and(|s| {
-        s.stage == stage::CODE_SENT && s.identifier.as_deref() == Some(target.identifier.as_str())
+        s.stage == Stage::CodeSent && s.identifier.as_deref() == Some(target.identifier.as_str())
     });
     // What the code is sent for: this session, on this request.
     let binding = Secret::new(session::new_id().0);
@@ -113,9 +113,9 @@ pub(super) async fn send_code(
     let notice = match (went, sent_error_notice(&sent)) {
         (Some(went), _) => {
             let mut draft = draft.notice(again.then_some(ApprovalNotice::CodeResent));
-            draft.row.stage = stage::CODE_SENT.to_owned();
+            draft.row.stage = Stage::CodeSent;
             draft.row.identifier = Some(target.identifier.clone());
-            draft.row.hint_type = Some(target.hint_type.as_str().to_owned());
+            draft.row.hint_type = Some(target.hint_type);
             draft.row.code_binding = went.then(|| binding.expose().to_owned());
             draft.row.code_sent_at = Some(context.now);
             draft.row.codes_sent = draft.row.codes_sent.saturating_add(1);
@@ -141,7 +141,7 @@ pub(super) async fn verify_code(
     let Some(session) = context
         .session
         .as_ref()
-        .filter(|s| s.stage == stage::CODE_SENT)
+        .filter(|s| s.stage == Stage::CodeSent)
     else {
         return Ok(None);
     };
@@ -167,9 +167,9 @@ pub(super) async fn verify_code(
         wrong_codes: session.wrong_codes.saturating_add(1),
         ..session.clone()
     };
-    let store = context.bff.engine.store();
+    let store = &*context.bff.store;
     if !store
-        .update_customer_session(&counted, stage::CODE_SENT)
+        .update_customer_session(&counted, Stage::CodeSent)
         .await?
     {
         return Ok(None);
@@ -185,7 +185,7 @@ pub(super) async fn verify_code(
         };
         Draft {
             id: None,
-            expected: stage::CODE_SENT.to_owned(),
+            expected: Stage::CodeSent,
             row: counted.clone(),
         }
         .notice(Some(notice))
@@ -273,14 +273,14 @@ pub(super) async fn verify_code(
             let next = CustomerSession {
                 id_hash,
                 access_token: Some(sealed),
-                stage: stage::SIGNED_IN.to_owned(),
+                stage: Stage::SignedIn,
                 notice: None,
                 expires_at: context.now.saturating_add(lifetime_ms()),
                 ..session.clone()
             };
-            let store = context.bff.engine.store();
+            let store = &*context.bff.store;
             if store
-                .rotate_customer_session(&session.id_hash, stage::CODE_SENT, &next)
+                .rotate_customer_session(&session.id_hash, Stage::CodeSent, &next)
                 .await?
             {
                 if let Some(flow_id) = &session.flow_id {
@@ -320,7 +320,7 @@ pub(super) async fn is_the_customer(
     signed_in: &OtpSession,
     now_ms: i64,
 ) -> Result<bool, OidcError> {
-    let Some(flow) = flow.filter(|flow| flow.hint_type == HintType::UserId.as_str()) else {
+    let Some(flow) = flow.filter(|flow| flow.hint_type == HintType::UserId) else {
         return Ok(true);
     };
     let wanted = HintType::UserId.normalise(&flow.hint);
@@ -345,13 +345,13 @@ pub(super) async fn decide(
     context: &Context<'_>,
     approve: bool,
 ) -> Result<Option<Cookie<'static>>, StoreError> {
-    let store = context.bff.engine.store();
+    let store = &*context.bff.store;
     let Some(session) = &context.session else {
         // A session made for another request may not decide this one.
         if context
             .other
             .as_ref()
-            .is_some_and(|other| other.stage == stage::SIGNED_IN)
+            .is_some_and(|other| other.stage == Stage::SignedIn)
         {
             tracing::info!("a customer signed in for another request tried to decide this one");
             return Draft::new(context)
@@ -364,7 +364,7 @@ pub(super) async fn decide(
     let Some(token) = session
         .access_token
         .as_deref()
-        .filter(|_| session.stage == stage::SIGNED_IN)
+        .filter(|_| session.stage == Stage::SignedIn)
         .and_then(|sealed| {
             (context.bff.sealer).open(Purpose::CustomerToken, &session.id_hash, sealed)
         })
@@ -374,12 +374,12 @@ pub(super) async fn decide(
     let token = Secret::new(token);
     // Claim the decision: of two posts (a double tap, two tabs), one goes on.
     let claimed = CustomerSession {
-        stage: stage::DECIDED.to_owned(),
+        stage: Stage::Decided,
         notice: None,
         ..session.clone()
     };
     if !store
-        .update_customer_session(&claimed, stage::SIGNED_IN)
+        .update_customer_session(&claimed, Stage::SignedIn)
         .await?
     {
         return Ok(None);
@@ -417,13 +417,13 @@ pub(super) async fn decide(
         Err(OidcError::InvalidToken) => {
             // The sign-in ended before the decision: sign in again.
             let again = CustomerSession {
-                stage: stage::STARTED.to_owned(),
+                stage: Stage::Started,
                 access_token: None,
-                notice: serde_json::to_string(&ApprovalNotice::SignInAgain).ok(),
+                notice: Some(Json(ApprovalNotice::SignInAgain)),
                 ..session.clone()
             };
             store
-                .update_customer_session(&again, stage::DECIDED)
+                .update_customer_session(&again, Stage::Decided)
                 .await?;
             return Ok(None);
         }
@@ -432,7 +432,7 @@ pub(super) async fn decide(
     revoke(&client, &token).await;
     let done = Draft {
         id: None,
-        expected: stage::DECIDED.to_owned(),
+        expected: Stage::Decided,
         row: claimed,
     }
     .finished(outcome);
@@ -442,17 +442,17 @@ pub(super) async fn decide(
 /// The decision did not reach the provider: the customer's claim on it is given back, signed
 /// in as before, with a notice to try again.
 async fn unsent(
-    store: &SharedStore,
+    store: &dyn Store,
     session: &CustomerSession,
     error: &OidcError,
 ) -> Result<Option<Cookie<'static>>, StoreError> {
     tracing::warn!(%error, "a customer's decision could not be sent");
     let back = CustomerSession {
-        stage: stage::SIGNED_IN.to_owned(),
-        notice: serde_json::to_string(&ApprovalNotice::Unavailable).ok(),
+        stage: Stage::SignedIn,
+        notice: Some(Json(ApprovalNotice::Unavailable)),
         ..session.clone()
     };
-    store.update_customer_session(&back, stage::DECIDED).await?;
+    store.update_customer_session(&back, Stage::Decided).await?;
     Ok(None)
 }
 
@@ -460,7 +460,7 @@ async fn unsent(
 /// "no" also goes to the provider. No sign-in needed.
 pub(super) async fn report(context: &Context<'_>) -> Result<Option<Cookie<'static>>, StoreError> {
     if let Some(session) = &context.session
-        && session.stage == stage::SIGNED_IN
+        && session.stage == Stage::SignedIn
         && let Some(token) = session.access_token.as_deref().and_then(|sealed| {
             (context.bff.sealer).open(Purpose::CustomerToken, &session.id_hash, sealed)
         })

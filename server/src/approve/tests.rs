@@ -7,29 +7,29 @@ use super::{
 };
 use crate::{
     oidc::OtpChannel,
-    store::{CustomerSession, Flow},
+    store::{CustomerSession, Flow, Json},
 };
 use app::{
     approve::{ApprovalNotice, CodeChannel, CodeDestination},
-    flow::HintType,
+    flow::{Channel, FlowStatus, HintType},
 };
 
 const NOW: i64 = 1_800_000_000_000;
 
-fn flow(hint_type: &str, hint: &str, status: &str) -> Flow {
+fn flow(hint_type: HintType, hint: &str, status: FlowStatus) -> Flow {
     Flow {
         id: "flow-1".into(),
         agent_sub: "agent".into(),
         agent_name: "Agent Smith".into(),
         hint: hint.into(),
-        hint_type: hint_type.into(),
-        channel: "sms".into(),
+        hint_type,
+        channel: Channel::Sms,
         binding_message: "K7-42QX".into(),
         custom_message: None,
         auth_req_id: Some("req".into()),
         link: None,
         auth_req_id_hash: Some(b"req".to_vec()),
-        status: status.into(),
+        status,
         created_at: NOW,
         expires_at: NOW + 300_000,
         interval_secs: 5,
@@ -44,15 +44,15 @@ fn flow(hint_type: &str, hint: &str, status: &str) -> Flow {
     }
 }
 
-fn session(stage: &str) -> CustomerSession {
+fn session(stage: Stage) -> CustomerSession {
     CustomerSession {
         id_hash: vec![1],
         auth_req_id: "req".into(),
         flow_id: None,
         identifier: Some("bob@example.com".into()),
-        hint_type: Some("email".into()),
+        hint_type: Some(HintType::Email),
         access_token: None,
-        stage: stage.into(),
+        stage,
         outcome: None,
         notice: None,
         created_at: NOW,
@@ -89,14 +89,27 @@ fn the_cookie_is_host_only_secure_script_proof_and_lax() {
 
 #[test]
 fn the_request_names_where_the_code_goes_unless_it_names_a_user_id() {
-    let sms = Target::of_flow(&flow("phone", "+1 555 555 0101", "pending")).unwrap();
+    let sms = Target::of_flow(&flow(
+        HintType::Phone,
+        "+1 555 555 0101",
+        FlowStatus::Pending,
+    ))
+    .unwrap();
     assert_eq!(sms.channel, OtpChannel::Sms);
     assert_eq!(sms.identifier, "+15555550101");
     assert_eq!(sms.destination().masked, "•••0101");
-    let email = Target::of_flow(&flow("email", "Alice@Example.com", "pending")).unwrap();
+    let email = Target::of_flow(&flow(
+        HintType::Email,
+        "Alice@Example.com",
+        FlowStatus::Pending,
+    ))
+    .unwrap();
     assert_eq!(email.channel, OtpChannel::Email);
     assert_eq!(email.destination().masked, "a•••e@example.com");
-    assert_eq!(Target::of_flow(&flow("user_id", "alice", "pending")), None);
+    assert_eq!(
+        Target::of_flow(&flow(HintType::UserId, "alice", FlowStatus::Pending)),
+        None
+    );
     assert_eq!(Target::typed("alice"), None);
     assert_eq!(
         Target::typed(" bob@example.com ").map(|t| t.hint_type),
@@ -114,7 +127,7 @@ fn the_request_names_where_the_code_goes_unless_it_names_a_user_id() {
 
 #[test]
 fn screens_follow_the_session_then_the_flow() {
-    let pending = flow("phone", "+15555550101", "pending");
+    let pending = flow(HintType::Phone, "+15555550101", FlowStatus::Pending);
     let start = screen(Some(&pending), None, None, NOW);
     assert_eq!(
         start,
@@ -126,7 +139,7 @@ fn screens_follow_the_session_then_the_flow() {
             notice: None
         }
     );
-    let by_id = flow("user_id", "alice", "pending");
+    let by_id = flow(HintType::UserId, "alice", FlowStatus::Pending);
     assert_eq!(
         screen(Some(&by_id), None, None, NOW),
         ApprovalScreen::Start {
@@ -134,8 +147,10 @@ fn screens_follow_the_session_then_the_flow() {
             notice: None
         }
     );
-    let mut sent = session(stage::CODE_SENT);
-    sent.notice = Some(r#"{"kind":"wrong_code","tries_left":2}"#.into());
+    let mut sent = session(Stage::CodeSent);
+    sent.notice = Some(Json(ApprovalNotice::WrongCode {
+        tries_left: Some(2),
+    }));
     assert_eq!(
         screen(Some(&by_id), Some(&sent), None, NOW),
         ApprovalScreen::EnterCode {
@@ -150,22 +165,22 @@ fn screens_follow_the_session_then_the_flow() {
         }
     );
     assert_eq!(
-        screen(None, Some(&session(stage::SIGNED_IN)), None, NOW),
+        screen(None, Some(&session(Stage::SignedIn)), None, NOW),
         ApprovalScreen::Decide { notice: None }
     );
     // Limited: the wait, unless there is a final answer.
     assert_eq!(
         screen(
             Some(&pending),
-            Some(&session(stage::SIGNED_IN)),
+            Some(&session(Stage::SignedIn)),
             Some(30),
             NOW
         ),
         ApprovalScreen::RateLimited { retry_after: 30 }
     );
-    let mut done = session(stage::DECIDED);
-    done.outcome = Some("approved".into());
-    let approved = flow("phone", "+15555550101", "approved");
+    let mut done = session(Stage::Decided);
+    done.outcome = Some(ApprovalOutcome::Approved);
+    let approved = flow(HintType::Phone, "+15555550101", FlowStatus::Approved);
     assert_eq!(
         screen(Some(&approved), Some(&done), Some(30), NOW),
         ApprovalScreen::Finished {
@@ -174,17 +189,22 @@ fn screens_follow_the_session_then_the_flow() {
     );
     // Someone else's answer, an expiry, an agent's cancel.
     for (status, at, outcome) in [
-        ("approved", NOW, ApprovalOutcome::AlreadyDecided),
-        ("denied", NOW, ApprovalOutcome::AlreadyDecided),
-        ("expired", NOW, ApprovalOutcome::Expired),
-        ("pending", NOW + 300_000, ApprovalOutcome::Expired),
-        ("cancelled", NOW, ApprovalOutcome::Ended),
-        ("failed", NOW, ApprovalOutcome::Ended),
+        (FlowStatus::Approved, NOW, ApprovalOutcome::AlreadyDecided),
+        (FlowStatus::Denied, NOW, ApprovalOutcome::AlreadyDecided),
+        (FlowStatus::Expired, NOW, ApprovalOutcome::Expired),
+        (FlowStatus::Pending, NOW + 300_000, ApprovalOutcome::Expired),
+        (FlowStatus::Cancelled, NOW, ApprovalOutcome::Ended),
+        (FlowStatus::Failed, NOW, ApprovalOutcome::Ended),
     ] {
         assert_eq!(
-            screen(Some(&flow("email", "a@b.example", status)), None, None, at),
+            screen(
+                Some(&flow(HintType::Email, "a@b.example", status)),
+                None,
+                None,
+                at
+            ),
             ApprovalScreen::Finished { outcome },
-            "{status}"
+            "{status:?}"
         );
     }
 }

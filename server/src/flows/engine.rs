@@ -13,7 +13,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::clock::Clock;
-use crate::store::SharedStore;
+use crate::store::FlowStore;
 
 mod commands;
 mod poller;
@@ -40,7 +40,7 @@ pub struct Engine {
 
 #[derive(Debug)]
 struct Inner {
-    store: SharedStore,
+    store: Arc<dyn FlowStore>,
     ciba: Arc<dyn Ciba>,
     clock: Clock,
     expiry: Duration,
@@ -65,7 +65,12 @@ const CAS_ATTEMPTS: usize = 16;
 impl Engine {
     /// An engine over `store`, asking the provider through `ciba`, with requests living
     /// `expiry`.
-    pub fn new(store: SharedStore, ciba: Arc<dyn Ciba>, clock: Clock, expiry: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn FlowStore>,
+        ciba: Arc<dyn Ciba>,
+        clock: Clock,
+        expiry: Duration,
+    ) -> Self {
         let (notices, _) = broadcast::channel(NOTICE_BUFFER);
         Self {
             inner: Arc::new(Inner {
@@ -92,7 +97,7 @@ impl Engine {
     }
 
     /// The store the engine writes.
-    pub fn store(&self) -> &SharedStore {
+    pub fn store(&self) -> &Arc<dyn FlowStore> {
         &self.inner.store
     }
 

@@ -1,11 +1,9 @@
-use std::sync::Arc;
-
 use axum::http::Request;
 
 use std::time::Duration;
 
 use super::*;
-use crate::store::MemoryStore;
+use crate::store::SqliteStore;
 
 #[test]
 fn every_bff_limit_is_configurable_and_a_bad_one_is_named() {
@@ -29,7 +27,10 @@ fn every_bff_limit_is_configurable_and_a_bad_one_is_named() {
 
 #[tokio::test]
 async fn the_limit_holds_per_subject_and_window() {
-    let store: SharedStore = Arc::new(MemoryStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("bff.sqlite"))
+        .await
+        .unwrap();
     let t0 = 1_800_000_000_000;
     for _ in 0..3 {
         assert_eq!(
@@ -76,7 +77,10 @@ async fn the_limit_holds_per_subject_and_window() {
 
 #[tokio::test]
 async fn peeking_tells_the_wait_without_counting() {
-    let store: SharedStore = Arc::new(MemoryStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("bff.sqlite"))
+        .await
+        .unwrap();
     let t0 = 1_800_000_000_000;
     for _ in 0..3 {
         assert_eq!(

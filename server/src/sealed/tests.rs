@@ -72,14 +72,12 @@ fn lookups_are_stable_per_key_and_tell_nothing_of_the_handle() {
 
 #[tokio::test]
 async fn requests_kept_from_before_sealing_are_sealed_once_and_found_by_hash() {
-    use std::sync::Arc;
-
-    use crate::store::{MemoryStore, SharedStore};
+    use crate::store::{FlowStore as _, fake::FakeStore};
 
     let sealer = Sealer::from_bytes([7; 32]);
-    let store: SharedStore = Arc::new(MemoryStore::new());
+    let store = FakeStore::new();
     let mut kept = crate::store::test_flow("flow-1", "agent-a", 1_000);
-    kept.status = "pending".into();
+    kept.status = app::flow::FlowStatus::Pending;
     kept.auth_req_id = Some("req-plain".into());
     kept.link = Some("https://bff.example/approve?auth_req_id=req-plain".into());
     store.insert_flow(&kept).await.unwrap();
@@ -93,7 +91,7 @@ async fn requests_kept_from_before_sealing_are_sealed_once_and_found_by_hash() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.id, "flow-1");
-    assert_eq!(stored.status, "pending");
+    assert_eq!(stored.status, app::flow::FlowStatus::Pending);
     let handle = stored.auth_req_id.as_deref().unwrap();
     let link = stored.link.as_deref().unwrap();
     assert!(!handle.contains("req-plain") && !link.contains("req-plain"));

@@ -1,5 +1,6 @@
-//! The BFF's store: a [`Store`] trait so another database can follow, and its SQLite
-//! implementation ([`SqliteStore`]).
+//! The BFF's store: four role traits ([`SessionStore`], [`FlowStore`], [`ApprovalStore`],
+//! [`RateStore`]) that [`Store`] gathers for one database, and its SQLite implementation
+//! ([`SqliteStore`]).
 //!
 //! What the BFF must not forget across a restart lives here: agent sessions, sign-ins in flight,
 //! customer verifications ([`Flow`]) with their append-only event log ([`Event`], the source of
@@ -14,7 +15,7 @@
 //! - Flows and events are never deleted: they are the audit trail.
 //! - Writes that must not race are compare-and-set on [`Flow::version`] or single statements;
 //!   a flow change and its event are written in one transaction
-//!   ([`Store::update_flow_with_event`]).
+//!   ([`FlowStore::update_flow_with_event`]).
 //! - Records holding secrets (the provider's `auth_req_id`, links that carry it, tokens, the PKCE
 //!   verifier) have a `Debug` that prints `[redacted]` in their place. The `auth_req_id`, the
 //!   link and the tokens a flow keeps are sealed by the caller ([`crate::sealed`]); flows are
@@ -22,44 +23,77 @@
 //! - The approval page's [`CustomerSession`]s are keyed by a hash of their cookie too; they hold
 //!   a customer's access token only between sign-in and decision.
 
-mod memory;
+mod sql;
 mod sqlite;
 
 use std::{fmt, sync::Arc};
 
+use app::{
+    approve::{ApprovalNotice, ApprovalOutcome},
+    flow::{Channel, EventKind, FlowStatus, HintType, TimelineEntry, VerifiedCustomer},
+};
 use async_trait::async_trait;
+pub use sqlx::types::Json;
 
-pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
-/// A `starting` flow for tests of other modules (the store's own tests use it too).
+/// A `starting` flow for tests of other modules (the contract suite uses it too).
 #[cfg(test)]
-pub(crate) use sqlite::tests::flow as test_flow;
+pub(crate) use contract::flow as test_flow;
+pub use sqlite::SqliteStore;
+
+/// The suite every store runs.
+#[cfg(test)]
+mod contract;
+
+/// The paused-clock fake ([`fake::FakeStore`]) for the engine's tests.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::*;
+    include!("fake.rs");
+}
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
-    Open(#[from] infra::sqlite::OpenError),
-    /// A query failed.
+    Open(Box<dyn std::error::Error + Send + Sync>),
+    /// The database failed a query or could not be reached; the text says why, and never
+    /// holds a bound value.
     #[error("store query failed: {0}")]
-    Query(#[from] sqlx::Error),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// A write lost to concurrent writers every time it was tried.
+    #[error("the store kept changing: {0}")]
+    Conflict(&'static str),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Backend(Box::new(error))
+    }
+}
+
+impl From<infra::sqlite::OpenError> for StoreError {
+    fn from(error: infra::sqlite::OpenError) -> Self {
+        Self::Open(Box::new(error))
+    }
 }
 
 /// A store shared by the whole BFF.
 pub type SharedStore = Arc<dyn Store>;
 
-/// Everything the BFF reads and writes.
+/// Everything the BFF reads and writes: the four role traits on one database.
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug + 'static {
+pub trait Store: SessionStore + FlowStore + ApprovalStore + RateStore {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Waits for open connections to finish and closes them.
     async fn close(&self);
+}
 
-    // Sessions.
-
+/// Agent sessions and their sign-ins in flight.
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Stores a new session (a new id at every sign-in).
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
 
@@ -77,8 +111,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// (the complement of [`Session::is_live`]); returns how many.
     async fn delete_expired_sessions(&self, idle_ms: i64, now: i64) -> Result<u64, StoreError>;
 
-    // Sign-ins in flight.
-
     /// Stores an authorization request on its way to the identity provider.
     async fn insert_login(&self, login: &PendingLogin) -> Result<(), StoreError>;
 
@@ -88,9 +120,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes sign-ins created before `created_before` (abandoned); returns how many.
     async fn delete_logins_before(&self, created_before: i64) -> Result<u64, StoreError>;
+}
 
-    // Flows.
-
+/// Customer verifications and their append-only event log.
+#[async_trait]
+pub trait FlowStore: Send + Sync + fmt::Debug + 'static {
     /// Stores a new flow (its `version` as given, normally 0).
     async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError>;
 
@@ -120,8 +154,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// changes.
     async fn update_flow(&self, next: &Flow, expected_version: i64) -> Result<bool, StoreError>;
 
-    /// [`Store::update_flow`] and [`Store::append_event`] in one transaction: returns the event
-    /// id, or `None` (and nothing appended) if the compare-and-set lost.
+    /// [`FlowStore::update_flow`] and [`FlowStore::append_event`] in one transaction: returns
+    /// the event id, or `None` (and nothing appended) if the compare-and-set lost.
     async fn update_flow_with_event(
         &self,
         next: &Flow,
@@ -144,8 +178,6 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// How many flows `agent_sub` started at or after `since`.
     async fn count_flows_since(&self, agent_sub: &str, since: i64) -> Result<i64, StoreError>;
-
-    // Events.
 
     /// Appends an event; returns its id (increasing, never reused: the SSE event id). The flow
     /// must exist.
@@ -170,24 +202,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// The newest event id, 0 when there is none.
     async fn last_event_id(&self) -> Result<i64, StoreError>;
+}
 
-    // Rate limits.
-
-    /// Counts one event for `key` in the window starting at `window_start` (a new window
-    /// restarts the count) and returns the window's count. Windows that ended are swept out
-    /// when a new one opens.
-    async fn count_event(
-        &self,
-        key: &[u8],
-        window_start: i64,
-        window_end: i64,
-    ) -> Result<i64, StoreError>;
-
-    /// The count of `key` in the window starting at `window_start` (0 for an older window).
-    async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError>;
-
-    // Customer sessions (the approval page).
-
+/// The approval page's customer sessions.
+#[async_trait]
+pub trait ApprovalStore: Send + Sync + fmt::Debug + 'static {
     /// Stores a new customer session. Its `flow_id`, when set, must name a stored flow.
     async fn insert_customer_session(&self, session: &CustomerSession) -> Result<(), StoreError>;
 
@@ -198,11 +217,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Writes `next` over the session with its `id_hash` if that is still at `expected_stage`;
     /// returns whether it did. Written: `flow_id`, `identifier`, `hint_type`, `access_token`,
-    /// `stage`, `outcome`, `notice`, `expires_at`; `auth_req_id` and `created_at` never change.
+    /// `stage`, `outcome`, `notice`, `expires_at` and the code counts; `auth_req_id` and
+    /// `created_at` never change.
     async fn update_customer_session(
         &self,
         next: &CustomerSession,
-        expected_stage: &str,
+        expected_stage: Stage,
     ) -> Result<bool, StoreError>;
 
     /// Replaces the session `old_hash`, if it is still at `expected_stage`, with `next` (a new
@@ -211,7 +231,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn rotate_customer_session(
         &self,
         old_hash: &[u8],
-        expected_stage: &str,
+        expected_stage: Stage,
         next: &CustomerSession,
     ) -> Result<bool, StoreError>;
 
@@ -228,6 +248,68 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
+/// Fixed-window rate counters, keyed by opaque bytes (a hash of the rule and its subject).
+#[async_trait]
+pub trait RateStore: Send + Sync + fmt::Debug + 'static {
+    /// Counts one event for `key` in the window starting at `window_start` (a new window
+    /// restarts the count) and returns the window's count. Windows that ended are swept out
+    /// when a new one opens.
+    async fn count_event(
+        &self,
+        key: &[u8],
+        window_start: i64,
+        window_end: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// The count of `key` in the window starting at `window_start` (0 for an older window).
+    async fn event_count(&self, key: &[u8], window_start: i64) -> Result<i64, StoreError>;
+}
+
+/// What a signed-in agent may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Role {
+    /// Their own flows.
+    Agent,
+    /// Every agent's flows.
+    Supervisor,
+}
+
+impl Role {
+    /// The role named by the identity provider's `role` claim, if it is a console role.
+    pub fn parse(claim: &str) -> Option<Self> {
+        match claim {
+            "agent" => Some(Self::Agent),
+            "supervisor" => Some(Self::Supervisor),
+            _ => None,
+        }
+    }
+
+    /// The claim's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Supervisor => "supervisor",
+        }
+    }
+}
+
+/// How far a customer got on the approval page ([`CustomerSession::stage`]); it only moves
+/// forward, except that a decision the provider did not take goes back to [`Stage::SignedIn`]
+/// (or to [`Stage::Started`] when the customer must sign in again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Stage {
+    /// A step was taken, no code went out yet.
+    Started,
+    /// A code went out; waiting for it.
+    CodeSent,
+    /// Signed in; waiting for the decision.
+    SignedIn,
+    /// The decision is being sent, or the page has a final answer.
+    Decided,
+}
+
 /// An agent's browser session.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Session {
@@ -238,8 +320,8 @@ pub struct Session {
     /// The agent's display name.
     pub agent_name: String,
     pub agent_email: String,
-    /// `agent` or `supervisor`.
-    pub role: String,
+    /// What the agent may see.
+    pub role: Role,
     /// Signed in, ms.
     pub created_at: i64,
     /// Last request, ms.
@@ -257,7 +339,7 @@ impl Session {
 
     /// Whether the agent may see every agent's flows.
     pub fn is_supervisor(&self) -> bool {
-        self.role == "supervisor"
+        self.role == Role::Supervisor
     }
 }
 
@@ -311,10 +393,10 @@ pub struct Flow {
     pub agent_name: String,
     /// The customer's email, phone number or user id.
     pub hint: String,
-    /// `email`, `phone` or `user_id`.
-    pub hint_type: String,
-    /// `sms`, `email` or `link`.
-    pub channel: String,
+    /// How the customer is named.
+    pub hint_type: HintType,
+    /// How the link reaches them.
+    pub channel: Channel,
     /// The code the agent reads out.
     pub binding_message: String,
     /// The agent's note to the customer.
@@ -328,8 +410,8 @@ pub struct Flow {
     /// The keyed hash of the `auth_req_id` ([`crate::sealed::Sealer::lookup`]): how the
     /// approval page finds the flow. `None` before the provider answered.
     pub auth_req_id_hash: Option<Vec<u8>>,
-    /// `starting`, `pending`, `approved`, `denied`, `expired`, `cancelled` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: FlowStatus,
     /// Created, ms.
     pub created_at: i64,
     /// Expires, ms.
@@ -346,9 +428,10 @@ pub struct Flow {
     pub ended_at: Option<i64>,
     /// A plain sentence about the outcome, for the agent.
     pub outcome_detail: Option<String>,
-    /// The verified customer's profile (JSON: name, sub, masked email/phone, amr, auth_time).
-    pub customer: Option<String>,
-    /// The customer's tokens (JSON); never leaves the server.
+    /// The verified customer's profile (masked contact details), stored as JSON.
+    pub customer: Option<Json<VerifiedCustomer>>,
+    /// The customer's tokens: a JSON envelope of the sealed token set
+    /// ([`crate::sealed::Purpose::FlowTokens`]); never leaves the server.
     pub tokens: Option<String>,
     /// Bumped by every update (compare-and-set).
     pub version: i64,
@@ -357,10 +440,10 @@ pub struct Flow {
 impl Flow {
     /// Whether the flow still waits for the customer (a poller should run).
     pub fn is_live(&self) -> bool {
-        matches!(self.status.as_str(), "starting" | "pending")
+        !self.status.is_terminal()
     }
 
-    /// Where the next page of [`Store::flows_for`] starts if this is the last flow shown.
+    /// Where the next page of [`FlowStore::flows_for`] starts if this is the last flow shown.
     pub fn cursor(&self) -> FlowCursor {
         FlowCursor {
             created_at: self.created_at,
@@ -415,9 +498,9 @@ pub struct NewEvent {
     /// The flow's agent.
     pub agent_sub: String,
     /// What happened (the SSE `event:` name).
-    pub kind: String,
-    /// JSON, as sent to the browser: never a token or `auth_req_id`.
-    pub data: String,
+    pub kind: EventKind,
+    /// The timeline entry, stored as JSON: never a token or `auth_req_id`.
+    pub data: Json<TimelineEntry>,
     /// When, ms.
     pub at: i64,
 }
@@ -432,9 +515,9 @@ pub struct Event {
     /// The flow's agent.
     pub agent_sub: String,
     /// What happened.
-    pub kind: String,
-    /// JSON.
-    pub data: String,
+    pub kind: EventKind,
+    /// The timeline entry.
+    pub data: Json<TimelineEntry>,
     /// When, ms.
     pub at: i64,
 }
@@ -454,16 +537,16 @@ pub struct CustomerSession {
     pub flow_id: Option<String>,
     /// The email address or phone number the code went to.
     pub identifier: Option<String>,
-    /// `email` or `phone`.
-    pub hint_type: Option<String>,
+    /// [`HintType::Email`] or [`HintType::Phone`].
+    pub hint_type: Option<HintType>,
     /// The customer's access token, between their sign-in and their decision.
     pub access_token: Option<String>,
-    /// `started`, `code_sent`, `signed_in` or `decided`.
-    pub stage: String,
-    /// The final answer shown, once there is one (`approved`, `denied`, `reported`, …).
-    pub outcome: Option<String>,
-    /// The last message for the customer (JSON), if any.
-    pub notice: Option<String>,
+    /// How far the customer got.
+    pub stage: Stage,
+    /// The final answer shown, once there is one.
+    pub outcome: Option<ApprovalOutcome>,
+    /// The last message for the customer, if any (stored as JSON).
+    pub notice: Option<Json<ApprovalNotice>>,
     /// Created, ms.
     pub created_at: i64,
     /// Ends, ms.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 use server::{
     sealed::Purpose,
-    store::{SqliteStore, Store},
+    store::{ApprovalStore as _, FlowStore as _, SqliteStore},
 };
 
 use crate::kit::{AGENT, TestApp, refused_for_a_while};
@@ -326,7 +326,7 @@ async fn a_customer_approves_by_text_message_and_the_agent_sees_them_verified() 
         .bff_sealer()
         .open(Purpose::CustomerToken, &server::session::hash(id), &sealed)
         .expect("it opens with the BFF's key");
-    assert_eq!(session.stage, "signed_in");
+    assert_eq!(session.stage, server::store::Stage::SignedIn);
 
     // Step 4: approve.
     let page = browser
@@ -341,7 +341,10 @@ async fn a_customer_approves_by_text_message_and_the_agent_sees_them_verified() 
         .unwrap()
         .unwrap();
     assert_eq!(session.access_token, None, "the token is dropped");
-    assert_eq!(session.outcome.as_deref(), Some("approved"));
+    assert_eq!(
+        session.outcome,
+        Some(app::approve::ApprovalOutcome::Approved)
+    );
 
     let done = agent.settled(flow["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "approved", "{done}");

@@ -8,7 +8,7 @@ use serde_json::Value;
 use server::{
     ProviderMode,
     session::hash,
-    store::{PendingLogin, SqliteStore, Store},
+    store::{PendingLogin, SessionStore as _, SqliteStore, Store as _},
 };
 
 use crate::kit::{AGENT, SUPERVISOR, TestApp, closed_port_url, refused_for_a_while};

@@ -1,7 +1,7 @@
 //! The agent's event stream (`GET /api/events`): replay, isolation between agents, lagged
 //! receivers, terminal events, keep-alive, the end of the session, and no secret on the wire.
 //!
-//! Most tests drive [`server::events::frames`] directly over the in-memory store and a scripted
+//! Most tests drive [`server::events::frames`] directly over the stores' fake and a scripted
 //! provider, on tokio's paused clock (a wait for a frame lets virtual time run to the next timer:
 //! polls, keep-alives, session checks). One test goes through HTTP with a real sign-in.
 
@@ -12,7 +12,9 @@ use std::{
     time::Duration,
 };
 
-use app::flow::{Channel, EventKind, FlowEvent, FlowStatus, HintType, VerifiedCustomer};
+use app::flow::{
+    Channel, EventKind, FlowEvent, FlowStatus, HintType, TimelineEntry, VerifiedCustomer,
+};
 use async_trait::async_trait;
 use axum::body::BodyDataStream;
 use futures_util::{Stream, StreamExt as _};
@@ -24,12 +26,25 @@ use server::{
         poll::Answer,
     },
     session::{AgentSession, hash, new_id},
-    store::{Flow, MemoryStore, NewEvent, Session, SqliteStore, Store},
+    store::{
+        Flow, FlowStore as _, Json, NewEvent, Role, Session, SessionStore as _, SqliteStore,
+        Store as _,
+    },
 };
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::kit::{AGENT, SUPERVISOR, SseReader, TestApp};
+
+/// The stores' fake for the paused clock (the engine's unit tests use it too).
+mod fake {
+    use server::store::{
+        Event, Flow, FlowCursor, FlowStore, NewEvent, PendingLogin, Session, SessionStore,
+        StoreError,
+    };
+    include!("../../src/store/fake.rs");
+}
+use fake::FakeStore;
 
 const T0: i64 = 1_800_000_000_000;
 const TOKENS: &str =
@@ -95,13 +110,13 @@ type Frames = Pin<Box<dyn Stream<Item = FlowEvent> + Send>>;
 
 /// An engine over a memory store with a scripted provider, and its agents' sessions.
 struct World {
-    store: MemoryStore,
+    store: FakeStore,
     engine: Engine,
 }
 
 impl World {
     fn new(answers: impl IntoIterator<Item = Polled>) -> Self {
-        let store = MemoryStore::new();
+        let store = FakeStore::new();
         let ciba = Arc::new(Scripted {
             answers: Mutex::new(answers.into_iter().collect()),
         });
@@ -122,7 +137,11 @@ impl World {
             agent_sub: sub.into(),
             agent_name: format!("Agent {sub}"),
             agent_email: format!("{sub}@demo.bank"),
-            role: if supervisor { "supervisor" } else { "agent" }.into(),
+            role: if supervisor {
+                Role::Supervisor
+            } else {
+                Role::Agent
+            },
             created_at: T0,
             last_seen_at: T0,
             expires_at: T0 + 8 * 3_600_000,
@@ -147,6 +166,7 @@ impl World {
             session: session.clone(),
             idle,
             after,
+            sessions: Arc::new(self.store.clone()),
         };
         let frames = frames(self.engine.clone(), subscription, std::future::pending());
         Box::pin(frames.await.unwrap())
@@ -484,7 +504,7 @@ async fn case_25_signing_out_mid_flow_ends_the_stream_before_the_result() {
             .await
             .unwrap()
             .iter()
-            .any(|e| e.kind == "verified"),
+            .any(|e| e.kind == EventKind::Verified),
         "the result exists, but was not sent"
     );
 }
@@ -529,6 +549,7 @@ async fn the_stop_signal_ends_the_stream() {
         session: a.clone(),
         idle: Duration::from_secs(1800),
         after: None,
+        sessions: Arc::new(world.store.clone()),
     };
     let frames = frames(
         world.engine.clone(),
@@ -551,14 +572,14 @@ async fn stored_flow(store: &SqliteStore, id: &str, agent_sub: &str) -> i64 {
         agent_sub: agent_sub.into(),
         agent_name: "Someone".into(),
         hint: "alice@example.com".into(),
-        hint_type: "email".into(),
-        channel: "email".into(),
+        hint_type: HintType::Email,
+        channel: Channel::Email,
         binding_message: "ABC-123".into(),
         custom_message: None,
         auth_req_id: Some(format!("req-{id}")),
         link: None,
         auth_req_id_hash: Some(id.as_bytes().to_vec()),
-        status: "approved".into(),
+        status: FlowStatus::Approved,
         created_at: now,
         expires_at: now + 600_000,
         interval_secs: 5,
@@ -574,8 +595,12 @@ async fn stored_flow(store: &SqliteStore, id: &str, agent_sub: &str) -> i64 {
     let event = NewEvent {
         flow_id: id.into(),
         agent_sub: agent_sub.into(),
-        kind: "verified".into(),
-        data: r#"{"kind":"verified","at":1800000000000,"detail":null}"#.into(),
+        kind: EventKind::Verified,
+        data: Json(TimelineEntry {
+            kind: EventKind::Verified,
+            at: now,
+            detail: None,
+        }),
         at: now,
     };
     store.insert_flow_with_event(&flow, &event).await.unwrap()

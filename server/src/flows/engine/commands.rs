@@ -14,7 +14,7 @@ use crate::{
         binding,
         poll::{Next, PollState},
     },
-    store::{Event, Flow, NewEvent, StoreError},
+    store::{Event, Flow, Json, NewEvent, StoreError},
 };
 
 impl Engine {
@@ -24,7 +24,7 @@ impl Engine {
     pub async fn resume(&self) -> Result<usize, StoreError> {
         let mut resumed = 0;
         for flow in self.inner.store.pending_flows().await? {
-            if flow.status == FlowStatus::Starting.as_str() {
+            if flow.status == FlowStatus::Starting {
                 let now = self.inner.clock.now_ms();
                 self.end(
                     &flow.id,
@@ -51,14 +51,14 @@ impl Engine {
             agent_sub: agent.sub.clone(),
             agent_name: agent.name.clone(),
             hint: input.hint.trim().to_owned(),
-            hint_type: input.hint_type.as_str().to_owned(),
-            channel: input.channel.as_str().to_owned(),
+            hint_type: input.hint_type,
+            channel: input.channel,
             binding_message: binding::new_code(),
             custom_message: input.custom_message,
             auth_req_id: None,
             link: None,
             auth_req_id_hash: None,
-            status: FlowStatus::Starting.as_str().to_owned(),
+            status: FlowStatus::Starting,
             created_at: now,
             expires_at: now.saturating_add(expiry_ms),
             interval_secs: 5,
@@ -104,7 +104,7 @@ impl Engine {
                     auth_req_id: Some(started.auth_req_id),
                     auth_req_id_hash: Some(started.auth_req_id_hash),
                     link: started.link,
-                    status: FlowStatus::Pending.as_str().to_owned(),
+                    status: FlowStatus::Pending,
                     expires_at: state.expires_at,
                     interval_secs: secs(state.interval),
                     next_poll_at: first,
@@ -287,7 +287,7 @@ impl Engine {
                 return Ok(Attempt::Done(false));
             }
             let next = Flow {
-                status: status.as_str().to_owned(),
+                status,
                 ended_at: Some(now),
                 outcome_detail: detail.map(str::to_owned),
                 ..flow.clone()
@@ -320,9 +320,8 @@ impl Engine {
         let event = NewEvent {
             flow_id: next.id.clone(),
             agent_sub: next.agent_sub.clone(),
-            kind: kind.as_str().to_owned(),
-            data: serde_json::to_string(&entry)
-                .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?,
+            kind,
+            data: Json(entry),
             at: now,
         };
         match self
@@ -346,9 +345,7 @@ impl Engine {
 
 /// The error of a change that lost every attempt to writers that kept changing the flow.
 fn kept_changing() -> FlowError {
-    FlowError::Store(StoreError::Query(sqlx::Error::Protocol(
-        "the flow kept changing".to_owned(),
-    )))
+    FlowError::Store(StoreError::Conflict("the flow kept changing"))
 }
 
 /// A random flow id: 128 bits, URL-safe.

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use super::{CAS_ATTEMPTS, Engine, NOT_RECORDED, Polled};
 use crate::{
     flows::poll::{self, Next, PollState},
-    store::{Flow, StoreError},
+    store::{Flow, Json, StoreError},
 };
 
 /// How often to retry writing an outcome over concurrent changes (a decision, a report).
@@ -198,8 +198,6 @@ impl Engine {
     ) -> Result<bool, StoreError> {
         let detail = format!("Verified {}.", customer.name);
         let detail = &detail;
-        let customer_json = &serde_json::to_string(customer)
-            .map_err(|e| StoreError::Query(sqlx::Error::Protocol(e.to_string())))?;
         let kept = compare_and_set(OUTCOME_ATTEMPTS, || async move {
             let Some(flow) = self.inner.store.flow(flow_id).await? else {
                 return Ok(Attempt::Done(false));
@@ -208,10 +206,10 @@ impl Engine {
                 return Ok(Attempt::Done(false));
             }
             let next = Flow {
-                status: FlowStatus::Approved.as_str().to_owned(),
+                status: FlowStatus::Approved,
                 decided_at: flow.decided_at.or(Some(now)),
                 ended_at: Some(now),
-                customer: Some(customer_json.clone()),
+                customer: Some(Json(customer.clone())),
                 tokens: Some(tokens.to_owned()),
                 ..flow.clone()
             };

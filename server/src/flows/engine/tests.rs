@@ -1,7 +1,7 @@
 use std::{collections::VecDeque, sync::Mutex};
 
 use super::*;
-use crate::store::{MemoryStore, Store as _};
+use crate::store::fake::FakeStore;
 use crate::{flows::poll::Answer, store::Flow};
 use app::flow::{Channel, EventKind, FlowStatus, FlowView, HintType, VerifiedCustomer};
 use async_trait::async_trait;
@@ -21,7 +21,7 @@ struct Scripted {
     discarded: Mutex<Vec<String>>,
     /// While polling, change the flow in this store first (as a decision or a cancel
     /// landing during the poll would), then answer.
-    meddle: Mutex<Option<(MemoryStore, &'static str)>>,
+    meddle: Mutex<Option<(FakeStore, FlowStatus)>>,
 }
 
 impl Scripted {
@@ -65,7 +65,7 @@ impl Ciba for Scripted {
         let meddle = self.meddle.lock().unwrap().take();
         if let Some((store, status)) = meddle {
             let changed = Flow {
-                status: status.into(),
+                status,
                 ..flow.clone()
             };
             assert!(store.update_flow(&changed, flow.version).await.unwrap());
@@ -117,7 +117,7 @@ fn input() -> StartInput {
     }
 }
 
-fn engine(store: &MemoryStore, ciba: Arc<Scripted>) -> Engine {
+fn engine(store: &FakeStore, ciba: Arc<Scripted>) -> Engine {
     Engine::new(
         Arc::new(store.clone()),
         ciba,
@@ -145,7 +145,7 @@ fn kinds(view: &FlowView) -> Vec<EventKind> {
 #[tokio::test(start_paused = true)]
 async fn case_23_a_start_whose_caller_goes_away_is_still_recorded() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Arc::new(Scripted {
         start_delay: Duration::from_secs(8),
         ..Scripted::default()
@@ -157,7 +157,7 @@ async fn case_23_a_start_whose_caller_goes_away_is_still_recorded() {
     run_until(start, 20).await;
     let flows = store.pending_flows().await.unwrap();
     assert_eq!(flows.len(), 1);
-    assert_eq!(flows[0].status, FlowStatus::Pending.as_str());
+    assert_eq!(flows[0].status, FlowStatus::Pending);
     assert_eq!(flows[0].auth_req_id, Some(format!("req-{}", flows[0].id)));
     assert!(!ciba.polls().is_empty(), "its poller runs");
     assert_eq!(*ciba.starts.lock().unwrap(), 1, "nothing sent twice");
@@ -166,7 +166,7 @@ async fn case_23_a_start_whose_caller_goes_away_is_still_recorded() {
 #[tokio::test(start_paused = true)]
 async fn polls_every_interval_until_verified() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([Polled::Wait(Answer::Pending), verified()]);
     let engine = engine(&store, ciba.clone());
     let view = engine.start(&agent("a"), input()).await.unwrap();
@@ -186,7 +186,7 @@ async fn polls_every_interval_until_verified() {
 #[tokio::test(start_paused = true)]
 async fn ending_the_customer_session_drops_and_revokes_the_tokens_once() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([verified()]);
     let engine = engine(&store, ciba.clone());
     let view = engine.start(&agent("a"), input()).await.unwrap();
@@ -233,7 +233,7 @@ async fn ending_the_customer_session_drops_and_revokes_the_tokens_once() {
 #[tokio::test(start_paused = true)]
 async fn tokens_the_store_refuses_are_revoked_and_the_flow_says_so() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let refused = Polled::Verified {
         customer: VerifiedCustomer {
             user_id: "alice".into(),
@@ -262,7 +262,7 @@ async fn tokens_the_store_refuses_are_revoked_and_the_flow_says_so() {
 #[tokio::test(start_paused = true)]
 async fn slow_down_stretches_the_interval_for_good() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([
         Polled::Wait(Answer::SlowDown),
         Polled::Wait(Answer::Pending),
@@ -278,7 +278,7 @@ async fn slow_down_stretches_the_interval_for_good() {
 #[tokio::test(start_paused = true)]
 async fn a_silent_customer_expires_without_polls_past_the_end() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([]);
     let engine = engine(&store, ciba.clone());
     let view = engine.start(&agent("a"), input()).await.unwrap();
@@ -293,7 +293,7 @@ async fn a_silent_customer_expires_without_polls_past_the_end() {
 #[tokio::test(start_paused = true)]
 async fn case_24_a_failing_provider_is_backed_off_and_a_decision_cuts_the_wait() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([
         Polled::Wait(Answer::Unavailable),
         Polled::Wait(Answer::Unavailable),
@@ -323,7 +323,7 @@ async fn case_24_a_failing_provider_is_backed_off_and_a_decision_cuts_the_wait()
 #[tokio::test(start_paused = true)]
 async fn denial_and_failure_end_the_flow() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([Polled::Denied]);
     let engine = engine(&store, ciba.clone());
     let denied = engine.start(&agent("a"), input()).await.unwrap();
@@ -353,7 +353,7 @@ async fn denial_and_failure_end_the_flow() {
 #[tokio::test(start_paused = true)]
 async fn cancelling_stops_polling_and_only_the_owner_or_a_supervisor_may() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([]);
     let engine = engine(&store, ciba.clone());
     let view = engine.start(&agent("a"), input()).await.unwrap();
@@ -380,7 +380,7 @@ async fn cancelling_stops_polling_and_only_the_owner_or_a_supervisor_may() {
 #[tokio::test(start_paused = true)]
 async fn a_report_ends_the_flow_for_the_agent_at_once() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([]);
     let engine = engine(&store, ciba.clone());
     let mut notices = engine.subscribe();
@@ -423,7 +423,7 @@ async fn a_report_ends_the_flow_for_the_agent_at_once() {
 #[tokio::test(start_paused = true)]
 async fn case_24_a_restart_resumes_polling_without_a_second_message() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let first = Scripted::with([]);
     let engine1 = engine(&store, first.clone());
     let view = engine1.start(&agent("a"), input()).await.unwrap();
@@ -434,7 +434,7 @@ async fn case_24_a_restart_resumes_polling_without_a_second_message() {
     // A flow caught between the store and the provider when the process died.
     let mut stuck = store.flow(&view.id).await.unwrap().unwrap();
     stuck.id = "stuck".into();
-    stuck.status = "starting".into();
+    stuck.status = FlowStatus::Starting;
     stuck.auth_req_id = None;
     stuck.auth_req_id_hash = None;
     store.insert_flow(&stuck).await.unwrap();
@@ -452,7 +452,7 @@ async fn case_24_a_restart_resumes_polling_without_a_second_message() {
 #[tokio::test(start_paused = true)]
 async fn subscribers_hear_every_change_of_their_flows() {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let engine = engine(&store, Scripted::with([verified()]));
     let mut notices = engine.subscribe();
     let view = engine.start(&agent("a"), input()).await.unwrap();
@@ -475,9 +475,9 @@ async fn subscribers_hear_every_change_of_their_flows() {
 
 /// Starts a flow whose first poll brings tokens while the flow is changed to `status`
 /// behind the poller's back; returns the provider, the store and the flow's id after it.
-async fn tokens_during(status: &'static str) -> (Arc<Scripted>, MemoryStore, Engine, String) {
+async fn tokens_during(status: FlowStatus) -> (Arc<Scripted>, FakeStore, Engine, String) {
     let start = tokio::time::Instant::now();
-    let store = MemoryStore::new();
+    let store = FakeStore::new();
     let ciba = Scripted::with([verified()]);
     *ciba.meddle.lock().unwrap() = Some((store.clone(), status));
     let engine = engine(&store, ciba.clone());
@@ -489,14 +489,14 @@ async fn tokens_during(status: &'static str) -> (Arc<Scripted>, MemoryStore, Eng
 #[tokio::test(start_paused = true)]
 async fn tokens_land_even_when_the_flow_changed_during_the_poll() {
     // The customer's decision is recorded while the poll is in flight.
-    let (ciba, _, engine, id) = tokens_during("pending").await;
+    let (ciba, _, engine, id) = tokens_during(FlowStatus::Pending).await;
     assert_eq!(status(&engine, &id).await, FlowStatus::Approved);
     assert!(ciba.discarded.lock().unwrap().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn tokens_for_a_flow_cancelled_during_the_poll_are_revoked() {
-    let (ciba, store, engine, id) = tokens_during("cancelled").await;
+    let (ciba, store, engine, id) = tokens_during(FlowStatus::Cancelled).await;
     assert_eq!(status(&engine, &id).await, FlowStatus::Cancelled);
     assert_eq!(
         ciba.discarded.lock().unwrap().as_slice(),

@@ -1,40 +1,26 @@
 //! The console's view of a stored flow.
 
-use app::flow::{Channel, FlowStatus, FlowView, HintType, TimelineEntry};
+use app::flow::FlowView;
 
 use crate::store::{Event, Flow};
 
 /// The console's view of a stored flow and its events; `link` is the flow's link in the clear
 /// (the store keeps it sealed).
 pub fn view_of(flow: &Flow, events: &[Event], link: Option<String>) -> FlowView {
-    let timeline = events
-        .iter()
-        .filter_map(|event| serde_json::from_str::<TimelineEntry>(&event.data).ok())
-        .collect();
+    let timeline = events.iter().map(|event| event.data.0.clone()).collect();
     FlowView {
         id: flow.id.clone(),
         agent: flow.agent_name.clone(),
         hint: flow.hint.clone(),
-        hint_type: match flow.hint_type.as_str() {
-            "email" => HintType::Email,
-            "phone" => HintType::Phone,
-            _ => HintType::UserId,
-        },
-        channel: match flow.channel.as_str() {
-            "sms" => Channel::Sms,
-            "email" => Channel::Email,
-            _ => Channel::Link,
-        },
+        hint_type: flow.hint_type,
+        channel: flow.channel,
         binding_code: flow.binding_message.clone(),
-        status: FlowStatus::parse(&flow.status).unwrap_or(FlowStatus::Failed),
+        status: flow.status,
         created_at: flow.created_at,
         expires_at: flow.expires_at,
         link,
         timeline,
-        customer: flow
-            .customer
-            .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok()),
+        customer: flow.customer.as_ref().map(|customer| customer.0.clone()),
         outcome: flow.outcome_detail.clone(),
         session_open: flow.tokens.is_some(),
     }
