@@ -21,6 +21,7 @@ help: ## List the targets
 
 setup: ## Install everything the build and the tests need (only what is missing)
 	@scripts/setup.sh rust-tests
+	@scripts/setup.sh postgres
 	@scripts/setup.sh e2e
 
 # The demo reads its links and codes in the development outbox (http://127.0.0.1:3001/dev/outbox),
@@ -60,9 +61,11 @@ clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p app -p frontend --lib $(WASM) -- -D warnings
 
-unit: ## Rust unit and integration tests
+# The store contract and the PostgreSQL tests need a database: a throwaway PostgreSQL server
+# (Debian's, installed when missing) runs for the length of the tests.
+unit: ## Rust unit and integration tests, on SQLite and on a throwaway PostgreSQL
 	@scripts/setup.sh rust-tests
-	cargo test --workspace
+	scripts/with-postgres.sh cargo test --workspace
 
 # FUZZ_SECONDS per target; `make fuzz FUZZ_SECONDS=600` for a longer hunt.
 FUZZ_SECONDS ?= 20

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Countersign's build and tests need, each piece only when it is missing or at the
 # wrong version, so a second run does nothing.
-# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh
+# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres
 #
 # Nothing here downloads from outside the package registries: Rust tools come from crates.io,
 # Chromium, the SMTP test server (python3-aiosmtpd) and brotli from Debian, Playwright and
-# binaryen (wasm-opt) from npm, with browser downloads off.
+# binaryen (wasm-opt) from npm, with browser downloads off, PostgreSQL from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,6 +88,22 @@ brotli_cli() {
   fi
 }
 
+# Debian's PostgreSQL server, for scripts/with-postgres.sh, which runs its own throwaway server.
+# The package creates and starts a system cluster on port 5432 that we never use: stop it, and
+# mark it manual so it does not come back at boot.
+postgres() {
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && return 0
+  say "installing Debian's postgresql (for scripts/with-postgres.sh)"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends postgresql
+  local version cluster
+  pg_lsclusters -h 2>/dev/null | while read -r version cluster _; do
+    $SUDO pg_ctlcluster "$version" "$cluster" stop 2>/dev/null || true
+    echo manual | $SUDO tee "/etc/postgresql/$version/$cluster/start.conf" >/dev/null || true
+  done || true
+  $SUDO service postgresql stop >/dev/null 2>&1 || true
+}
+
 # `npm ci` in $1 when its node_modules is missing, or package.json or package-lock.json changed
 # since the last install (a stamp inside node_modules holds their hash).
 npm_ci() {
@@ -109,6 +125,7 @@ case "${1:-}" in
   e2e) chromium; npm_ci end2end ;;
   binaryen) npm_ci . ;;
   weigh) brotli_cli ;;
+  postgres) postgres ;;
   npm) [ -d "${2:-}" ] || die "usage: $0 npm DIR"; npm_ci "$2" ;;
-  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|npm DIR" ;;
+  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|npm DIR" ;;
 esac

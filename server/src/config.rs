@@ -11,6 +11,8 @@
 //! | `COUNTERSIGN_APP_ID` | `demo-bank` when embedded | the provider's application id (the embedded provider's links are set for it at start; not needed for `standard`) |
 //! | `COUNTERSIGN_PUBLIC_URL` | `http://` + the bound address | the BFF's address as browsers reach it |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of `countersign.sqlite` (and the embedded provider's files) |
+//! | `COUNTERSIGN_DATABASE_URL` | unset: SQLite in the data folder | `postgres://…`: the PostgreSQL database every instance of a cluster shares |
+//! | `COUNTERSIGN_SEALING_KEY`, `COUNTERSIGN_SEALING_KEY_FILE` | unset: `countersign.key` in the data folder, created at first start | the key that seals what the BFF keeps (64 hex characters); required with `COUNTERSIGN_DATABASE_URL`, the same on every instance |
 //! | `COUNTERSIGN_SESSION_IDLE_MINUTES` | `30` | an agent session ends after this long unused |
 //! | `COUNTERSIGN_SESSION_MAX_HOURS` | `12` | and after this long in any case |
 //! | `COUNTERSIGN_REQUEST_EXPIRY_SECS` | `300` | `requested_expiry` of each verification, 10 to 3600 |
@@ -84,6 +86,11 @@ pub struct Config {
     pub client: Client,
     /// Where `countersign.sqlite` lives.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database (`postgres://…`) shared by a cluster; `None`: SQLite in
+    /// `data_dir`.
+    pub database_url: Option<Secret>,
+    /// The sealing key, as 64 hex characters; `None`: the key file in `data_dir`.
+    pub sealing_key: Option<Secret>,
     /// The BFF's address as browsers reach it; `None` derives it from the bound address.
     pub public_url: Option<String>,
     /// An agent session ends after this long unused.
@@ -197,6 +204,33 @@ impl Config {
         let data_dir = set("COUNTERSIGN_DATA_DIR")
             .unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned())
             .into();
+        let database_url = match set(DATABASE_URL) {
+            Some(url) => {
+                infra::postgres::options(url.trim())
+                    .map_err(|problem| ConfigError::new(DATABASE_URL, problem))?;
+                Some(Secret::new(url.trim()))
+            }
+            None => None,
+        };
+        let sealing_key = infra::config::secret(&set, SEALING_KEY, SEALING_KEY_FILE)?;
+        match &sealing_key {
+            Some(key) if crate::sealed::key_from_hex(key.expose()).is_none() => {
+                return Err(ConfigError::new(
+                    SEALING_KEY,
+                    "must be 64 hex characters (32 bytes; `openssl rand -hex 32` makes one)",
+                ));
+            }
+            None if database_url.is_some() => {
+                return Err(ConfigError::new(
+                    SEALING_KEY,
+                    format!(
+                        "or {SEALING_KEY_FILE} is needed with {DATABASE_URL}: every instance \
+                         sharing the database must seal with the same key"
+                    ),
+                ));
+            }
+            _ => {}
+        }
         let public_url = set("COUNTERSIGN_PUBLIC_URL")
             .map(|url| issuer("COUNTERSIGN_PUBLIC_URL", &url))
             .transpose()?;
@@ -231,6 +265,8 @@ impl Config {
             site_root,
             client,
             data_dir,
+            database_url,
+            sealing_key,
             public_url,
             session_idle,
             session_max,
@@ -262,6 +298,8 @@ impl Config {
                 app_id: DEMO_CLIENT.2.to_owned(),
             },
             data_dir,
+            database_url: None,
+            sealing_key: None,
             public_url: None,
             session_idle: Duration::from_secs(1800),
             session_max: Duration::from_secs(12 * 3600),
@@ -275,6 +313,9 @@ impl Config {
 }
 
 const PROFILE: &str = "COUNTERSIGN_PROVIDER_PROFILE";
+const DATABASE_URL: &str = "COUNTERSIGN_DATABASE_URL";
+const SEALING_KEY: &str = "COUNTERSIGN_SEALING_KEY";
+const SEALING_KEY_FILE: &str = "COUNTERSIGN_SEALING_KEY_FILE";
 const TRUST: &str = "COUNTERSIGN_TRUST_FORWARDED_FOR";
 const SECRET: &str = "COUNTERSIGN_CLIENT_SECRET";
 const SECRET_FILE: &str = "COUNTERSIGN_CLIENT_SECRET_FILE";

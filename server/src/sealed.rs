@@ -76,7 +76,12 @@ impl Sealer {
         Ok(Self::from_bytes(infra::secret::key_file(path)?))
     }
 
-    /// A sealer with `key` (tests).
+    /// A sealer with the key given as 64 hex characters, if it is one.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        key_from_hex(hex).map(Self::from_bytes)
+    }
+
+    /// A sealer with `key`.
     pub fn from_bytes(key: [u8; 32]) -> Self {
         let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), LOOKUP_LABEL);
         let lookup = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
@@ -184,6 +189,24 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(text, "{byte:02x}");
         text
     })
+}
+
+/// The 32 bytes that 64 hex characters (either case) spell, if they do.
+pub fn key_from_hex(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut key = [0_u8; 32];
+    for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(key)
 }
 
 #[cfg(test)]

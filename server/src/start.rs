@@ -14,7 +14,7 @@ use crate::{
     oidc::{Credentials, Profile, ProviderSettings},
     provider_client::ProviderClient,
     router, sealed,
-    store::{self, SharedStore, SqliteStore},
+    store::{self, PgStore, SharedStore, SqliteStore},
 };
 
 /// Why Countersign could not start.
@@ -115,16 +115,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
              proxy's address for everyone"
         );
     }
-    let store: SharedStore =
-        Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?);
-    let key_path = config.data_dir.join("countersign.key");
-    let sealer =
-        Arc::new(
+    let store: SharedStore = match &config.database_url {
+        Some(url) => {
+            let options = infra::postgres::options(url.expose()).map_err(|problem| {
+                store::StoreError::Open(format!("COUNTERSIGN_DATABASE_URL: {problem}").into())
+            })?;
+            Arc::new(PgStore::open(options).await?)
+        }
+        None => Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?),
+    };
+    let sealer = Arc::new(match &config.sealing_key {
+        // Checked when the configuration was read.
+        Some(key) => sealed::Sealer::from_hex(key.expose()).ok_or_else(|| StartError::Key {
+            path: "COUNTERSIGN_SEALING_KEY".to_owned(),
+            source: std::io::Error::other("not 64 hex characters"),
+        })?,
+        None => {
+            let key_path = config.data_dir.join("countersign.key");
             sealed::Sealer::load_or_create(&key_path).map_err(|source| StartError::Key {
                 path: key_path.display().to_string(),
                 source,
-            })?,
-        );
+            })?
+        }
+    });
     let oidc = Arc::new(connect::Provider::new(ProviderSettings {
         profile,
         base_url: provider_base.clone(),

@@ -244,3 +244,58 @@ fn bad_values_name_their_variable() {
     let error = config(&[("COUNTERSIGN_PROVIDER_ADDR", "nowhere")]).unwrap_err();
     assert_eq!(error.variable, "COUNTERSIGN_PROVIDER_ADDR");
 }
+
+#[test]
+fn a_cluster_database_needs_the_shared_sealing_key() {
+    const URL: &str = "postgres://bff:pa55word@db.internal:5432/countersign";
+    let key = "0123456789abcdef".repeat(4);
+
+    let by_default = config(&[]).unwrap();
+    assert_eq!(
+        (by_default.database_url, by_default.sealing_key),
+        (None, None)
+    );
+
+    let refused = config(&[("COUNTERSIGN_DATABASE_URL", URL)]).unwrap_err();
+    assert_eq!(refused.variable, "COUNTERSIGN_SEALING_KEY");
+    assert!(refused.problem.contains("same key"), "{}", refused.problem);
+
+    let cluster = config(&[
+        ("COUNTERSIGN_DATABASE_URL", URL),
+        ("COUNTERSIGN_SEALING_KEY", &key),
+    ])
+    .unwrap();
+    assert_eq!(cluster.database_url.as_ref().map(Secret::expose), Some(URL));
+    // The password is never shown.
+    assert!(!format!("{cluster:?}").contains("pa55word"));
+
+    for bad in [
+        "mysql://db/countersign",
+        "sqlite:data.db",
+        "postgres://[::1",
+    ] {
+        let refused = config(&[
+            ("COUNTERSIGN_DATABASE_URL", bad),
+            ("COUNTERSIGN_SEALING_KEY", &key),
+        ])
+        .unwrap_err();
+        assert_eq!(refused.variable, "COUNTERSIGN_DATABASE_URL", "{bad}");
+        assert!(!refused.problem.contains(bad), "{}", refused.problem);
+    }
+    for bad in ["abc", &"g".repeat(64), &"0".repeat(63), &"0".repeat(66)] {
+        let refused = config(&[("COUNTERSIGN_SEALING_KEY", bad)]).unwrap_err();
+        assert_eq!(refused.variable, "COUNTERSIGN_SEALING_KEY", "{bad}");
+        assert!(refused.problem.contains("64 hex characters"));
+    }
+    // A key alone (a single instance on SQLite) is fine too; upper case as well.
+    let keyed = config(&[("COUNTERSIGN_SEALING_KEY", &key.to_uppercase())]).unwrap();
+    assert!(keyed.sealing_key.is_some());
+    assert_eq!(
+        crate::sealed::key_from_hex(&key),
+        crate::sealed::key_from_hex(&key.to_uppercase())
+    );
+    assert_eq!(
+        crate::sealed::key_from_hex(&key).unwrap()[..2],
+        [0x01, 0x23]
+    );
+}

@@ -8,12 +8,35 @@ use app::{
 };
 
 use super::{
-    CustomerSession, Flow, FlowCursor, FlowStore as _, Json, NewEvent, PendingLogin, Role, Session,
-    SharedStore, SqliteStore, Stage, Store as _,
+    CustomerSession, Flow, FlowCursor, FlowStore as _, Json, NewEvent, PendingLogin, PgStore, Role,
+    Session, SharedStore, SqliteStore, Stage, Store as _,
 };
+use sqlx::Connection as _;
 
 async fn open(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(&dir.path().join("bff.sqlite"))
+        .await
+        .unwrap()
+}
+
+/// A fresh PostgreSQL store: a new schema in the database `COUNTERSIGN_TEST_DATABASE_URL`
+/// names, migrated. Without that variable the test fails and says how to run it.
+async fn postgres() -> PgStore {
+    let url = std::env::var("COUNTERSIGN_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "COUNTERSIGN_TEST_DATABASE_URL is not set: run the tests through \
+             `scripts/with-postgres.sh cargo test` (make test does)"
+        )
+    });
+    let options = infra::postgres::options(&url).unwrap();
+    let schema = format!("contract_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    PgStore::open(options.options([("search_path", schema.as_str())]))
         .await
         .unwrap()
 }
@@ -30,6 +53,14 @@ macro_rules! contract {
                 }
             )+
         }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(std::sync::Arc::new(super::postgres().await)).await;
+                }
+            )+
+        }
     };
 }
 
@@ -43,6 +74,7 @@ contract!(
     update_flow_is_compare_and_set,
     update_flow_checks_values_only_when_it_wins,
     concurrent_updates_have_one_winner,
+    a_reader_never_skips_an_event_committed_late,
     update_flow_with_event_is_atomic,
     events_need_their_flow,
     event_ids_start_at_one_and_refusals_spend_none,
@@ -1207,4 +1239,59 @@ async fn customer_sessions_need_their_flow(store: SharedStore) {
         store.insert_customer_session(&ok).await.unwrap();
         assert_eq!(store.customer_session(&ok.id_hash).await.unwrap(), Some(ok));
     }
+}
+
+async fn a_reader_never_skips_an_event_committed_late(store: SharedStore) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 25;
+    let flows: Vec<Flow> = (0..WRITERS)
+        .map(|i| flow(&format!("f{i}"), "agent-a", i64::try_from(i).unwrap()))
+        .collect();
+    for f in &flows {
+        store.insert_flow(f).await.unwrap();
+    }
+    let writers: Vec<_> = flows
+        .into_iter()
+        .map(|f| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..EACH {
+                    let at = i64::try_from(n).unwrap();
+                    if n % 2 == 0 {
+                        store
+                            .append_event(&event(&f, EventKind::SignedIn, at))
+                            .await
+                            .unwrap();
+                    } else {
+                        let version = store.flow(&f.id).await.unwrap().unwrap().version;
+                        let next = Flow {
+                            poll_failures: at,
+                            ..f.clone()
+                        };
+                        let written = store
+                            .update_flow_with_event(&next, version, &event(&f, EventKind::Sent, at))
+                            .await
+                            .unwrap();
+                        assert!(written.is_some(), "one writer per flow");
+                    }
+                }
+            })
+        })
+        .collect();
+    // A stream's reader: follows the cursor while the writers run.
+    let total = i64::try_from(WRITERS * EACH).unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    while cursor < total {
+        for e in store.events_after(cursor, None, 7).await.unwrap() {
+            assert!(e.id > cursor);
+            cursor = e.id;
+            seen.push(e.id);
+        }
+        tokio::task::yield_now().await;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(seen, (1..=total).collect::<Vec<_>>(), "no event skipped");
 }

@@ -23,6 +23,7 @@
 //! - The approval page's [`CustomerSession`]s are keyed by a hash of their cookie too; they hold
 //!   a customer's access token only between sign-in and decision.
 
+mod postgres;
 mod sql;
 mod sqlite;
 
@@ -38,6 +39,7 @@ pub use sqlx::types::Json;
 /// A `starting` flow for tests of other modules (the contract suite uses it too).
 #[cfg(test)]
 pub(crate) use contract::flow as test_flow;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// The suite every store runs.

@@ -894,3 +894,47 @@ async fn case_30_a_strangers_wrong_codes_do_not_lock_the_customer_out() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn on_postgresql_a_customer_approves_and_the_agent_sees_them_verified() {
+    let url = crate::kit::fresh_postgres_database().await;
+    let app = TestApp::spawn_configured(|config| {
+        config.database_url = Some(infra::secret::Secret::new(url.clone()));
+        config.sealing_key = Some(infra::secret::Secret::new("ab".repeat(32)));
+    })
+    .await;
+    // Nothing of the BFF's in the data folder: the flows live in PostgreSQL.
+    assert!(!app.bff_store_path().exists());
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let mut browser = Browser::new(&app, &link);
+    browser.open().await;
+    browser.submit("approval-send-code", &[]).await;
+    let code = code_for(&app, "+15555550101").await;
+    let page = browser
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    assert!(page.contains("Approve this request?"), "{page}");
+    let page = browser
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("data-outcome=\"approved\""), "{page}");
+    let done = agent.settled(flow["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "approved", "{done}");
+    assert_eq!(
+        kinds(&done),
+        ["sent", "link_opened", "signed_in", "approved", "verified"]
+    );
+
+    // The rows are in PostgreSQL, the handle sealed under the configured key.
+    let options = infra::postgres::options(&url).unwrap();
+    let store = server::store::PgStore::open(options).await.unwrap();
+    let stored = store
+        .flow(flow["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, app::flow::FlowStatus::Approved);
+    assert!(stored.auth_req_id.unwrap().starts_with("v1."));
+    app.stop().await;
+}

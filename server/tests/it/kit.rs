@@ -292,3 +292,22 @@ pub fn refused_for_a_while(response: &reqwest::Response) {
         .unwrap();
     assert!((1..=600).contains(&wait), "{wait}");
 }
+
+/// The URL of a new, empty database on the test server that `COUNTERSIGN_TEST_DATABASE_URL`
+/// names (`make test` starts one); without that variable the test fails and says how to run it.
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection as _;
+    let url = std::env::var("COUNTERSIGN_TEST_DATABASE_URL").expect(
+        "COUNTERSIGN_TEST_DATABASE_URL is not set: run the tests through \
+         `scripts/with-postgres.sh cargo test` (make test does)",
+    );
+    let name = format!("it_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
