@@ -9,11 +9,6 @@ pub use proto::{Channel, HintType};
 /// Where a flow stands. The last five are terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(
-    feature = "ssr",
-    derive(sqlx::Type),
-    sqlx(type_name = "text", rename_all = "snake_case")
-)]
 pub enum FlowStatus {
     /// The request is being sent to the provider.
     Starting,
@@ -69,11 +64,6 @@ impl FlowStatus {
 /// What happened to a flow: one entry of its timeline, and one SSE event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(
-    feature = "ssr",
-    derive(sqlx::Type),
-    sqlx(type_name = "text", rename_all = "snake_case")
-)]
 pub enum EventKind {
     /// The provider accepted the request and sent (or returned) the link.
     Sent,
@@ -215,6 +205,11 @@ pub fn mask_phone(phone: &str) -> String {
     let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
     format!("•••{tail}")
 }
+
+#[cfg(feature = "ssr")]
+proto::stored_as_text!(FlowStatus);
+#[cfg(feature = "ssr")]
+proto::stored_as_text!(EventKind);
 
 #[cfg(test)]
 mod tests;

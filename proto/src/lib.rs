@@ -10,8 +10,10 @@
 //! provider on `app`; both depend on this.
 //!
 //! - [`request`]: the kinds of customer identifier and the channels, with their wire names.
+//! - [`stored_as_text!`]: how the servers store these enums (and their own) in a database.
 
 pub mod request;
+mod stored;
 
 pub use request::{Channel, HintType};
 

@@ -6,11 +6,6 @@ use serde::{Deserialize, Serialize};
 /// How the customer is named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(
-    feature = "sqlx",
-    derive(sqlx::Type),
-    sqlx(type_name = "text", rename_all = "snake_case")
-)]
 pub enum HintType {
     /// An email address.
     Email,
@@ -77,11 +72,6 @@ impl HintType {
 /// How the link reaches the customer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(
-    feature = "sqlx",
-    derive(sqlx::Type),
-    sqlx(type_name = "text", rename_all = "snake_case")
-)]
 pub enum Channel {
     /// A text message to the customer's verified phone.
     Sms,
@@ -101,3 +91,8 @@ impl Channel {
         }
     }
 }
+
+#[cfg(feature = "sqlx")]
+crate::stored_as_text!(HintType);
+#[cfg(feature = "sqlx")]
+crate::stored_as_text!(Channel);

@@ -76,11 +76,6 @@ pub struct CodeDestination {
 /// A final answer of the approval page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(
-    feature = "ssr",
-    derive(sqlx::Type),
-    sqlx(type_name = "text", rename_all = "snake_case")
-)]
 pub enum ApprovalOutcome {
     /// The customer approved.
     Approved,
@@ -352,3 +347,6 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 fn encode(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
+
+#[cfg(feature = "ssr")]
+proto::stored_as_text!(ApprovalOutcome);

@@ -36,22 +36,15 @@ use app::{
 use async_trait::async_trait;
 pub use sqlx::types::Json;
 
-/// A `starting` flow for tests of other modules (the contract suite uses it too).
-#[cfg(test)]
-pub(crate) use contract::flow as test_flow;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// The suite every store runs.
+/// The contract suite every store runs, and the fake for paused-clock tests.
 #[cfg(test)]
-mod contract;
-
-/// The paused-clock fake ([`fake::FakeStore`]) for the engine's tests.
+mod tests;
+/// A `starting` flow for tests of other modules (the contract suite uses it too).
 #[cfg(test)]
-pub(crate) mod fake {
-    use super::*;
-    include!("fake.rs");
-}
+pub(crate) use tests::{fake, flow as test_flow};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

@@ -42,7 +42,7 @@ mod fake {
         Event, Flow, FlowCursor, FlowStore, NewEvent, PendingLogin, Session, SessionStore,
         StoreError,
     };
-    include!("../../src/store/fake.rs");
+    include!("../../src/store/tests/fake.rs");
 }
 use fake::FakeStore;
 

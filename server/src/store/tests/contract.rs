@@ -7,7 +7,7 @@ use app::{
     flow::{Channel, EventKind, FlowStatus, HintType, TimelineEntry, VerifiedCustomer},
 };
 
-use super::{
+use crate::store::{
     CustomerSession, Flow, FlowCursor, FlowStore as _, Json, NewEvent, PendingLogin, PgStore, Role,
     Session, SharedStore, SqliteStore, Stage, Store as _,
 };
@@ -143,7 +143,7 @@ pub(crate) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
 }
 
 /// An event of `flow` for tests of either store.
-pub(in crate::store) fn event(flow: &Flow, kind: EventKind, at: i64) -> NewEvent {
+fn event(flow: &Flow, kind: EventKind, at: i64) -> NewEvent {
     NewEvent {
         flow_id: flow.id.clone(),
         agent_sub: flow.agent_sub.clone(),

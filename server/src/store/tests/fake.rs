@@ -6,7 +6,7 @@
 // stream's integration tests, each of which brings the store's types into scope first. It keeps
 // the promises of the traits the engine relies on (compare-and-set on the version, a flow and
 // its event together, increasing event ids, the flow of an event must exist); the contract
-// suite (`store/contract.rs`) checks the real stores for all of them.
+// suite (`store/tests/contract.rs`) checks the real stores for all of them.
 
 /// Flows, events and agent sessions in memory; clones share them.
 #[derive(Clone, Debug, Default)]
