@@ -65,7 +65,7 @@ clippy:
 # (Debian's, installed when missing) runs for the length of the tests.
 unit: ## Rust unit and integration tests, on SQLite and on a throwaway PostgreSQL
 	@scripts/setup.sh rust-tests
-	scripts/with-postgres.sh cargo test --workspace
+	scripts/with-postgres.sh bash -c 'cargo test --workspace && COUNTERSIGN_TEST_PROVIDER_STORE=postgres cargo test -p provider --test it'
 
 # FUZZ_SECONDS per target; `make fuzz FUZZ_SECONDS=600` for a longer hunt.
 FUZZ_SECONDS ?= 20

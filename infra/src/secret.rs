@@ -73,6 +73,24 @@ pub fn random_token() -> Secret {
     Secret(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The 32 bytes that 64 hex characters (either case) spell, if they do.
+pub fn key_from_hex(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim().as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut key = [0_u8; 32];
+    for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(key)
+}
+
 /// The 32-byte key in the file at `path`, or a new random one written there first (mode 0600,
 /// never overwriting a file that appeared meanwhile).
 pub fn key_file(path: &Path) -> io::Result<[u8; 32]> {

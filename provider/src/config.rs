@@ -5,6 +5,8 @@
 //! | `COUNTERSIGN_PROVIDER_ADDR` | `127.0.0.1:3001` | where the provider listens |
 //! | `COUNTERSIGN_PROVIDER_ISSUER` | `http://` + the bound address | its issuer identifier (public base URL) |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of the SQLite files, created on first start |
+//! | `COUNTERSIGN_PROVIDER_DATABASE_URL` | unset: SQLite in the data folder | `postgres://…`: the PostgreSQL database every provider instance of a cluster shares |
+//! | `COUNTERSIGN_PROVIDER_HASH_KEY`, `COUNTERSIGN_PROVIDER_HASH_KEY_FILE` | unset: `provider.key` in the data folder, created at first start | the key of the hashes that stand for handles, codes, tokens and secrets (64 hex characters); required with `COUNTERSIGN_PROVIDER_DATABASE_URL`, the same on every instance |
 //! | `COUNTERSIGN_PROVIDER_SEED` | the demo seed | TOML file loaded into an empty store |
 //! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
@@ -70,6 +72,11 @@ pub struct Config {
     pub issuer: Option<String>,
     /// The folder holding `provider.sqlite` and `provider.key`.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database (`postgres://…`) shared by a cluster; `None`: SQLite in
+    /// `data_dir`.
+    pub database_url: Option<Secret>,
+    /// The hash key, as 64 hex characters; `None`: the key file in `data_dir`.
+    pub hash_key: Option<Secret>,
     /// The seed loaded into an empty store; `None` loads the demo seed.
     pub seed_file: Option<PathBuf>,
     /// How emails and SMS messages are delivered; the development outbox by default.
@@ -192,6 +199,10 @@ pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
 /// Names the variable that says a proxy sets `X-Forwarded-For`.
 const TRUST_FORWARDED_FOR: &str = "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR";
+const DATABASE_URL: &str = "COUNTERSIGN_PROVIDER_DATABASE_URL";
+const HASH_KEY: &str = "COUNTERSIGN_PROVIDER_HASH_KEY";
+const HASH_KEY_FILE: &str = "COUNTERSIGN_PROVIDER_HASH_KEY_FILE";
+
 /// Names the development switch that serves the outbox.
 pub const DEV_OUTBOX: &str = "COUNTERSIGN_DEV_OUTBOX";
 
@@ -211,6 +222,33 @@ impl Config {
             .filter(|value| !value.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned())
             .into();
+        let database_url = match set(&lookup, DATABASE_URL) {
+            Some(url) => {
+                infra::postgres::options(url.trim())
+                    .map_err(|problem| ConfigError::new(DATABASE_URL, problem))?;
+                Some(Secret::new(url.trim()))
+            }
+            None => None,
+        };
+        let hash_key = secret(&lookup, HASH_KEY, HASH_KEY_FILE)?;
+        match &hash_key {
+            Some(key) if infra::secret::key_from_hex(key.expose()).is_none() => {
+                return Err(ConfigError::new(
+                    HASH_KEY,
+                    "must be 64 hex characters (32 bytes; `openssl rand -hex 32` makes one)",
+                ));
+            }
+            None if database_url.is_some() => {
+                return Err(ConfigError::new(
+                    HASH_KEY,
+                    format!(
+                        "or {HASH_KEY_FILE} is needed with {DATABASE_URL}: every instance \
+                         sharing the database must hash with the same key"
+                    ),
+                ));
+            }
+            _ => {}
+        }
         let seed_file = lookup("COUNTERSIGN_PROVIDER_SEED")
             .filter(|value| !value.trim().is_empty())
             .map(PathBuf::from);
@@ -222,6 +260,8 @@ impl Config {
             listen,
             issuer,
             data_dir,
+            database_url,
+            hash_key,
             seed_file,
             delivery,
             trust_forwarded_for,

@@ -60,6 +60,11 @@ impl HashKey {
         key_file(path).map(Self)
     }
 
+    /// The key given as 64 hex characters, if it is one (shared by a cluster's instances).
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        infra::secret::key_from_hex(hex).map(Self)
+    }
+
     /// A key for tests.
     pub fn from_bytes(key: [u8; 32]) -> Self {
         Self(key)

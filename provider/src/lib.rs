@@ -45,7 +45,7 @@ use crypto::HashKey;
 use keys::Signer;
 use limits::Limiter;
 use sender::{Outbox, Router, Sender, Smtp, Webhook};
-use store::{SharedStore, SqliteStore};
+use store::{PgStore, SharedStore, SqliteStore};
 
 /// Why the provider could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,9 @@ pub enum StartError {
         /// What the file system said.
         source: io::Error,
     },
+    /// The database URL could not be used.
+    #[error("{0}")]
+    Database(String),
     /// The seed file could not be read or parsed.
     #[error("seed {path}: {problem}")]
     Seed {
@@ -270,14 +273,28 @@ impl Provider {
         // Checked here too: embedders (the BFF, the tests) may build a `Config` by hand.
         config.check()?;
         infra::config::create_data_dir(&config.data_dir).await?;
-        let key_path = config.data_dir.join("provider.key");
-        let hash_key =
-            HashKey::load_or_create(&key_path).map_err(|source| StartError::KeyFile {
-                path: key_path.display().to_string(),
-                source,
-            })?;
-        let store: SharedStore =
-            Arc::new(SqliteStore::open(&config.data_dir.join("provider.sqlite")).await?);
+        let hash_key = match config.hash_key.as_ref().map(|key| key.expose()) {
+            Some(hex) => HashKey::from_hex(hex).ok_or_else(|| StartError::KeyFile {
+                path: "COUNTERSIGN_PROVIDER_HASH_KEY".to_owned(),
+                source: std::io::Error::other("not 64 hex characters"),
+            })?,
+            None => {
+                let key_path = config.data_dir.join("provider.key");
+                HashKey::load_or_create(&key_path).map_err(|source| StartError::KeyFile {
+                    path: key_path.display().to_string(),
+                    source,
+                })?
+            }
+        };
+        let store: SharedStore = match &config.database_url {
+            Some(url) => {
+                let options = infra::postgres::options(url.expose()).map_err(|problem| {
+                    StartError::Database(format!("COUNTERSIGN_PROVIDER_DATABASE_URL {problem}"))
+                })?;
+                Arc::new(PgStore::open(options).await?)
+            }
+            None => Arc::new(SqliteStore::open(&config.data_dir.join("provider.sqlite")).await?),
+        };
         let clock = options.clock;
         let now = clock.now();
 

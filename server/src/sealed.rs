@@ -191,23 +191,7 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// The 32 bytes that 64 hex characters (either case) spell, if they do.
-pub fn key_from_hex(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim().as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| {
-        char::from(c)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    let mut key = [0_u8; 32];
-    for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
-        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    Some(key)
-}
+pub use infra::secret::key_from_hex;
 
 #[cfg(test)]
 mod tests;

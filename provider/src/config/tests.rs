@@ -422,3 +422,35 @@ fn case_32_the_outbox_is_served_only_under_the_switch_and_never_beside_a_real_se
     assert!(!mixed.dev_outbox);
     assert!(mixed.delivery.uses_outbox());
 }
+
+#[test]
+fn a_cluster_database_needs_the_shared_hash_key() {
+    const URL: &str = "postgres://provider:s3cret@db.internal/provider";
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let plain = Config::from_lookup(lookup(&[])).unwrap();
+    assert_eq!((plain.database_url, plain.hash_key), (None, None));
+
+    let refused =
+        Config::from_lookup(lookup(&[("COUNTERSIGN_PROVIDER_DATABASE_URL", URL)])).unwrap_err();
+    assert_eq!(refused.variable, "COUNTERSIGN_PROVIDER_HASH_KEY");
+    assert!(refused.problem.contains("same key"), "{}", refused.problem);
+
+    let cluster = Config::from_lookup(lookup(&[
+        ("COUNTERSIGN_PROVIDER_DATABASE_URL", URL),
+        ("COUNTERSIGN_PROVIDER_HASH_KEY", KEY),
+    ]))
+    .unwrap();
+    assert_eq!(cluster.database_url.as_ref().map(Secret::expose), Some(URL));
+    assert!(!format!("{cluster:?}").contains("s3cret"));
+    assert!(!format!("{cluster:?}").contains("aabbcc"));
+
+    let refused = Config::from_lookup(lookup(&[
+        ("COUNTERSIGN_PROVIDER_DATABASE_URL", "mysql://db/provider"),
+        ("COUNTERSIGN_PROVIDER_HASH_KEY", KEY),
+    ]))
+    .unwrap_err();
+    assert_eq!(refused.variable, "COUNTERSIGN_PROVIDER_DATABASE_URL");
+    let refused =
+        Config::from_lookup(lookup(&[("COUNTERSIGN_PROVIDER_HASH_KEY", "too-short")])).unwrap_err();
+    assert_eq!(refused.variable, "COUNTERSIGN_PROVIDER_HASH_KEY");
+}

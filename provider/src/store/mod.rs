@@ -1,16 +1,19 @@
-//! The provider's store: a [`Store`] trait so another database can follow, and its SQLite
-//! implementation ([`SqliteStore`]).
+//! The provider's store: a [`Store`] trait, its SQLite implementation ([`SqliteStore`], the
+//! default) and its PostgreSQL one ([`PgStore`], for a cluster), which share their queries.
 //!
 //! The schema lives in `migrations/sqlite` and is applied when the store opens, so a new data
 //! folder needs no set-up and an old one is brought up to date. Everything the provider knows
 //! lives here; nothing is kept only in memory.
 
+mod postgres;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::{ciba::request::Hint, clock::Timestamp, crypto::HashKey, keys::StoredKey, seed::Seed};
@@ -21,12 +24,22 @@ pub enum StoreError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Open(#[from] infra::sqlite::OpenError),
+    /// The PostgreSQL database could not be reached or migrated.
+    #[error(transparent)]
+    OpenPostgres(#[from] infra::postgres::OpenError),
     /// A query failed.
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
     /// The seed could not be loaded.
     #[error("seed: {0}")]
     Seed(String),
+}
+
+/// Seconds since the Unix epoch, for the store's `created_at` note (once, when it is made).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A store shared by the whole provider.

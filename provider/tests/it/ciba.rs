@@ -1,7 +1,6 @@
 //! The CIBA flow over HTTP, and the adversarial cases of SECURITY.md that concern the provider.
 
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
-use provider::store::Store as _;
 use serde_json::{Value, json};
 
 use std::time::Duration;

@@ -1,5 +1,9 @@
 //! A provider in this process with a manual clock, its data in a temporary folder, the demo seed
 //! plus a second application, and helpers that speak its HTTP API as a client would.
+//!
+//! With `COUNTERSIGN_TEST_PROVIDER_STORE=postgres` every provider keeps its data in a new
+//! database on the PostgreSQL server `COUNTERSIGN_TEST_DATABASE_URL` names instead of SQLite:
+//! `make unit` runs this suite both ways.
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,7 +13,7 @@ use provider::{
     config::Delivery,
     limits::Limits,
     sender::{BoxFuture, Outgoing, SendError, Sender},
-    store::SqliteStore,
+    store::{PgStore, SharedStore, SqliteStore},
 };
 use reqwest::Response;
 use serde_json::Value;
@@ -95,6 +99,8 @@ pub struct Op {
     pub clock: Clock,
     pub http: reqwest::Client,
     data: TempDir,
+    /// The provider's PostgreSQL database, when the suite runs on PostgreSQL.
+    database_url: Option<String>,
     stop: CancellationToken,
 }
 
@@ -180,6 +186,13 @@ impl Op {
         let seed = data.path().join("seed.toml");
         std::fs::write(&seed, format!("{}\n{OTHER_APP}", provider::seed::DEMO)).unwrap();
         let clock = Clock::manual(Timestamp(1_800_000_000_000));
+        let database_url = match std::env::var("COUNTERSIGN_TEST_PROVIDER_STORE").as_deref() {
+            Ok("postgres") => Some(fresh_postgres_database().await),
+            Ok("sqlite") | Err(_) => None,
+            Ok(other) => {
+                panic!("COUNTERSIGN_TEST_PROVIDER_STORE is sqlite or postgres, not {other}")
+            }
+        };
         // The tests read links and codes from the development outbox; the switch may not go
         // with a real sender nor behind a reverse proxy, so such a test reads the kept
         // messages instead ([`Op::kept_messages`]).
@@ -188,6 +201,10 @@ impl Op {
             listen: "127.0.0.1:0".parse().unwrap(),
             issuer: None,
             data_dir: data.path().join("data"),
+            database_url: database_url.clone().map(infra::secret::Secret::new),
+            hash_key: database_url
+                .as_ref()
+                .map(|_| infra::secret::Secret::new("5a".repeat(32))),
             seed_file: Some(seed),
             trust_forwarded_for,
             delivery,
@@ -214,6 +231,7 @@ impl Op {
             clock,
             http: reqwest::Client::new(),
             data,
+            database_url,
             stop,
         }
     }
@@ -222,11 +240,20 @@ impl Op {
         self.clock.advance(Duration::from_secs(seconds));
     }
 
-    /// The provider's store, opened beside it (SQLite allows it).
-    pub async fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.data.path().join("data").join("provider.sqlite"))
-            .await
-            .unwrap()
+    /// The provider's store, opened beside it.
+    pub async fn store(&self) -> SharedStore {
+        match &self.database_url {
+            Some(url) => Arc::new(
+                PgStore::open(infra::postgres::options(url).unwrap())
+                    .await
+                    .unwrap(),
+            ),
+            None => Arc::new(
+                SqliteStore::open(&self.data.path().join("data").join("provider.sqlite"))
+                    .await
+                    .unwrap(),
+            ),
+        }
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
@@ -330,7 +357,6 @@ impl Op {
     /// The messages the outbox kept, newest first, read from the store (for a provider that
     /// does not serve the outbox).
     pub async fn kept_messages(&self) -> Vec<provider::store::Message> {
-        use provider::store::Store as _;
         self.store().await.messages(100).await.unwrap()
     }
 
@@ -396,4 +422,23 @@ pub async fn error_of(response: Response) -> String {
     } else {
         body["error"].as_str().unwrap_or("?").to_owned()
     }
+}
+
+/// The URL of a new, empty database on the test server that `COUNTERSIGN_TEST_DATABASE_URL`
+/// names (`make test` starts one).
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection as _;
+    let url = std::env::var("COUNTERSIGN_TEST_DATABASE_URL").expect(
+        "COUNTERSIGN_TEST_DATABASE_URL is not set: run through `scripts/with-postgres.sh` \
+         (make test does)",
+    );
+    let name = format!("provider_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
 }

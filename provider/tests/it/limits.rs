@@ -2,7 +2,6 @@
 //! untouched, and a fresh window allows again. Windows follow the manual clock.
 
 use provider::limits::{Limits, Rule};
-use provider::store::Store as _;
 use reqwest::Response;
 use serde_json::{Value, json};
 

@@ -41,6 +41,8 @@ fn config(data: &TempDir) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         issuer: None,
         data_dir: data.path().join("data"),
+        database_url: None,
+        hash_key: None,
         seed_file: None,
         trust_forwarded_for: false,
         delivery: Default::default(),

@@ -1,7 +1,6 @@
 //! The SMTP and SMS webhook senders against real receivers started by the test: Python's
 //! aiosmtpd (with the `smtp_sink.py` handler beside this file) and a small axum app.
 
-use provider::store::Store as _;
 use std::{
     fs::File,
     future::IntoFuture,

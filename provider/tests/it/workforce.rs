@@ -3,7 +3,6 @@
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use provider::limits::{Limits, Rule};
-use provider::store::Store as _;
 use reqwest::{Response, redirect::Policy};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

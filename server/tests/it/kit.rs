@@ -26,6 +26,8 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         issuer: None,
         data_dir: data.path().join("data"),
+        database_url: None,
+        hash_key: None,
         seed_file: None,
         trust_forwarded_for: false,
         delivery: Default::default(),

@@ -1,0 +1,43 @@
+//! The PostgreSQL [`Store`](super::Store): one database shared by every provider instance of a
+//! cluster, so any instance can answer any request (a poll, a decision, a token).
+//!
+//! The schema lives in `migrations/postgres` and is applied when the store opens, under the
+//! migrator's advisory lock. The queries are shared with SQLite ([`super::sql`]).
+
+use infra::postgres as counters;
+use sqlx::{PgPool, Postgres, postgres::PgConnectOptions};
+
+use super::{
+    AuditRecord, AuthorizationCode, Backchannel, Client, CodeUse, Message, NewMessage, NewOtp, Otp,
+    StoreError, TokenRecord, User,
+};
+use crate::{ciba::request::Hint, clock::Timestamp, crypto::HashKey, keys::StoredKey, seed::Seed};
+
+/// Connections one instance keeps open at most.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects with `options` and applies migrations.
+    pub async fn open(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = infra::postgres::open(
+            options,
+            MAX_CONNECTIONS,
+            &sqlx::migrate!("./migrations/postgres"),
+        )
+        .await?;
+        note_created(&pool, super::now_secs()).await?;
+        Ok(Self { pool })
+    }
+}
+
+super::sql::sql_store!(
+    PgStore,
+    Postgres,
+    "LOCK TABLE applications IN SHARE ROW EXCLUSIVE MODE"
+);
