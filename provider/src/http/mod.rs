@@ -39,6 +39,12 @@ pub(crate) fn router(state: AppState) -> Router {
             "/.well-known/openid-configuration",
             get(discovery::openid_configuration),
         )
+        // Where Mosaic's profile looks for the same document (a BFF pointed at a standalone
+        // provider with its default profile).
+        .route(
+            "/cis/oidc/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/authorize", get(authorize::show).post(authorize::submit))
         .route("/cis/oidc/backchannel", post(ciba::backchannel))

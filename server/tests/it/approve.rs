@@ -938,3 +938,73 @@ async fn on_postgresql_a_customer_approves_and_the_agent_sees_them_verified() {
     assert!(stored.auth_req_id.unwrap().starts_with("v1."));
     app.stop().await;
 }
+
+/// A cluster's shape: the provider runs on its own (as `countersign-provider` does) and the BFF
+/// reaches it with its default `mosaic` profile, discovery included.
+#[tokio::test]
+async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verified() {
+    // The BFF's address first: the provider's links must point at its approval page.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::TempDir::new().unwrap();
+    let provider = provider::Provider::bind_with(
+        crate::kit::provider_config(&data),
+        provider::Options {
+            links: Some(provider::Links {
+                app_id: "demo-bank".into(),
+                client_id: "agent-console".into(),
+                login_uri: format!("http://127.0.0.1:{port}/approve"),
+            }),
+            ..provider::Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}", provider.local_addr());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
+    // The Mosaic profile's discovery document is where the BFF looks for it.
+    let discovery: Value = reqwest::get(format!("{url}/cis/oidc/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], url.as_str());
+
+    let app = TestApp::spawn_with_configured(
+        server::config::ProviderMode::External {
+            profile: server::oidc::Profile::Mosaic,
+            url: url.clone(),
+        },
+        |config| config.listen = format!("127.0.0.1:{port}").parse().unwrap(),
+    )
+    .await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let mut browser = Browser::new(&app, &link);
+    browser.open().await;
+    browser.submit("approval-send-code", &[]).await;
+    let code = code_for(&app, "+15555550101").await;
+    browser
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    let page = browser
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("data-outcome=\"approved\""), "{page}");
+    let done = agent.settled(flow["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "approved", "{done}");
+    assert_eq!(
+        kinds(&done),
+        ["sent", "link_opened", "signed_in", "approved", "verified"]
+    );
+    app.stop().await;
+    stop.cancel();
+    serving.await.unwrap().unwrap();
+}

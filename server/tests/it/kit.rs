@@ -50,6 +50,15 @@ impl TestApp {
         Self::spawn_in(TempDir::new().unwrap(), mode).await
     }
 
+    /// Countersign talking to the provider `mode` names, its configuration changed by
+    /// `change` first.
+    pub async fn spawn_with_configured(
+        mode: ProviderMode,
+        change: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::spawn_changed(TempDir::new().unwrap(), mode, change).await
+    }
+
     /// Countersign with the embedded provider, the BFF's listener within `limits`.
     pub async fn spawn_limited(limits: server::config::ServeLimits) -> Self {
         Self::spawn_configured(|config| config.serve_limits = limits).await
