@@ -413,7 +413,9 @@ impl Feed {
                 () = &mut self.stop => return Ok(None),
                 notice = self.notices.recv() => match notice {
                     Ok(notice) => {
-                        if notice.id > self.cursor && self.sees(&notice.agent_sub) {
+                        if notice.is_look_again()
+                            || (notice.id > self.cursor && self.sees(&notice.agent_sub))
+                        {
                             self.check_session().await?;
                             self.behind = true;
                         }

@@ -115,14 +115,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
              proxy's address for everyone"
         );
     }
-    let store: SharedStore = match &config.database_url {
+    // On PostgreSQL other instances write too: their events are heard through LISTEN.
+    let (store, shared): (SharedStore, Option<PgStore>) = match &config.database_url {
         Some(url) => {
             let options = infra::postgres::options(url.expose()).map_err(|problem| {
                 store::StoreError::Open(format!("COUNTERSIGN_DATABASE_URL: {problem}").into())
             })?;
-            Arc::new(PgStore::open(options).await?)
+            let pg = PgStore::open(options).await?;
+            (Arc::new(pg.clone()), Some(pg))
         }
-        None => Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?),
+        None => (
+            Arc::new(SqliteStore::open(&config.data_dir.join("countersign.sqlite")).await?),
+            None,
+        ),
     };
     let sealer = Arc::new(match &config.sealing_key {
         // Checked when the configuration was read.
@@ -158,6 +163,25 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Clock::system(),
         config.request_expiry,
     );
+    if let Some(pg) = shared {
+        let heard_by = engine.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            pg.listen(
+                move |heard| match heard {
+                    store::Heard::Event {
+                        id,
+                        flow_id,
+                        agent_sub,
+                    } => heard_by.heard(id, &flow_id, agent_sub),
+                    store::Heard::Reconnected => heard_by.look_again(),
+                },
+                stop,
+            )
+            .await;
+            Ok(())
+        });
+    }
     let resumed = engine.resume().await?;
     if resumed > 0 {
         tracing::info!(resumed, "pending verifications resumed");

@@ -32,6 +32,21 @@ pub struct Notice {
     pub agent_sub: String,
 }
 
+impl Notice {
+    /// "Read the store again, whoever you are": notices may have been lost.
+    pub fn look_again() -> Self {
+        Self {
+            id: i64::MAX,
+            agent_sub: String::new(),
+        }
+    }
+
+    /// Whether this is [`Notice::look_again`].
+    pub fn is_look_again(&self) -> bool {
+        self.id == i64::MAX && self.agent_sub.is_empty()
+    }
+}
+
 /// The engine; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -89,6 +104,25 @@ impl Engine {
     /// Changes as they happen. A receiver that lags must re-read the store from its last id.
     pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.inner.notices.subscribe()
+    }
+
+    /// Another instance (or this one) committed event `id` of `flow_id`, as the database's
+    /// notifications say: the streams of `agent_sub`'s flows look again, and the flow's poller,
+    /// if it runs here, polls without waiting (a decision may have landed elsewhere).
+    pub fn heard(&self, id: i64, flow_id: &str, agent_sub: String) {
+        let _ = self.inner.notices.send(Notice { id, agent_sub });
+        self.wake(flow_id);
+    }
+
+    /// Notifications may have been lost (the listener reconnected): every stream reads the
+    /// store again, and every poller here looks at its flow again.
+    pub fn look_again(&self) {
+        let _ = self.inner.notices.send(Notice::look_again());
+        if let Ok(pollers) = self.inner.pollers.lock() {
+            for notify in pollers.values() {
+                notify.notify_one();
+            }
+        }
     }
 
     /// Now, by the engine's clock (ms since the epoch).

@@ -36,7 +36,7 @@ use app::{
 use async_trait::async_trait;
 pub use sqlx::types::Json;
 
-pub use postgres::PgStore;
+pub use postgres::{Heard, PgStore};
 pub use sqlite::SqliteStore;
 
 /// The contract suite every store runs, and the fake for paused-clock tests.

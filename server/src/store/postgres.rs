@@ -38,16 +38,29 @@ impl PgStore {
 
 super::sql::sql_store!(PgStore, Postgres);
 
-/// Appends an event inside the caller's transaction (or in one of its own); returns its id.
+/// The channel on which every instance hears of committed events.
+pub const CHANNEL: &str = "countersign_flow_events";
+
+/// Appends an event inside the caller's transaction (or in one of its own); returns its id. The
+/// same statement queues a notification on [`CHANNEL`], which PostgreSQL delivers when (and
+/// only if) the transaction commits: "look again" with the event id, the flow and the agent,
+/// never the event's data.
 async fn append_event<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     event: &NewEvent,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "WITH next AS (UPDATE flow_event_ids SET last_id = last_id + 1 RETURNING last_id)
-         INSERT INTO flow_events (id, flow_id, agent_sub, kind, data, at)
-         SELECT last_id, $1, $2, $3, $4, $5 FROM next
-         RETURNING id",
+        "WITH next AS (UPDATE flow_event_ids SET last_id = last_id + 1 RETURNING last_id),
+              added AS (
+                  INSERT INTO flow_events (id, flow_id, agent_sub, kind, data, at)
+                  SELECT last_id, $1, $2, $3, $4, $5 FROM next
+                  RETURNING id, flow_id, agent_sub
+              )
+         SELECT added.id FROM added
+         CROSS JOIN LATERAL (
+             SELECT pg_notify('countersign_flow_events', json_build_object(
+                 'id', added.id, 'flow', added.flow_id, 'agent', added.agent_sub)::text)
+         ) AS sent",
     )
     .bind(&event.flow_id)
     .bind(&event.agent_sub)
@@ -56,4 +69,110 @@ async fn append_event<'e>(
     .bind(event.at)
     .fetch_one(executor)
     .await?)
+}
+
+/// What an instance hears on [`CHANNEL`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// Event `id` of flow `flow_id` (agent `agent_sub`) was committed, here or elsewhere.
+    Event {
+        /// The event id.
+        id: i64,
+        /// Its flow.
+        flow_id: String,
+        /// The flow's agent.
+        agent_sub: String,
+    },
+    /// The listening connection was lost and is back: notifications sent meanwhile are gone,
+    /// so whatever waits on them must read the store again.
+    Reconnected,
+}
+
+/// A notification's payload.
+#[derive(serde::Deserialize)]
+struct Payload {
+    id: i64,
+    flow: String,
+    agent: String,
+}
+
+impl PgStore {
+    /// Listens on [`CHANNEL`] until `stop`, handing every notification to `heard`; a lost
+    /// connection is retried (backing off up to 5 s) and reported as [`Heard::Reconnected`]
+    /// once it is back.
+    pub async fn listen(
+        &self,
+        mut heard: impl FnMut(Heard) + Send,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut wait = std::time::Duration::from_millis(100);
+        let mut lost = false;
+        while !stop.is_cancelled() {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for other instances' events; retrying");
+                    lost = true;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.cancelled() => return,
+                    }
+                    wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                    continue;
+                }
+            };
+            if let Err(error) = listener.listen(CHANNEL).await {
+                tracing::warn!(%error, "cannot listen for other instances' events; retrying");
+                lost = true;
+                continue;
+            }
+            if lost {
+                heard(Heard::Reconnected);
+                lost = false;
+            }
+            wait = std::time::Duration::from_millis(100);
+            loop {
+                let next = tokio::select! {
+                    next = listener.try_recv() => next,
+                    () = stop.cancelled() => return,
+                };
+                match next {
+                    Ok(Some(notification)) => {
+                        match serde_json::from_str::<Payload>(notification.payload()) {
+                            Ok(p) => heard(Heard::Event {
+                                id: p.id,
+                                flow_id: p.flow,
+                                agent_sub: p.agent,
+                            }),
+                            Err(_) => tracing::warn!("an event notification did not parse"),
+                        }
+                    }
+                    // The connection dropped; the next call reconnects, and anything sent
+                    // meanwhile is lost.
+                    Ok(None) => {
+                        tracing::warn!("the event listener lost its connection");
+                        lost = true;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the event listener failed; reconnecting");
+                        lost = true;
+                        break;
+                    }
+                }
+                if lost {
+                    // try_recv reconnects on its next call; say so once it has.
+                    match tokio::select! {
+                        r = listener.listen(CHANNEL) => r,
+                        () = stop.cancelled() => return,
+                    } {
+                        Ok(()) => {
+                            heard(Heard::Reconnected);
+                            lost = false;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ use server::{
     store::{ApprovalStore as _, FlowStore as _, SqliteStore},
 };
 
-use crate::kit::{AGENT, TestApp, refused_for_a_while};
+use crate::kit::{AGENT, SseReader, TestApp, refused_for_a_while};
 
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
@@ -939,16 +939,16 @@ async fn on_postgresql_a_customer_approves_and_the_agent_sees_them_verified() {
     app.stop().await;
 }
 
-/// A cluster's shape: the provider runs on its own (as `countersign-provider` does) and the BFF
-/// reaches it with its default `mosaic` profile, discovery included.
-#[tokio::test]
-async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verified() {
-    // The BFF's address first: the provider's links must point at its approval page.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+/// A provider running on its own (as `countersign-provider` does), its links pointing at the
+/// approval page on `bff_port`: its URL, and what stops it.
+async fn standalone_provider(
+    bff_port: u16,
+) -> (
+    String,
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    tempfile::TempDir,
+) {
     let data = tempfile::TempDir::new().unwrap();
     let provider = provider::Provider::bind_with(
         crate::kit::provider_config(&data),
@@ -956,7 +956,7 @@ async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verif
             links: Some(provider::Links {
                 app_id: "demo-bank".into(),
                 client_id: "agent-console".into(),
-                login_uri: format!("http://127.0.0.1:{port}/approve"),
+                login_uri: format!("http://127.0.0.1:{bff_port}/approve"),
             }),
             ..provider::Options::default()
         },
@@ -966,6 +966,40 @@ async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verif
     let url = format!("http://{}", provider.local_addr());
     let stop = tokio_util::sync::CancellationToken::new();
     let serving = tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
+    (url, stop, serving, data)
+}
+
+/// A free port on the loopback (for a BFF whose address the provider must know first).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A BFF on `port` talking to the standalone provider at `url` in the Mosaic profile, changed
+/// by `change`.
+async fn bff_of(url: &str, port: u16, change: impl FnOnce(&mut server::config::Config)) -> TestApp {
+    TestApp::spawn_with_configured(
+        server::config::ProviderMode::External {
+            profile: server::oidc::Profile::Mosaic,
+            url: url.to_owned(),
+        },
+        |config| {
+            config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            change(config);
+        },
+    )
+    .await
+}
+
+/// A cluster's shape: the provider runs on its own and the BFF reaches it with its default
+/// `mosaic` profile, discovery included.
+#[tokio::test]
+async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verified() {
+    let port = free_port();
+    let (url, stop, serving, _data) = standalone_provider(port).await;
     // The Mosaic profile's discovery document is where the BFF looks for it.
     let discovery: Value = reqwest::get(format!("{url}/cis/oidc/.well-known/openid-configuration"))
         .await
@@ -975,14 +1009,7 @@ async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verif
         .unwrap();
     assert_eq!(discovery["issuer"], url.as_str());
 
-    let app = TestApp::spawn_with_configured(
-        server::config::ProviderMode::External {
-            profile: server::oidc::Profile::Mosaic,
-            url: url.clone(),
-        },
-        |config| config.listen = format!("127.0.0.1:{port}").parse().unwrap(),
-    )
-    .await;
+    let app = bff_of(&url, port, |_| {}).await;
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
     let agent = Agent::sign_in(&app).await;
@@ -1005,6 +1032,67 @@ async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verif
         ["sent", "link_opened", "signed_in", "approved", "verified"]
     );
     app.stop().await;
+    stop.cancel();
+    serving.await.unwrap().unwrap();
+}
+
+/// Two BFF instances on one PostgreSQL database behind one provider: the agent signs in and
+/// starts on the first, the customer's steps land on the second, and the agent's stream on the
+/// second sees every event, the first's poller included (LISTEN/NOTIFY carries "look again").
+#[tokio::test]
+async fn two_instances_on_one_database_share_sessions_flows_and_the_stream() {
+    let database = crate::kit::fresh_postgres_database().await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let (url, stop, serving, _data) = standalone_provider(port_a).await;
+    let shared = |config: &mut server::config::Config| {
+        config.database_url = Some(infra::secret::Secret::new(database.clone()));
+        config.sealing_key = Some(infra::secret::Secret::new("c3".repeat(32)));
+    };
+    let a = bff_of(&url, port_a, shared).await;
+    let b = bff_of(&url, port_b, shared).await;
+
+    let agent = Agent::sign_in(&a).await;
+    // The session is in the database: the second instance knows the agent too.
+    let mut stream = SseReader::new(b.events(&agent.cookie, "", None).await);
+    assert_eq!(stream.frame().await, "retry: 3000");
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let id = flow["id"].as_str().unwrap();
+    let mut browser = Browser::new(&b, &link.replace(&a.url, &b.url));
+    browser.open().await;
+    browser.submit("approval-send-code", &[]).await;
+    let code = code_for(&b, "+15555550101").await;
+    browser
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    let page = browser
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("data-outcome=\"approved\""), "{page}");
+
+    // The stream on the second instance: every event of the flow, once, in order; the last
+    // written by the first instance's poller.
+    let mut seen = Vec::new();
+    while !seen.contains(&"verified".to_owned()) {
+        let frame = stream.frame().await;
+        if frame.starts_with(':') {
+            continue;
+        }
+        assert!(frame.contains(id), "{frame}");
+        let kind = frame
+            .lines()
+            .find_map(|line| line.strip_prefix("event: "))
+            .unwrap()
+            .to_owned();
+        seen.push(kind);
+    }
+    assert_eq!(
+        seen,
+        ["sent", "link_opened", "signed_in", "approved", "verified"]
+    );
+    let done = agent.settled(id).await;
+    assert_eq!(done["status"], "approved", "{done}");
+    a.stop().await;
+    b.stop().await;
     stop.cancel();
     serving.await.unwrap().unwrap();
 }
