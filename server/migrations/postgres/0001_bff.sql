@@ -1,5 +1,5 @@
 -- The BFF's schema on PostgreSQL, shared by every instance of a cluster. The same tables as the
--- SQLite store (migrations/sqlite, applied up to 0006), with the same checks; times are
+-- SQLite store (migrations/sqlite, applied up to 0007), with the same checks; times are
 -- milliseconds since the Unix epoch. Ids and keys compare bytewise (COLLATE "C"), as in SQLite.
 
 -- Agent browser sessions, keyed by a hash of the cookie's value, and sign-ins in flight, keyed
@@ -55,8 +55,13 @@ CREATE TABLE flows (
     -- The sealed token set's JSON envelope, kept as written; the cast refuses text that is not
     -- JSON.
     tokens           TEXT CHECK (tokens IS NULL OR tokens::jsonb IS NOT NULL),
-    version          BIGINT NOT NULL DEFAULT 0
+    version          BIGINT NOT NULL DEFAULT 0,
+    -- The poller's lease (see migrations/sqlite/0007_poller_leases.sql).
+    lease_owner      TEXT,
+    lease_until      BIGINT NOT NULL DEFAULT 0,
+    lease_epoch      BIGINT NOT NULL DEFAULT 0
 );
+CREATE INDEX flows_unleased ON flows (lease_until) WHERE status IN ('starting', 'pending');
 CREATE INDEX flows_agent_created ON flows (agent_sub, created_at, id);
 CREATE INDEX flows_created ON flows (created_at, id);
 CREATE INDEX flows_live ON flows (created_at, id) WHERE status IN ('starting', 'pending');

@@ -41,6 +41,9 @@ fn flow(hint_type: HintType, hint: &str, status: FlowStatus) -> Flow {
         customer: None,
         tokens: None,
         version: 0,
+        lease_owner: None,
+        lease_until: 0,
+        lease_epoch: 0,
     }
 }
 

@@ -3,9 +3,13 @@
 //!
 //! The stored flow is the truth. Every change is a compare-and-set on the flow together with
 //! an appended event, in one transaction; the in-process broadcast only says "look again".
-//! After a restart, [`Engine::resume`] restarts the pollers of pending flows from the store; a
-//! flow that crashed while being started is failed rather than sent again, so a customer never
-//! gets a second message.
+//! One poller per live flow across every instance sharing the store: the engine polls only the
+//! flows it holds a lease on ([`FlowStore::claim_flows`]), renews the lease with every poll,
+//! stops as soon as a read shows another owner, and every few seconds claims the flows whose
+//! lease ended (their instance stopped or died). Every claim bumps the flow's version, so a
+//! former owner's late write loses its compare-and-set. [`Engine::resume`] makes the first
+//! claim at start; a flow whose instance stopped while starting it is failed rather than sent
+//! again, so a customer never gets a second message. A graceful stop releases the leases.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -63,6 +67,8 @@ struct Inner {
     pollers: std::sync::Mutex<HashMap<String, Arc<Notify>>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// This engine's name in the leases it holds: random, new at every start.
+    owner: String,
 }
 
 /// The outcome of a flow the customer reported ([`Engine::report`]).
@@ -76,6 +82,17 @@ pub const NOT_RECORDED: &str =
 const NOTICE_BUFFER: usize = 1024;
 /// Attempts at a compare-and-set before giving up (others changed the flow each time).
 const CAS_ATTEMPTS: usize = 16;
+/// How long a lease outlives the moment its poller next means to act: longer than one poll
+/// can take (the provider's answer, then the ID token's keys and the userinfo call, 5 s each
+/// at most), so a live owner never loses a flow mid-poll; an instance that died has its flows
+/// taken over within this long of their next poll.
+const LEASE_GRACE_MS: i64 = 20_000;
+/// How long a flow being started is leased: the provider's answer comes well within it.
+const START_LEASE_MS: i64 = 120_000;
+/// How often the engine looks for flows whose lease ended.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Flows claimed in one go.
+const CLAIM_BATCH: i64 = 100;
 
 impl Engine {
     /// An engine over `store`, asking the provider through `ciba`, with requests living
@@ -97,6 +114,7 @@ impl Engine {
                 pollers: std::sync::Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                owner: commands::new_id(),
             }),
         }
     }
@@ -141,11 +159,17 @@ impl Engine {
         self.inner.shutdown.clone().cancelled_owned()
     }
 
-    /// Stops every poller and waits for them.
+    /// Stops every poller, waits for them, and releases their leases so that another instance
+    /// takes the flows over at once.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
+        match self.inner.store.release_leases(&self.inner.owner).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "pollers' leases released"),
+            Err(error) => tracing::warn!(%error, "cannot release the pollers' leases"),
+        }
     }
 }
 

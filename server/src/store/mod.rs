@@ -145,8 +145,8 @@ pub trait FlowStore: Send + Sync + fmt::Debug + 'static {
     ///
     /// Written: `auth_req_id`, `link`, `auth_req_id_hash`, `status`, `expires_at`,
     /// `interval_secs`, `next_poll_at`, `poll_failures`, `decided_at`, `ended_at`,
-    /// `outcome_detail`, `customer`, `tokens`. The rest (who, whom, how, when created) never
-    /// changes.
+    /// `outcome_detail`, `customer`, `tokens`, `lease_until`. The rest (who, whom, how, when
+    /// created, the lease's owner and epoch) changes only by a claim.
     async fn update_flow(&self, next: &Flow, expected_version: i64) -> Result<bool, StoreError>;
 
     /// [`FlowStore::update_flow`] and [`FlowStore::append_event`] in one transaction: returns
@@ -158,8 +158,25 @@ pub trait FlowStore: Send + Sync + fmt::Debug + 'static {
         event: &NewEvent,
     ) -> Result<Option<i64>, StoreError>;
 
-    /// Flows still `starting` or `pending`, oldest first: the pollers to resume after a restart.
+    /// Flows still `starting` or `pending`, oldest first.
     async fn pending_flows(&self) -> Result<Vec<Flow>, StoreError>;
+
+    /// Claims for `owner` up to `limit` live flows, oldest first, whose lease ended at or
+    /// before `now` (never claimed, or their owner stopped renewing): each gets `owner`, a
+    /// lease until `grace` ms after the later of `now` and its next poll, its epoch and version
+    /// bumped. Returns the claimed flows as written. Instances claiming at once never get the
+    /// same flow (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_flows(
+        &self,
+        owner: &str,
+        now: i64,
+        grace: i64,
+        limit: i64,
+    ) -> Result<Vec<Flow>, StoreError>;
+
+    /// Ends `owner`'s leases of live flows at once (a graceful stop), so that another instance
+    /// claims them without waiting; returns how many.
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
 
     /// One page of history, newest first (by `created_at`, then `id`): flows of `agent_sub`, or
     /// of everyone with `None` (supervisors). `before` is the last flow of the previous page
@@ -430,6 +447,12 @@ pub struct Flow {
     pub tokens: Option<String>,
     /// Bumped by every update (compare-and-set).
     pub version: i64,
+    /// The instance whose poller polls this flow ([`FlowStore::claim_flows`]), if any.
+    pub lease_owner: Option<String>,
+    /// Until when, ms; another instance may claim the flow from then on (0: now).
+    pub lease_until: i64,
+    /// Grows with every claim.
+    pub lease_epoch: i64,
 }
 
 impl Flow {
@@ -472,6 +495,9 @@ impl fmt::Debug for Flow {
             .field("customer", &self.customer.as_ref().map(|_| Redacted))
             .field("tokens", &self.tokens.as_ref().map(|_| Redacted))
             .field("version", &self.version)
+            .field("lease_owner", &self.lease_owner)
+            .field("lease_until", &self.lease_until)
+            .field("lease_epoch", &self.lease_epoch)
             .finish_non_exhaustive()
     }
 }

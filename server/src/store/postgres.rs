@@ -36,7 +36,7 @@ impl PgStore {
     }
 }
 
-super::sql::sql_store!(PgStore, Postgres);
+super::sql::sql_store!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED");
 
 /// The channel on which every instance hears of committed events.
 pub const CHANNEL: &str = "countersign_flow_events";

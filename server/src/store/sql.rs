@@ -9,8 +9,11 @@
 //! - `counters`: the rate-counter module of `infra` for that database.
 
 /// Implements [`super::Store`] and its role traits for `$store` on database `$db`.
+///
+/// `$skip_locked` ends the row selection of a claim: `FOR UPDATE SKIP LOCKED` where several
+/// instances claim at once, nothing on SQLite (one writer at a time).
 macro_rules! sql_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $skip_locked:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -201,6 +204,44 @@ macro_rules! sql_store {
                 )
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn claim_flows(
+                &self,
+                owner: &str,
+                now: i64,
+                grace: i64,
+                limit: i64,
+            ) -> Result<Vec<Flow>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "UPDATE flows SET lease_owner = $1,
+                         lease_until = CASE WHEN next_poll_at > $2 THEN next_poll_at ELSE $2 END + $3,
+                         lease_epoch = lease_epoch + 1, version = version + 1
+                     WHERE status IN ('starting', 'pending') AND lease_until <= $2
+                       AND id IN (SELECT id FROM flows
+                                  WHERE status IN ('starting', 'pending') AND lease_until <= $2
+                                  ORDER BY created_at, id LIMIT $4 ",
+                    $skip_locked,
+                    ")
+                     RETURNING *"
+                ))
+                .bind(owner)
+                .bind(now)
+                .bind(grace)
+                .bind(limit.max(0))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE flows SET lease_until = 0
+                     WHERE lease_owner = $1 AND status IN ('starting', 'pending')",
+                )
+                .bind(owner)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
             }
 
             async fn flows_for(
@@ -454,9 +495,10 @@ macro_rules! sql_store {
                 "INSERT INTO flows (id, agent_sub, agent_name, hint, hint_type, channel,
                      binding_message, custom_message, auth_req_id, link, auth_req_id_hash, status,
                      created_at, expires_at, interval_secs, next_poll_at, poll_failures,
-                     decided_at, ended_at, outcome_detail, customer, tokens, version)
+                     decided_at, ended_at, outcome_detail, customer, tokens, version,
+                     lease_owner, lease_until, lease_epoch)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20, $21, $22, $23)",
+                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
             )
             .bind(&flow.id)
             .bind(&flow.agent_sub)
@@ -481,6 +523,9 @@ macro_rules! sql_store {
             .bind(&flow.customer)
             .bind(&flow.tokens)
             .bind(flow.version)
+            .bind(&flow.lease_owner)
+            .bind(flow.lease_until)
+            .bind(flow.lease_epoch)
             .execute(executor)
             .await?;
             Ok(())
@@ -496,7 +541,7 @@ macro_rules! sql_store {
                 "UPDATE flows SET auth_req_id = $1, link = $2, auth_req_id_hash = $3, status = $4,
                      expires_at = $5, interval_secs = $6, next_poll_at = $7, poll_failures = $8,
                      decided_at = $9, ended_at = $10, outcome_detail = $11, customer = $12,
-                     tokens = $13, version = version + 1
+                     tokens = $13, lease_until = $16, version = version + 1
                  WHERE id = $14 AND version = $15",
             )
             .bind(&next.auth_req_id)
@@ -514,6 +559,7 @@ macro_rules! sql_store {
             .bind(&next.tokens)
             .bind(&next.id)
             .bind(expected_version)
+            .bind(next.lease_until)
             .execute(executor)
             .await?
             .rows_affected();

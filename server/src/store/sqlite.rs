@@ -31,7 +31,7 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_store!(SqliteStore, Sqlite);
+super::sql::sql_store!(SqliteStore, Sqlite, "");
 
 /// Appends an event inside the caller's transaction (or on its own); returns its id.
 async fn append_event<'e>(

@@ -591,6 +591,9 @@ async fn stored_flow(store: &SqliteStore, id: &str, agent_sub: &str) -> i64 {
         customer: None,
         tokens: Some(TOKENS.into()),
         version: 0,
+        lease_owner: None,
+        lease_until: 0,
+        lease_epoch: 0,
     };
     let event = NewEvent {
         flow_id: id.into(),

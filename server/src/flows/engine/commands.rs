@@ -5,7 +5,8 @@ use app::flow::{Channel, EventKind, FlowStatus, FlowView, TimelineEntry};
 use infra::retry::{Attempt, compare_and_set};
 
 use super::{
-    Agent, CAS_ATTEMPTS, Engine, FlowError, Notice, REPORTED, StartInput,
+    Agent, CAS_ATTEMPTS, CLAIM_BATCH, Engine, FlowError, LEASE_GRACE_MS, Notice, REPORTED,
+    START_LEASE_MS, SWEEP_EVERY, StartInput,
     poller::{poll_state, secs},
     view_of,
 };
@@ -22,24 +23,57 @@ impl Engine {
     /// being started (whether the provider sent a message is unknown, and sending again could
     /// message the customer twice). Returns how many pollers it started.
     pub async fn resume(&self) -> Result<usize, StoreError> {
+        let resumed = self.claim_unleased().await?;
+        let engine = self.clone();
+        self.inner.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(SWEEP_EVERY) => {}
+                    () = engine.inner.shutdown.cancelled() => return,
+                }
+                if let Err(error) = engine.claim_unleased().await {
+                    tracing::warn!(%error, "cannot look for flows to take over");
+                }
+            }
+        });
+        Ok(resumed)
+    }
+
+    /// Claims the live flows whose lease ended and polls them; a flow caught while being
+    /// started is failed instead (its customer may hold a link: never send another). Returns
+    /// how many pollers it started.
+    async fn claim_unleased(&self) -> Result<usize, StoreError> {
         let mut resumed = 0;
-        for flow in self.inner.store.pending_flows().await? {
-            if flow.status == FlowStatus::Starting {
-                let now = self.inner.clock.now_ms();
-                self.end(
-                    &flow.id,
-                    FlowStatus::Failed,
-                    EventKind::Failed,
-                    Some("Countersign restarted while starting this verification; start it again."),
-                    now,
-                )
+        loop {
+            let now = self.inner.clock.now_ms();
+            let claimed = self
+                .inner
+                .store
+                .claim_flows(&self.inner.owner, now, LEASE_GRACE_MS, CLAIM_BATCH)
                 .await?;
-            } else {
-                self.spawn_poller(flow.id.clone());
-                resumed += 1;
+            let full = i64::try_from(claimed.len()).unwrap_or(i64::MAX) >= CLAIM_BATCH;
+            for flow in claimed {
+                if flow.status == FlowStatus::Starting {
+                    self.end(
+                        &flow.id,
+                        FlowStatus::Failed,
+                        EventKind::Failed,
+                        Some(
+                            "Countersign stopped while starting this verification; start it again.",
+                        ),
+                        now,
+                    )
+                    .await?;
+                } else {
+                    tracing::info!(flow_id = %flow.id, epoch = flow.lease_epoch, "polling a flow taken over");
+                    self.spawn_poller(flow.id.clone());
+                    resumed += 1;
+                }
+            }
+            if !full {
+                return Ok(resumed);
             }
         }
-        Ok(resumed)
     }
 
     /// Starts a verification for `agent`: stores it, asks the provider, and starts its poller.
@@ -70,6 +104,9 @@ impl Engine {
             customer: None,
             tokens: None,
             version: 0,
+            lease_owner: Some(self.inner.owner.clone()),
+            lease_until: now.saturating_add(START_LEASE_MS),
+            lease_epoch: 1,
         };
         self.inner.store.insert_flow(&flow).await?;
         // The provider sends the message during this call. It runs in a task of its own, so an
@@ -108,6 +145,7 @@ impl Engine {
                     expires_at: state.expires_at,
                     interval_secs: secs(state.interval),
                     next_poll_at: first,
+                    lease_until: first.saturating_add(LEASE_GRACE_MS),
                     ..flow.clone()
                 };
                 let detail = match channel {
@@ -279,11 +317,25 @@ impl Engine {
         detail: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
+        self.end_if(flow_id, None, status, kind, detail, now).await
+    }
+
+    /// [`Engine::end`], by the poller holding lease `epoch` when given: not if another
+    /// instance claimed the flow since.
+    pub(super) async fn end_if(
+        &self,
+        flow_id: &str,
+        epoch: Option<i64>,
+        status: FlowStatus,
+        kind: EventKind,
+        detail: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let ended = compare_and_set(CAS_ATTEMPTS, || async move {
             let Some(flow) = self.inner.store.flow(flow_id).await? else {
                 return Ok(Attempt::Done(false));
             };
-            if !flow.is_live() {
+            if !flow.is_live() || epoch.is_some_and(|epoch| !self.holds(&flow, epoch)) {
                 return Ok(Attempt::Done(false));
             }
             let next = Flow {
@@ -301,6 +353,11 @@ impl Engine {
             self.wake(flow_id);
         }
         Ok(ended)
+    }
+
+    /// Whether this engine still holds `flow`'s lease of `epoch`.
+    pub(super) fn holds(&self, flow: &Flow, epoch: i64) -> bool {
+        flow.lease_owner.as_deref() == Some(self.inner.owner.as_str()) && flow.lease_epoch == epoch
     }
 
     /// Writes `next` over version `expected` with an event, and tells subscribers.
@@ -348,8 +405,8 @@ fn kept_changing() -> FlowError {
     FlowError::Store(StoreError::Conflict("the flow kept changing"))
 }
 
-/// A random flow id: 128 bits, URL-safe.
-fn new_id() -> String {
+/// A random flow id (and engine name): 128 bits, URL-safe.
+pub(super) fn new_id() -> String {
     use rand::RngExt as _;
     let bytes: [u8; 16] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -7,7 +7,7 @@ use app::flow::{EventKind, FlowStatus, VerifiedCustomer};
 use infra::retry::{Attempt, compare_and_set};
 use tokio::sync::Notify;
 
-use super::{CAS_ATTEMPTS, Engine, NOT_RECORDED, Polled};
+use super::{CAS_ATTEMPTS, Engine, LEASE_GRACE_MS, NOT_RECORDED, Polled};
 use crate::{
     flows::poll::{self, Next, PollState},
     store::{Flow, Json, StoreError},
@@ -53,13 +53,20 @@ impl Engine {
         });
     }
 
-    /// Polls one flow until it ends (or the engine shuts down).
+    /// Polls one flow until it ends, another instance takes it over, or the engine shuts down.
     async fn run_poller(&self, flow_id: &str, notify: &Notify) -> Result<(), StoreError> {
+        let mut epoch = None;
         loop {
             let Some(flow) = self.inner.store.flow(flow_id).await? else {
                 return Ok(());
             };
             if !flow.is_live() {
+                return Ok(());
+            }
+            // The lease this poller holds: the one it found first, for as long as it lasts.
+            let epoch = *epoch.get_or_insert(flow.lease_epoch);
+            if !self.holds(&flow, epoch) {
+                tracing::info!(flow_id, "another instance polls this flow now");
                 return Ok(());
             }
             let now = self.inner.clock.now_ms();
@@ -73,8 +80,9 @@ impl Engine {
                 continue;
             }
             if now >= flow.expires_at {
-                self.end(
+                self.end_if(
                     flow_id,
+                    Some(epoch),
                     FlowStatus::Expired,
                     EventKind::Expired,
                     Some("Nobody answered in time."),
@@ -90,12 +98,14 @@ impl Engine {
             let after = self.inner.clock.now_ms();
             match polled {
                 Polled::Verified { customer, tokens } => {
-                    self.verified(flow_id, &customer, tokens, after).await?;
+                    self.verified(flow_id, epoch, &customer, tokens, after)
+                        .await?;
                     return Ok(());
                 }
                 Polled::Denied => {
-                    self.end(
+                    self.end_if(
                         flow_id,
+                        Some(epoch),
                         FlowStatus::Denied,
                         EventKind::Denied,
                         Some("The customer denied the request."),
@@ -105,8 +115,9 @@ impl Engine {
                     return Ok(());
                 }
                 Polled::Expired => {
-                    self.end(
+                    self.end_if(
                         flow_id,
+                        Some(epoch),
                         FlowStatus::Expired,
                         EventKind::Expired,
                         Some("Nobody answered in time."),
@@ -116,8 +127,9 @@ impl Engine {
                     return Ok(());
                 }
                 Polled::Failed(detail) => {
-                    self.end(
+                    self.end_if(
                         flow_id,
+                        Some(epoch),
                         FlowStatus::Failed,
                         EventKind::Failed,
                         Some(&detail),
@@ -133,10 +145,12 @@ impl Engine {
                             interval_secs: secs(state.interval),
                             next_poll_at: at,
                             poll_failures: i64::from(state.failures),
+                            lease_until: at.saturating_add(LEASE_GRACE_MS),
                             ..flow.clone()
                         },
                         Next::Expire => Flow {
                             next_poll_at: flow.expires_at,
+                            lease_until: flow.expires_at.saturating_add(LEASE_GRACE_MS),
                             ..flow.clone()
                         },
                     };
@@ -153,11 +167,15 @@ impl Engine {
     async fn verified(
         &self,
         flow_id: &str,
+        epoch: i64,
         customer: &VerifiedCustomer,
         tokens: String,
         now: i64,
     ) -> Result<(), StoreError> {
-        match self.keep_tokens(flow_id, customer, &tokens, now).await {
+        match self
+            .keep_tokens(flow_id, epoch, customer, &tokens, now)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => {
                 tracing::info!(
@@ -173,8 +191,9 @@ impl Engine {
                 // The request is redeemed: polling it again could only be refused. End the
                 // flow with what happened; if even that cannot be written, the poller pauses,
                 // and the provider's refusal of the next poll ends it.
-                self.end(
+                self.end_if(
                     flow_id,
+                    Some(epoch),
                     FlowStatus::Failed,
                     EventKind::Failed,
                     Some(NOT_RECORDED),
@@ -192,6 +211,7 @@ impl Engine {
     async fn keep_tokens(
         &self,
         flow_id: &str,
+        epoch: i64,
         customer: &VerifiedCustomer,
         tokens: &str,
         now: i64,
@@ -202,7 +222,7 @@ impl Engine {
             let Some(flow) = self.inner.store.flow(flow_id).await? else {
                 return Ok(Attempt::Done(false));
             };
-            if !flow.is_live() {
+            if !flow.is_live() || !self.holds(&flow, epoch) {
                 return Ok(Attempt::Done(false));
             }
             let next = Flow {

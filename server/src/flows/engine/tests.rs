@@ -505,3 +505,70 @@ async fn tokens_for_a_flow_cancelled_during_the_poll_are_revoked() {
     let flow = store.flow(&id).await.unwrap().unwrap();
     assert!(flow.tokens.is_none(), "no token is kept for an ended flow");
 }
+
+/// Two engines on one store, as two instances on one database: the flow's poller runs where
+/// it was started; when that instance dies (no graceful stop, its lease left in place), the
+/// other takes the flow over once the lease ends, polls it to the end, and nothing is sent
+/// twice.
+#[tokio::test(start_paused = true)]
+async fn a_dead_instances_flow_is_taken_over_once_its_lease_ends() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let first = Scripted::with([]);
+    let one = engine(&store, first.clone());
+    let second = Scripted::with([verified()]);
+    let two = engine(&store, second.clone());
+    assert_eq!(one.resume().await.unwrap(), 0);
+    let view = one.start(&agent("a"), input()).await.unwrap();
+    assert_eq!(
+        two.resume().await.unwrap(),
+        0,
+        "the first instance holds it"
+    );
+    run_until(start, 12).await;
+    assert_eq!(first.polls(), [5, 10]);
+    assert!(second.polls().is_empty(), "one poller across the instances");
+
+    // The first instance dies: its tasks stop, its lease stays.
+    one.inner.shutdown.cancel();
+    one.inner.tasks.close();
+    one.inner.tasks.wait().await;
+    let held = store.flow(&view.id).await.unwrap().unwrap();
+    assert_eq!(
+        held.lease_until,
+        T0 + 15_000 + 20_000,
+        "next poll plus the grace"
+    );
+
+    run_until(start, 60).await;
+    assert_eq!(first.polls(), [5, 10], "the dead instance polls no more");
+    // The second claims it at its first sweep after the lease ended (35 s), and polls at once.
+    assert_eq!(second.polls(), [35]);
+    assert_eq!(status(&two, &view.id).await, FlowStatus::Approved);
+    assert_eq!(*second.starts.lock().unwrap(), 0, "nothing is sent again");
+    let taken = store.flow(&view.id).await.unwrap().unwrap();
+    assert_eq!(taken.lease_epoch, 2);
+}
+
+/// A poller whose flow was claimed by another instance meanwhile (it stalled past its lease)
+/// records nothing: its late answer loses to the lease's new epoch.
+#[tokio::test(start_paused = true)]
+async fn a_poller_that_lost_its_lease_writes_nothing() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let ciba = Scripted::with([verified()]);
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    // Before the first poll, another instance takes the flow (as if this one had stalled).
+    let mut flow = store.flow(&view.id).await.unwrap().unwrap();
+    flow.lease_until = 0;
+    assert!(store.update_flow(&flow, flow.version).await.unwrap());
+    let claimed = store.claim_flows("other", T0, 20_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    run_until(start, 30).await;
+    assert!(
+        ciba.polls().is_empty(),
+        "the poller saw the new owner and stopped"
+    );
+    assert_eq!(status(&engine, &view.id).await, FlowStatus::Pending);
+}

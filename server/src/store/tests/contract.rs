@@ -75,6 +75,8 @@ contract!(
     update_flow_checks_values_only_when_it_wins,
     concurrent_updates_have_one_winner,
     a_reader_never_skips_an_event_committed_late,
+    claims_take_only_ended_leases_and_never_twice,
+    concurrent_claims_share_out_the_flows,
     update_flow_with_event_is_atomic,
     events_need_their_flow,
     event_ids_start_at_one_and_refusals_spend_none,
@@ -139,6 +141,9 @@ pub(crate) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
         customer: None,
         tokens: None,
         version: 0,
+        lease_owner: None,
+        lease_until: 0,
+        lease_epoch: 0,
     }
 }
 
@@ -1294,4 +1299,109 @@ async fn a_reader_never_skips_an_event_committed_late(store: SharedStore) {
         writer.await.unwrap();
     }
     assert_eq!(seen, (1..=total).collect::<Vec<_>>(), "no event skipped");
+}
+
+async fn claims_take_only_ended_leases_and_never_twice(store: SharedStore) {
+    let mut held = flow("held", "agent-a", 1);
+    held.status = FlowStatus::Pending;
+    held.lease_owner = Some("a".into());
+    held.lease_until = 5_000;
+    held.lease_epoch = 1;
+    let mut free = flow("free", "agent-a", 2);
+    free.status = FlowStatus::Pending;
+    free.next_poll_at = 9_000;
+    let mut done = flow("done", "agent-a", 0);
+    done.status = FlowStatus::Approved;
+    for f in [&held, &free, &done] {
+        store.insert_flow(f).await.unwrap();
+    }
+
+    // At 1 000 only the flow nobody holds: leased to the later of now and its next poll, plus
+    // the grace; its epoch and version grow.
+    let claimed = store.claim_flows("b", 1_000, 500, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let c = &claimed[0];
+    assert_eq!(c.id, "free");
+    assert_eq!(
+        (
+            c.lease_owner.as_deref(),
+            c.lease_until,
+            c.lease_epoch,
+            c.version
+        ),
+        (Some("b"), 9_500, 1, 1)
+    );
+    assert_eq!(store.flow("free").await.unwrap().as_ref(), Some(c));
+    assert!(
+        store
+            .claim_flows("c", 1_000, 500, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The former reader of "free" loses its compare-and-set.
+    assert!(!store.update_flow(&free, 0).await.unwrap());
+
+    // An update keeps the owner and epoch and moves lease_until.
+    let renewed = Flow {
+        lease_until: 20_000,
+        lease_owner: Some("forged".into()),
+        lease_epoch: 99,
+        ..c.clone()
+    };
+    assert!(store.update_flow(&renewed, 1).await.unwrap());
+    let read = store.flow("free").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            read.lease_owner.as_deref(),
+            read.lease_until,
+            read.lease_epoch
+        ),
+        (Some("b"), 20_000, 1)
+    );
+
+    // Once "held"'s lease ends, the next claim takes it over, at a new epoch.
+    let taken = store.claim_flows("c", 5_000, 10_000, 10).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!((taken[0].id.as_str(), taken[0].lease_epoch), ("held", 2));
+
+    // A graceful stop releases the owner's live flows at once.
+    assert_eq!(store.release_leases("b").await.unwrap(), 1);
+    let again = store.claim_flows("d", 6_000, 500, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id.as_str(), again[0].lease_epoch), ("free", 2));
+    assert_eq!(store.release_leases("nobody").await.unwrap(), 0);
+}
+
+async fn concurrent_claims_share_out_the_flows(store: SharedStore) {
+    for i in 0..40 {
+        let mut f = flow(&format!("f{i:02}"), "agent-a", i);
+        f.status = FlowStatus::Pending;
+        store.insert_flow(&f).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..4)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .claim_flows(&format!("owner-{n}"), 1_000, 500, 3)
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got.into_iter().map(|f| f.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.unwrap());
+    }
+    all.sort();
+    let expected: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
+    assert_eq!(all, expected, "every flow claimed exactly once");
 }

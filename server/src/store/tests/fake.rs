@@ -76,6 +76,8 @@ impl FakeState {
             custom_message: stored.custom_message.clone(),
             created_at: stored.created_at,
             version: expected_version + 1,
+            lease_owner: stored.lease_owner.clone(),
+            lease_epoch: stored.lease_epoch,
             ..next.clone()
         };
         Ok(true)
@@ -171,6 +173,46 @@ impl FlowStore for FakeStore {
             let mut live: Vec<Flow> = s.flows.values().filter(|f| f.is_live()).cloned().collect();
             live.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             live
+        }))
+    }
+
+    async fn claim_flows(
+        &self,
+        owner: &str,
+        now: i64,
+        grace: i64,
+        limit: i64,
+    ) -> Result<Vec<Flow>, StoreError> {
+        Ok(self.with(|s| {
+            let mut free: Vec<&mut Flow> = s
+                .flows
+                .values_mut()
+                .filter(|f| f.is_live() && f.lease_until <= now)
+                .collect();
+            free.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            free.into_iter()
+                .take(usize::try_from(limit).unwrap_or(0))
+                .map(|f| {
+                    f.lease_owner = Some(owner.to_owned());
+                    f.lease_until = f.next_poll_at.max(now) + grace;
+                    f.lease_epoch += 1;
+                    f.version += 1;
+                    f.clone()
+                })
+                .collect()
+        }))
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        Ok(self.with(|s| {
+            let mut released = 0;
+            for f in s.flows.values_mut() {
+                if f.is_live() && f.lease_owner.as_deref() == Some(owner) {
+                    f.lease_until = 0;
+                    released += 1;
+                }
+            }
+            released
         }))
     }
 
