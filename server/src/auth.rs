@@ -444,7 +444,7 @@ async fn finish(
         tracing::error!(%error, "sign-in: cannot store the session");
         fail(Refused::Store)
     })?;
-    tracing::info!(sub = %new.agent_sub, role = new.role.as_str(), "agent signed in");
+    tracing::info!(sub = %new.agent_sub, role = %new.role.as_str(), "agent signed in");
     Ok((session::cookie(&id), return_to))
 }
 

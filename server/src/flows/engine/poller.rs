@@ -13,6 +13,9 @@ use crate::{
     store::{Flow, Json, StoreError},
 };
 
+/// What the agent reads when the request expired.
+const NOBODY_ANSWERED: &str = "Nobody answered in time.";
+
 /// How often to retry writing an outcome over concurrent changes (a decision, a report).
 const OUTCOME_ATTEMPTS: usize = CAS_ATTEMPTS;
 
@@ -85,7 +88,7 @@ impl Engine {
                     Some(epoch),
                     FlowStatus::Expired,
                     EventKind::Expired,
-                    Some("Nobody answered in time."),
+                    Some(NOBODY_ANSWERED),
                     now,
                 )
                 .await?;
@@ -96,48 +99,24 @@ impl Engine {
                 () = self.inner.shutdown.cancelled() => return Ok(()),
             };
             let after = self.inner.clock.now_ms();
-            match polled {
+            // The answers that end the flow: what it becomes and what the agent reads.
+            let ending = match polled {
                 Polled::Verified { customer, tokens } => {
                     self.verified(flow_id, epoch, &customer, tokens, after)
                         .await?;
                     return Ok(());
                 }
-                Polled::Denied => {
-                    self.end_if(
-                        flow_id,
-                        Some(epoch),
-                        FlowStatus::Denied,
-                        EventKind::Denied,
-                        Some("The customer denied the request."),
-                        after,
-                    )
-                    .await?;
-                    return Ok(());
-                }
-                Polled::Expired => {
-                    self.end_if(
-                        flow_id,
-                        Some(epoch),
-                        FlowStatus::Expired,
-                        EventKind::Expired,
-                        Some("Nobody answered in time."),
-                        after,
-                    )
-                    .await?;
-                    return Ok(());
-                }
-                Polled::Failed(detail) => {
-                    self.end_if(
-                        flow_id,
-                        Some(epoch),
-                        FlowStatus::Failed,
-                        EventKind::Failed,
-                        Some(&detail),
-                        after,
-                    )
-                    .await?;
-                    return Ok(());
-                }
+                Polled::Denied => Some((
+                    FlowStatus::Denied,
+                    EventKind::Denied,
+                    "The customer denied the request.".to_owned(),
+                )),
+                Polled::Expired => Some((
+                    FlowStatus::Expired,
+                    EventKind::Expired,
+                    NOBODY_ANSWERED.to_owned(),
+                )),
+                Polled::Failed(detail) => Some((FlowStatus::Failed, EventKind::Failed, detail)),
                 Polled::Wait(answer) => {
                     let state = poll_state(&flow);
                     let next = match state.after(now, answer, after) {
@@ -156,7 +135,13 @@ impl Engine {
                     };
                     // A lost race (a decision, a cancel) is fine: the loop reads again.
                     self.inner.store.update_flow(&next, flow.version).await?;
+                    None
                 }
+            };
+            if let Some((status, kind, detail)) = ending {
+                self.end_if(flow_id, Some(epoch), status, kind, Some(&detail), after)
+                    .await?;
+                return Ok(());
             }
         }
     }
