@@ -7,17 +7,38 @@ use std::time::Duration;
 use sqlx::{
     PgPool,
     migrate::Migrator,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
 };
 
-/// The connection options of `url`, checked (scheme, host, port) without connecting. The
-/// error says what is wrong and never repeats the URL (it may hold a password).
+/// The connection options of `url`, checked without connecting: the scheme, the syntax, and
+/// TLS for a server off this machine (`sslmode=require`, `verify-ca` or `verify-full`: with
+/// sqlx's default, `prefer`, a connection silently falls back to plain text, and flows,
+/// sessions and the password would cross the network in the clear). The error says what is
+/// wrong and never repeats the URL (it may hold a password).
 pub fn options(url: &str) -> Result<PgConnectOptions, String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("it must start with postgres:// or postgresql://".to_owned());
     }
-    url.parse::<PgConnectOptions>()
-        .map_err(|_| "it is not a valid PostgreSQL URL".to_owned())
+    let options = url
+        .parse::<PgConnectOptions>()
+        .map_err(|_| "it is not a valid PostgreSQL URL".to_owned())?;
+    let local = options.get_socket().is_some()
+        || matches!(
+            options.get_host(),
+            "localhost" | "127.0.0.1" | "::1" | "[::1]"
+        )
+        || options.get_host().starts_with('/');
+    let encrypted = matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    );
+    if !local && !encrypted {
+        return Err(
+            "names a server off this machine without TLS: add ?sslmode=verify-full (or require)"
+                .to_owned(),
+        );
+    }
+    Ok(options)
 }
 
 /// Why a database could not be opened.
@@ -50,3 +71,37 @@ pub async fn open(
 }
 
 crate::counters::rate_counters!(sqlx::Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::options;
+
+    #[test]
+    fn urls_are_checked_and_never_repeated() {
+        for ok in [
+            "postgres://u:p@127.0.0.1:5432/db",
+            "postgresql://u@localhost/db",
+            "postgres://u:p@db.internal/db?sslmode=require",
+            "postgres://u:p@db.internal/db?sslmode=verify-full",
+        ] {
+            assert!(options(ok).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("mysql://u:secret@db/x", "postgres://"),
+            ("postgres://u:secret@db.internal/db", "without TLS"),
+            (
+                "postgres://u:secret@db.internal/db?sslmode=prefer",
+                "without TLS",
+            ),
+            (
+                "postgres://u:secret@db.internal/db?sslmode=disable",
+                "without TLS",
+            ),
+            ("postgres://u:secret@[::1/db", "not a valid"),
+        ] {
+            let problem = options(bad).unwrap_err();
+            assert!(problem.contains(says), "{bad}: {problem}");
+            assert!(!problem.contains("secret"), "{problem}");
+        }
+    }
+}

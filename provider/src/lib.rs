@@ -289,7 +289,7 @@ impl Provider {
         let store: SharedStore = match &config.database_url {
             Some(url) => {
                 let options = infra::postgres::options(url.expose()).map_err(|problem| {
-                    StartError::Database(format!("COUNTERSIGN_PROVIDER_DATABASE_URL {problem}"))
+                    StartError::Database(format!("COUNTERSIGN_PROVIDER_DATABASE_URL: {problem}"))
                 })?;
                 Arc::new(PgStore::open(options).await?)
             }
@@ -320,9 +320,10 @@ impl Provider {
 
         let mut stored_keys = store.signing_keys().await?;
         if stored_keys.is_empty() {
-            for key in [keys::generate_rs256(now)?, keys::generate_es256(now)?] {
-                store.insert_signing_key(&key, now).await?;
-            }
+            // Another instance starting now may store its keys first: then those are kept, and
+            // these are dropped.
+            let fresh = [keys::generate_rs256(now)?, keys::generate_es256(now)?];
+            store.insert_first_signing_keys(&fresh, now).await?;
             stored_keys = store.signing_keys().await?;
         }
         let signer = Signer::new(&stored_keys)?;

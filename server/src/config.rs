@@ -231,6 +231,15 @@ impl Config {
             }
             _ => {}
         }
+        if database_url.is_some() && embedded {
+            return Err(ConfigError::new(
+                "COUNTERSIGN_PROVIDER_URL",
+                format!(
+                    "is needed with {DATABASE_URL}: the instances sharing the database must share \
+                     a provider too (countersign-provider, on a database of its own)"
+                ),
+            ));
+        }
         let public_url = set("COUNTERSIGN_PUBLIC_URL")
             .map(|url| issuer("COUNTERSIGN_PUBLIC_URL", &url))
             .transpose()?;

@@ -494,6 +494,5 @@ impl Feed {
     }
 }
 
-/// The kind of a stored event, if it is one the console knows.
 #[cfg(test)]
 mod tests;

@@ -425,7 +425,7 @@ fn case_32_the_outbox_is_served_only_under_the_switch_and_never_beside_a_real_se
 
 #[test]
 fn a_cluster_database_needs_the_shared_hash_key() {
-    const URL: &str = "postgres://provider:s3cret@db.internal/provider";
+    const URL: &str = "postgres://provider:s3cret@db.internal/provider?sslmode=verify-full";
     const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     let plain = Config::from_lookup(lookup(&[])).unwrap();
     assert_eq!((plain.database_url, plain.hash_key), (None, None));

@@ -69,8 +69,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The signing keys, oldest first.
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
 
-    /// Stores a new signing key.
-    async fn insert_signing_key(&self, key: &StoredKey, now: Timestamp) -> Result<(), StoreError>;
+    /// Stores `keys` if the store has no signing key yet, in one transaction under the same lock
+    /// as seeding (instances starting together on one empty database keep one set); returns
+    /// whether it did.
+    async fn insert_first_signing_keys(
+        &self,
+        keys: &[StoredKey],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// A client with its application's name.
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError>;

@@ -39,5 +39,7 @@ impl PgStore {
 super::sql::sql_store!(
     PgStore,
     Postgres,
-    "LOCK TABLE applications IN SHARE ROW EXCLUSIVE MODE"
+    // One lock for every first-start write (the seed, the signing keys).
+    "SELECT pg_advisory_xact_lock(7243001)",
+    Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
 );

@@ -19,9 +19,29 @@ pub(super) use select_users;
 /// Implements [`crate::store::Store`] for `$store` on database `$db`.
 ///
 /// `$lock_seed` is the statement that makes two first starts against one empty database seed it
-/// once: the second waits for the first, then finds the applications there.
+/// once: the second waits for the first, then finds the applications there. `$lock_grant`
+/// (`Some` statement with one parameter, a grant id) serialises the transactions that revoke a grant or add tokens
+/// to it, so that tokens are never stored for a grant being revoked at the same moment by
+/// another instance.
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $lock_seed:literal) => {
+    ($store:ty, $db:ty, $lock_seed:literal, $lock_grant:expr) => {
+        /// Takes the grant locks of `tokens` (each grant once, in order, so two transactions
+        /// never wait on each other in a cycle).
+        async fn lock_grants(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            grants: impl Iterator<Item = &str>,
+        ) -> Result<(), StoreError> {
+            let lock: Option<&'static str> = $lock_grant;
+            let Some(lock) = lock else {
+                return Ok(());
+            };
+            let grants: std::collections::BTreeSet<&str> = grants.collect();
+            for grant in grants {
+                sqlx::query(lock).bind(grant).execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
         /// Notes when the store was made, once.
         async fn note_created(pool: &sqlx::Pool<$db>, now_secs: i64) -> Result<(), StoreError> {
             sqlx::query(
@@ -82,18 +102,33 @@ macro_rules! sql_store {
                     .collect()
             }
 
-            async fn insert_signing_key(&self, key: &StoredKey, now: Timestamp) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, alg, private_der, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&key.kid)
-                .bind(&key.alg)
-                .bind(&key.private_der)
-                .bind(key.public_jwk.to_string())
-                .bind(now.0)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+            async fn insert_first_signing_keys(
+                &self,
+                keys: &[StoredKey],
+                now: Timestamp,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query($lock_seed).execute(&mut *tx).await?;
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if count > 0 {
+                    return Ok(false);
+                }
+                for key in keys {
+                    sqlx::query(
+                        "INSERT INTO signing_keys (kid, alg, private_der, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&key.kid)
+                    .bind(&key.alg)
+                    .bind(&key.private_der)
+                    .bind(key.public_jwk.to_string())
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
@@ -233,6 +268,7 @@ macro_rules! sql_store {
 
             async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                lock_grants(&mut tx, tokens.iter().map(|t| t.grant_id.as_str())).await?;
                 // Writes first, so the transaction holds the write lock before it reads.
                 for token in tokens {
                     insert_token(&mut tx, token).await?;
@@ -251,6 +287,7 @@ macro_rules! sql_store {
                 tokens: &[TokenRecord],
             ) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                lock_grants(&mut tx, tokens.iter().map(|t| t.grant_id.as_str())).await?;
                 let spent = sqlx::query(
                     "UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND kind = 'refresh' AND revoked_at IS NULL",
                 )
@@ -298,6 +335,7 @@ macro_rules! sql_store {
 
             async fn revoke_grant(&self, grant_id: &str, now: Timestamp) -> Result<u64, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                lock_grants(&mut tx, std::iter::once(grant_id)).await?;
                 sqlx::query("INSERT INTO revoked_grants (grant_id, revoked_at) VALUES ($1, $2) ON CONFLICT (grant_id) DO NOTHING")
                     .bind(grant_id)
                     .bind(now.0)

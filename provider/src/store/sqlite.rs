@@ -30,5 +30,6 @@ impl SqliteStore {
     }
 }
 
-// One writer at a time already; the first write of the seeding transaction takes the lock.
-super::sql::sql_store!(SqliteStore, Sqlite, "SELECT 1");
+// One writer at a time already: the grant lock is not needed (and a read first would make the
+// transaction's first write wait to upgrade).
+super::sql::sql_store!(SqliteStore, Sqlite, "SELECT 1", None);

@@ -247,7 +247,7 @@ fn bad_values_name_their_variable() {
 
 #[test]
 fn a_cluster_database_needs_the_shared_sealing_key() {
-    const URL: &str = "postgres://bff:pa55word@db.internal:5432/countersign";
+    const URL: &str = "postgres://bff:pa55word@db.internal:5432/countersign?sslmode=require";
     let key = "0123456789abcdef".repeat(4);
 
     let by_default = config(&[]).unwrap();
@@ -260,9 +260,20 @@ fn a_cluster_database_needs_the_shared_sealing_key() {
     assert_eq!(refused.variable, "COUNTERSIGN_SEALING_KEY");
     assert!(refused.problem.contains("same key"), "{}", refused.problem);
 
+    // A cluster's BFFs share a provider too: the embedded one is refused.
+    let embedded = config(&[
+        ("COUNTERSIGN_DATABASE_URL", URL),
+        ("COUNTERSIGN_SEALING_KEY", &key),
+    ])
+    .unwrap_err();
+    assert_eq!(embedded.variable, "COUNTERSIGN_PROVIDER_URL");
     let cluster = config(&[
         ("COUNTERSIGN_DATABASE_URL", URL),
         ("COUNTERSIGN_SEALING_KEY", &key),
+        ("COUNTERSIGN_PROVIDER_URL", "https://provider.internal"),
+        ("COUNTERSIGN_CLIENT_SECRET", "a-client-secret"),
+        ("COUNTERSIGN_CLIENT_ID", "agent-console"),
+        ("COUNTERSIGN_APP_ID", "demo-bank"),
     ])
     .unwrap();
     assert_eq!(cluster.database_url.as_ref().map(Secret::expose), Some(URL));
@@ -273,6 +284,7 @@ fn a_cluster_database_needs_the_shared_sealing_key() {
         "mysql://db/countersign",
         "sqlite:data.db",
         "postgres://[::1",
+        "postgres://bff:pa55word@db.internal/countersign",
     ] {
         let refused = config(&[
             ("COUNTERSIGN_DATABASE_URL", bad),

@@ -175,7 +175,8 @@ pub trait FlowStore: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<Flow>, StoreError>;
 
     /// Ends `owner`'s leases of live flows at once (a graceful stop), so that another instance
-    /// claims them without waiting; returns how many.
+    /// claims them without waiting, and bumps their versions (a writer holding an older copy
+    /// cannot put the lease back); returns how many.
     async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
 
     /// One page of history, newest first (by `created_at`, then `id`): flows of `agent_sub`, or

@@ -83,8 +83,8 @@ pub enum Heard {
         /// The flow's agent.
         agent_sub: String,
     },
-    /// The listening connection was lost and is back: notifications sent meanwhile are gone,
-    /// so whatever waits on them must read the store again.
+    /// Listening began, at start or again after a lost connection: notifications sent while
+    /// nobody listened are gone, so whatever waits on them must read the store again.
     Reconnected,
 }
 
@@ -97,22 +97,26 @@ struct Payload {
 }
 
 impl PgStore {
-    /// Listens on [`CHANNEL`] until `stop`, handing every notification to `heard`; a lost
-    /// connection is retried (backing off up to 5 s) and reported as [`Heard::Reconnected`]
-    /// once it is back.
+    /// Listens on [`CHANNEL`] until `stop`, handing every notification to `heard`. The first
+    /// LISTEN, and every one after a lost connection (retried, backing off up to 5 s), is
+    /// followed by [`Heard::Reconnected`]: what was committed while nobody listened is read
+    /// from the store.
     pub async fn listen(
         &self,
         mut heard: impl FnMut(Heard) + Send,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        let mut wait = std::time::Duration::from_millis(100);
-        let mut lost = false;
+        const FIRST_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+        let mut wait = FIRST_WAIT;
         while !stop.is_cancelled() {
-            let mut listener = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+            let listening = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+                Ok(mut listener) => listener.listen(CHANNEL).await.map(|()| listener),
+                Err(error) => Err(error),
+            };
+            let mut listener = match listening {
                 Ok(listener) => listener,
                 Err(error) => {
                     tracing::warn!(%error, "cannot listen for other instances' events; retrying");
-                    lost = true;
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = stop.cancelled() => return,
@@ -121,16 +125,10 @@ impl PgStore {
                     continue;
                 }
             };
-            if let Err(error) = listener.listen(CHANNEL).await {
-                tracing::warn!(%error, "cannot listen for other instances' events; retrying");
-                lost = true;
-                continue;
-            }
-            if lost {
-                heard(Heard::Reconnected);
-                lost = false;
-            }
-            wait = std::time::Duration::from_millis(100);
+            wait = FIRST_WAIT;
+            // Until now nobody listened (at start, or since the connection was lost): events
+            // committed meanwhile went unheard, so everyone reads the store again.
+            heard(Heard::Reconnected);
             loop {
                 let next = tokio::select! {
                     next = listener.try_recv() => next,
@@ -147,29 +145,19 @@ impl PgStore {
                             Err(_) => tracing::warn!("an event notification did not parse"),
                         }
                     }
-                    // The connection dropped; the next call reconnects, and anything sent
-                    // meanwhile is lost.
+                    // The connection dropped: listen afresh (then say so: whatever was sent
+                    // meanwhile is lost).
                     Ok(None) => {
-                        tracing::warn!("the event listener lost its connection");
-                        lost = true;
+                        tracing::warn!("the event listener lost its connection; reconnecting");
+                        break;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "the event listener failed; reconnecting");
-                        lost = true;
-                        break;
-                    }
-                }
-                if lost {
-                    // try_recv reconnects on its next call; say so once it has.
-                    match tokio::select! {
-                        r = listener.listen(CHANNEL) => r,
-                        () = stop.cancelled() => return,
-                    } {
-                        Ok(()) => {
-                            heard(Heard::Reconnected);
-                            lost = false;
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            () = stop.cancelled() => return,
                         }
-                        Err(_) => break,
+                        break;
                     }
                 }
             }

@@ -235,7 +235,7 @@ macro_rules! sql_store {
 
             async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
                 Ok(sqlx::query(
-                    "UPDATE flows SET lease_until = 0
+                    "UPDATE flows SET lease_until = 0, version = version + 1
                      WHERE lease_owner = $1 AND status IN ('starting', 'pending')",
                 )
                 .bind(owner)

@@ -66,12 +66,16 @@ impl Engine {
             if !flow.is_live() {
                 return Ok(());
             }
-            // The lease this poller holds: the one it found first, for as long as it lasts.
-            let epoch = *epoch.get_or_insert(flow.lease_epoch);
-            if !self.holds(&flow, epoch) {
+            // The lease this poller holds. This engine's own sweep may have claimed the flow
+            // again (its lease lapsed during a store outage): one poller per flow runs here, so
+            // this one carries on under the new epoch.
+            if flow.lease_owner.as_deref() == Some(self.inner.owner.as_str()) {
+                epoch = Some(flow.lease_epoch);
+            }
+            let Some(epoch) = epoch.filter(|epoch| self.holds(&flow, *epoch)) else {
                 tracing::info!(flow_id, "another instance polls this flow now");
                 return Ok(());
-            }
+            };
             let now = self.inner.clock.now_ms();
             let due = flow.next_poll_at.min(flow.expires_at);
             if due > now {
@@ -93,6 +97,18 @@ impl Engine {
                 )
                 .await?;
                 return Ok(());
+            }
+            // A poll must end inside the lease, or another instance could poll at the same time
+            // (the provider redeems once: the other would see the request spent). A lease
+            // shorter than that (a store outage, a slow write) is renewed first; losing that
+            // write means someone changed the flow: read it again.
+            if flow.lease_until < now.saturating_add(LEASE_GRACE_MS / 2) {
+                let renewed = Flow {
+                    lease_until: now.saturating_add(LEASE_GRACE_MS),
+                    ..flow.clone()
+                };
+                self.inner.store.update_flow(&renewed, flow.version).await?;
+                continue;
             }
             let polled = tokio::select! {
                 polled = self.inner.ciba.poll(&flow, now) => polled,

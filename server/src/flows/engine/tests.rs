@@ -22,6 +22,9 @@ struct Scripted {
     /// While polling, change the flow in this store first (as a decision or a cancel
     /// landing during the poll would), then answer.
     meddle: Mutex<Option<(FakeStore, FlowStatus)>>,
+    /// While polling, let another instance claim the flow in this store first (this one stalled
+    /// past its lease), then answer.
+    steal: Mutex<Option<FakeStore>>,
 }
 
 impl Scripted {
@@ -62,6 +65,16 @@ impl Ciba for Scripted {
 
     async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled {
         self.polls.lock().unwrap().push(now_ms);
+        let steal = self.steal.lock().unwrap().take();
+        if let Some(store) = steal {
+            let lapsed = Flow {
+                lease_until: 0,
+                ..flow.clone()
+            };
+            assert!(store.update_flow(&lapsed, flow.version).await.unwrap());
+            let claimed = store.claim_flows("other", now_ms, 20_000, 10).await.unwrap();
+            assert_eq!(claimed.len(), 1);
+        }
         let meddle = self.meddle.lock().unwrap().take();
         if let Some((store, status)) = meddle {
             let changed = Flow {
@@ -571,4 +584,24 @@ async fn a_poller_that_lost_its_lease_writes_nothing() {
         "the poller saw the new owner and stopped"
     );
     assert_eq!(status(&engine, &view.id).await, FlowStatus::Pending);
+}
+
+/// The flow is claimed by another instance while this one's poll is in flight, and the poll
+/// brings tokens: the former owner records nothing and revokes them (the new owner's own
+/// poll decides the flow).
+#[tokio::test(start_paused = true)]
+async fn tokens_a_poller_gets_after_losing_its_lease_are_revoked_not_recorded() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let ciba = Scripted::with([verified()]);
+    *ciba.steal.lock().unwrap() = Some(store.clone());
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 30).await;
+    assert_eq!(ciba.polls(), [5], "one poll, then the new owner's lease stops this poller");
+    assert_eq!(*ciba.discarded.lock().unwrap(), [r#"{"access_token":"secret"}"#]);
+    let flow = store.flow(&view.id).await.unwrap().unwrap();
+    assert_eq!(flow.status, FlowStatus::Pending, "nothing recorded by the former owner");
+    assert_eq!(flow.lease_owner.as_deref(), Some("other"));
+    assert_eq!(flow.tokens, None);
 }

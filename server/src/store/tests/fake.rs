@@ -209,6 +209,7 @@ impl FlowStore for FakeStore {
             for f in s.flows.values_mut() {
                 if f.is_live() && f.lease_owner.as_deref() == Some(owner) {
                     f.lease_until = 0;
+                    f.version += 1;
                     released += 1;
                 }
             }
