@@ -163,6 +163,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Clock::system(),
         config.request_expiry,
     );
+    let sole = shared.is_none();
     if let Some(pg) = shared {
         let heard_by = engine.clone();
         let stop = shutdown.clone();
@@ -181,6 +182,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await;
             Ok(())
         });
+    }
+    if sole {
+        // SQLite: this is the only instance, and leases left in the file are its own, from a
+        // process that did not stop gracefully: resume those flows now, not when they end.
+        store.release_leases(None).await?;
     }
     let resumed = engine.resume().await?;
     if resumed > 0 {

@@ -165,7 +165,12 @@ impl Engine {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
-        match self.inner.store.release_leases(&self.inner.owner).await {
+        match self
+            .inner
+            .store
+            .release_leases(Some(&self.inner.owner))
+            .await
+        {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "pollers' leases released"),
             Err(error) => tracing::warn!(%error, "cannot release the pollers' leases"),

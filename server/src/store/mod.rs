@@ -176,8 +176,9 @@ pub trait FlowStore: Send + Sync + fmt::Debug + 'static {
 
     /// Ends `owner`'s leases of live flows at once (a graceful stop), so that another instance
     /// claims them without waiting, and bumps their versions (a writer holding an older copy
-    /// cannot put the lease back); returns how many.
-    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
+    /// cannot put the lease back); `None` ends everyone's (a sole instance starting after a
+    /// crash: the leases left are its own). Returns how many.
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64, StoreError>;
 
     /// One page of history, newest first (by `created_at`, then `id`): flows of `agent_sub`, or
     /// of everyone with `None` (supervisors). `before` is the last flow of the previous page

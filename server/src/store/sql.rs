@@ -233,10 +233,11 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+            async fn release_leases(&self, owner: Option<&str>) -> Result<u64, StoreError> {
                 Ok(sqlx::query(
                     "UPDATE flows SET lease_until = 0, version = version + 1
-                     WHERE lease_owner = $1 AND status IN ('starting', 'pending')",
+                     WHERE ($1 IS NULL OR lease_owner = $1) AND lease_until > 0
+                       AND status IN ('starting', 'pending')",
                 )
                 .bind(owner)
                 .execute(&self.pool)

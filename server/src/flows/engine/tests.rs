@@ -72,7 +72,10 @@ impl Ciba for Scripted {
                 ..flow.clone()
             };
             assert!(store.update_flow(&lapsed, flow.version).await.unwrap());
-            let claimed = store.claim_flows("other", now_ms, 20_000, 10).await.unwrap();
+            let claimed = store
+                .claim_flows("other", now_ms, 20_000, 10)
+                .await
+                .unwrap();
             assert_eq!(claimed.len(), 1);
         }
         let meddle = self.meddle.lock().unwrap().take();
@@ -598,10 +601,44 @@ async fn tokens_a_poller_gets_after_losing_its_lease_are_revoked_not_recorded() 
     let engine = engine(&store, ciba.clone());
     let view = engine.start(&agent("a"), input()).await.unwrap();
     run_until(start, 30).await;
-    assert_eq!(ciba.polls(), [5], "one poll, then the new owner's lease stops this poller");
-    assert_eq!(*ciba.discarded.lock().unwrap(), [r#"{"access_token":"secret"}"#]);
+    assert_eq!(
+        ciba.polls(),
+        [5],
+        "one poll, then the new owner's lease stops this poller"
+    );
+    assert_eq!(
+        *ciba.discarded.lock().unwrap(),
+        [r#"{"access_token":"secret"}"#]
+    );
     let flow = store.flow(&view.id).await.unwrap().unwrap();
-    assert_eq!(flow.status, FlowStatus::Pending, "nothing recorded by the former owner");
+    assert_eq!(
+        flow.status,
+        FlowStatus::Pending,
+        "nothing recorded by the former owner"
+    );
     assert_eq!(flow.lease_owner.as_deref(), Some("other"));
     assert_eq!(flow.tokens, None);
+}
+
+/// A sole instance (SQLite) that crashed: at its next start the leases left are its own, so it
+/// releases them all and polls its flows when they are due, not a lease later.
+#[tokio::test(start_paused = true)]
+async fn after_a_crash_a_sole_instance_resumes_at_once() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let first = Scripted::with([]);
+    let crashed = engine(&store, first.clone());
+    let view = crashed.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 7).await;
+    crashed.inner.shutdown.cancel();
+    crashed.inner.tasks.close();
+    crashed.inner.tasks.wait().await;
+
+    assert_eq!(store.release_leases(None).await.unwrap(), 1);
+    let second = Scripted::with([verified()]);
+    let restarted = engine(&store, second.clone());
+    assert_eq!(restarted.resume().await.unwrap(), 1);
+    run_until(start, 20).await;
+    assert_eq!(second.polls(), [10], "due at 10 s, polled at 10 s");
+    assert_eq!(status(&restarted, &view.id).await, FlowStatus::Approved);
 }

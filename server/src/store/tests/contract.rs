@@ -1366,11 +1366,17 @@ async fn claims_take_only_ended_leases_and_never_twice(store: SharedStore) {
     assert_eq!((taken[0].id.as_str(), taken[0].lease_epoch), ("held", 2));
 
     // A graceful stop releases the owner's live flows at once.
-    assert_eq!(store.release_leases("b").await.unwrap(), 1);
+    assert_eq!(store.release_leases(Some("b")).await.unwrap(), 1);
     let again = store.claim_flows("d", 6_000, 500, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id.as_str(), again[0].lease_epoch), ("free", 2));
-    assert_eq!(store.release_leases("nobody").await.unwrap(), 0);
+    assert_eq!(store.release_leases(Some("nobody")).await.unwrap(), 0);
+    // A sole instance after a crash ends every lease left.
+    assert_eq!(store.release_leases(None).await.unwrap(), 2);
+    assert_eq!(
+        store.claim_flows("e", 6_000, 500, 10).await.unwrap().len(),
+        2
+    );
 }
 
 async fn concurrent_claims_share_out_the_flows(store: SharedStore) {

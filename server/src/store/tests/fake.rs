@@ -203,11 +203,12 @@ impl FlowStore for FakeStore {
         }))
     }
 
-    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+    async fn release_leases(&self, owner: Option<&str>) -> Result<u64, StoreError> {
         Ok(self.with(|s| {
             let mut released = 0;
             for f in s.flows.values_mut() {
-                if f.is_live() && f.lease_owner.as_deref() == Some(owner) {
+                let theirs = owner.is_none_or(|owner| f.lease_owner.as_deref() == Some(owner));
+                if f.is_live() && theirs && f.lease_until > 0 {
                     f.lease_until = 0;
                     f.version += 1;
                     released += 1;
