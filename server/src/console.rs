@@ -50,7 +50,12 @@ impl Bff {
     ) -> Result<FlowView, Refusal> {
         let session = self.agent(headers).await?;
         let identifier = request.identifier.trim();
-        if identifier.is_empty() || identifier.chars().count() > MAX_IDENTIFIER {
+        // A control character is in no email, phone or user id (and PostgreSQL stores no NUL):
+        // refused before a start is counted.
+        if identifier.is_empty()
+            || identifier.chars().count() > MAX_IDENTIFIER
+            || identifier.chars().any(char::is_control)
+        {
             return Err(Refusal::Invalid(
                 "Type the customer's email address, phone number or user id.".into(),
             ));

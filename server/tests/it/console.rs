@@ -201,6 +201,17 @@ async fn bad_identifiers_and_notes_are_refused_plainly() {
             .unwrap()
             .contains("Type the customer's email")
     );
+    for control in ["ali\0ce", "alice\u{7}", "a\u{1b}[2Jb"] {
+        let refused = start(&app, &cookie, control, "link").await;
+        assert_eq!(refused.status(), 400, "{control:?}");
+        assert!(
+            refused
+                .text()
+                .await
+                .unwrap()
+                .contains("Type the customer's email")
+        );
+    }
     let long_note = "x".repeat(121);
     let refused = call(
         &app,
