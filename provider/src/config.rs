@@ -5,7 +5,7 @@
 //! | `COUNTERSIGN_PROVIDER_ADDR` | `127.0.0.1:3001` | where the provider listens |
 //! | `COUNTERSIGN_PROVIDER_ISSUER` | `http://` + the bound address | its issuer identifier (public base URL) |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of the SQLite files, created on first start |
-//! | `COUNTERSIGN_PROVIDER_DATABASE_URL` | unset: SQLite in the data folder | `postgres://…`: the PostgreSQL database every provider instance of a cluster shares |
+//! | `COUNTERSIGN_PROVIDER_DATABASE_URL` | unset: SQLite in the data folder | `postgres://…`: the PostgreSQL database every provider instance of a cluster shares (a remote server needs `?sslmode=verify-full` or `require`) |
 //! | `COUNTERSIGN_PROVIDER_HASH_KEY`, `COUNTERSIGN_PROVIDER_HASH_KEY_FILE` | unset: `provider.key` in the data folder, created at first start | the key of the hashes that stand for handles, codes, tokens and secrets (64 hex characters); required with `COUNTERSIGN_PROVIDER_DATABASE_URL`, the same on every instance |
 //! | `COUNTERSIGN_PROVIDER_SEED` | the demo seed | TOML file loaded into an empty store |
 //! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |

@@ -11,7 +11,7 @@
 //! | `COUNTERSIGN_APP_ID` | `demo-bank` when embedded | the provider's application id (the embedded provider's links are set for it at start; not needed for `standard`) |
 //! | `COUNTERSIGN_PUBLIC_URL` | `http://` + the bound address | the BFF's address as browsers reach it |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of `countersign.sqlite` (and the embedded provider's files) |
-//! | `COUNTERSIGN_DATABASE_URL` | unset: SQLite in the data folder | `postgres://…`: the PostgreSQL database every instance of a cluster shares |
+//! | `COUNTERSIGN_DATABASE_URL` | unset: SQLite in the data folder | `postgres://…`: the PostgreSQL database every instance of a cluster shares (a remote server needs `?sslmode=verify-full` or `require`; needs `COUNTERSIGN_PROVIDER_URL`) |
 //! | `COUNTERSIGN_SEALING_KEY`, `COUNTERSIGN_SEALING_KEY_FILE` | unset: `countersign.key` in the data folder, created at first start | the key that seals what the BFF keeps (64 hex characters); required with `COUNTERSIGN_DATABASE_URL`, the same on every instance |
 //! | `COUNTERSIGN_SESSION_IDLE_MINUTES` | `30` | an agent session ends after this long unused |
 //! | `COUNTERSIGN_SESSION_MAX_HOURS` | `12` | and after this long in any case |
