@@ -52,16 +52,15 @@ pub enum OpenError {
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
 
+/// Connections one instance of a service keeps open at most.
+const MAX_CONNECTIONS: u32 = 16;
+
 /// Connects with `options` (from a `postgres://…` URL) and a pool of at most
-/// `max_connections`, and applies `migrations`. Several instances may start at once: the
+/// [`MAX_CONNECTIONS`], and applies `migrations`. Several instances may start at once: the
 /// migrator takes an advisory lock.
-pub async fn open(
-    options: PgConnectOptions,
-    max_connections: u32,
-    migrations: &Migrator,
-) -> Result<PgPool, OpenError> {
+pub async fn open(options: PgConnectOptions, migrations: &Migrator) -> Result<PgPool, OpenError> {
     let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
+        .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await

@@ -13,9 +13,6 @@ use super::{
 };
 use crate::{ciba::request::Hint, clock::Timestamp, crypto::HashKey, keys::StoredKey, seed::Seed};
 
-/// Connections one instance keeps open at most.
-const MAX_CONNECTIONS: u32 = 16;
-
 /// The PostgreSQL store; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PgStore {
@@ -25,12 +22,7 @@ pub struct PgStore {
 impl PgStore {
     /// Connects with `options` and applies migrations.
     pub async fn open(options: PgConnectOptions) -> Result<Self, StoreError> {
-        let pool = infra::postgres::open(
-            options,
-            MAX_CONNECTIONS,
-            &sqlx::migrate!("./migrations/postgres"),
-        )
-        .await?;
+        let pool = infra::postgres::open(options, &sqlx::migrate!("./migrations/postgres")).await?;
         note_created(&pool, super::now_secs()).await?;
         Ok(Self { pool })
     }

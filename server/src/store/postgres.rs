@@ -13,9 +13,6 @@ use super::{
     CustomerSession, Event, Flow, FlowCursor, NewEvent, PendingLogin, Session, Stage, StoreError,
 };
 
-/// Connections one instance keeps open at most.
-const MAX_CONNECTIONS: u32 = 16;
-
 /// The PostgreSQL store; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PgStore {
@@ -25,13 +22,9 @@ pub struct PgStore {
 impl PgStore {
     /// Connects with `options` and applies migrations.
     pub async fn open(options: PgConnectOptions) -> Result<Self, StoreError> {
-        let pool = infra::postgres::open(
-            options,
-            MAX_CONNECTIONS,
-            &sqlx::migrate!("./migrations/postgres"),
-        )
-        .await
-        .map_err(|error| StoreError::Open(Box::new(error)))?;
+        let pool = infra::postgres::open(options, &sqlx::migrate!("./migrations/postgres"))
+            .await
+            .map_err(|error| StoreError::Open(Box::new(error)))?;
         Ok(Self { pool })
     }
 }

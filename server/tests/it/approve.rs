@@ -908,17 +908,7 @@ async fn on_postgresql_a_customer_approves_and_the_agent_sees_them_verified() {
     let agent = Agent::sign_in(&app).await;
     let (flow, link) = agent.start("+15555550101", "sms").await;
     let mut browser = Browser::new(&app, &link);
-    browser.open().await;
-    browser.submit("approval-send-code", &[]).await;
-    let code = code_for(&app, "+15555550101").await;
-    let page = browser
-        .submit("approval-verify-code", &[("code", &code)])
-        .await;
-    assert!(page.contains("Approve this request?"), "{page}");
-    let page = browser
-        .submit("approval-decide", &[("decision", "approve")])
-        .await;
-    assert!(page.contains("data-outcome=\"approved\""), "{page}");
+    approve_with_code(&mut browser, &app, "+15555550101").await;
     let done = agent.settled(flow["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "approved", "{done}");
     assert_eq!(
@@ -937,6 +927,22 @@ async fn on_postgresql_a_customer_approves_and_the_agent_sees_them_verified() {
     assert_eq!(stored.status, app::flow::FlowStatus::Approved);
     assert!(stored.auth_req_id.unwrap().starts_with("v1."));
     app.stop().await;
+}
+
+/// The customer's whole approval on `browser` (of `app`): open the link, send the code to
+/// `to`, type it, approve.
+async fn approve_with_code(browser: &mut Browser<'_>, app: &TestApp, to: &str) {
+    browser.open().await;
+    browser.submit("approval-send-code", &[]).await;
+    let code = code_for(app, to).await;
+    let page = browser
+        .submit("approval-verify-code", &[("code", &code)])
+        .await;
+    assert!(page.contains("Approve this request?"), "{page}");
+    let page = browser
+        .submit("approval-decide", &[("decision", "approve")])
+        .await;
+    assert!(page.contains("data-outcome=\"approved\""), "{page}");
 }
 
 /// A provider running on its own (as `countersign-provider` does), its links pointing at the
@@ -1015,16 +1021,7 @@ async fn with_a_standalone_provider_in_the_mosaic_profile_an_approval_ends_verif
     let agent = Agent::sign_in(&app).await;
     let (flow, link) = agent.start("+15555550101", "sms").await;
     let mut browser = Browser::new(&app, &link);
-    browser.open().await;
-    browser.submit("approval-send-code", &[]).await;
-    let code = code_for(&app, "+15555550101").await;
-    browser
-        .submit("approval-verify-code", &[("code", &code)])
-        .await;
-    let page = browser
-        .submit("approval-decide", &[("decision", "approve")])
-        .await;
-    assert!(page.contains("data-outcome=\"approved\""), "{page}");
+    approve_with_code(&mut browser, &app, "+15555550101").await;
     let done = agent.settled(flow["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "approved", "{done}");
     assert_eq!(
@@ -1058,16 +1055,7 @@ async fn two_instances_on_one_database_share_sessions_flows_and_the_stream() {
     let (flow, link) = agent.start("+15555550101", "sms").await;
     let id = flow["id"].as_str().unwrap();
     let mut browser = Browser::new(&b, &link.replace(&a.url, &b.url));
-    browser.open().await;
-    browser.submit("approval-send-code", &[]).await;
-    let code = code_for(&b, "+15555550101").await;
-    browser
-        .submit("approval-verify-code", &[("code", &code)])
-        .await;
-    let page = browser
-        .submit("approval-decide", &[("decision", "approve")])
-        .await;
-    assert!(page.contains("data-outcome=\"approved\""), "{page}");
+    approve_with_code(&mut browser, &b, "+15555550101").await;
 
     // The stream on the second instance: every event of the flow, once, in order; the last
     // written by the first instance's poller.
