@@ -14,7 +14,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The wasm build lives in its own target folder, as cargo-leptos keeps it.
 WASM := --target wasm32-unknown-unknown --target-dir target/front
 
-.PHONY: help run build release weigh test lint fmt-check clippy unit fuzz replay interop interop-standard e2e screenshots setup clean-data
+.PHONY: help run build release weigh test test-cluster lint fmt-check clippy unit fuzz replay interop interop-standard e2e screenshots setup clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,7 @@ setup: ## Install everything the build and the tests need (only what is missing)
 	@scripts/setup.sh rust-tests
 	@scripts/setup.sh postgres
 	@scripts/setup.sh e2e
+	@scripts/setup.sh cluster
 
 # The demo reads its links and codes in the development outbox (http://127.0.0.1:3001/dev/outbox),
 # which only COUNTERSIGN_DEV_OUTBOX=true serves: never set it where real customers are messaged.
@@ -47,7 +48,7 @@ weigh: release ## First-load bytes of the approval page and the console (release
 	@scripts/setup.sh weigh
 	scripts/weigh.sh
 
-test: lint unit fuzz replay interop interop-standard e2e ## Everything CI runs: format, clippy, Rust tests, a bounded fuzz run, the guide's curls, openid-client and oidc-provider interop, browser tests
+test: lint unit fuzz replay interop interop-standard e2e test-cluster ## Everything CI runs: format, clippy, Rust tests, a bounded fuzz run, the guide's curls, openid-client and oidc-provider interop, browser tests, the cluster
 	@echo "make test: all passed"
 
 lint: fmt-check clippy ## Format check and clippy with warnings as errors
@@ -90,10 +91,20 @@ interop-standard: ## The BFF in standard mode against panva's oidc-provider (npm
 
 e2e: build ## Playwright tests in Debian's Chromium against a server on free ports
 	@scripts/setup.sh e2e
+	@scripts/setup.sh cluster
 	scripts/e2e.sh
+
+# Three BFFs and two providers as processes on a throwaway PostgreSQL, Debian's nginx in front
+# (server/tests/cluster): instances killed mid-flow, PostgreSQL restarted, 1,000 flows, and the
+# two-device browser test through the balancer. One test at a time: each runs its own cluster.
+test-cluster: build ## Kill instances and restart PostgreSQL under a 3 + 2 process cluster behind nginx
+	@scripts/setup.sh cluster
+	cargo build -p provider --bin countersign-provider
+	scripts/test-cluster.sh
 
 screenshots: build ## Refresh the README's screenshots (docs/screenshots) with the browser tests
 	@scripts/setup.sh e2e
+	@scripts/setup.sh cluster
 	E2E_SCREENSHOTS=1 scripts/e2e.sh --project=verify tests/verify/approve.spec.ts
 
 clean-data: ## Delete ./data (the demo's SQLite files); the next start creates it again

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Countersign's build and tests need, each piece only when it is missing or at the
 # wrong version, so a second run does nothing.
-# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres
+# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster
 #
 # Nothing here downloads from outside the package registries: Rust tools come from crates.io,
 # Chromium, the SMTP test server (python3-aiosmtpd) and brotli from Debian, Playwright and
-# binaryen (wasm-opt) from npm, with browser downloads off, PostgreSQL from Debian.
+# binaryen (wasm-opt) from npm, with browser downloads off, PostgreSQL and nginx from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -104,6 +104,18 @@ postgres() {
   $SUDO service postgresql stop >/dev/null 2>&1 || true
 }
 
+# Debian's nginx, the load balancer of `make test-cluster` (which runs its own, on free loopback
+# ports). The package starts a system server on port 80 that we never use: stop it and keep it
+# from starting at boot.
+nginx_server() {
+  [ -x /usr/sbin/nginx ] && return 0
+  say "installing Debian's nginx (for make test-cluster)"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends nginx
+  $SUDO service nginx stop >/dev/null 2>&1 || true
+  $SUDO systemctl disable nginx >/dev/null 2>&1 || true
+}
+
 # `npm ci` in $1 when its node_modules is missing, or package.json or package-lock.json changed
 # since the last install (a stamp inside node_modules holds their hash).
 npm_ci() {
@@ -126,6 +138,7 @@ case "${1:-}" in
   binaryen) npm_ci . ;;
   weigh) brotli_cli ;;
   postgres) postgres ;;
+  cluster) rust; postgres; nginx_server; chromium; npm_ci end2end ;;
   npm) [ -d "${2:-}" ] || die "usage: $0 npm DIR"; npm_ci "$2" ;;
-  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|npm DIR" ;;
+  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|npm DIR" ;;
 esac

@@ -4,11 +4,15 @@
 //! number, an IP address). Subjects are stored only as keyed hashes. A refusal is `429` with
 //! `Retry-After` set to the seconds left in the window.
 //!
-//! Two ways to count: [`Limiter::hit`] counts an attempt and refuses past the limit (sending a
-//! message, starting a request). Failure limits (wrong codes, passwords, client secrets) also
-//! count every attempt up front with [`Limiter::hit`], before the answer is known, and give the
-//! count back with [`Limiter::refund`] when the attempt succeeds: parallel guesses all count, and
-//! people who get it right are not slowed by those who do not.
+//! Three ways to count: [`Limiter::hit`] counts an attempt and refuses past the limit (sending a
+//! message, starting a request). Failure limits of people (wrong codes, passwords) also count
+//! every attempt up front with [`Limiter::hit`], before the answer is known, and give the count
+//! back with [`Limiter::refund`] when the attempt succeeds: parallel guesses all count, and
+//! people who get it right are not slowed by those who do not. Client secrets, long random
+//! values that no one guesses in a few attempts, are presented by servers that send hundreds of
+//! requests at once from one address (a cluster of BFFs behind one gateway): there
+//! [`Limiter::check`] refuses an address over the limit before the attempt, and only a failure
+//! is counted, so parallel right answers never crowd the limit.
 //!
 //! IPv6 addresses are counted per /64, the block one host usually holds.
 
@@ -191,6 +195,30 @@ impl Limiter {
             );
             OAuthError::rate_limited(seconds)
         })
+    }
+
+    /// Refuses with 429 once the window already holds `max` events, counting nothing: for a
+    /// failure limit whose failures are counted only once known ([`Limiter::hit`] after the
+    /// attempt failed), so the attempts that succeed, however many run at once, spend nothing.
+    pub async fn check(
+        &self,
+        rule: fn(&Limits) -> Rule,
+        subject: Subject<'_>,
+        now: Timestamp,
+    ) -> Result<(), OAuthError> {
+        let (rule, key, window) = self.counter(rule, subject, now);
+        let count = self.store.event_count(&key, window.start).await?;
+        // At `max` the next failure would be one too many: refuse before the attempt.
+        window
+            .verdict(rule, count.saturating_add(1), now)
+            .map_err(|seconds| {
+                tracing::warn!(
+                    rule = rule.name,
+                    retry_after = seconds,
+                    "rate limit reached"
+                );
+                OAuthError::rate_limited(seconds)
+            })
     }
 
     /// Gives back one event counted by [`Limiter::hit`] in the same window (an attempt that

@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
     } else {
         println!("  CIBA provider:  {}", running.provider_issuer);
     }
+    println!("  instance:       {}", running.instance);
     match running.run_until(runtime::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -57,6 +57,9 @@ pub struct Running {
     pub provider_issuer: String,
     /// Whether the provider runs in this process.
     pub provider_embedded: bool,
+    /// This instance's id, as its flow leases name it (logs and operators tell instances apart
+    /// by it).
+    pub instance: String,
     shutdown: CancellationToken,
     tasks: JoinSet<io::Result<()>>,
     engine: Engine,
@@ -225,6 +228,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         url: format!("http://{}", reachable(bound)),
         provider_issuer,
         provider_embedded,
+        instance: engine.instance().to_owned(),
         shutdown,
         tasks,
         engine,

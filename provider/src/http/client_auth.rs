@@ -88,11 +88,12 @@ pub async fn authenticate(
 ) -> Result<Client, OAuthError> {
     let rule = |limits: &Limits| limits.client_failures_per_ip;
     let now = state.clock.now();
-    // Counted before the check, given back unless it failed: parallel guesses all count.
-    state.limiter.hit(rule, Subject::Ip(peer.0), now).await?;
+    // An address over the limit is refused before its secret is checked; only failures are
+    // counted, so a BFF's many parallel polls from one address spend nothing (see `limits`).
+    state.limiter.check(rule, Subject::Ip(peer.0), now).await?;
     let result = credentials(state, headers, form).await;
-    if !matches!(&result, Err(error) if error.code == ErrorCode::InvalidClient) {
-        state.limiter.refund(rule, Subject::Ip(peer.0), now).await?;
+    if matches!(&result, Err(error) if error.code == ErrorCode::InvalidClient) {
+        state.limiter.hit(rule, Subject::Ip(peer.0), now).await?;
     }
     result
 }

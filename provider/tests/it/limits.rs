@@ -208,6 +208,44 @@ async fn an_address_guessing_client_secrets_is_shut_out() {
     );
 }
 
+/// A cluster of BFFs behind one gateway polls for hundreds of flows at once from one address:
+/// right secrets in parallel, far more than the failure limit allows, are all answered, and
+/// the address can still be shut out by wrong ones.
+#[tokio::test]
+async fn parallel_right_secrets_from_one_address_are_never_refused() {
+    let op = Op::start_limited(Limits {
+        client_failures_per_ip: Rule::new("client-failures-ip", 3, 300),
+        ..Limits::default()
+    })
+    .await;
+    let token_with = |secret: &'static str| {
+        [
+            ("client_id", CLIENT.0),
+            ("client_secret", secret),
+            ("grant_type", "client_credentials"),
+        ]
+    };
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let request = op
+            .http
+            .post(format!("{}/oidc/token", op.url))
+            .form(&token_with(CLIENT.1));
+        requests.spawn(async move { request.send().await.unwrap().status() });
+    }
+    let statuses = requests.join_all().await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    for _ in 0..3 {
+        let refused = op.post_form("/oidc/token", &token_with("guess")).await;
+        assert_eq!(error_of(refused).await, "invalid_client");
+    }
+    assert_limited(
+        op.post_form("/oidc/token", &token_with(CLIENT.1)).await,
+        300,
+    )
+    .await;
+}
+
 /// On a dual-stack listener every IPv4 client arrives as `::ffff:a.b.c.d`. Bad client secrets
 /// from one of them shut out that host only: not its neighbour, and not the BFF on loopback.
 /// The proxy's `X-Forwarded-For` sets the address the provider sees.

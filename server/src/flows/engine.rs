@@ -159,6 +159,11 @@ impl Engine {
         self.inner.shutdown.clone().cancelled_owned()
     }
 
+    /// This instance's id: the owner written into the leases it holds (random at every start).
+    pub fn instance(&self) -> &str {
+        &self.inner.owner
+    }
+
     /// Stops every poller, waits for them, and releases their leases so that another instance
     /// takes the flows over at once.
     pub async fn shutdown(&self) {

@@ -236,7 +236,8 @@ impl Engine {
 
     /// Records something the customer did on the approval page (link opened, signed in,
     /// reported). A decision (`Approved`, `Denied`) also wakes the flow's poller so it asks the
-    /// provider at the earliest moment the interval allows.
+    /// provider at the earliest moment the interval allows; it is recorded once, so a decision
+    /// the poller already recorded is left alone.
     pub async fn record(
         &self,
         flow_id: &str,
@@ -246,8 +247,13 @@ impl Engine {
         let now = self.inner.clock.now_ms();
         compare_and_set(CAS_ATTEMPTS, || async move {
             let flow = self.live_flow(flow_id).await?;
+            let decision = matches!(kind, EventKind::Approved | EventKind::Denied);
+            if decision && flow.decided_at.is_some() {
+                // Recorded already, by the poller that got the tokens first: once is enough.
+                return Ok(Attempt::Done(()));
+            }
             let mut next = flow.clone();
-            if matches!(kind, EventKind::Approved | EventKind::Denied) {
+            if decision {
                 next.decided_at = Some(now);
                 if let Next::PollAt { at, .. } = poll_state(&flow).nudged(now) {
                     next.next_poll_at = at.min(flow.next_poll_at);

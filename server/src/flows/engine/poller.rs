@@ -7,7 +7,7 @@ use app::flow::{EventKind, FlowStatus, VerifiedCustomer};
 use infra::retry::{Attempt, compare_and_set};
 use tokio::sync::Notify;
 
-use super::{CAS_ATTEMPTS, Engine, LEASE_GRACE_MS, NOT_RECORDED, Polled};
+use super::{CAS_ATTEMPTS, Engine, FlowError, LEASE_GRACE_MS, NOT_RECORDED, Polled};
 use crate::{
     flows::poll::{self, Next, PollState},
     store::{Flow, Json, StoreError},
@@ -173,6 +173,15 @@ impl Engine {
         tokens: String,
         now: i64,
     ) -> Result<(), StoreError> {
+        // The provider has the customer's approval, which the instance that took it records
+        // after the provider answered it: a poll can come first, and that instance may be slow
+        // or have died. Recorded here if it is not yet (a decision is recorded once), so the
+        // timeline always shows it before the verification.
+        // Whatever happens to that record, the tokens below are kept or revoked.
+        match self.record(flow_id, EventKind::Approved, None).await {
+            Ok(()) | Err(FlowError::Ended | FlowError::NotFound) => {}
+            Err(error) => tracing::warn!(%error, flow_id, "the approval was not recorded"),
+        }
         match self
             .keep_tokens(flow_id, epoch, customer, &tokens, now)
             .await

@@ -192,11 +192,48 @@ async fn polls_every_interval_until_verified() {
     assert_eq!(ciba.polls(), [5, 10]);
     let view = engine.view(&view.id).await.unwrap();
     assert_eq!(view.status, FlowStatus::Approved);
-    assert_eq!(kinds(&view), [EventKind::Sent, EventKind::Verified]);
+    // Tokens mean the customer approved: the approval is in the timeline even though no
+    // approval page recorded it here.
+    assert_eq!(
+        kinds(&view),
+        [EventKind::Sent, EventKind::Approved, EventKind::Verified]
+    );
     assert_eq!(view.customer.unwrap().user_id, "alice");
     // The tokens stay in the store; the view never carries them.
     let json = serde_json::to_string(&engine.view(&view.id).await.unwrap()).unwrap();
     assert!(!json.contains("secret"));
+}
+
+/// The poll that brings the tokens can beat the instance that took the customer's approval to
+/// recording it (or that instance died right after telling the provider): either way the
+/// approval is in the timeline once, before the verification.
+#[tokio::test(start_paused = true)]
+async fn the_approval_is_recorded_once_whoever_writes_it_first() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let once = [EventKind::Sent, EventKind::Approved, EventKind::Verified];
+
+    // The poll first; the approval page's record comes too late and changes nothing.
+    let polled_first = engine(&store, Scripted::with([verified()]));
+    let first = polled_first.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 6).await;
+    let late = polled_first
+        .record(&first.id, EventKind::Approved, None)
+        .await;
+    assert!(matches!(late, Err(FlowError::Ended)), "{late:?}");
+    assert_eq!(kinds(&polled_first.view(&first.id).await.unwrap()), once);
+
+    // The approval first (twice: a double tap); the poll then adds only the verification.
+    let decided_first = engine(&store, Scripted::with([verified()]));
+    let second = decided_first.start(&agent("a"), input()).await.unwrap();
+    for _ in 0..2 {
+        decided_first
+            .record(&second.id, EventKind::Approved, None)
+            .await
+            .unwrap();
+    }
+    run_until(start, 20).await;
+    assert_eq!(kinds(&decided_first.view(&second.id).await.unwrap()), once);
 }
 
 #[tokio::test(start_paused = true)]
@@ -226,6 +263,7 @@ async fn ending_the_customer_session_drops_and_revokes_the_tokens_once() {
         kinds(&ended),
         [
             EventKind::Sent,
+            EventKind::Approved,
             EventKind::Verified,
             EventKind::SessionEnded
         ]
@@ -473,12 +511,14 @@ async fn subscribers_hear_every_change_of_their_flows() {
     let mut notices = engine.subscribe();
     let view = engine.start(&agent("a"), input()).await.unwrap();
     run_until(start, 6).await;
+    // Sent, then the approval the tokens bring and the verification.
     let first = notices.recv().await.unwrap();
     let second = notices.recv().await.unwrap();
+    let third = notices.recv().await.unwrap();
     assert_eq!(first.agent_sub, "a");
-    assert!(second.id > first.id);
+    assert!(first.id < second.id && second.id < third.id);
     let events = store.events_after(0, Some("a"), 10).await.unwrap();
-    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), 3);
     assert!(events.iter().all(|e| e.flow_id == view.id));
     assert!(
         store
