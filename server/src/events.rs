@@ -30,8 +30,8 @@
 //! stream reads the store after the last id it sent, so nothing is lost (every event after the
 //! cursor is read) or repeated (nothing at or below it is). The notice's own contents are never
 //! sent. A receiver that lagged behind the broadcast buffer resyncs from the store the same
-//! way, instead of ending. Event ids grow in commit order (SQLite serialises writers); a store
-//! whose ids can commit out of order would need a different cursor.
+//! way, instead of ending. Event ids grow in commit order: SQLite serialises writers, and on
+//! PostgreSQL an append takes its id from a one-row counter whose lock it holds until commit.
 //!
 //! Each frame's `flow` is the flow's current view ([`Engine::view`]), read once per page, so a
 //! replay of several events of one flow shows where it stands now. Flow views never hold a
@@ -73,9 +73,8 @@
 //!
 //! A stream ends on its own only when the agent's session ends or the store fails; nothing in
 //! the flows ends it. [`frames`] therefore also takes a `stop` future: the route passes the
-//! engine's shutdown (cancelled first by [`crate::Running::stop`]) or the agent's newer stream
-//! taking its seat, whichever comes first. The listener also closes open streams when it shuts
-//! down.
+//! engine's shutdown or the agent's newer stream taking its seat, whichever comes first. The
+//! listener closes open streams when it shuts down, which [`crate::Running::stop`] does first.
 
 use std::{
     collections::{HashMap, VecDeque},

@@ -4,7 +4,7 @@
 use std::{io, net::SocketAddr, sync::Arc};
 
 use leptos::prelude::LeptosOptions;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -60,6 +60,11 @@ pub struct Running {
     /// This instance's id, as its flow leases name it (logs and operators tell instances apart
     /// by it).
     pub instance: String,
+    /// Stops the BFF's listener.
+    http_shutdown: CancellationToken,
+    /// The BFF's listener serving, until it stops.
+    serving: Option<JoinHandle<io::Result<()>>>,
+    /// Stops the embedded provider and the listener for other instances' events.
     shutdown: CancellationToken,
     tasks: JoinSet<io::Result<()>>,
     engine: Engine,
@@ -217,11 +222,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         bff: Arc::new(bff),
     });
     // Handlers get the peer's address (ConnectInfo), for the per-address rate limits.
-    tasks.spawn(infra::serve::serve(
+    // Its own stop, so that `Running::stop` can end it before the pollers and the provider.
+    let http_shutdown = CancellationToken::new();
+    let serving = tokio::spawn(infra::serve::serve(
         listener,
         app,
         config.serve_limits,
-        shutdown.clone().cancelled_owned(),
+        http_shutdown.clone().cancelled_owned(),
     ));
 
     Ok(Running {
@@ -229,6 +236,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         provider_issuer,
         provider_embedded,
         instance: engine.instance().to_owned(),
+        http_shutdown,
+        serving: Some(serving),
         shutdown,
         tasks,
         engine,
@@ -249,20 +258,37 @@ impl Running {
     /// Runs until `signal` completes or a server stops on its own, then stops everything,
     /// letting requests in flight finish.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> io::Result<()> {
-        let first = tokio::select! {
-            () = signal => Ok(()),
-            Some(joined) = self.tasks.join_next() => flatten(joined)
-                .and_then(|()| Err(io::Error::other("a server stopped unexpectedly"))),
+        let unexpected = |joined| {
+            flatten(joined).and_then(|()| Err(io::Error::other("a server stopped unexpectedly")))
+        };
+        let first = match self.serving.as_mut() {
+            Some(serving) => tokio::select! {
+                () = signal => Ok(()),
+                Some(joined) = self.tasks.join_next() => unexpected(joined),
+                joined = serving => {
+                    self.serving = None;
+                    unexpected(joined)
+                }
+            },
+            None => Ok(()),
         };
         let rest = self.stop().await;
         first.and(rest)
     }
 
-    /// Stops both servers and waits for them.
+    /// Stops everything and waits for it, in the order that loses nothing: the BFF's listener
+    /// first (no new requests, streams closed, requests in flight answered, so a verification
+    /// started meanwhile still gets its poller), then the pollers (their leases released, so
+    /// other instances take the flows over at once), then the embedded provider and the
+    /// listener for other instances' events.
     pub async fn stop(mut self) -> io::Result<()> {
+        self.http_shutdown.cancel();
+        let mut result = match self.serving.take() {
+            Some(serving) => flatten(serving.await),
+            None => Ok(()),
+        };
         self.engine.shutdown().await;
         self.shutdown.cancel();
-        let mut result = Ok(());
         while let Some(joined) = self.tasks.join_next().await {
             result = result.and(flatten(joined));
         }

@@ -400,7 +400,10 @@ async fn case_21_the_terminal_event_arrives_once_and_nothing_secret_goes_on_the_
     let sent = chunk(&mut body).await;
     let sent = parse(&sent);
     assert_eq!(sent.kind, EventKind::Sent);
-    // Polled at 5 s (pending) and 10 s (tokens).
+    // Polled at 5 s (pending) and 10 s (tokens, which mean the customer approved: no page
+    // recorded it here, so the poller does, first).
+    let approved = parse(&chunk(&mut body).await);
+    assert_eq!(approved.kind, EventKind::Approved);
     let verified = parse(&chunk(&mut body).await);
     assert_eq!(verified.kind, EventKind::Verified);
     assert_eq!(verified.flow.id, flow.id);
@@ -409,8 +412,8 @@ async fn case_21_the_terminal_event_arrives_once_and_nothing_secret_goes_on_the_
     // Then only keep-alives.
     assert_eq!(chunk(&mut body).await, ":\n\n");
 
-    // Reconnecting after the first event gets the terminal one, once.
-    let mut again = world.frames(&a, Some(sent.id)).await;
+    // Reconnecting after the approval gets the terminal event, once.
+    let mut again = world.frames(&a, Some(approved.id)).await;
     let got = take(&mut again, 1).await;
     assert_eq!(got, std::slice::from_ref(&verified));
     quiet(&mut again, 20).await;
@@ -423,7 +426,7 @@ async fn case_21_the_terminal_event_arrives_once_and_nothing_secret_goes_on_the_
         .into_body()
         .into_data_stream();
     let mut wire = String::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         wire.push_str(&chunk(&mut replayed).await);
     }
     assert!(wire.contains("event: verified"), "{wire}");
