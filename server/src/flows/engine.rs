@@ -74,6 +74,9 @@ struct Inner {
 /// The outcome of a flow the customer reported ([`Engine::report`]).
 pub const REPORTED: &str = "The customer said they did not ask for this.";
 
+/// The outcome of a flow the customer denied.
+pub const DENIED: &str = "The customer denied the request.";
+
 /// The outcome of a flow whose approval arrived but could not be stored.
 pub const NOT_RECORDED: &str =
     "The customer approved, but the answer could not be recorded. Start the verification again.";

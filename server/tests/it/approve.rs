@@ -445,6 +445,8 @@ async fn a_customer_denies_by_email() {
     let done = agent.settled(flow["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "denied", "{done}");
     assert!(done["customer"].is_null());
+    // The denial ended the flow: said once, not again by the poller.
+    assert_eq!(kinds(&done), ["sent", "link_opened", "signed_in", "denied"]);
     // Posting again changes nothing: the answer stays.
     let page = browser
         .submit_hidden_less("approval-decide", &[("decision", "approve")])

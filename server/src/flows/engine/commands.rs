@@ -5,7 +5,7 @@ use app::flow::{Channel, EventKind, FlowStatus, FlowView, TimelineEntry};
 use infra::retry::{Attempt, compare_and_set};
 
 use super::{
-    Agent, CAS_ATTEMPTS, CLAIM_BATCH, Engine, FlowError, LEASE_GRACE_MS, Notice, REPORTED,
+    Agent, CAS_ATTEMPTS, CLAIM_BATCH, DENIED, Engine, FlowError, LEASE_GRACE_MS, Notice, REPORTED,
     START_LEASE_MS, SWEEP_EVERY, StartInput,
     poller::{poll_state, secs},
     view_of,
@@ -236,8 +236,9 @@ impl Engine {
 
     /// Records something the customer did on the approval page (link opened, signed in,
     /// reported). A decision (`Approved`, `Denied`) also wakes the flow's poller so it asks the
-    /// provider at the earliest moment the interval allows; it is recorded once, so a decision
-    /// the poller already recorded is left alone.
+    /// provider at the earliest moment the interval allows (an approval's tokens are still to
+    /// come), and a denial ends the flow. A decision is recorded once: one the poller already
+    /// recorded is left alone.
     pub async fn record(
         &self,
         flow_id: &str,
@@ -253,11 +254,20 @@ impl Engine {
                 return Ok(Attempt::Done(()));
             }
             let mut next = flow.clone();
+            let mut detail = detail;
             if decision {
                 next.decided_at = Some(now);
                 if let Next::PollAt { at, .. } = poll_state(&flow).nudged(now) {
                     next.next_poll_at = at.min(flow.next_poll_at);
                 }
+            }
+            if kind == EventKind::Denied {
+                // The provider took the denial: nothing is left to learn from a poll, so the
+                // flow ends here, as its poller would end it (once: whoever writes first).
+                next.status = FlowStatus::Denied;
+                next.ended_at = Some(now);
+                next.outcome_detail = Some(DENIED.to_owned());
+                detail = detail.or(Some(DENIED));
             }
             let written = self.write(&next, flow.version, kind, detail, now).await?;
             Ok::<_, FlowError>(Attempt::won(written, ()))

@@ -7,7 +7,7 @@ use app::flow::{EventKind, FlowStatus, VerifiedCustomer};
 use infra::retry::{Attempt, compare_and_set};
 use tokio::sync::Notify;
 
-use super::{CAS_ATTEMPTS, Engine, FlowError, LEASE_GRACE_MS, NOT_RECORDED, Polled};
+use super::{CAS_ATTEMPTS, DENIED, Engine, FlowError, LEASE_GRACE_MS, NOT_RECORDED, Polled};
 use crate::{
     flows::poll::{self, Next, PollState},
     store::{Flow, Json, StoreError},
@@ -122,11 +122,7 @@ impl Engine {
                         .await?;
                     return Ok(());
                 }
-                Polled::Denied => Some((
-                    FlowStatus::Denied,
-                    EventKind::Denied,
-                    "The customer denied the request.".to_owned(),
-                )),
+                Polled::Denied => Some((FlowStatus::Denied, EventKind::Denied, DENIED.to_owned())),
                 Polled::Expired => Some((
                     FlowStatus::Expired,
                     EventKind::Expired,

@@ -236,6 +236,43 @@ async fn the_approval_is_recorded_once_whoever_writes_it_first() {
     assert_eq!(kinds(&decided_first.view(&second.id).await.unwrap()), once);
 }
 
+/// A denial the provider took ends the flow at once, recorded by whoever writes first: the
+/// approval page's instance, or the poller that heard `access_denied` (when that instance is
+/// slow or died). Either way the timeline says so once.
+#[tokio::test(start_paused = true)]
+async fn a_denial_ends_the_flow_once_whoever_writes_it_first() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let once = [EventKind::Sent, EventKind::Denied];
+
+    // The page first: the flow ends there, and its poller asks nothing more.
+    let ciba = Scripted::with([Polled::Denied]);
+    let page_first = engine(&store, ciba.clone());
+    let first = page_first.start(&agent("a"), input()).await.unwrap();
+    page_first
+        .record(&first.id, EventKind::Denied, None)
+        .await
+        .unwrap();
+    let view = page_first.view(&first.id).await.unwrap();
+    assert_eq!(view.status, FlowStatus::Denied);
+    assert_eq!(view.outcome.as_deref(), Some(DENIED));
+    run_until(start, 20).await;
+    assert!(ciba.polls().is_empty(), "{:?}", ciba.polls());
+    assert_eq!(kinds(&page_first.view(&first.id).await.unwrap()), once);
+
+    // The poll first: the page's record comes too late and changes nothing.
+    let polled_first = engine(&store, Scripted::with([Polled::Denied]));
+    let second = polled_first.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 40).await;
+    let late = polled_first
+        .record(&second.id, EventKind::Denied, None)
+        .await;
+    assert!(matches!(late, Err(FlowError::Ended)), "{late:?}");
+    let view = polled_first.view(&second.id).await.unwrap();
+    assert_eq!(view.status, FlowStatus::Denied);
+    assert_eq!(kinds(&view), once);
+}
+
 #[tokio::test(start_paused = true)]
 async fn ending_the_customer_session_drops_and_revokes_the_tokens_once() {
     let start = tokio::time::Instant::now();
