@@ -187,14 +187,9 @@ impl Limiter {
             .store
             .count_event(&key, window.start, window.end)
             .await?;
-        window.verdict(rule, count, now).map_err(|seconds| {
-            tracing::warn!(
-                rule = rule.name,
-                retry_after = seconds,
-                "rate limit reached"
-            );
-            OAuthError::rate_limited(seconds)
-        })
+        window
+            .verdict(rule, count, now)
+            .map_err(|seconds| refused(rule, seconds))
     }
 
     /// Refuses with 429 once the window already holds `max` events, counting nothing: for a
@@ -211,14 +206,7 @@ impl Limiter {
         // At `max` the next failure would be one too many: refuse before the attempt.
         window
             .verdict(rule, count.saturating_add(1), now)
-            .map_err(|seconds| {
-                tracing::warn!(
-                    rule = rule.name,
-                    retry_after = seconds,
-                    "rate limit reached"
-                );
-                OAuthError::rate_limited(seconds)
-            })
+            .map_err(|seconds| refused(rule, seconds))
     }
 
     /// Gives back one event counted by [`Limiter::hit`] in the same window (an attempt that
@@ -259,6 +247,16 @@ impl Limiter {
             .hash(Purpose::RateLimit, &counter_name(rule, &subject))
             .to_vec()
     }
+}
+
+/// The 429 of `rule`, to be retried after `seconds`; logged without the subject.
+fn refused(rule: Rule, seconds: u64) -> OAuthError {
+    tracing::warn!(
+        rule = rule.name,
+        retry_after = seconds,
+        "rate limit reached"
+    );
+    OAuthError::rate_limited(seconds)
 }
 
 #[cfg(test)]

@@ -169,6 +169,15 @@ async fn codes_sent_to_one_customer_are_capped() {
     assert_limited(refused, 900).await;
 }
 
+/// A client-credentials token request authenticated with `secret`.
+fn token_with(secret: &str) -> [(&str, &str); 3] {
+    [
+        ("client_id", CLIENT.0),
+        ("client_secret", secret),
+        ("grant_type", "client_credentials"),
+    ]
+}
+
 #[tokio::test]
 async fn an_address_guessing_client_secrets_is_shut_out() {
     let op = Op::start_limited(Limits {
@@ -176,13 +185,6 @@ async fn an_address_guessing_client_secrets_is_shut_out() {
         ..Limits::default()
     })
     .await;
-    let token_with = |secret: &'static str| {
-        [
-            ("client_id", CLIENT.0),
-            ("client_secret", secret),
-            ("grant_type", "client_credentials"),
-        ]
-    };
     // Right secrets are never counted.
     for _ in 0..5 {
         let ok = op.post_form("/oidc/token", &token_with(CLIENT.1)).await;
@@ -218,13 +220,6 @@ async fn parallel_right_secrets_from_one_address_are_never_refused() {
         ..Limits::default()
     })
     .await;
-    let token_with = |secret: &'static str| {
-        [
-            ("client_id", CLIENT.0),
-            ("client_secret", secret),
-            ("grant_type", "client_credentials"),
-        ]
-    };
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..40 {
         let request = op
