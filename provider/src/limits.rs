@@ -182,14 +182,7 @@ impl Limiter {
         subject: Subject<'_>,
         now: Timestamp,
     ) -> Result<(), OAuthError> {
-        let (rule, key, window) = self.counter(rule, subject, now);
-        let count = self
-            .store
-            .count_event(&key, window.start, window.end)
-            .await?;
-        window
-            .verdict(rule, count, now)
-            .map_err(|seconds| refused(rule, seconds))
+        self.judge(rule, subject, now, true).await
     }
 
     /// Refuses with 429 once the window already holds `max` events, counting nothing: for a
@@ -201,12 +194,36 @@ impl Limiter {
         subject: Subject<'_>,
         now: Timestamp,
     ) -> Result<(), OAuthError> {
-        let (rule, key, window) = self.counter(rule, subject, now);
-        let count = self.store.event_count(&key, window.start).await?;
-        // At `max` the next failure would be one too many: refuse before the attempt.
-        window
-            .verdict(rule, count.saturating_add(1), now)
-            .map_err(|seconds| refused(rule, seconds))
+        self.judge(rule, subject, now, false).await
+    }
+
+    /// The verdict on one more event: counted when `count` (a hit), or only foreseen (a check).
+    async fn judge(
+        &self,
+        pick: fn(&Limits) -> Rule,
+        subject: Subject<'_>,
+        now: Timestamp,
+        count: bool,
+    ) -> Result<(), OAuthError> {
+        let (rule, key, window) = self.counter(pick, subject, now);
+        let with_it = if count {
+            self.store
+                .count_event(&key, window.start, window.end)
+                .await?
+        } else {
+            self.store
+                .event_count(&key, window.start)
+                .await?
+                .saturating_add(1)
+        };
+        window.verdict(rule, with_it, now).map_err(|seconds| {
+            tracing::warn!(
+                rule = rule.name,
+                retry_after = seconds,
+                "rate limit reached"
+            );
+            OAuthError::rate_limited(seconds)
+        })
     }
 
     /// Gives back one event counted by [`Limiter::hit`] in the same window (an attempt that
@@ -247,16 +264,6 @@ impl Limiter {
             .hash(Purpose::RateLimit, &counter_name(rule, &subject))
             .to_vec()
     }
-}
-
-/// The 429 of `rule`, to be retried after `seconds`; logged without the subject.
-fn refused(rule: Rule, seconds: u64) -> OAuthError {
-    tracing::warn!(
-        rule = rule.name,
-        retry_after = seconds,
-        "rate limit reached"
-    );
-    OAuthError::rate_limited(seconds)
 }
 
 #[cfg(test)]

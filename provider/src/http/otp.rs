@@ -246,33 +246,23 @@ pub async fn send(
             },
             link: None,
         };
+        // What the audit says of this code: sent or not, to whom, by which channel.
+        let about_code = |kind| Event {
+            user_id: Some(&user.id),
+            detail: Some(channel),
+            ..audit::about(kind, &client)
+        };
         if let Err(error) = sender::send_within(&*state.sender, &message, state.send_deadline).await
         {
             state.store.delete_otp(id).await?;
             tracing::warn!(%error, channel, "one-time code not delivered");
-            audit::record(
-                &state,
-                Event {
-                    user_id: Some(&user.id),
-                    detail: Some(channel),
-                    ..audit::about(Kind::CodeUndelivered, &client)
-                },
-            )
-            .await;
+            audit::record(&state, about_code(Kind::CodeUndelivered)).await;
             return Err(OAuthError::new(
                 ErrorCode::DeliveryFailed,
                 "The code could not be sent. Try again.",
             ));
         }
-        audit::record(
-            &state,
-            Event {
-                user_id: Some(&user.id),
-                detail: Some(channel),
-                ..audit::about(Kind::CodeSent, &client)
-            },
-        )
-        .await;
+        audit::record(&state, about_code(Kind::CodeSent)).await;
         Ok(Json(json!({ "message": "A code was sent." })))
     }
     .await;

@@ -29,40 +29,28 @@ impl PgStore {
     }
 }
 
-super::sql::sql_store!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED");
+super::sql::sql_store!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED", APPEND_EVENT);
 
 /// The channel on which every instance hears of committed events.
 pub const CHANNEL: &str = "countersign_flow_events";
 
-/// Appends an event inside the caller's transaction (or in one of its own); returns its id. The
-/// same statement queues a notification on [`CHANNEL`], which PostgreSQL delivers when (and
-/// only if) the transaction commits: "look again" with the event id, the flow and the agent,
-/// never the event's data.
-async fn append_event<'e>(
-    executor: impl sqlx::PgExecutor<'e>,
-    event: &NewEvent,
-) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "WITH next AS (UPDATE flow_event_ids SET last_id = last_id + 1 RETURNING last_id),
-              added AS (
-                  INSERT INTO flow_events (id, flow_id, agent_sub, kind, data, at)
-                  SELECT last_id, $1, $2, $3, $4, $5 FROM next
-                  RETURNING id, flow_id, agent_sub
-              )
-         SELECT added.id FROM added
-         CROSS JOIN LATERAL (
-             SELECT pg_notify('countersign_flow_events', json_build_object(
-                 'id', added.id, 'flow', added.flow_id, 'agent', added.agent_sub)::text)
-         ) AS sent",
-    )
-    .bind(&event.flow_id)
-    .bind(&event.agent_sub)
-    .bind(event.kind)
-    .bind(&event.data)
-    .bind(event.at)
-    .fetch_one(executor)
-    .await?)
-}
+/// How an event is appended (inside the caller's transaction, or in one of its own): its id
+/// comes from the one-row counter, whose row lock the append holds until commit, so ids become
+/// visible in increasing order. The same statement queues a notification on [`CHANNEL`], which
+/// PostgreSQL delivers when (and only if) the transaction commits: "look again" with the event
+/// id, the flow and the agent, never the event's data.
+const APPEND_EVENT: &str =
+    "WITH next AS (UPDATE flow_event_ids SET last_id = last_id + 1 RETURNING last_id),
+          added AS (
+              INSERT INTO flow_events (id, flow_id, agent_sub, kind, data, at)
+              SELECT last_id, $1, $2, $3, $4, $5 FROM next
+              RETURNING id, flow_id, agent_sub
+          )
+     SELECT added.id FROM added
+     CROSS JOIN LATERAL (
+         SELECT pg_notify('countersign_flow_events', json_build_object(
+             'id', added.id, 'flow', added.flow_id, 'agent', added.agent_sub)::text)
+     ) AS sent";
 
 /// What an instance hears on [`CHANNEL`].
 #[derive(Clone, Debug, PartialEq, Eq)]

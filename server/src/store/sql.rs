@@ -2,18 +2,34 @@
 //!
 //! Both databases take `$1`-style parameters, row values, `RETURNING` and `ON CONFLICT`, so the
 //! text of every query is the same; only the types differ. [`sql_store!`] writes the role
-//! traits for a store type holding a `pool: sqlx::Pool<DB>`. What does differ lives in the
-//! backend's own module, which the macro calls by name:
-//! - `append_event(executor, &NewEvent) -> Result<i64, StoreError>`: how event ids are handed
-//!   out so that they become visible in increasing order (the SSE cursor);
+//! traits for a store type holding a `pool: sqlx::Pool<DB>`. What does differ is given to the
+//! macro, or lives in the backend's own module, which the macro names:
+//! - the statement that appends an event: how event ids are handed out so that they become
+//!   visible in increasing order (the SSE cursor);
 //! - `counters`: the rate-counter module of `infra` for that database.
 
 /// Implements [`super::Store`] and its role traits for `$store` on database `$db`.
 ///
 /// `$skip_locked` ends the row selection of a claim: `FOR UPDATE SKIP LOCKED` where several
-/// instances claim at once, nothing on SQLite (one writer at a time).
+/// instances claim at once, nothing on SQLite (one writer at a time). `$append_event` inserts
+/// an event (parameters: flow id, agent, kind, data, time) and returns its id.
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $skip_locked:literal) => {
+    ($store:ty, $db:ty, $skip_locked:literal, $append_event:expr) => {
+        /// Appends an event inside the caller's transaction (or on its own); returns its id.
+        async fn append_event<'e>(
+            executor: impl sqlx::Executor<'e, Database = $db>,
+            event: &NewEvent,
+        ) -> Result<i64, StoreError> {
+            Ok(sqlx::query_scalar($append_event)
+                .bind(&event.flow_id)
+                .bind(&event.agent_sub)
+                .bind(event.kind)
+                .bind(&event.data)
+                .bind(event.at)
+                .fetch_one(executor)
+                .await?)
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {

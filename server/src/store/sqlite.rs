@@ -31,22 +31,10 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_store!(SqliteStore, Sqlite, "");
+super::sql::sql_store!(SqliteStore, Sqlite, "", APPEND_EVENT);
 
-/// Appends an event inside the caller's transaction (or on its own); returns its id.
-async fn append_event<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
-    event: &NewEvent,
-) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO flow_events (flow_id, agent_sub, kind, data, at) VALUES ($1, $2, $3, $4, $5)
-         RETURNING id",
-    )
-    .bind(&event.flow_id)
-    .bind(&event.agent_sub)
-    .bind(event.kind)
-    .bind(&event.data)
-    .bind(event.at)
-    .fetch_one(executor)
-    .await?)
-}
+/// How an event is appended (inside the caller's transaction, or on its own): SQLite has one
+/// writer at a time, so `AUTOINCREMENT` ids become visible in increasing order.
+const APPEND_EVENT: &str =
+    "INSERT INTO flow_events (flow_id, agent_sub, kind, data, at) VALUES ($1, $2, $3, $4, $5)
+     RETURNING id";
