@@ -14,7 +14,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The wasm build lives in its own target folder, as cargo-leptos keeps it.
 WASM := --target wasm32-unknown-unknown --target-dir target/front
 
-.PHONY: help run build release weigh test test-cluster lint fmt-check clippy unit fuzz replay interop interop-standard e2e screenshots setup clean-data
+.PHONY: help run build release weigh bench test test-cluster lint fmt-check clippy unit fuzz replay interop interop-standard e2e screenshots setup clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,11 @@ release: ## Build optimised, with wasm-opt from npm's binaryen
 weigh: release ## First-load bytes of the approval page and the console (release build)
 	@scripts/setup.sh weigh
 	scripts/weigh.sh
+
+# Release builds, servers started fresh one after another; writes docs/bench.md. A benchmark,
+# not a test: `make test` does not run it.
+bench: ## Countersign's provider beside node-oidc-provider and a bare axum handler (wrk), docs/bench.md
+	scripts/bench.sh
 
 test: lint unit fuzz replay interop interop-standard e2e test-cluster ## Everything CI runs: format, clippy, Rust tests, a bounded fuzz run, the guide's curls, openid-client and oidc-provider interop, browser tests, the cluster
 	@echo "make test: all passed"

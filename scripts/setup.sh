@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Countersign's build and tests need, each piece only when it is missing or at the
 # wrong version, so a second run does nothing.
-# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster
+# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|bench
 #
 # Nothing here downloads from outside the package registries: Rust tools come from crates.io,
 # Chromium, the SMTP test server (python3-aiosmtpd) and brotli from Debian, Playwright and
-# binaryen (wasm-opt) from npm, with browser downloads off, PostgreSQL and nginx from Debian.
+# binaryen (wasm-opt) from npm, with browser downloads off, PostgreSQL, nginx and wrk from
+# Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -116,6 +117,14 @@ nginx_server() {
   $SUDO systemctl disable nginx >/dev/null 2>&1 || true
 }
 
+# wrk, the load generator of `make bench`.
+wrk_tool() {
+  command -v wrk >/dev/null && return 0
+  say "installing Debian's wrk (for make bench)"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends wrk
+}
+
 # `npm ci` in $1 when its node_modules is missing, or package.json or package-lock.json changed
 # since the last install (a stamp inside node_modules holds their hash).
 npm_ci() {
@@ -139,6 +148,7 @@ case "${1:-}" in
   weigh) brotli_cli ;;
   postgres) postgres ;;
   cluster) rust; postgres; nginx_server; chromium; npm_ci end2end ;;
+  bench) rust; wrk_tool; npm_ci server/tests/standard ;;
   npm) [ -d "${2:-}" ] || die "usage: $0 npm DIR"; npm_ci "$2" ;;
-  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|npm DIR" ;;
+  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|bench|npm DIR" ;;
 esac

@@ -110,6 +110,8 @@ pub struct AppState {
     pub(crate) send_deadline: std::time::Duration,
     /// How long a request may take before its message is sent ([`sender::START_BUDGET`]).
     pub(crate) start_budget: std::time::Duration,
+    /// The pacing of polls for pending requests ([`ciba::pacing`]).
+    pub(crate) pacing: Arc<ciba::pacing::Pacing>,
 }
 
 /// What tests (and embedders) may replace.
@@ -355,6 +357,7 @@ impl Provider {
             dev_outbox,
             send_deadline: options.send_deadline.unwrap_or(sender::SEND_DEADLINE),
             start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
+            pacing: Arc::default(),
         };
         if let Some(links) = &options.links {
             set_links(&state, links, &seed_name).await?;

@@ -4,6 +4,7 @@
 //! database:
 //! - [`request`]: validating a backchannel authentication request (CIBA Core §7.1, §13).
 //! - [`poll`]: what a token poll answers, and how the request changes (CIBA Core §10.1, §11).
+//! - [`pacing`]: the polls of pending requests paced in memory, so that they write nothing.
 //!
 //! The work of the two CIBA endpoints is done by functions of the provider's state, the
 //! validated input and `now`, so their handlers only extract, call and map:
@@ -12,6 +13,7 @@
 //! - [`decide`]: the customer's approval or denial, written only onto a pending request.
 
 pub mod decide;
+pub mod pacing;
 pub mod poll;
 pub mod request;
 pub mod start;

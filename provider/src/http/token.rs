@@ -75,8 +75,17 @@ async fn ciba(
             return Err(invalid());
         }
         let current = poll_state(&request)?;
+        if current.status == Status::Pending {
+            // Most polls: paced in memory, nothing written (see `ciba::pacing`).
+            let (outcome, next) = state.pacing.poll(&id_hash, current, now);
+            return Err(outcome.error(next.interval).unwrap_or_else(invalid));
+        }
+        state.pacing.forget(&id_hash);
         let (mut outcome, mut next) = poll::decide(current, now);
-        let user = state.store.user(&request.user_id).await?;
+        let user = match outcome {
+            Outcome::Issue => state.store.user(&request.user_id).await?,
+            Outcome::Refuse(_) => None,
+        };
         let user = match (outcome, user) {
             (Outcome::Issue, Some(user)) if user.is_active() => Some(user),
             (Outcome::Issue, _) => {

@@ -174,8 +174,8 @@ async fn case_2_concurrent_polls_after_approval_issue_tokens_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_racing_polls_still_lands() {
-    // Every poll writes the request (last poll time, slow_down); the decision must retry over
-    // them rather than answer "already decided" while the request is still pending.
+    // Polls and the decision race: the decision must land rather than answer "already
+    // decided" while the request is still pending, and the tokens come once.
     for _round in 0..5 {
         let op = Op::start().await;
         let id = op.start_for_alice().await;
@@ -236,6 +236,31 @@ async fn case_4_polling_too_fast_slows_down_by_five_seconds() {
     );
     op.advance(15);
     assert_eq!(op.poll_error(&id).await, "authorization_pending");
+}
+
+/// Polls of a pending request are most of the token endpoint's traffic: they are paced in
+/// memory and write nothing, so the stored request is as it was when it started.
+#[tokio::test]
+async fn polls_of_a_pending_request_write_nothing() {
+    let op = Op::start().await;
+    let id = op.start_for_alice().await;
+    let hash = op
+        .hash_key()
+        .hash(provider::crypto::Purpose::AuthReqId, &id);
+    let store = op.store().await;
+    let before = store.backchannel(&hash).await.unwrap().unwrap();
+    for seconds in [0, 1, 30] {
+        op.advance(seconds);
+        let error = op.poll_error(&id).await;
+        assert!(
+            ["authorization_pending", "slow_down"].contains(&error.as_str()),
+            "{error}"
+        );
+    }
+    let after = store.backchannel(&hash).await.unwrap().unwrap();
+    assert_eq!(after.version, before.version);
+    assert_eq!(after.last_poll_at, None);
+    assert_eq!(after.status, "pending");
 }
 
 #[tokio::test]

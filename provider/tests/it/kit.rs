@@ -256,6 +256,17 @@ impl Op {
         }
     }
 
+    /// The provider's hash key, to find a stored row by the hash of its handle.
+    pub fn hash_key(&self) -> provider::crypto::HashKey {
+        match &self.database_url {
+            Some(_) => provider::crypto::HashKey::from_bytes([0x5a; 32]),
+            None => provider::crypto::HashKey::load_or_create(
+                &self.data.path().join("data").join("provider.key"),
+            )
+            .unwrap(),
+        }
+    }
+
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
         self.http
             .post(format!("{}{path}", self.url))
