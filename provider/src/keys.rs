@@ -98,9 +98,14 @@ pub fn generate_rs256(now: Timestamp) -> Result<StoredKey, KeyError> {
     })
 }
 
-/// The provider's signing keys, ready to sign.
+/// The provider's signing keys, ready to sign; cheap to clone (the state every request gets
+/// holds one).
 #[derive(Clone)]
 pub struct Signer {
+    keys: std::sync::Arc<Keys>,
+}
+
+struct Keys {
     rs256: (String, EncodingKey),
     es256: (String, EncodingKey),
     jwks: Value,
@@ -109,8 +114,8 @@ pub struct Signer {
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
-            .field("rs256", &self.rs256.0)
-            .field("es256", &self.es256.0)
+            .field("rs256", &self.keys.rs256.0)
+            .field("es256", &self.keys.es256.0)
             .finish_non_exhaustive()
     }
 }
@@ -131,22 +136,24 @@ impl Signer {
             .map_err(|error| KeyError(format!("RS256 key: {error}")))?;
         let es_key = EncodingKey::from_ec_der(&es.private_der);
         Ok(Self {
-            rs256: (rs.kid.clone(), rs_key),
-            es256: (es.kid.clone(), es_key),
-            jwks: json!({ "keys": keys.iter().map(|key| key.public_jwk.clone()).collect::<Vec<_>>() }),
+            keys: std::sync::Arc::new(Keys {
+                rs256: (rs.kid.clone(), rs_key),
+                es256: (es.kid.clone(), es_key),
+                jwks: json!({ "keys": keys.iter().map(|key| key.public_jwk.clone()).collect::<Vec<_>>() }),
+            }),
         })
     }
 
     /// The public keys as a JWK Set (RFC 7517 §5).
     pub fn jwks(&self) -> &Value {
-        &self.jwks
+        &self.keys.jwks
     }
 
     /// Signs `claims` as a JWT with `alg` (RS256 or ES256).
     pub fn sign(&self, alg: Algorithm, claims: &impl Serialize) -> Result<String, KeyError> {
         let (kid, key) = match alg {
-            Algorithm::ES256 => &self.es256,
-            _ => &self.rs256,
+            Algorithm::ES256 => &self.keys.es256,
+            _ => &self.keys.rs256,
         };
         let mut header = Header::new(if alg == Algorithm::ES256 {
             Algorithm::ES256

@@ -112,6 +112,8 @@ pub struct AppState {
     pub(crate) start_budget: std::time::Duration,
     /// The pacing of polls for pending requests ([`ciba::pacing`]).
     pub(crate) pacing: Arc<ciba::pacing::Pacing>,
+    /// The clients client authentication reads ([`http::client_auth::ClientCache`]).
+    pub(crate) clients: Arc<http::client_auth::ClientCache>,
 }
 
 /// What tests (and embedders) may replace.
@@ -358,6 +360,7 @@ impl Provider {
             send_deadline: options.send_deadline.unwrap_or(sender::SEND_DEADLINE),
             start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
             pacing: Arc::default(),
+            clients: Arc::default(),
         };
         if let Some(links) = &options.links {
             set_links(&state, links, &seed_name).await?;

@@ -120,6 +120,7 @@ pub async fn put(
             .set_ciba(&app_id, &client_id, settings.enabled, settings.login_uri.as_deref())
             .await?
             .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "No such client in this application."))?;
+        state.clients.forget(&client_id);
         let detail = if settings.enabled { "enabled" } else { "disabled" };
         audit::record(&state, Event { detail: Some(detail), ..audit::about(Kind::CibaSettingsChanged, &client) }).await;
         Ok(render(&client))

@@ -3,10 +3,15 @@
 //! same in the body). Using both at once is refused. Secrets are compared as keyed hashes in
 //! constant time, and every failure answers the same `invalid_client`. Failures are counted per
 //! IP address; past the limit the address gets 429 until its window ends, right secret or not.
+//!
+//! The clients are read through [`ClientCache`]: most requests are a few clients' polls, and a
+//! store read per request costs more than the rest of a poll.
 
 use std::{
+    collections::HashMap,
     fmt,
     net::{IpAddr, SocketAddr},
+    sync::{Mutex, PoisonError},
 };
 
 use axum::{
@@ -18,11 +23,60 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use super::form::Form;
 use crate::{
     AppState,
+    clock::Timestamp,
     crypto::Purpose,
     error::{ErrorCode, OAuthError},
     limits::{Limits, Subject},
-    store::Client,
+    store::{Client, SharedStore, StoreError},
 };
+
+/// How long a client read from the store is used before it is read again, in ms.
+const CLIENT_TTL_MS: i64 = 5_000;
+/// Clients kept at most (there are few; past this the cache starts again).
+const MAX_CACHED: usize = 1_000;
+
+/// Clients as client authentication last read them, each for [`CLIENT_TTL_MS`]. A client's
+/// secret hash never changes after the seed; a change of its CIBA settings through this
+/// instance forgets the copy at once ([`ClientCache::forget`]), and reaches the other instances
+/// of a cluster within the TTL. Only clients that exist are kept, so unknown ids cannot fill it.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    clients: Mutex<HashMap<String, (Client, Timestamp)>>,
+}
+
+impl ClientCache {
+    /// Client `id`, from the cache while fresh, else from `store`.
+    pub async fn get(
+        &self,
+        store: &SharedStore,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Client>, StoreError> {
+        if let Some((client, read_at)) = self.lock().get(id)
+            && now.0.saturating_sub(read_at.0) < CLIENT_TTL_MS
+        {
+            return Ok(Some(client.clone()));
+        }
+        let found = store.client(id).await?;
+        if let Some(client) = &found {
+            let mut clients = self.lock();
+            if clients.len() >= MAX_CACHED {
+                clients.clear();
+            }
+            clients.insert(id.to_owned(), (client.clone(), now));
+        }
+        Ok(found)
+    }
+
+    /// Drops the copy of client `id` (its settings changed).
+    pub fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Client, Timestamp)>> {
+        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// The address the request came from: the TCP peer, or behind a trusted reverse proxy the
 /// address it appended last to `X-Forwarded-For` (earlier entries are the client's own claims).
@@ -126,7 +180,8 @@ async fn credentials(
     if form.get("client_id").is_some_and(|form_id| form_id != id) {
         return Err(OAuthError::invalid_client());
     }
-    let Some(client) = state.store.client(&id).await? else {
+    let now = state.clock.now();
+    let Some(client) = state.clients.get(&state.store, &id, now).await? else {
         // Spend the same work as a real check, so timing does not tell which ids exist.
         let _ = state.hash_key.hash(Purpose::ClientSecret, &secret);
         return Err(OAuthError::invalid_client());

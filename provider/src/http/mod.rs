@@ -4,7 +4,7 @@
 pub(crate) mod apps;
 mod authorize;
 mod ciba;
-mod client_auth;
+pub(crate) mod client_auth;
 mod dev;
 mod device;
 mod discovery;
