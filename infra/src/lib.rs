@@ -15,6 +15,7 @@
 //!   both stores keep; [`postgres`]: the same on PostgreSQL, for a cluster.
 //! - [`html`]: escaping text for the server-rendered pages.
 //! - [`retry`]: the bounded compare-and-set loop of every optimistic write.
+//! - [`request_id`]: `X-Request-Id` on every request, in its log span and sent on.
 //! - [`serve`]: the HTTP listener with header, idle and request timeouts and connection caps.
 //!
 //! Nothing here knows about CIBA, flows or customers: it may not depend on `provider` or
@@ -28,6 +29,7 @@ pub mod html;
 pub mod net;
 pub mod postgres;
 pub mod rate;
+pub mod request_id;
 pub mod retry;
 pub mod runtime;
 pub mod secret;

@@ -66,8 +66,11 @@ pub fn router(state: AppState) -> Router {
             csrf::guard,
         ))
         .layer(axum::middleware::from_fn(limit_body))
-        // Outermost: refusals of the layers inside get the headers too.
+        // Refusals of the layers inside get the headers too.
         .layer(axum::middleware::from_fn(security::headers))
+        // Outermost: every answer and every log line of a request carries its id, and the
+        // calls it makes to the provider send it on.
+        .layer(axum::middleware::from_fn(infra::request_id::middleware))
         .with_state(state)
 }
 

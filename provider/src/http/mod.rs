@@ -73,6 +73,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(limit_body))
         .layer(middleware::from_fn(log_internal_errors))
+        // Outermost: every log line of a request carries its id.
+        .layer(middleware::from_fn(infra::request_id::middleware))
         .with_state(state)
 }
 

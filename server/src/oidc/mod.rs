@@ -298,6 +298,11 @@ impl OidcClient {
         request: reqwest::RequestBuilder,
         allowed: Duration,
     ) -> Result<Answer, OidcError> {
+        // The provider logs the call under the id of the request that made it.
+        let request = match infra::request_id::current() {
+            Some(id) => request.header(infra::request_id::HEADER, id),
+            None => request,
+        };
         let response = request
             .timeout(allowed)
             .send()

@@ -167,3 +167,56 @@ fn the_authorization_url_carries_pkce_and_the_nonce() {
          &nonce=n%3D1&code_challenge=ch&code_challenge_method=S256"
     );
 }
+
+/// Calls to the provider carry the id of the request that made them, so the provider's log
+/// lines of a call share the BFF's request id; outside a request they carry none.
+#[tokio::test]
+async fn calls_carry_the_request_id_of_the_request_that_made_them() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let router = axum::Router::new().route(
+        "/bc",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(
+                    headers
+                        .get("x-request-id")
+                        .map(|value| value.to_str().unwrap().to_owned()),
+                );
+                axum::Json(serde_json::json!({
+                    "auth_req_id": "a-request", "expires_in": 600, "interval": 5
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = OidcClient::with_endpoints(
+        Profile::Standard,
+        Endpoints {
+            issuer: base.clone(),
+            backchannel: format!("{base}/bc"),
+            token: format!("{base}/token"),
+            jwks: format!("{base}/jwks"),
+            authorization: format!("{base}/authorize"),
+            userinfo: None,
+            revocation: None,
+            complete: None,
+            otp_send: None,
+            otp_authenticate: None,
+            client_auth: ClientAuthMethod::Basic,
+        },
+        Credentials {
+            client_id: "c".into(),
+            client_secret: Secret::new("hunter2-secret"),
+        },
+    )
+    .unwrap();
+    infra::request_id::scoped(Some("bff-req-7".to_owned()), client.backchannel(&request()))
+        .await
+        .unwrap();
+    client.backchannel(&request()).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [Some("bff-req-7".to_owned()), None]);
+}

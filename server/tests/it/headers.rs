@@ -200,3 +200,43 @@ async fn case_33_after_sign_out_nothing_of_the_console_may_come_from_a_cache() {
     assert_eq!(out.headers()["cache-control"], "no-store");
     app.stop().await;
 }
+
+/// Every answer names its request: a balancer's plain id is kept, anything else is replaced by
+/// a new one, and the embedded provider answers its own requests the same way.
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_hostile_ones_are_replaced() {
+    let app = TestApp::spawn().await;
+    let id_of = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let given = app
+        .http
+        .get(format!("{}/healthz", app.url))
+        .header("X-Request-Id", "lb-0042")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&given), "lb-0042");
+    for (path, header) in [("/healthz", None), ("/nowhere", Some("a b <c>"))] {
+        let mut request = app.http.get(format!("{}{path}", app.url));
+        if let Some(header) = header {
+            request = request.header("X-Request-Id", header);
+        }
+        let response = request.send().await.unwrap();
+        let id = id_of(&response);
+        assert_eq!(id.len(), 32, "{path}: {id}");
+        assert!(id.bytes().all(|byte| byte.is_ascii_hexdigit()), "{id}");
+    }
+    let provider = app
+        .http
+        .get(format!("{}/healthz", app.provider_issuer))
+        .header("X-Request-Id", "lb-0043")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&provider), "lb-0043");
+    app.stop().await;
+}

@@ -115,10 +115,14 @@ impl Engine {
         let id = flow.id.clone();
         let engine = self.clone();
         let channel = input.channel;
+        // The request's id goes with it, to the provider's logs.
+        let request_id = infra::request_id::current();
         let begun = self
             .inner
             .tasks
-            .spawn(async move { engine.begin(flow, channel).await });
+            .spawn(infra::request_id::scoped(request_id, async move {
+                engine.begin(flow, channel).await
+            }));
         match begun.await {
             Ok(result) => result?,
             Err(error) => tracing::error!(flow_id = %id, %error, "starting a flow was interrupted"),

@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use app::flow::{EventKind, FlowStatus, VerifiedCustomer};
 use infra::retry::{Attempt, compare_and_set};
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 
 use super::{CAS_ATTEMPTS, DENIED, Engine, FlowError, LEASE_GRACE_MS, NOT_RECORDED, Polled};
 use crate::{
@@ -37,7 +38,11 @@ impl Engine {
             pollers.insert(flow_id.clone(), notify.clone());
         }
         let engine = self.clone();
-        self.inner.tasks.spawn(async move {
+        // Every log line of the poller names its flow, and the provider logs its polls under
+        // the request id `poll-<flow id>`.
+        let span = tracing::info_span!("poller", flow_id = %flow_id);
+        let request_id = Some(format!("poll-{flow_id}"));
+        let polling = async move {
             // A store error pauses the poller, backing off as for the provider's errors; the
             // flow is read afresh when it goes on.
             let mut failures = 0_u32;
@@ -53,7 +58,10 @@ impl Engine {
             if let Ok(mut pollers) = engine.inner.pollers.lock() {
                 pollers.remove(&flow_id);
             }
-        });
+        };
+        self.inner
+            .tasks
+            .spawn(infra::request_id::scoped(request_id, polling).instrument(span));
     }
 
     /// Polls one flow until it ends, another instance takes it over, or the engine shuts down.

@@ -25,6 +25,8 @@ struct Scripted {
     /// While polling, let another instance claim the flow in this store first (this one stalled
     /// past its lease), then answer.
     steal: Mutex<Option<FakeStore>>,
+    /// The request id each call ran under (`infra::request_id::current`), starts and polls.
+    request_ids: Mutex<Vec<Option<String>>>,
 }
 
 impl Scripted {
@@ -50,6 +52,10 @@ impl Scripted {
 impl Ciba for Scripted {
     async fn start(&self, flow: &Flow, _: Duration) -> Result<Started, String> {
         *self.starts.lock().unwrap() += 1;
+        self.request_ids
+            .lock()
+            .unwrap()
+            .push(infra::request_id::current());
         tokio::time::sleep(self.start_delay).await;
         if self.refuse_start {
             return Err("No active customer matches that email address.".into());
@@ -65,6 +71,10 @@ impl Ciba for Scripted {
 
     async fn poll(&self, flow: &Flow, now_ms: i64) -> Polled {
         self.polls.lock().unwrap().push(now_ms);
+        self.request_ids
+            .lock()
+            .unwrap()
+            .push(infra::request_id::current());
         let steal = self.steal.lock().unwrap().take();
         if let Some(store) = steal {
             let lapsed = Flow {
@@ -202,6 +212,30 @@ async fn polls_every_interval_until_verified() {
     // The tokens stay in the store; the view never carries them.
     let json = serde_json::to_string(&engine.view(&view.id).await.unwrap()).unwrap();
     assert!(!json.contains("secret"));
+}
+
+/// The provider logs the calls under the id of what made them: the agent's request for the
+/// start (which runs in a task of its own), `poll-<flow id>` for each poll.
+#[tokio::test(start_paused = true)]
+async fn calls_to_the_provider_carry_the_request_id_that_made_them() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let ciba = Scripted::with([verified()]);
+    let engine = engine(&store, ciba.clone());
+    let view = infra::request_id::scoped(
+        Some("agent-request-1".to_owned()),
+        engine.start(&agent("a"), input()),
+    )
+    .await
+    .unwrap();
+    run_until(start, 6).await;
+    assert_eq!(
+        *ciba.request_ids.lock().unwrap(),
+        [
+            Some("agent-request-1".to_owned()),
+            Some(format!("poll-{}", view.id))
+        ]
+    );
 }
 
 /// The poll that brings the tokens can beat the instance that took the customer's approval to
