@@ -52,8 +52,9 @@ impl ClientCache {
         id: &str,
         now: Timestamp,
     ) -> Result<Option<Client>, StoreError> {
+        // A clock that stepped back makes a copy stale, never fresh for longer.
         if let Some((client, read_at)) = self.lock().get(id)
-            && now.0.saturating_sub(read_at.0) < CLIENT_TTL_MS
+            && (0..CLIENT_TTL_MS).contains(&now.0.saturating_sub(read_at.0))
         {
             return Ok(Some(client.clone()));
         }
@@ -142,12 +143,14 @@ pub async fn authenticate(
 ) -> Result<Client, OAuthError> {
     let rule = |limits: &Limits| limits.client_failures_per_ip;
     let now = state.clock.now();
-    // An address over the limit is refused before its secret is checked; only failures are
-    // counted, so a BFF's many parallel polls from one address spend nothing (see `limits`).
-    state.limiter.check(rule, Subject::Ip(peer.0), now).await?;
+    // Only failures are counted, each at once, so a BFF's many parallel polls from one address
+    // spend nothing (see `limits`); past the limit every answer is 429, right secret or wrong,
+    // so no more than the limit's guesses ever learn whether they were right.
     let result = credentials(state, headers, form).await;
     if matches!(&result, Err(error) if error.code == ErrorCode::InvalidClient) {
         state.limiter.hit(rule, Subject::Ip(peer.0), now).await?;
+    } else {
+        state.limiter.check(rule, Subject::Ip(peer.0), now).await?;
     }
     result
 }
