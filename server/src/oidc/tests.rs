@@ -59,6 +59,11 @@ async fn slow_provider(delay: Duration) -> OidcClient {
                 axum::Json(serde_json::json!({ "error": "authorization_pending" }))
             }),
         );
+    client_of(router).await
+}
+
+/// A client of a provider that `router` serves on loopback (standard profile, HTTP Basic).
+async fn client_of(router: axum::Router) -> OidcClient {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -190,30 +195,7 @@ async fn calls_carry_the_request_id_of_the_request_that_made_them() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = OidcClient::with_endpoints(
-        Profile::Standard,
-        Endpoints {
-            issuer: base.clone(),
-            backchannel: format!("{base}/bc"),
-            token: format!("{base}/token"),
-            jwks: format!("{base}/jwks"),
-            authorization: format!("{base}/authorize"),
-            userinfo: None,
-            revocation: None,
-            complete: None,
-            otp_send: None,
-            otp_authenticate: None,
-            client_auth: ClientAuthMethod::Basic,
-        },
-        Credentials {
-            client_id: "c".into(),
-            client_secret: Secret::new("hunter2-secret"),
-        },
-    )
-    .unwrap();
+    let client = client_of(router).await;
     infra::request_id::scoped(Some("bff-req-7".to_owned()), client.backchannel(&request()))
         .await
         .unwrap();
