@@ -132,8 +132,9 @@ impl PgStore {
                         tracing::warn!("the event listener lost its connection; reconnecting");
                         break;
                     }
+                    // An error of the connection itself (reset, refused): the same, after a pause.
                     Err(error) => {
-                        tracing::warn!(%error, "the event listener failed; reconnecting");
+                        tracing::warn!(%error, "the event listener lost its connection; reconnecting");
                         tokio::select! {
                             () = tokio::time::sleep(wait) => {}
                             () = stop.cancelled() => return,
