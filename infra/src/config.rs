@@ -161,6 +161,18 @@ pub fn socket_addr(
     })
 }
 
+/// A listening address that may be switched off: `off` is `None`, unset is `default`.
+pub fn optional_socket_addr(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: &str,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    match set(lookup, variable) {
+        Some(value) if value.trim() == "off" => Ok(None),
+        _ => socket_addr(lookup, variable, default).map(Some),
+    }
+}
+
 /// An issuer identifier or base URL: `http` or `https`, a host, no query or fragment (OpenID
 /// Connect Discovery §3). A trailing slash is dropped.
 pub fn issuer(variable: &'static str, value: &str) -> Result<String, ConfigError> {

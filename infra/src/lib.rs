@@ -16,6 +16,8 @@
 //! - [`html`]: escaping text for the server-rendered pages.
 //! - [`retry`]: the bounded compare-and-set loop of every optimistic write.
 //! - [`request_id`]: `X-Request-Id` on every request, in its log span and sent on.
+//! - [`metrics`]: Prometheus metrics (each service's own registry) and the `/metrics` listener
+//!   on an address of its own.
 //! - [`serve`]: the HTTP listener with header, idle and request timeouts and connection caps.
 //!
 //! Nothing here knows about CIBA, flows or customers: it may not depend on `provider` or
@@ -26,6 +28,7 @@ pub mod config;
 pub mod cookies;
 mod counters;
 pub mod html;
+pub mod metrics;
 pub mod net;
 pub mod postgres;
 pub mod rate;

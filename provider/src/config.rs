@@ -3,6 +3,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `COUNTERSIGN_PROVIDER_ADDR` | `127.0.0.1:3001` | where the provider listens |
+//! | `COUNTERSIGN_PROVIDER_METRICS_ADDR` | `127.0.0.1:9465` | where a standalone provider serves `/metrics` (Prometheus), `off` for nowhere; embedded, the BFF serves its metrics |
 //! | `COUNTERSIGN_PROVIDER_ISSUER` | `http://` + the bound address | its issuer identifier (public base URL) |
 //! | `COUNTERSIGN_DATA_DIR` | `./data` | folder of the SQLite files, created on first start |
 //! | `COUNTERSIGN_PROVIDER_DATABASE_URL` | unset: SQLite in the data folder | `postgres://…`: the PostgreSQL database every provider instance of a cluster shares (a remote server needs `?sslmode=verify-full` or `require`) |
@@ -57,7 +58,9 @@ use reqwest::Url;
 
 pub use infra::config::ConfigError;
 use infra::{
-    config::{DEFAULT_DATA_DIR, issuer, number, secret, set, socket_addr, yes_or_no},
+    config::{
+        DEFAULT_DATA_DIR, issuer, number, optional_socket_addr, secret, set, socket_addr, yes_or_no,
+    },
     secret::Secret,
 };
 
@@ -68,6 +71,9 @@ use crate::limits::Limits;
 pub struct Config {
     /// The socket address to bind; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served, on a listener of its own; `None`: not served (an embedder
+    /// serves [`crate::Provider::metrics`] itself).
+    pub metrics_listen: Option<SocketAddr>,
     /// The issuer identifier; `None` derives it from the bound address.
     pub issuer: Option<String>,
     /// The folder holding `provider.sqlite` and `provider.key`.
@@ -187,6 +193,8 @@ pub struct WebhookConfig {
 
 /// The default listening address of the embedded provider.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3001";
+/// Where a standalone provider serves `/metrics` by default: the loopback only.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9465";
 /// The default timeout of one SMTP exchange or webhook call.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest timeout a sender may be given: under [`crate::sender::SEND_DEADLINE`], which
@@ -215,6 +223,8 @@ impl Config {
     /// Reads the configuration through `lookup`, which returns a variable's value if it is set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let listen = socket_addr(&lookup, "COUNTERSIGN_PROVIDER_ADDR", DEFAULT_ADDR)?;
+        let metrics_listen =
+            optional_socket_addr(&lookup, "COUNTERSIGN_PROVIDER_METRICS_ADDR", DEFAULT_METRICS_ADDR)?;
         let issuer = lookup("COUNTERSIGN_PROVIDER_ISSUER")
             .map(|value| issuer("COUNTERSIGN_PROVIDER_ISSUER", &value))
             .transpose()?;
@@ -258,6 +268,7 @@ impl Config {
         let limits = Limits::from_lookup(&lookup)?;
         let config = Self {
             listen,
+            metrics_listen,
             issuer,
             data_dir,
             database_url,

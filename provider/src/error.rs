@@ -69,6 +69,34 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as it is written on the wire (and in the metrics' `answer` label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::LoginRequired => "login_required",
+            Self::InvalidScope => "invalid_scope",
+            Self::UnknownUserId => "unknown_user_id",
+            Self::InvalidBindingMessage => "invalid_binding_message",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::RateLimited => "rate_limited",
+            Self::DeliveryFailed => "delivery_failed",
+            Self::ServerError => "server_error",
+        }
+    }
+
     /// The HTTP status this code is answered with.
     pub fn status(self) -> StatusCode {
         match self {
@@ -204,6 +232,8 @@ impl IntoResponse for OAuthError {
             error_code: self.mosaic.then_some(status.as_u16()),
         };
         let mut response = (status, Json(body)).into_response();
+        // For the metrics' `answer` label (`http::count_requests`).
+        response.extensions_mut().insert(self.code);
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -235,5 +265,41 @@ impl IntoResponse for OAuthError {
             response.extensions_mut().insert(InternalCause(cause));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_reads_as_it_is_written_on_the_wire() {
+        for code in [
+            ErrorCode::InvalidRequest,
+            ErrorCode::InvalidClient,
+            ErrorCode::InvalidGrant,
+            ErrorCode::UnauthorizedClient,
+            ErrorCode::UnsupportedGrantType,
+            ErrorCode::UnsupportedResponseType,
+            ErrorCode::RequestNotSupported,
+            ErrorCode::LoginRequired,
+            ErrorCode::InvalidScope,
+            ErrorCode::UnknownUserId,
+            ErrorCode::InvalidBindingMessage,
+            ErrorCode::AuthorizationPending,
+            ErrorCode::SlowDown,
+            ErrorCode::AccessDenied,
+            ErrorCode::ExpiredToken,
+            ErrorCode::InvalidToken,
+            ErrorCode::InsufficientScope,
+            ErrorCode::NotFound,
+            ErrorCode::Conflict,
+            ErrorCode::RateLimited,
+            ErrorCode::DeliveryFailed,
+            ErrorCode::ServerError,
+        ] {
+            let wire = serde_json::to_value(code).unwrap_or_default();
+            assert_eq!(wire, code.as_str(), "{code:?}");
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod error;
 mod http;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod seed;
 pub mod sender;
 pub mod store;
@@ -114,6 +115,17 @@ pub struct AppState {
     pub(crate) pacing: Arc<ciba::pacing::Pacing>,
     /// The clients client authentication reads ([`http::client_auth::ClientCache`]).
     pub(crate) clients: Arc<http::client_auth::ClientCache>,
+    /// What the provider counts ([`metrics`]).
+    pub(crate) metrics: metrics::Metrics,
+}
+
+impl AppState {
+    /// Delivers `message` within the send deadline, counting it by channel as sent or failed.
+    pub(crate) async fn deliver(&self, message: &sender::Outgoing) -> Result<(), sender::SendError> {
+        let sent = sender::send_within(&*self.sender, message, self.send_deadline).await;
+        self.metrics.message(message.channel, sent.is_ok());
+        sent
+    }
 }
 
 /// What tests (and embedders) may replace.
@@ -260,6 +272,8 @@ fn announce_outbox(config: &Config, served: bool, own_sender: bool, issuer: &str
 pub struct Provider {
     listener: TcpListener,
     local: SocketAddr,
+    /// The `/metrics` listener, when [`Config::metrics_listen`] asks for one.
+    metrics_listener: Option<(TcpListener, SocketAddr)>,
     state: AppState,
 }
 
@@ -346,7 +360,13 @@ impl Provider {
             .clone()
             .unwrap_or_else(|| format!("http://{local}"));
         announce_outbox(&config, dev_outbox, own_sender, &issuer);
-        let limiter = Limiter::new(config.limits.clone(), store.clone(), hash_key.clone());
+        let metrics = metrics::Metrics::default();
+        let limiter = Limiter::new(config.limits.clone(), store.clone(), hash_key.clone())
+            .counting_refusals(metrics.clone());
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(serve::bind(addr).await?),
+            None => None,
+        };
         let state = AppState {
             issuer,
             store,
@@ -361,6 +381,7 @@ impl Provider {
             start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
             pacing: Arc::default(),
             clients: Arc::default(),
+            metrics,
         };
         if let Some(links) = &options.links {
             set_links(&state, links, &seed_name).await?;
@@ -368,6 +389,7 @@ impl Provider {
         Ok(Self {
             listener,
             local,
+            metrics_listener,
             state,
         })
     }
@@ -388,6 +410,16 @@ impl Provider {
         &self.state.issuer
     }
 
+    /// Where `/metrics` is served, if it is ([`Config::metrics_listen`]).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// What the provider counts, for an embedder to serve with its own metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.state.metrics
+    }
+
     /// Serves requests until `shutdown` completes, then finishes the requests in flight, within
     /// the default [`serve::ServeLimits`].
     pub async fn serve(
@@ -405,10 +437,32 @@ impl Provider {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let Self {
-            listener, state, ..
+            listener,
+            metrics_listener,
+            state,
+            ..
         } = self;
         let store = state.store.clone();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let metrics_serving = metrics_listener.map(|(metrics_listener, _)| {
+            let mut registry = infra::metrics::Registry::with_prefix("countersign_provider");
+            state.metrics.register(&mut registry);
+            tokio::spawn(serve::serve(
+                metrics_listener,
+                infra::metrics::router(Arc::new(registry)),
+                limits,
+                stop.clone().cancelled_owned(),
+            ))
+        });
         let result = serve::serve(listener, http::router(state), limits, shutdown).await;
+        stop.cancel();
+        if let Some(serving) = metrics_serving {
+            match serving.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "the metrics listener stopped"),
+                Err(error) => tracing::warn!(%error, "the metrics listener failed"),
+            }
+        }
         store.close().await;
         result
     }

@@ -162,12 +162,24 @@ pub struct Limiter {
     limits: Limits,
     store: SharedStore,
     key: HashKey,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Limiter {
     /// A limiter counting in `store`, with subjects hashed under `key`.
     pub fn new(limits: Limits, store: SharedStore, key: HashKey) -> Self {
-        Self { limits, store, key }
+        Self {
+            limits,
+            store,
+            key,
+            metrics: crate::metrics::Metrics::default(),
+        }
+    }
+
+    /// The same limiter, counting its refusals in `metrics`.
+    #[must_use]
+    pub fn counting_refusals(self, metrics: crate::metrics::Metrics) -> Self {
+        Self { metrics, ..self }
     }
 
     /// The limits in force.
@@ -217,6 +229,7 @@ impl Limiter {
                 .saturating_add(1)
         };
         window.verdict(rule, with_it, now).map_err(|seconds| {
+            self.metrics.refused(rule.name);
             tracing::warn!(
                 rule = rule.name,
                 retry_after = seconds,

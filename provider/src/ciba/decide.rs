@@ -87,6 +87,9 @@ pub async fn decide(
         Status::Denied
     };
     write(state, &id_hash, request, token, status, now).await?;
+    state
+        .metrics
+        .decision(if approved { "approved" } else { "denied" });
     audit::record(
         state,
         Event {

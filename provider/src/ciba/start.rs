@@ -17,7 +17,7 @@ use crate::{
     crypto::Purpose,
     error::{ErrorCode, OAuthError},
     limits::Subject,
-    sender::{self, Outgoing},
+    sender::Outgoing,
     store::{Backchannel, Client, User},
 };
 
@@ -221,7 +221,7 @@ async fn deliver(
     };
     let (state, client, user_id) = (state.clone(), client.clone(), user.id.clone());
     let undo = tokio::spawn(async move {
-        let sent = sender::send_within(&*state.sender, &message, state.send_deadline).await;
+        let sent = state.deliver(&message).await;
         let Err(error) = sent else {
             return Ok(());
         };

@@ -15,7 +15,7 @@ mod userinfo;
 
 use axum::{
     Json, Router,
-    extract::{Request, State},
+    extract::{MatchedPath, Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -69,7 +69,12 @@ pub(crate) fn router(state: AppState) -> Router {
             .route("/dev/outbox.json", get(dev::outbox_json))
             .layer(middleware::map_response(no_store));
     }
+    let metrics = state.metrics.clone();
     router
+        // Every answer of a route is counted under its pattern (never the path a client sent).
+        .route_layer(middleware::from_fn(move |request, next| {
+            count_requests(metrics.clone(), request, next)
+        }))
         .fallback(not_found)
         .layer(middleware::from_fn(limit_body))
         .layer(middleware::from_fn(log_internal_errors))
@@ -97,6 +102,26 @@ async fn limit_body(request: Request, next: Next) -> Response {
             OAuthError::invalid_request("The request body could not be read.").into_response()
         }
     }
+}
+
+/// Counts the answer to `request` in the metrics: its route's pattern, and `ok` or the error
+/// code the provider answered with.
+async fn count_requests(metrics: crate::metrics::Metrics, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let answer = match response.extensions().get::<crate::error::ErrorCode>() {
+        Some(code) => code.as_str(),
+        None if response.status().is_client_error() || response.status().is_server_error() => {
+            "error"
+        }
+        None => "ok",
+    };
+    metrics.request(&endpoint, answer, started.elapsed().as_secs_f64());
+    response
 }
 
 /// Marks a response as never to be cached.

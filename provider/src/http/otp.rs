@@ -34,7 +34,7 @@ use crate::{
     crypto::{Purpose, one_time_code},
     error::{ErrorCode, OAuthError},
     limits::{Limits, Subject},
-    sender::{self, Outgoing},
+    sender::Outgoing,
     store::{Client, NewOtp, User},
     tokens::{self, Authentication},
 };
@@ -252,8 +252,7 @@ pub async fn send(
             detail: Some(channel),
             ..audit::about(kind, &client)
         };
-        if let Err(error) = sender::send_within(&*state.sender, &message, state.send_deadline).await
-        {
+        if let Err(error) = state.deliver(&message).await {
             state.store.delete_otp(id).await?;
             tracing::warn!(%error, channel, "one-time code not delivered");
             audit::record(&state, about_code(Kind::CodeUndelivered)).await;
@@ -402,5 +401,11 @@ pub async fn authenticate(
         })))
     }
     .await;
+    state.metrics.sign_in(match &result {
+        Ok(_) => "signed_in",
+        Err(error) if error.code == ErrorCode::RateLimited => "rate_limited",
+        Err(error) if error.code == ErrorCode::InvalidGrant => "wrong_code",
+        Err(_) => "refused",
+    });
     result.map_err(OAuthError::mosaic)
 }

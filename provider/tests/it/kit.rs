@@ -98,6 +98,8 @@ pub struct Op {
     pub url: String,
     pub clock: Clock,
     pub http: reqwest::Client,
+    /// Where its `/metrics` listener answers.
+    pub metrics_url: String,
     data: TempDir,
     /// The provider's PostgreSQL database, when the suite runs on PostgreSQL.
     database_url: Option<String>,
@@ -199,6 +201,7 @@ impl Op {
         let dev_outbox = delivery == Delivery::default() && !trust_forwarded_for;
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             issuer: None,
             data_dir: data.path().join("data"),
             database_url: database_url.clone().map(infra::secret::Secret::new),
@@ -224,16 +227,32 @@ impl Op {
         .await
         .unwrap();
         let url = provider.issuer().to_owned();
+        let metrics_url = format!("http://{}/metrics", provider.metrics_addr().unwrap());
         let stop = CancellationToken::new();
         tokio::spawn(provider.serve(stop.clone().cancelled_owned()));
         Self {
             url,
+            metrics_url,
             clock,
             http: reqwest::Client::new(),
             data,
             database_url,
             stop,
         }
+    }
+
+    /// The value of `series` in the provider's `/metrics` now (0 when it has no sample yet).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self
+            .http
+            .get(&self.metrics_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        infra::metrics::sample(&text, series).unwrap_or(0.0)
     }
 
     pub fn advance(&self, seconds: u64) {

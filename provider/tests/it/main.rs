@@ -5,6 +5,7 @@ mod audit;
 mod ciba;
 mod kit;
 mod limits;
+mod metrics;
 mod senders;
 mod serving;
 mod workforce;
@@ -39,6 +40,7 @@ impl Served {
 fn config(data: &TempDir) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: None,
         issuer: None,
         data_dir: data.path().join("data"),
         database_url: None,

@@ -24,6 +24,7 @@ pub struct TestApp {
 pub fn provider_config(data: &TempDir) -> provider::Config {
     provider::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: None,
         issuer: None,
         data_dir: data.path().join("data"),
         database_url: None,

@@ -1,0 +1,260 @@
+//! What the BFF counts for operators, served at `/metrics` on `COUNTERSIGN_METRICS_ADDR`
+//! (`127.0.0.1:9464` by default) in Prometheus' text format, beside the embedded provider's
+//! (`countersign_provider_…`, see [`provider::metrics`]).
+//!
+//! Every series is named `countersign_…`; labels are fixed words (a channel, an outcome, an
+//! endpoint, a rule), never an agent, a customer, a flow or an address. A cluster's figures are
+//! the sum over its instances: each event is written by one instance, which counts it.
+//!
+//! | series | labels | what |
+//! |---|---|---|
+//! | `verifications_started_total` | `channel` | verifications an agent started |
+//! | `verifications_ended_total` | `outcome` | how they ended: `verified`, `denied`, `reported`, `expired`, `cancelled`, `failed` |
+//! | `verification_decision_seconds` | `decision` | from the start to the customer's approval or denial |
+//! | `verification_verified_seconds` | | from the start to the verified customer |
+//! | `provider_call_seconds` | `endpoint` | the provider's answers, by endpoint (`backchannel`, `token`, `userinfo`, `revocation`, `jwks`, `discovery`, …) |
+//! | `provider_call_errors_total` | `endpoint`, `error` | calls with no usable answer: `timeout`, `unreachable`, `server_error` (5xx) |
+//! | `polls_total` | `answer` | the poller's answers: `pending`, `slow_down`, `unavailable`, `rate_limited`, `verified`, `denied`, `expired`, `failed` |
+//! | `event_streams_open` | | the agents' event streams open now |
+//! | `rate_limit_refusals_total` | `rule` | requests refused by a rate limit |
+//! | `sign_ins_total` | `result` | agents' sign-ins: `signed_in`, `failed`, `rate_limited` |
+//! | `http_requests_total` | `route`, `status` | answered requests by route (its pattern) and status class |
+//! | `http_request_seconds` | `route` | their time to the response head |
+
+use std::{sync::Arc, time::Instant};
+
+use app::flow::{Channel, EventKind};
+use infra::metrics::{
+    Counter, Counters, Family, Gauge, Histogram, Histograms, Registry, call_seconds, histograms,
+    human_seconds,
+};
+
+/// The BFF's metrics; clones count into the same series.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    started: Counters<1>,
+    ended: Counters<1>,
+    decision_seconds: Histograms<1>,
+    verified_seconds: Histogram,
+    calls: Histograms<1>,
+    call_errors: Counters<2>,
+    polls: Counters<1>,
+    streams: Gauge,
+    refusals: Counters<1>,
+    sign_ins: Counters<1>,
+    requests: Family<[(&'static str, String); 2], Counter>,
+    request_seconds: Family<[(&'static str, String); 1], Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            started: Counters::default(),
+            ended: Counters::default(),
+            decision_seconds: histograms(human_seconds),
+            verified_seconds: human_seconds(),
+            calls: histograms(call_seconds),
+            call_errors: Counters::default(),
+            polls: Counters::default(),
+            streams: Gauge::default(),
+            refusals: Counters::default(),
+            sign_ins: Counters::default(),
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(call_seconds),
+        }
+    }
+}
+
+/// Why a call to the provider gave no usable answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// It did not answer in time.
+    Timeout,
+    /// No connection, or the connection broke.
+    Unreachable,
+    /// It answered 5xx.
+    ServerError,
+}
+
+impl CallError {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Unreachable => "unreachable",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+impl Metrics {
+    /// Adds every series to `registry` (named `countersign_…` by the registry's prefix).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "verifications_started",
+            "Verifications started, by channel",
+            self.started.clone(),
+        );
+        registry.register(
+            "verifications_ended",
+            "Verifications ended, by outcome",
+            self.ended.clone(),
+        );
+        registry.register(
+            "verification_decision_seconds",
+            "Seconds from a verification's start to the customer's decision",
+            self.decision_seconds.clone(),
+        );
+        registry.register(
+            "verification_verified_seconds",
+            "Seconds from a verification's start to the verified customer",
+            self.verified_seconds.clone(),
+        );
+        registry.register(
+            "provider_call_seconds",
+            "Seconds the provider took to answer, by endpoint",
+            self.calls.clone(),
+        );
+        registry.register(
+            "provider_call_errors",
+            "Calls to the provider without a usable answer, by endpoint and error",
+            self.call_errors.clone(),
+        );
+        registry.register(
+            "polls",
+            "The poller's answers from the token endpoint",
+            self.polls.clone(),
+        );
+        registry.register(
+            "event_streams_open",
+            "Agents' event streams open now",
+            self.streams.clone(),
+        );
+        registry.register(
+            "rate_limit_refusals",
+            "Requests refused by a rate limit, by rule",
+            self.refusals.clone(),
+        );
+        registry.register(
+            "sign_ins",
+            "Agents' sign-ins, by result",
+            self.sign_ins.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "Answered requests, by route and status class",
+            self.requests.clone(),
+        );
+        registry.register(
+            "http_request_seconds",
+            "Seconds to the response head, by route",
+            self.request_seconds.clone(),
+        );
+    }
+
+    /// A verification of `created_at` (ms) had event `kind` written at `now` (ms).
+    pub fn flow_event(&self, kind: EventKind, created_at: i64, now: i64) {
+        let seconds = now.saturating_sub(created_at).max(0) as f64 / 1000.0;
+        match kind {
+            EventKind::Sent => {}
+            EventKind::Approved => self
+                .decision_seconds
+                .get_or_create(&[("decision", "approved")])
+                .observe(seconds),
+            EventKind::Denied => self
+                .decision_seconds
+                .get_or_create(&[("decision", "denied")])
+                .observe(seconds),
+            EventKind::Verified => self.verified_seconds.observe(seconds),
+            _ => {}
+        }
+        let outcome = match kind {
+            EventKind::Verified => "verified",
+            EventKind::Denied => "denied",
+            EventKind::Reported => "reported",
+            EventKind::Expired => "expired",
+            EventKind::Cancelled => "cancelled",
+            EventKind::Failed => "failed",
+            _ => return,
+        };
+        self.ended.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
+    /// An agent started a verification on `channel`.
+    pub fn started(&self, channel: Channel) {
+        self.started
+            .get_or_create(&[("channel", channel.as_str())])
+            .inc();
+    }
+
+    /// A call to the provider's `endpoint` took `since.elapsed()`, ending with `error` if any.
+    pub fn call(&self, endpoint: &'static str, since: Instant, error: Option<CallError>) {
+        self.calls
+            .get_or_create(&[("endpoint", endpoint)])
+            .observe(since.elapsed().as_secs_f64());
+        if let Some(error) = error {
+            self.call_errors
+                .get_or_create(&[("endpoint", endpoint), ("error", error.as_str())])
+                .inc();
+        }
+    }
+
+    /// The poller got `answer` (one of the words in the table above).
+    pub fn poll(&self, answer: &'static str) {
+        self.polls.get_or_create(&[("answer", answer)]).inc();
+    }
+
+    /// An event stream opened; it counts as open until the guard drops.
+    pub fn stream_opened(&self) -> StreamOpen {
+        self.streams.inc();
+        StreamOpen(self.streams.clone())
+    }
+
+    /// Rate-limit `rule` refused a request.
+    pub fn refused(&self, rule: &'static str) {
+        self.refusals.get_or_create(&[("rule", rule)]).inc();
+    }
+
+    /// An agent's sign-in ended with `result` (`signed_in`, `failed`, `rate_limited`).
+    pub fn sign_in(&self, result: &'static str) {
+        self.sign_ins.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// A request to `route` (a pattern of the router, or `other`) was answered with `status`
+    /// after `seconds`.
+    pub fn request(&self, route: &str, status: u16, seconds: f64) {
+        let class = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .get_or_create(&[("route", route.to_owned()), ("status", class.to_owned())])
+            .inc();
+        self.request_seconds
+            .get_or_create(&[("route", route.to_owned())])
+            .observe(seconds);
+    }
+}
+
+/// An open event stream, counted in `event_streams_open` while it lives.
+#[derive(Debug)]
+pub struct StreamOpen(Gauge);
+
+impl Drop for StreamOpen {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The registry the BFF serves: its own series and, when embedded, the provider's under
+/// `countersign_provider_`.
+pub fn registry(bff: &Metrics, provider: Option<&provider::metrics::Metrics>) -> Arc<Registry> {
+    let mut registry = Registry::with_prefix("countersign");
+    bff.register(&mut registry);
+    if let Some(provider) = provider {
+        provider.register(registry.sub_registry_with_prefix("provider"));
+    }
+    Arc::new(registry)
+}
