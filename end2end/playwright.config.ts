@@ -85,6 +85,8 @@ function server(
     stderr: "pipe" as const,
     env: {
       COUNTERSIGN_ADDR: `127.0.0.1:${bff}`,
+      // Two servers run at once: the metrics listeners take free ports.
+      COUNTERSIGN_METRICS_ADDR: "127.0.0.1:0",
       COUNTERSIGN_PROVIDER_ADDR: `127.0.0.1:${provider}`,
       COUNTERSIGN_DATA_DIR: data,
       COUNTERSIGN_SITE_ROOT: "../target/site",

@@ -55,6 +55,7 @@ start_server() {
   while [ "$provider_port" = "$port" ]; do provider_port=$(free_port); done
   mkdir -p "$WORK/data"
   COUNTERSIGN_ADDR="127.0.0.1:$port" \
+    COUNTERSIGN_METRICS_ADDR=127.0.0.1:0 \
     COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$provider_port" \
     COUNTERSIGN_DATA_DIR="$WORK/data" \
     COUNTERSIGN_SITE_ROOT="$site" \

@@ -223,8 +223,11 @@ impl Config {
     /// Reads the configuration through `lookup`, which returns a variable's value if it is set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let listen = socket_addr(&lookup, "COUNTERSIGN_PROVIDER_ADDR", DEFAULT_ADDR)?;
-        let metrics_listen =
-            optional_socket_addr(&lookup, "COUNTERSIGN_PROVIDER_METRICS_ADDR", DEFAULT_METRICS_ADDR)?;
+        let metrics_listen = optional_socket_addr(
+            &lookup,
+            "COUNTERSIGN_PROVIDER_METRICS_ADDR",
+            DEFAULT_METRICS_ADDR,
+        )?;
         let issuer = lookup("COUNTERSIGN_PROVIDER_ISSUER")
             .map(|value| issuer("COUNTERSIGN_PROVIDER_ISSUER", &value))
             .transpose()?;

@@ -121,7 +121,10 @@ pub struct AppState {
 
 impl AppState {
     /// Delivers `message` within the send deadline, counting it by channel as sent or failed.
-    pub(crate) async fn deliver(&self, message: &sender::Outgoing) -> Result<(), sender::SendError> {
+    pub(crate) async fn deliver(
+        &self,
+        message: &sender::Outgoing,
+    ) -> Result<(), sender::SendError> {
         let sent = sender::send_within(&*self.sender, message, self.send_deadline).await;
         self.metrics.message(message.channel, sent.is_ok());
         sent

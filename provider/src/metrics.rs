@@ -79,7 +79,10 @@ impl Metrics {
     /// or an error code) after `seconds`.
     pub fn request(&self, endpoint: &str, answer: &'static str, seconds: f64) {
         self.requests
-            .get_or_create(&[("endpoint", endpoint.to_owned()), ("answer", answer.to_owned())])
+            .get_or_create(&[
+                ("endpoint", endpoint.to_owned()),
+                ("answer", answer.to_owned()),
+            ])
             .inc();
         self.request_seconds
             .get_or_create(&[("endpoint", endpoint.to_owned())])

@@ -41,6 +41,7 @@ fn json_logs_go_to_stderr_as_json_objects() {
         .env("COUNTERSIGN_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .env("COUNTERSIGN_PROVIDER_ADDR", "127.0.0.1:0")
+        .env("COUNTERSIGN_PROVIDER_METRICS_ADDR", "127.0.0.1:0")
         .env("COUNTERSIGN_DATA_DIR", data.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -12,7 +12,8 @@ start_provider() {
   BASE="http://127.0.0.1:$PORT"
   DATA=$(mktemp -d "${TMPDIR:-/tmp}/countersign-$name.XXXXXX")
   LOG="$DATA/provider.log"
-  COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_DATA_DIR="$DATA/data" COUNTERSIGN_DEV_OUTBOX=true \
+  COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$PORT" COUNTERSIGN_PROVIDER_METRICS_ADDR=127.0.0.1:0 \
+    COUNTERSIGN_DATA_DIR="$DATA/data" COUNTERSIGN_DEV_OUTBOX=true \
     RUST_LOG=warn "$bin" >"$LOG" 2>&1 &
   PID=$!
   trap stop_provider EXIT

@@ -156,7 +156,8 @@ pub async fn step(
     let now = bff.engine.now_ms();
     let store = &*bff.store;
     let address = limits::client_address(request, bff.trust_forwarded_for);
-    if let Err(wait) = limits::hit(store, bff.limits.approval_per_ip, &address, now)
+    if let Err(wait) = bff
+        .hit_limit(bff.limits.approval_per_ip, &address, now)
         .await
         .map_err(unavailable)?
     {

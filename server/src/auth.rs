@@ -110,9 +110,13 @@ async fn login(
     let return_to = safe_return_to(query_param(&query, "return_to").as_deref());
     let now = bff.engine.now_ms();
     let address = limits::client_address(&request, bff.trust_forwarded_for);
-    match limits::hit(&*bff.store, bff.limits.sign_ins_per_ip, &address, now).await {
+    match bff
+        .hit_limit(bff.limits.sign_ins_per_ip, &address, now)
+        .await
+    {
         Ok(Ok(())) => {}
         Ok(Err(wait)) => {
+            bff.metrics.sign_in("rate_limited");
             let mut response = page(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many sign-ins",
@@ -333,8 +337,17 @@ async fn callback(
 ) -> Response {
     let query = query.unwrap_or_default();
     match finish(&state, &query, &headers).await {
-        Ok((cookie, return_to)) => moving_on(&return_to, &cookie),
-        Err((refused, return_to)) => refused.into_response(&return_to),
+        Ok((cookie, return_to)) => {
+            state.bff.metrics.sign_in("signed_in");
+            moving_on(&return_to, &cookie)
+        }
+        Err((refused, return_to)) => {
+            state.bff.metrics.sign_in(match refused {
+                Refused::Unavailable | Refused::Store => "unavailable",
+                _ => "failed",
+            });
+            refused.into_response(&return_to)
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Bff {
     pub limits: limits::BffLimits,
     /// The agents' open event streams.
     pub streams: Arc<events::Seats>,
+    /// What the BFF counts for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Backend for Bff {

@@ -3,6 +3,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `COUNTERSIGN_ADDR` | `LEPTOS_SITE_ADDR`, else `127.0.0.1:3000` | where the BFF listens |
+//! | `COUNTERSIGN_METRICS_ADDR` | `127.0.0.1:9464` | where `/metrics` (Prometheus) is served, the embedded provider's included, on a listener of its own; `off` for nowhere |
 //! | `COUNTERSIGN_PROVIDER_URL` | unset: start the embedded provider | base URL of an external provider |
 //! | `COUNTERSIGN_SITE_ROOT` | `LEPTOS_SITE_ROOT`, else `target/site` | the built CSS, JS and wasm |
 //! | `COUNTERSIGN_PROVIDER_PROFILE` | `mosaic` with a URL, else `embedded` | `mosaic` or `standard` for an external provider |
@@ -36,7 +37,9 @@
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
-use infra::config::{DEFAULT_DATA_DIR, issuer, number, secret, socket_addr, yes_or_no};
+use infra::config::{
+    DEFAULT_DATA_DIR, issuer, number, optional_socket_addr, secret, socket_addr, yes_or_no,
+};
 use infra::secret::Secret;
 pub use infra::{config::ConfigError, serve::ServeLimits};
 
@@ -44,6 +47,8 @@ use crate::oidc::Profile;
 
 /// The default address of the BFF.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+/// Where `/metrics` is served by default: the loopback only.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
 /// Where `cargo leptos build` puts the site, relative to the workspace root.
 pub const DEFAULT_SITE_ROOT: &str = "target/site";
 
@@ -78,6 +83,8 @@ pub struct Client {
 pub struct Config {
     /// The socket address to bind; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served, on a listener of its own; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// The provider to use.
     pub provider: ProviderMode,
     /// The folder with the built `pkg/` (CSS, JS, wasm) and public assets.
@@ -268,8 +275,10 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_SITE_ROOT.to_owned())
             .into();
         let limits = crate::limits::BffLimits::from_lookup(&set)?;
+        let metrics_listen = optional_socket_addr(&set, METRICS_ADDR, DEFAULT_METRICS_ADDR)?;
         Ok(Self {
             listen,
+            metrics_listen,
             provider,
             site_root,
             client,
@@ -299,6 +308,7 @@ impl Config {
     ) -> Self {
         Self {
             listen,
+            metrics_listen: None,
             provider,
             site_root,
             client: Client {
@@ -322,6 +332,7 @@ impl Config {
 }
 
 const PROFILE: &str = "COUNTERSIGN_PROVIDER_PROFILE";
+const METRICS_ADDR: &str = "COUNTERSIGN_METRICS_ADDR";
 const DATABASE_URL: &str = "COUNTERSIGN_DATABASE_URL";
 const SEALING_KEY: &str = "COUNTERSIGN_SEALING_KEY";
 const SEALING_KEY_FILE: &str = "COUNTERSIGN_SEALING_KEY_FILE";

@@ -12,7 +12,6 @@ use axum::http::HeaderMap;
 use crate::{
     Bff,
     flows::engine::{FlowError, StartInput},
-    limits,
     session::{self, AgentSession},
 };
 
@@ -72,14 +71,13 @@ impl Bff {
             Some(Err(refused)) => return Err(Refusal::Invalid(refused.sentence())),
         };
         let now = self.engine.now_ms();
-        let store = &*self.store;
         let unavailable = |_| Refusal::Unavailable("Something went wrong on our side.".into());
-        limits::hit(store, self.limits.starts_per_agent, &session.agent.sub, now)
+        self.hit_limit(self.limits.starts_per_agent, &session.agent.sub, now)
             .await
             .map_err(unavailable)?
             .map_err(Refusal::RateLimited)?;
         let customer = format!("{}:{}", hint_type.as_str(), hint_type.normalise(identifier));
-        limits::hit(store, self.limits.starts_per_customer, &customer, now)
+        self.hit_limit(self.limits.starts_per_customer, &customer, now)
             .await
             .map_err(unavailable)?
             .map_err(Refusal::RateLimited)?;

@@ -307,6 +307,7 @@ async fn events(
         return Refusal::Invalid("The event id is not valid.".to_owned()).into_response();
     };
     let seat = state.bff.streams.take(&session.agent.sub);
+    let open = state.bff.metrics.stream_opened();
     let subscription = Subscription {
         session,
         idle: state.bff.session_idle,
@@ -314,8 +315,10 @@ async fn events(
         sessions: state.bff.store.clone(),
     };
     let stopping = state.bff.engine.stopping();
-    // The seat lives as long as the stream (the future is dropped with it).
+    // The seat, and its count in the metrics, live as long as the stream (the future is
+    // dropped with it).
     let stop = async move {
+        let _open = open;
         tokio::select! {
             () = stopping => {}
             () = seat.ended() => {}

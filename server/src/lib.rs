@@ -21,6 +21,7 @@ pub mod events;
 pub mod flows;
 pub mod limits;
 pub mod memo;
+pub mod metrics;
 pub mod oidc;
 pub mod provider_client;
 pub mod refusals;

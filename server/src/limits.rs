@@ -110,6 +110,17 @@ pub async fn hit(store: &dyn RateStore, rule: Rule, subject: &str, now_ms: i64) 
     Ok(window.verdict(rule, count, Timestamp(now_ms)))
 }
 
+impl crate::Bff {
+    /// [`hit`] on the BFF's store, a refusal counted under the rule's name in the metrics.
+    pub(crate) async fn hit_limit(&self, rule: Rule, subject: &str, now_ms: i64) -> Verdict {
+        let verdict = hit(&*self.store, rule, subject, now_ms).await;
+        if matches!(verdict, Ok(Err(_))) {
+            self.metrics.refused(rule.name);
+        }
+        verdict
+    }
+}
+
 /// What [`hit`] would say about `subject` now, without counting anything: `Err(seconds)` while
 /// it is over the limit. For pages that show the wait on a GET.
 pub async fn peek(store: &dyn RateStore, rule: Rule, subject: &str, now_ms: i64) -> Verdict {

@@ -38,6 +38,9 @@ async fn main() -> ExitCode {
         println!("  CIBA provider:  {}", running.provider_issuer);
     }
     println!("  instance:       {}", running.instance);
+    if let Some(metrics) = &running.metrics_url {
+        println!("  metrics:        {metrics}");
+    }
     match running.run_until(runtime::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -12,12 +12,12 @@
 //! | `verifications_ended_total` | `outcome` | how they ended: `verified`, `denied`, `reported`, `expired`, `cancelled`, `failed` |
 //! | `verification_decision_seconds` | `decision` | from the start to the customer's approval or denial |
 //! | `verification_verified_seconds` | | from the start to the verified customer |
-//! | `provider_call_seconds` | `endpoint` | the provider's answers, by endpoint (`backchannel`, `token`, `userinfo`, `revocation`, `jwks`, `discovery`, …) |
-//! | `provider_call_errors_total` | `endpoint`, `error` | calls with no usable answer: `timeout`, `unreachable`, `server_error` (5xx) |
+//! | `oidc_call_seconds` | `endpoint` | the provider's answers, by endpoint (`discovery`, `backchannel`, `token`, `jwks`, `userinfo`, `revocation`, and Mosaic's `otp_send`, `otp_authenticate`, `complete`) |
+//! | `oidc_call_errors_total` | `endpoint`, `error` | calls with no usable answer: `timeout`, `unreachable`, `server_error` (5xx), `bad_answer` |
 //! | `polls_total` | `answer` | the poller's answers: `pending`, `slow_down`, `unavailable`, `rate_limited`, `verified`, `denied`, `expired`, `failed` |
 //! | `event_streams_open` | | the agents' event streams open now |
 //! | `rate_limit_refusals_total` | `rule` | requests refused by a rate limit |
-//! | `sign_ins_total` | `result` | agents' sign-ins: `signed_in`, `failed`, `rate_limited` |
+//! | `sign_ins_total` | `result` | agents' sign-ins: `signed_in`, `failed` (refused), `unavailable` (the provider or the store), `rate_limited` |
 //! | `http_requests_total` | `route`, `status` | answered requests by route (its pattern) and status class |
 //! | `http_request_seconds` | `route` | their time to the response head |
 
@@ -74,6 +74,8 @@ pub enum CallError {
     Unreachable,
     /// It answered 5xx.
     ServerError,
+    /// Its answer could not be read (too large, cut short).
+    BadAnswer,
 }
 
 impl CallError {
@@ -82,6 +84,7 @@ impl CallError {
             Self::Timeout => "timeout",
             Self::Unreachable => "unreachable",
             Self::ServerError => "server_error",
+            Self::BadAnswer => "bad_answer",
         }
     }
 }
@@ -110,12 +113,12 @@ impl Metrics {
             self.verified_seconds.clone(),
         );
         registry.register(
-            "provider_call_seconds",
+            "oidc_call_seconds",
             "Seconds the provider took to answer, by endpoint",
             self.calls.clone(),
         );
         registry.register(
-            "provider_call_errors",
+            "oidc_call_errors",
             "Calls to the provider without a usable answer, by endpoint and error",
             self.call_errors.clone(),
         );
@@ -214,7 +217,7 @@ impl Metrics {
         self.refusals.get_or_create(&[("rule", rule)]).inc();
     }
 
-    /// An agent's sign-in ended with `result` (`signed_in`, `failed`, `rate_limited`).
+    /// An agent's sign-in ended with `result` (one of the words in the table above).
     pub fn sign_in(&self, result: &'static str) {
         self.sign_ins.get_or_create(&[("result", result)]).inc();
     }
@@ -236,6 +239,26 @@ impl Metrics {
             .get_or_create(&[("route", route.to_owned())])
             .observe(seconds);
     }
+}
+
+/// Counts the answer to `request` under its route's pattern ([`Metrics::request`]).
+pub async fn count_requests(
+    metrics: Metrics,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics.request(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// An open event stream, counted in `event_streams_open` while it lives.

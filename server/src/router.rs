@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let backend = BackendHandle(state.bff.clone());
     let options = state.leptos_options.clone();
+    let metrics = state.bff.metrics.clone();
     // Every Leptos handler (pages, server functions, the "not found" page) gets the backend
     // and this response's CSP nonce.
     let context = move || {
@@ -68,6 +69,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(limit_body))
         // Refusals of the layers inside get the headers too.
         .layer(axum::middleware::from_fn(security::headers))
+        // Every answer counted under its route's pattern (static files and unknown paths as
+        // `other`).
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::metrics::count_requests(metrics.clone(), request, next)
+        }))
         // Outermost: every answer and every log line of a request carries its id, and the
         // calls it makes to the provider send it on.
         .layer(axum::middleware::from_fn(infra::request_id::middleware))

@@ -11,6 +11,7 @@ use crate::{
     AppState, Bff,
     config::{Config, ProviderMode},
     flows::{clock::Clock, connect, engine::Engine, provider::OidcCiba},
+    metrics::Metrics,
     oidc::{Credentials, Profile, ProviderSettings},
     provider_client::ProviderClient,
     router, sealed,
@@ -60,6 +61,8 @@ pub struct Running {
     /// This instance's id, as its flow leases name it (logs and operators tell instances apart
     /// by it).
     pub instance: String,
+    /// Where `/metrics` answers (`http://…/metrics`), unless it is switched off.
+    pub metrics_url: Option<String>,
     /// Stops the BFF's listener.
     http_shutdown: CancellationToken,
     /// The BFF's listener serving, until it stops.
@@ -89,8 +92,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .unwrap_or_else(|| format!("http://{}", reachable(bound)));
 
     let mut dev_outbox = false;
+    let metrics = Metrics::default();
+    let mut provider_metrics = None;
     let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
-        ProviderMode::Embedded(provider_config) => {
+        ProviderMode::Embedded(mut provider_config) => {
+            // Its metrics are served with the BFF's, on the BFF's metrics listener.
+            provider_config.metrics_listen = None;
             // The customers' links lead to this BFF's approval page, set as the provider binds.
             let links = provider::Links {
                 app_id: config.client.app_id.clone(),
@@ -103,6 +110,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             };
             let provider = provider::Provider::bind_with(*provider_config, options).await?;
             dev_outbox = provider.serves_dev_outbox();
+            provider_metrics = Some(provider.metrics().clone());
             let issuer = provider.issuer().to_owned();
             let base = format!("http://{}", reachable(provider.local_addr()));
             tasks.spawn(
@@ -151,16 +159,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             })?
         }
     });
-    let oidc = Arc::new(connect::Provider::new(ProviderSettings {
-        profile,
-        base_url: provider_base.clone(),
-        issuer: provider_issuer.clone(),
-        discovery_url: None,
-        credentials: Credentials {
-            client_id: config.client.id.clone(),
-            client_secret: config.client.secret.clone(),
+    let oidc = Arc::new(connect::Provider::observed(
+        ProviderSettings {
+            profile,
+            base_url: provider_base.clone(),
+            issuer: provider_issuer.clone(),
+            discovery_url: None,
+            credentials: Credentials {
+                client_id: config.client.id.clone(),
+                client_secret: config.client.secret.clone(),
+            },
         },
-    }));
+        metrics.clone(),
+    ));
     let resealed = sealed::seal_kept_requests(&*store, &sealer).await?;
     if resealed > 0 {
         tracing::info!(resealed, "requests kept from before sealing are now sealed");
@@ -170,6 +181,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::new(OidcCiba::new(oidc.clone(), sealer.clone())),
         Clock::system(),
         config.request_expiry,
+        metrics.clone(),
     );
     let sole = shared.is_none();
     if let Some(pg) = shared {
@@ -216,11 +228,28 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sealer,
         limits: config.limits,
         streams: Arc::default(),
+        metrics: metrics.clone(),
     };
     let app = router(AppState {
         leptos_options,
         bff: Arc::new(bff),
     });
+    // The metrics' own listener, bound before anything is served: a taken address stops the
+    // start.
+    let metrics_url = match config.metrics_listen {
+        Some(addr) => {
+            let (metrics_listener, metrics_bound) = infra::serve::bind(addr).await?;
+            let registry = crate::metrics::registry(&metrics, provider_metrics.as_ref());
+            tasks.spawn(infra::serve::serve(
+                metrics_listener,
+                infra::metrics::router(registry),
+                config.serve_limits,
+                shutdown.clone().cancelled_owned(),
+            ));
+            Some(format!("http://{}/metrics", reachable(metrics_bound)))
+        }
+        None => None,
+    };
     // Handlers get the peer's address (ConnectInfo), for the per-address rate limits.
     // Its own stop, so that `Running::stop` can end it before the pollers and the provider.
     let http_shutdown = CancellationToken::new();
@@ -236,6 +265,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         provider_issuer,
         provider_embedded,
         instance: engine.instance().to_owned(),
+        metrics_url,
         http_shutdown,
         serving: Some(serving),
         shutdown,

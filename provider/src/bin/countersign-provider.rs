@@ -31,6 +31,9 @@ async fn main() -> ExitCode {
         }
     };
     println!("Countersign provider: {}", provider.issuer());
+    if let Some(metrics) = provider.metrics_addr() {
+        println!("  metrics:        http://{metrics}/metrics");
+    }
     match provider.serve(runtime::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -454,3 +454,17 @@ fn a_cluster_database_needs_the_shared_hash_key() {
         Config::from_lookup(lookup(&[("COUNTERSIGN_PROVIDER_HASH_KEY", "too-short")])).unwrap_err();
     assert_eq!(refused.variable, "COUNTERSIGN_PROVIDER_HASH_KEY");
 }
+
+#[test]
+fn a_standalone_providers_metrics_are_on_the_loopback_unless_moved_or_switched_off() {
+    let default = Config::from_lookup(lookup(&[])).unwrap();
+    assert_eq!(
+        default.metrics_listen,
+        Some("127.0.0.1:9465".parse().unwrap())
+    );
+    let off = Config::from_lookup(lookup(&[("COUNTERSIGN_PROVIDER_METRICS_ADDR", "off")])).unwrap();
+    assert_eq!(off.metrics_listen, None);
+    let error = Config::from_lookup(lookup(&[("COUNTERSIGN_PROVIDER_METRICS_ADDR", "nowhere")]))
+        .unwrap_err();
+    assert_eq!(error.variable, "COUNTERSIGN_PROVIDER_METRICS_ADDR");
+}

@@ -106,7 +106,11 @@ async fn limit_body(request: Request, next: Next) -> Response {
 
 /// Counts the answer to `request` in the metrics: its route's pattern, and `ok` or the error
 /// code the provider answered with.
-async fn count_requests(metrics: crate::metrics::Metrics, request: Request, next: Next) -> Response {
+async fn count_requests(
+    metrics: crate::metrics::Metrics,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = std::time::Instant::now();
     let endpoint = request
         .extensions()

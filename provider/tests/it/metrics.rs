@@ -36,7 +36,10 @@ async fn an_approved_request_is_counted_by_endpoint_answer_channel_and_decision(
         (requests("/oidc/token", "ok"), 2.0),
         (requests("/cis/v1/auth/otp/authenticate", "ok"), 1.0),
         (requests("/cis/auth/backchannel/complete", "ok"), 1.0),
-        (series("messages_total", r#"channel="sms",result="sent""#), 1.0),
+        (
+            series("messages_total", r#"channel="sms",result="sent""#),
+            1.0,
+        ),
         (
             series("messages_total", r#"channel="email",result="sent""#),
             1.0,

@@ -11,7 +11,6 @@ use super::rules::{Target, lifetime_ms, purpose, sent_error_notice};
 use super::{CODES_PER_SESSION, Stage, WRONG_CODES_PER_SESSION, cookie};
 use crate::{
     flows::engine::FlowError,
-    limits,
     oidc::{CustomerSession as OtpSession, Expected, OidcClient, OidcError},
     sealed::Purpose,
     session,
@@ -61,15 +60,11 @@ pub(super) async fn send_code(
             .save(context)
             .await;
     }
-    let store = &*context.bff.store;
     let request = request_subject(&context.link.auth_req_id);
-    if let Err(wait) = limits::hit(
-        store,
-        context.bff.limits.codes_per_request,
-        &request,
-        context.now,
-    )
-    .await?
+    if let Err(wait) = context
+        .bff
+        .hit_limit(context.bff.limits.codes_per_request, &request, context.now)
+        .await?
     {
         return draft
             .notice(Some(ApprovalNotice::TooManyCodes {

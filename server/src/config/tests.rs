@@ -311,3 +311,17 @@ fn a_cluster_database_needs_the_shared_sealing_key() {
         [0x01, 0x23]
     );
 }
+
+#[test]
+fn metrics_are_served_on_the_loopback_unless_moved_or_switched_off() {
+    assert_eq!(
+        config(&[]).unwrap().metrics_listen,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    let moved = config(&[("COUNTERSIGN_METRICS_ADDR", "0.0.0.0:9500")]).unwrap();
+    assert_eq!(moved.metrics_listen, Some("0.0.0.0:9500".parse().unwrap()));
+    let off = config(&[("COUNTERSIGN_METRICS_ADDR", "off")]).unwrap();
+    assert_eq!(off.metrics_listen, None);
+    let error = config(&[("COUNTERSIGN_METRICS_ADDR", "9464")]).unwrap_err();
+    assert_eq!(error.variable, "COUNTERSIGN_METRICS_ADDR");
+}

@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     memo::{Keep, Memo},
+    metrics::Metrics,
     oidc::{OidcClient, OidcError, ProviderSettings},
 };
 
@@ -19,14 +20,21 @@ pub const FAILURE_MEMORY: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Provider {
     settings: ProviderSettings,
+    metrics: Metrics,
     client: Memo<Result<Arc<OidcClient>, OidcError>>,
 }
 
 impl Provider {
     /// A provider reached with `settings`.
     pub fn new(settings: ProviderSettings) -> Self {
+        Self::observed(settings, Metrics::default())
+    }
+
+    /// A provider reached with `settings`, its calls counted in `metrics`.
+    pub fn observed(settings: ProviderSettings, metrics: Metrics) -> Self {
         Self {
             settings,
+            metrics,
             client: Memo::new(),
         }
     }
@@ -36,7 +44,7 @@ impl Provider {
     pub async fn client(&self) -> Result<Arc<OidcClient>, OidcError> {
         self.client
             .get(
-                || connect(self.settings.clone()),
+                || connect(self.settings.clone(), self.metrics.clone()),
                 |outcome| match outcome {
                     Ok(_) => Keep::Forever,
                     Err(_) => Keep::For(FAILURE_MEMORY),
@@ -52,6 +60,11 @@ impl Provider {
 }
 
 /// One discovery attempt.
-async fn connect(settings: ProviderSettings) -> Result<Arc<OidcClient>, OidcError> {
-    Ok(Arc::new(OidcClient::discover(settings).await?))
+async fn connect(
+    settings: ProviderSettings,
+    metrics: Metrics,
+) -> Result<Arc<OidcClient>, OidcError> {
+    Ok(Arc::new(
+        OidcClient::discover_observed(settings, metrics).await?,
+    ))
 }

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::clock::Clock;
-use crate::store::FlowStore;
+use crate::{metrics::Metrics, store::FlowStore};
 
 mod commands;
 mod poller;
@@ -69,6 +69,8 @@ struct Inner {
     tasks: TaskTracker,
     /// This engine's name in the leases it holds: random, new at every start.
     owner: String,
+    /// Where verifications and polls are counted.
+    metrics: Metrics,
 }
 
 /// The outcome of a flow the customer reported ([`Engine::report`]).
@@ -99,12 +101,13 @@ const CLAIM_BATCH: i64 = 100;
 
 impl Engine {
     /// An engine over `store`, asking the provider through `ciba`, with requests living
-    /// `expiry`.
+    /// `expiry`, counting in `metrics`.
     pub fn new(
         store: Arc<dyn FlowStore>,
         ciba: Arc<dyn Ciba>,
         clock: Clock,
         expiry: Duration,
+        metrics: Metrics,
     ) -> Self {
         let (notices, _) = broadcast::channel(NOTICE_BUFFER);
         Self {
@@ -118,6 +121,7 @@ impl Engine {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 owner: commands::new_id(),
+                metrics,
             }),
         }
     }

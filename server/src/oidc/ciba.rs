@@ -20,6 +20,7 @@ impl OidcClient {
         let params = wire::backchannel_params(self.profile, request)?;
         let answer = self
             .send_within(
+                "backchannel",
                 self.client_post(&self.endpoints.backchannel, params),
                 SENDING_TIMEOUT,
             )
@@ -35,7 +36,7 @@ impl OidcClient {
             ("auth_req_id", auth_req_id.expose().to_owned()),
         ];
         match self
-            .send(self.client_post(&self.endpoints.token, form))
+            .send("token", self.client_post(&self.endpoints.token, form))
             .await
         {
             Ok(answer) => wire::poll_outcome(&answer),

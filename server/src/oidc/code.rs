@@ -57,7 +57,7 @@ impl OidcClient {
         ];
         wire::exchanged(
             &self
-                .send(self.client_post(&self.endpoints.token, form))
+                .send("token", self.client_post(&self.endpoints.token, form))
                 .await?,
         )
     }

@@ -62,6 +62,7 @@ impl OidcClient {
         }
         let answer = self
             .send(
+                "jwks",
                 self.http
                     .get(&self.endpoints.jwks)
                     .header(reqwest::header::ACCEPT, "application/json"),

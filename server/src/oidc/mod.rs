@@ -43,7 +43,10 @@ use id_token::VerifyKey;
 use infra::secret::Secret;
 use wire::Answer;
 
-use crate::provider_client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+use crate::{
+    metrics::{CallError, Metrics},
+    provider_client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT},
+};
 
 /// The scopes an agent's sign-in asks for.
 pub const AGENT_SCOPE: &str = "openid email";
@@ -98,6 +101,8 @@ pub struct OidcClient {
     credentials: Credentials,
     client_token: Mutex<Option<CachedToken>>,
     keys: RwLock<KeyCache>,
+    /// Where each call's time and failure are counted, by endpoint.
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for OidcClient {
@@ -160,21 +165,67 @@ async fn read(mut response: reqwest::Response, allowed: Duration) -> Result<Answ
     })
 }
 
+/// Sends `request` to `endpoint` within `allowed` and reads the answer, counting its time and
+/// any failure in `metrics`. The provider logs the call under the id of the request that made
+/// it.
+async fn exchange(
+    metrics: &Metrics,
+    endpoint: &'static str,
+    request: reqwest::RequestBuilder,
+    allowed: Duration,
+) -> Result<Answer, OidcError> {
+    let request = match infra::request_id::current() {
+        Some(id) => request.header(infra::request_id::HEADER, id),
+        None => request,
+    };
+    let started = Instant::now();
+    let answer = match request.timeout(allowed).send().await {
+        Ok(response) => read(response, allowed).await,
+        Err(error) => {
+            let failure = if error.is_timeout() {
+                CallError::Timeout
+            } else {
+                CallError::Unreachable
+            };
+            metrics.call(endpoint, started, Some(failure));
+            return Err(transport(&error, allowed));
+        }
+    };
+    let failure = match &answer {
+        Ok(answer) if answer.status >= 500 => Some(CallError::ServerError),
+        Ok(_) => None,
+        Err(OidcError::Protocol(_)) => Some(CallError::BadAnswer),
+        Err(_) if started.elapsed() >= allowed => Some(CallError::Timeout),
+        Err(_) => Some(CallError::Unreachable),
+    };
+    metrics.call(endpoint, started, failure);
+    answer
+}
+
 impl OidcClient {
     /// Reads the provider's discovery document, checks it (issuer, endpoints, CIBA poll mode
     /// for `standard`) and returns a client for it.
     pub async fn discover(settings: ProviderSettings) -> Result<Self, OidcError> {
+        Self::discover_observed(settings, Metrics::default()).await
+    }
+
+    /// [`OidcClient::discover`], counting this and every later call in `metrics`.
+    pub async fn discover_observed(
+        settings: ProviderSettings,
+        metrics: Metrics,
+    ) -> Result<Self, OidcError> {
         let http = http_client()?;
         let url = settings.discovery_url.clone().unwrap_or_else(|| {
             endpoints::discovery_url(settings.profile, &settings.base_url, &settings.issuer)
         });
-        let response = http
-            .get(&url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| transport(&e, REQUEST_TIMEOUT))?;
-        let answer = read(response, REQUEST_TIMEOUT).await?;
+        let answer = exchange(
+            &metrics,
+            "discovery",
+            http.get(&url)
+                .header(reqwest::header::ACCEPT, "application/json"),
+            REQUEST_TIMEOUT,
+        )
+        .await?;
         if answer.status != 200 {
             return Err(match answer.status {
                 500..=599 => {
@@ -198,13 +249,15 @@ impl OidcClient {
             .get("authorization_response_iss_parameter_supported")
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
-        Self::build(
+        let mut client = Self::build(
             http,
             settings.profile,
             endpoints,
             iss_supported,
             settings.credentials,
-        )
+        )?;
+        client.metrics = metrics;
+        Ok(client)
     }
 
     /// A client for known `endpoints`, without discovery.
@@ -235,6 +288,7 @@ impl OidcClient {
             credentials,
             client_token: Mutex::new(None),
             keys: RwLock::new(KeyCache::default()),
+            metrics: Metrics::default(),
         })
     }
 
@@ -288,27 +342,23 @@ impl OidcClient {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, OidcError> {
-        self.send_within(request, REQUEST_TIMEOUT).await
+    async fn send(
+        &self,
+        endpoint: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, OidcError> {
+        self.send_within(endpoint, request, REQUEST_TIMEOUT).await
     }
 
-    /// Sends `request`, allowing it `allowed` for the whole exchange, answer included.
+    /// Sends `request` to `endpoint` (its name in the metrics), allowing it `allowed` for the
+    /// whole exchange, answer included.
     async fn send_within(
         &self,
+        endpoint: &'static str,
         request: reqwest::RequestBuilder,
         allowed: Duration,
     ) -> Result<Answer, OidcError> {
-        // The provider logs the call under the id of the request that made it.
-        let request = match infra::request_id::current() {
-            Some(id) => request.header(infra::request_id::HEADER, id),
-            None => request,
-        };
-        let response = request
-            .timeout(allowed)
-            .send()
-            .await
-            .map_err(|e| transport(&e, allowed))?;
-        read(response, allowed).await
+        exchange(&self.metrics, endpoint, request, allowed).await
     }
 
     /// The claims the userinfo endpoint gives for `access_token` (OIDC Core §5.3).
@@ -320,6 +370,7 @@ impl OidcClient {
             .ok_or_else(|| self.unsupported("userinfo endpoint"))?;
         let answer = self
             .send(
+                "userinfo",
                 self.http
                     .get(url)
                     .header(reqwest::header::ACCEPT, "application/json")
@@ -337,7 +388,7 @@ impl OidcClient {
             .as_deref()
             .ok_or_else(|| self.unsupported("revocation endpoint"))?;
         let form = vec![("token", token.expose().to_owned())];
-        wire::revoked(&self.send(self.client_post(url, form)).await?)
+        wire::revoked(&self.send("revocation", self.client_post(url, form)).await?)
     }
 }
 

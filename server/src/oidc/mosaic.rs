@@ -29,7 +29,7 @@ impl OidcClient {
         }
         let form = vec![("grant_type", "client_credentials".to_owned())];
         let answer = self
-            .send(self.client_post(&self.endpoints.token, form))
+            .send("token", self.client_post(&self.endpoints.token, form))
             .await?;
         let (token, expires_in) = wire::client_token(&answer)?;
         *self
@@ -53,6 +53,7 @@ impl OidcClient {
     /// provider may have restarted with a fresh store).
     pub(super) async fn post_as_client(
         &self,
+        endpoint: &'static str,
         url: &str,
         body: &serde_json::Value,
         allowed: Duration,
@@ -62,6 +63,7 @@ impl OidcClient {
             let token = self.client_token().await?;
             let answer = self
                 .send_within(
+                    endpoint,
                     self.http
                         .post(url)
                         .header(reqwest::header::ACCEPT, "application/json")
@@ -106,7 +108,11 @@ impl OidcClient {
             }
         }
         // The provider sends the code before it answers, as for a backchannel request.
-        wire::otp_sent(&self.post_as_client(url, &body, SENDING_TIMEOUT).await?)
+        wire::otp_sent(
+            &self
+                .post_as_client("otp_send", url, &body, SENDING_TIMEOUT)
+                .await?,
+        )
     }
 
     /// Checks the customer's one-time code and returns their session (Mosaic's
@@ -132,7 +138,11 @@ impl OidcClient {
         if let Some(binding) = binding {
             body["binding"] = serde_json::Value::from(binding.expose());
         }
-        wire::otp_session(&self.post_as_client(url, &body, REQUEST_TIMEOUT).await?)
+        wire::otp_session(
+            &self
+                .post_as_client("otp_authenticate", url, &body, REQUEST_TIMEOUT)
+                .await?,
+        )
     }
 
     /// Records the customer's decision with their own access token (Mosaic's
@@ -154,6 +164,7 @@ impl OidcClient {
         });
         let answer = self
             .send(
+                "complete",
                 self.http
                     .post(url)
                     .header(reqwest::header::ACCEPT, "application/json")

@@ -74,6 +74,20 @@ impl Process {
         std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains(text))
     }
 
+    /// The value of `series` in its `/metrics` (the address its start-up lines name), 0 when
+    /// it has no sample.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let url = log
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("metrics:"))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("{} names no metrics address:\n{log}", self.name))
+            .to_owned();
+        let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        infra::metrics::sample(&text, series).unwrap_or(0.0)
+    }
+
     /// The end of its log, for a failure message.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -264,6 +278,7 @@ impl Cluster {
             let mut command = Command::new(&provider_bin);
             command
                 .env("COUNTERSIGN_PROVIDER_ADDR", format!("127.0.0.1:{port}"))
+                .env("COUNTERSIGN_PROVIDER_METRICS_ADDR", "127.0.0.1:0")
                 .env("COUNTERSIGN_PROVIDER_ISSUER", &provider_url)
                 .env("COUNTERSIGN_DATA_DIR", &data)
                 .env("COUNTERSIGN_PROVIDER_DATABASE_URL", &provider_database)
@@ -288,6 +303,7 @@ impl Cluster {
             let mut command = Command::new(&bff_bin);
             command
                 .env("COUNTERSIGN_ADDR", format!("127.0.0.1:{port}"))
+                .env("COUNTERSIGN_METRICS_ADDR", "127.0.0.1:0")
                 .env("COUNTERSIGN_PUBLIC_URL", &bff_url)
                 .env("COUNTERSIGN_DATA_DIR", dir.path().join(format!("bff{n}")))
                 .env("COUNTERSIGN_SITE_ROOT", site_root())

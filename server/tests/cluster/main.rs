@@ -51,6 +51,29 @@ async fn an_approval_whose_steps_land_on_three_instances_ends_verified() {
     assert_eq!(cluster.stored_kinds(&flow).await, APPROVED);
     assert_eq!(agent.flow(&flow).await["status"], "approved");
     assert_eq!(sent_to(&cluster, ALICE).await, (1, 1));
+
+    // Each event is counted by the one instance that wrote it: summed over the cluster, one
+    // verification started and one verified, whichever instances did the work.
+    for (processes, series) in [
+        (
+            &cluster.bffs,
+            r#"countersign_verifications_started_total{channel="sms"}"#,
+        ),
+        (
+            &cluster.bffs,
+            r#"countersign_verifications_ended_total{outcome="verified"}"#,
+        ),
+        (
+            &cluster.providers,
+            r#"countersign_provider_decisions_total{decision="approved"}"#,
+        ),
+    ] {
+        let mut sum = 0.0;
+        for process in processes {
+            sum += process.metric(series).await;
+        }
+        assert_eq!(sum, 1.0, "{series}");
+    }
     cluster.stop().await;
 }
 

@@ -931,6 +931,107 @@ async fn on_postgresql_a_customer_approves_and_the_agent_sees_them_verified() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn metrics_count_a_verification_the_provider_calls_and_the_open_streams() {
+    let app = TestApp::spawn_configured(|config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let agent = Agent::sign_in(&app).await;
+    let stream = app.events(&agent.cookie, "", None).await;
+    assert_eq!(stream.status(), 200);
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let id = flow["id"].as_str().unwrap().to_owned();
+    let mut browser = Browser::new(&app, &link);
+    approve_with_code(&mut browser, &app, "+15555550101").await;
+    let mut done = agent.settled(&id).await;
+    for _ in 0..40 {
+        if kinds(&done).contains(&"verified".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        done = agent.flow(&id).await;
+    }
+    assert!(kinds(&done).contains(&"verified".to_owned()), "{done}");
+
+    let text = app.metrics().await;
+    let value = |series: &str| infra::metrics::sample(&text, series).unwrap_or(0.0);
+    for (series, expected) in [
+        (
+            r#"countersign_verifications_started_total{channel="sms"}"#,
+            1.0,
+        ),
+        (
+            r#"countersign_verifications_ended_total{outcome="verified"}"#,
+            1.0,
+        ),
+        (
+            r#"countersign_verifications_ended_total{outcome="failed"}"#,
+            0.0,
+        ),
+        (
+            r#"countersign_verification_decision_seconds_count{decision="approved"}"#,
+            1.0,
+        ),
+        ("countersign_verification_verified_seconds_count", 1.0),
+        (r#"countersign_polls_total{answer="verified"}"#, 1.0),
+        (
+            r#"countersign_oidc_call_seconds_count{endpoint="backchannel"}"#,
+            1.0,
+        ),
+        (
+            r#"countersign_oidc_call_seconds_count{endpoint="otp_authenticate"}"#,
+            1.0,
+        ),
+        (r#"countersign_sign_ins_total{result="signed_in"}"#, 1.0),
+        ("countersign_event_streams_open", 1.0),
+        (
+            r#"countersign_http_requests_total{route="/auth/callback",status="2xx"}"#,
+            1.0,
+        ),
+        // The embedded provider's own series, served beside the BFF's.
+        (
+            r#"countersign_provider_http_requests_total{endpoint="/cis/oidc/backchannel",answer="ok"}"#,
+            1.0,
+        ),
+        // The link, then the one-time code, both to the phone.
+        (
+            r#"countersign_provider_messages_total{channel="sms",result="sent"}"#,
+            2.0,
+        ),
+        (
+            r#"countersign_provider_decisions_total{decision="approved"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(value(series), expected, "{series}\n{text}");
+    }
+    // Polling took at least one token call, and none failed.
+    assert!(value(r#"countersign_oidc_call_seconds_count{endpoint="token"}"#) >= 1.0);
+    assert!(
+        !text.contains("countersign_oidc_call_errors_total{"),
+        "{text}"
+    );
+    // No customer, agent, flow or link in any label.
+    for secret in ["+15555550101", "alice", AGENT.0, id.as_str(), link.as_str()] {
+        assert!(!text.contains(secret), "{secret} in:\n{text}");
+    }
+
+    // A closed stream is no longer counted.
+    drop(stream);
+    let mut open = 1.0;
+    for _ in 0..40 {
+        open = infra::metrics::sample(&app.metrics().await, "countersign_event_streams_open")
+            .unwrap_or(-1.0);
+        if open == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(open, 0.0);
+    app.stop().await;
+}
+
 /// The customer's whole approval on `browser` (of `app`): open the link, send the code to
 /// `to`, type it, approve.
 async fn approve_with_code(browser: &mut Browser<'_>, app: &TestApp, to: &str) {

@@ -125,6 +125,7 @@ impl World {
             ciba,
             Clock::starting_at(T0),
             Duration::from_secs(600),
+            server::metrics::Metrics::default(),
         );
         Self { store, engine }
     }

@@ -266,3 +266,38 @@ async fn case_24_callers_during_an_outage_share_one_discovery_attempt_and_fail_f
     assert_eq!(connections.load(Ordering::SeqCst), 1);
     assert!(started.elapsed() < server::flows::connect::FAILURE_MEMORY);
 }
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_shows_in_the_metrics_as_call_errors() {
+    let url = closed_port_url().await;
+    let app = TestApp::spawn_with_configured(
+        ProviderMode::External {
+            profile: server::oidc::Profile::Mosaic,
+            url: url.clone(),
+        },
+        |config| config.metrics_listen = Some("127.0.0.1:0".parse().unwrap()),
+    )
+    .await;
+    // A sign-in needs the provider's discovery document.
+    let login = app.get("/auth/login").await;
+    assert_eq!(login.status(), 503);
+    let text = app.metrics().await;
+    assert_eq!(
+        infra::metrics::sample(
+            &text,
+            r#"countersign_oidc_call_errors_total{endpoint="discovery",error="unreachable"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        infra::metrics::sample(
+            &text,
+            r#"countersign_http_requests_total{route="/auth/login",status="5xx"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(!names_an_address(&text, &url), "{text}");
+    app.stop().await;
+}

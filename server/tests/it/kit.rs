@@ -14,6 +14,8 @@ pub struct TestApp {
     pub url: String,
     /// The provider's issuer.
     pub provider_issuer: String,
+    /// Where `/metrics` answers, if the configuration asked for it.
+    pub metrics_url: Option<String>,
     /// A client with no cookie store and no redirects followed.
     pub http: reqwest::Client,
     running: Option<Running>,
@@ -95,6 +97,7 @@ impl TestApp {
             .unwrap();
         Self {
             url: running.url.clone(),
+            metrics_url: running.metrics_url.clone(),
             provider_issuer: running.provider_issuer.clone(),
             http,
             running: Some(running),
@@ -116,6 +119,14 @@ impl TestApp {
             "the BFF's database is where the kit put it"
         );
         bytes
+    }
+
+    /// The text of `/metrics` (the app must have been started with a metrics address).
+    pub async fn metrics(&self) -> String {
+        let url = self.metrics_url.as_deref().expect("a metrics listener");
+        let response = self.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
     }
 
     /// GET `path` on the BFF.

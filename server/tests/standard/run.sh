@@ -72,6 +72,7 @@ wait_for "$PROVIDER_URL/.well-known/openid-configuration" "oidc-provider" "$PROV
 
 # The BFF's /readyz answers 200 once it has discovered the provider.
 COUNTERSIGN_ADDR="127.0.0.1:$BFF_PORT" \
+  COUNTERSIGN_METRICS_ADDR=127.0.0.1:0 \
   COUNTERSIGN_PROVIDER_PROFILE=standard \
   COUNTERSIGN_PROVIDER_URL="$PROVIDER_URL" \
   COUNTERSIGN_CLIENT_ID="$CLIENT_ID" \

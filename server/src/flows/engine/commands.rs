@@ -109,6 +109,7 @@ impl Engine {
             lease_epoch: 1,
         };
         self.inner.store.insert_flow(&flow).await?;
+        self.inner.metrics.started(input.channel);
         // The provider sends the message during this call. It runs in a task of its own, so an
         // agent's request that goes away (a closed tab, a client timeout) cannot leave the flow
         // "starting" while the customer holds a working link: the answer is always recorded.
@@ -408,6 +409,7 @@ impl Engine {
             .await?
         {
             Some(id) => {
+                self.inner.metrics.flow_event(kind, next.created_at, now);
                 // Nobody listening is fine: the event is stored.
                 let _ = self.inner.notices.send(Notice {
                     id,

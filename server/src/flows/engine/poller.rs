@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::{CAS_ATTEMPTS, DENIED, Engine, FlowError, LEASE_GRACE_MS, NOT_RECORDED, Polled};
 use crate::{
-    flows::poll::{self, Next, PollState},
+    flows::poll::{self, Answer, Next, PollState},
     store::{Flow, Json, StoreError},
 };
 
@@ -123,6 +123,16 @@ impl Engine {
                 () = self.inner.shutdown.cancelled() => return Ok(()),
             };
             let after = self.inner.clock.now_ms();
+            self.inner.metrics.poll(match &polled {
+                Polled::Verified { .. } => "verified",
+                Polled::Denied => "denied",
+                Polled::Expired => "expired",
+                Polled::Failed(_) => "failed",
+                Polled::Wait(Answer::Pending) => "pending",
+                Polled::Wait(Answer::SlowDown) => "slow_down",
+                Polled::Wait(Answer::Unavailable) => "unavailable",
+                Polled::Wait(Answer::RateLimited(_)) => "rate_limited",
+            });
             // The answers that end the flow: what it becomes and what the agent reads.
             let ending = match polled {
                 Polled::Verified { customer, tokens } => {

@@ -149,6 +149,7 @@ fn engine(store: &FakeStore, ciba: Arc<Scripted>) -> Engine {
         ciba,
         Clock::starting_at(T0),
         Duration::from_secs(60),
+        crate::metrics::Metrics::default(),
     )
 }
 
@@ -464,6 +465,7 @@ async fn denial_and_failure_end_the_flow() {
         refusing.clone(),
         Clock::starting_at(T0),
         Duration::from_secs(60),
+        crate::metrics::Metrics::default(),
     );
     let failed = engine.start(&agent("a"), input()).await.unwrap();
     assert_eq!(failed.status, FlowStatus::Failed);
