@@ -281,3 +281,82 @@ pub fn registry(bff: &Metrics, provider: Option<&provider::metrics::Metrics>) ->
     }
     Arc::new(registry)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every series name a query may use: counters as `…_total`, histograms as `…_bucket`,
+    /// `…_count` and `…_sum`, gauges as they are, from the exposition's `# TYPE` lines.
+    fn served(exposition: &str) -> Vec<String> {
+        exposition
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .flat_map(|line| {
+                let (name, kind) = line.split_once(' ').unwrap_or((line, ""));
+                let suffixes: &[&str] = match kind {
+                    "counter" => &["_total"],
+                    "histogram" => &["_bucket", "_count", "_sum"],
+                    _ => &[""],
+                };
+                suffixes.iter().map(move |suffix| format!("{name}{suffix}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_query_of_the_grafana_dashboard_names_a_series_the_services_serve() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/grafana/countersign.json"))
+                .expect("the dashboard is JSON");
+        // A family shows in the exposition once it has a series: one of each.
+        let bff = Metrics::default();
+        bff.started(Channel::Sms);
+        bff.flow_event(EventKind::Approved, 0, 1_000);
+        bff.flow_event(EventKind::Verified, 0, 2_000);
+        bff.call("token", Instant::now(), Some(CallError::Timeout));
+        bff.poll("pending");
+        let _stream = bff.stream_opened();
+        bff.refused("starts-per-agent");
+        bff.sign_in("signed_in");
+        bff.request("/api/events", 200, 0.001);
+        let provider = provider::metrics::Metrics::default();
+        provider.request("/oidc/token", "slow_down", 0.001);
+        provider.message("sms", true);
+        provider.sign_in("signed_in");
+        provider.decision("approved");
+        provider.refused("backchannel-client");
+        let registry = registry(&bff, Some(&provider));
+        let served = served(&infra::metrics::render(&registry));
+        assert!(served.contains(&"countersign_polls_total".to_owned()), "{served:?}");
+        assert!(
+            served.contains(&"countersign_provider_messages_total".to_owned()),
+            "{served:?}"
+        );
+
+        let panels = dashboard["panels"].as_array().expect("panels");
+        let queries: Vec<&str> = panels
+            .iter()
+            .filter_map(|panel| panel["targets"].as_array())
+            .flatten()
+            .filter_map(|target| target["expr"].as_str())
+            .collect();
+        assert!(queries.len() >= 15, "{queries:?}");
+        for query in queries {
+            let names: Vec<&str> = query
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|word| word.starts_with("countersign_"))
+                .collect();
+            assert!(!names.is_empty(), "{query}");
+            for name in names {
+                assert!(served.iter().any(|s| s == name), "{name} in {query}");
+            }
+        }
+        // Importable: the data source is an input, and every panel has a place and a title.
+        assert_eq!(dashboard["__inputs"][0]["pluginId"], "prometheus");
+        for panel in panels {
+            assert!(panel["title"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(panel["gridPos"]["w"].as_u64().is_some(), "{panel}");
+        }
+    }
+}
