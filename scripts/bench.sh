@@ -9,7 +9,10 @@
 #       than their interval: every answer is `slow_down`): req/s, p50, p99, RSS after the run;
 #   P2  backchannel requests (each stored and its message put in the outbox), the limits set
 #       wide for the run: req/s, p50, p99, RSS after the run;
-#   P6  start to ready and idle RSS of the release `countersign-provider`.
+#   P3  from the customer's Approve to the agent's stream showing `approved` and `verified`,
+#       20 approvals one after another (server/benches/approve.rs, in process, release);
+#   P6  start to ready and idle RSS of the release `countersign` (BFF and embedded provider,
+#       ready when /readyz answers 200) and `countersign-provider`.
 #
 # Environment: BENCH_SECONDS (10) per wrk run, BENCH_CONNECTIONS (16).
 set -euo pipefail
@@ -26,7 +29,9 @@ scripts/setup.sh bench
 # Two builds: the example brings the dev-dependencies, whose features must not reach the binary.
 cargo build --release -p provider --bin countersign-provider
 cargo build --release -p provider --example bare-token
+cargo build --release -p server --bin countersign
 PROVIDER_BIN=target/release/countersign-provider
+BFF_BIN=target/release/countersign
 BARE_BIN=target/release/examples/bare-token
 NODE_DIR=server/tests/standard
 
@@ -45,11 +50,13 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Waits until $1 answers (any status) and prints the milliseconds since $2 (ms since the epoch).
+# Waits until $1 answers (any status; 2xx only with a third argument `ok`) and prints the
+# milliseconds since $2 (ms since the epoch).
 wait_ready() {
-  local url=$1 since=$2
+  local url=$1 since=$2 flags=-s
+  [ "${3:-}" = ok ] && flags=-fs
   for _ in $(seq 1 600); do
-    if curl -s -o /dev/null "$url"; then
+    if curl "$flags" -o /dev/null "$url"; then
       echo $(($(date +%s%3N) - since))
       return 0
     fi
@@ -202,6 +209,25 @@ read -r node2_rps node2_p50 node2_p99 node2_other < <(BENCH_HINTS="$hints" BENCH
 row "P2 backchannel: node-oidc-provider" "$node2_rps" "$node2_p50" "$node2_p99" "$node2_other" "$(mib "$(rss_kib "$pid")")"
 stop "$pid"
 
+echo "bench: P3, approve to approved and verified on the agent's stream"
+p3=$(cargo bench -q -p server --bench approve 2>"$work/p3.log" | awk '$1 == "P3"')
+read -r _ p3_n _ p3_a50 p3_a99 _ p3_v50 p3_v99 <<<"$p3"
+row "P3 Approve → \`approved\` on the stream ($p3_n approvals)" "—" "$p3_a50" "$p3_a99" "—" "—"
+row "P3 Approve → \`verified\` on the stream (poll mode, interval 5 s)" "—" "$p3_v50" "$p3_v99" "—" "—"
+
+# The BFF with its embedded provider, as `make run` starts it (the site is not needed to be ready).
+countersign_bff() {
+  local port=$1 data=$2 provider_port
+  provider_port=$(free_port)
+  start bff env \
+    COUNTERSIGN_ADDR="127.0.0.1:$port" \
+    COUNTERSIGN_PROVIDER_ADDR="127.0.0.1:$provider_port" \
+    COUNTERSIGN_METRICS_ADDR=off \
+    COUNTERSIGN_DATA_DIR="$data" \
+    RUST_LOG=warn \
+    "$BFF_BIN"
+}
+
 echo "bench: P6, start to ready (a first start seeds the data folder; then 5 restarts each, the median)"
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Starts server kind $1 five times (after one untimed first start) and sets READY and IDLE to
@@ -211,15 +237,20 @@ restarts() {
   for n in 0 1 2 3 4 5; do
     port=$(free_port)
     began=$(date +%s%3N)
+    local ok=
     if [ "$kind" = countersign ]; then
       countersign_provider "$port" "$data"
       local url="http://127.0.0.1:$port/healthz"
+    elif [ "$kind" = bff ]; then
+      countersign_bff "$port" "$data"
+      local url="http://127.0.0.1:$port/readyz"
+      ok=ok
     else
       node_provider "$port"
       local url="http://127.0.0.1:$port/.well-known/openid-configuration"
     fi
     local ms
-    ms=$(wait_ready "$url" "$began")
+    ms=$(wait_ready "$url" "$began" $ok)
     sleep 1
     if [ "$n" -gt 0 ]; then
       times+=("$ms")
@@ -230,6 +261,9 @@ restarts() {
   READY=$(median "${times[@]}")
   IDLE=$(median "${rss[@]}")
 }
+restarts bff
+bff_ready=$READY bff_idle=$IDLE
+row "P6 start to ready, then idle: \`countersign\` (BFF + embedded provider)" "—" "$READY ms to ready" "—" "—" "$(mib "$IDLE") idle"
 restarts countersign
 row "P6 start to ready, then idle: Countersign provider" "—" "$READY ms to ready" "—" "—" "$(mib "$IDLE") idle"
 restarts node
@@ -248,6 +282,8 @@ table=$(
   echo "| P1 Countersign ÷ node-oidc-provider | $(ratio "$cs_rps" "$node_rps") | ≥ 15× |"
   echo "| P1 Countersign ÷ bare axum | $(percent "$cs_rps" "$bare_rps") | ≥ 50 % |"
   echo "| P2 Countersign ÷ node-oidc-provider | $(ratio "$cs2_rps" "$node2_rps") | ≥ 10× |"
+  echo "| P3 Approve → \`verified\`, p99 | $p3_v99 ms | ≤ 100 ms with ping mode (issue 13) |"
+  echo "| P6 \`countersign\` ready, idle RSS | $bff_ready ms, $(mib "$bff_idle") | ≤ 300 ms, ≤ 30 MiB |"
 )
 node_version=$(node -p "require('./$NODE_DIR/node_modules/oidc-provider/package.json').version")
 {

@@ -87,10 +87,7 @@ use std::{
     time::Duration,
 };
 
-use app::{
-    flow::{FlowEvent, FlowView},
-    refusal::Refusal,
-};
+use app::{flow::FlowEvent, refusal::Refusal};
 use axum::{
     Router,
     extract::{Query, State},
@@ -113,7 +110,7 @@ use tokio::{
 
 use crate::{
     AppState,
-    flows::engine::{Agent, Engine, FlowError, Notice},
+    flows::engine::{Agent, Engine, Notice},
     session::AgentSession,
     store::{SessionStore, StoreError},
 };
@@ -235,6 +232,7 @@ pub async fn frames(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Stream<Item = FlowEvent> + Send + 'static, StoreError> {
     let notices = engine.subscribe();
+    let need = engine.generation();
     let newest = engine.store().last_event_id().await?;
     // An id beyond the newest comes from another store (the data folder was reset): live.
     let cursor = subscription
@@ -248,6 +246,7 @@ pub async fn frames(
         sessions: subscription.sessions,
         cursor,
         behind: cursor < newest,
+        need,
         queue: VecDeque::new(),
         next_check: Instant::now() + SESSION_CHECK,
         stop: Box::pin(stop),
@@ -364,6 +363,9 @@ struct Feed {
     cursor: i64,
     /// The store may hold events after the cursor.
     behind: bool,
+    /// The engine's generation when the stream learnt it was behind: the page it reads must be
+    /// at least this new ([`Engine::page_after`]).
+    need: u64,
     /// Read, not yet sent: at most one page.
     queue: VecDeque<FlowEvent>,
     next_check: Instant,
@@ -419,13 +421,13 @@ impl Feed {
                             || (notice.id > self.cursor && self.sees(&notice.agent_sub))
                         {
                             self.check_session().await?;
-                            self.behind = true;
+                            self.behind(self.engine.generation());
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "an event stream lagged; reading the store");
                         self.check_session().await?;
-                        self.behind = true;
+                        self.behind(self.engine.generation());
                     }
                     // Only if the engine were gone (this stream holds it): end quietly.
                     Err(RecvError::Closed) => return Ok(None),
@@ -433,6 +435,12 @@ impl Feed {
                 () = tokio::time::sleep_until(self.next_check) => {}
             }
         }
+    }
+
+    /// The store holds events this stream has not read, announced by generation `need`.
+    fn behind(&mut self, need: u64) {
+        self.behind = true;
+        self.need = self.need.max(need);
     }
 
     fn agent(&self) -> &Agent {
@@ -458,40 +466,19 @@ impl Feed {
         }
     }
 
-    /// Queues the next page of events after the cursor and moves the cursor past it.
+    /// Queues the next page of events after the cursor and moves the cursor past it. The page
+    /// (its events and their flows' views) is read once for every stream at the same cursor
+    /// that sees the same events: a supervisor's, or this agent's.
     async fn read_page(&mut self) -> Result<(), End> {
         let whose = (!self.agent().supervisor).then_some(self.agent().sub.as_str());
         let page = self
             .engine
-            .store()
-            .events_after(self.cursor, whose, PAGE)
+            .page_after(self.cursor, whose, PAGE, self.need)
             .await?;
-        self.behind = i64::try_from(page.len()).unwrap_or(i64::MAX) >= PAGE;
-        let mut views: HashMap<String, FlowView> = HashMap::new();
-        for event in page {
-            // Ids only grow; the cursor passes every event read, sent or skipped.
-            self.cursor = event.id.max(self.cursor);
-            if !self.sees(&event.agent_sub) {
-                continue;
-            }
-            let kind = event.kind;
-            let flow = match views.get(&event.flow_id) {
-                Some(view) => view.clone(),
-                None => match self.engine.view(&event.flow_id).await {
-                    Ok(view) => {
-                        views.insert(event.flow_id.clone(), view.clone());
-                        view
-                    }
-                    Err(FlowError::Store(error)) => return Err(End::Store(error)),
-                    Err(FlowError::NotFound | FlowError::Ended | FlowError::NoSession) => continue,
-                },
-            };
-            self.queue.push_back(FlowEvent {
-                id: event.id,
-                kind,
-                flow,
-            });
-        }
+        self.behind = page.full;
+        // Ids only grow; the cursor passes every event read, sent or skipped.
+        self.cursor = page.last_id.max(self.cursor);
+        self.queue.extend(page.events.iter().cloned());
         Ok(())
     }
 }

@@ -328,7 +328,10 @@ mod tests {
         provider.refused("backchannel-client");
         let registry = registry(&bff, Some(&provider));
         let served = served(&infra::metrics::render(&registry));
-        assert!(served.contains(&"countersign_polls_total".to_owned()), "{served:?}");
+        assert!(
+            served.contains(&"countersign_polls_total".to_owned()),
+            "{served:?}"
+        );
         assert!(
             served.contains(&"countersign_provider_messages_total".to_owned()),
             "{served:?}"

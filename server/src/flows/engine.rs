@@ -20,10 +20,12 @@ use super::clock::Clock;
 use crate::{metrics::Metrics, store::FlowStore};
 
 mod commands;
+mod pages;
 mod poller;
 mod port;
 mod view;
 
+pub use pages::Page;
 pub use port::{Agent, Ciba, FlowError, Polled, StartInput, Started};
 pub use view::view_of;
 
@@ -71,6 +73,10 @@ struct Inner {
     owner: String,
     /// Where verifications and polls are counted.
     metrics: Metrics,
+    /// Notices sent so far ([`Engine::generation`]).
+    generation: std::sync::atomic::AtomicU64,
+    /// Pages of the event log shared by the streams ([`Engine::page_after`]).
+    pages: pages::Pages,
 }
 
 /// The outcome of a flow the customer reported ([`Engine::report`]).
@@ -122,6 +128,8 @@ impl Engine {
                 tasks: TaskTracker::new(),
                 owner: commands::new_id(),
                 metrics,
+                generation: std::sync::atomic::AtomicU64::new(0),
+                pages: pages::Pages::default(),
             }),
         }
     }
@@ -135,6 +143,7 @@ impl Engine {
     /// notifications say: the streams of `agent_sub`'s flows look again, and the flow's poller,
     /// if it runs here, polls without waiting (a decision may have landed elsewhere).
     pub fn heard(&self, id: i64, flow_id: &str, agent_sub: String) {
+        self.next_generation();
         let _ = self.inner.notices.send(Notice { id, agent_sub });
         self.wake(flow_id);
     }
@@ -142,6 +151,7 @@ impl Engine {
     /// Notifications may have been lost (the listener reconnected): every stream reads the
     /// store again, and every poller here looks at its flow again.
     pub fn look_again(&self) {
+        self.next_generation();
         let _ = self.inner.notices.send(Notice::look_again());
         if let Ok(pollers) = self.inner.pollers.lock() {
             for notify in pollers.values() {

@@ -773,3 +773,60 @@ async fn over_http_an_agents_newest_stream_ends_their_oldest_beyond_the_limit() 
     drop((open, newest, theirs));
     app.stop().await;
 }
+
+/// One event fanned out to many streams at the same place is read from the store once, for
+/// all of them: every supervisor's streams, and all the tabs of one agent.
+#[tokio::test(start_paused = true)]
+async fn one_event_is_read_once_for_every_stream_that_sees_it() {
+    let world = World::new([]);
+    let mut streams = Vec::new();
+    for n in 0..40 {
+        let supervisor = world.sign_in(&format!("super-{n}"), true).await;
+        streams.push(world.frames(&supervisor, None).await);
+    }
+    let agent_session = world.sign_in("agent-a", false).await;
+    for _ in 0..20 {
+        streams.push(world.frames(&agent_session, None).await);
+    }
+    let agent = Agent {
+        sub: "agent-a".into(),
+        name: "Agent A".into(),
+        supervisor: false,
+    };
+    let before = world.store.event_reads();
+    let flow = world.engine.start(&agent, input()).await.unwrap();
+    for stream in &mut streams {
+        let got = take(stream, 1).await;
+        assert_eq!(got[0].flow.id, flow.id);
+        assert_eq!(got[0].kind, EventKind::Sent);
+    }
+    // One page for the supervisors, one for the agent's tabs: not one per stream.
+    assert_eq!(world.store.event_reads() - before, 2);
+}
+
+/// A page read before an event was announced is never served to a stream woken by that event:
+/// it reads again, and gets everything.
+#[tokio::test(start_paused = true)]
+async fn a_page_older_than_the_notice_is_read_again() {
+    let world = World::new([]);
+    let first = world.sign_in("super-1", true).await;
+    let second = world.sign_in("super-2", true).await;
+    let mut early = world.frames(&first, None).await;
+    let mut late = world.frames(&second, None).await;
+    let agent = Agent {
+        sub: "agent-a".into(),
+        name: "Agent A".into(),
+        supervisor: false,
+    };
+    let one = world.engine.start(&agent, input()).await.unwrap();
+    assert_eq!(take(&mut early, 1).await[0].flow.id, one.id);
+    // The second event is written after the first stream read its page at the old cursor; the
+    // second stream, at that same cursor, must not be handed that page alone.
+    let two = world.engine.start(&agent, input()).await.unwrap();
+    let got = take(&mut late, 2).await;
+    let ids: Vec<&str> = got.iter().map(|event| event.flow.id.as_str()).collect();
+    assert_eq!(ids, [one.id.as_str(), two.id.as_str()]);
+    assert_eq!(take(&mut early, 1).await[0].flow.id, two.id);
+    quiet(&mut early, 5).await;
+    quiet(&mut late, 5).await;
+}

@@ -411,6 +411,7 @@ impl Engine {
             Some(id) => {
                 self.inner.metrics.flow_event(kind, next.created_at, now);
                 // Nobody listening is fine: the event is stored.
+                self.next_generation();
                 let _ = self.inner.notices.send(Notice {
                     id,
                     agent_sub: next.agent_sub.clone(),

@@ -20,12 +20,20 @@ struct FakeState {
     events: Vec<Event>,
     sessions: std::collections::HashMap<Vec<u8>, Session>,
     logins: std::collections::HashMap<Vec<u8>, PendingLogin>,
+    /// Reads of the event log (`events_after`) so far.
+    event_reads: usize,
 }
 
 impl FakeStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many times the event log has been read (`events_after`).
+    #[allow(dead_code, reason = "the event streams' tests count reads; the engine's do not")]
+    pub fn event_reads(&self) -> usize {
+        self.with(|s| s.event_reads)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
@@ -259,6 +267,7 @@ impl FlowStore for FakeStore {
         limit: i64,
     ) -> Result<Vec<Event>, StoreError> {
         Ok(self.with(|s| {
+            s.event_reads += 1;
             let found = s
                 .events
                 .iter()
