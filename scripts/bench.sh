@@ -11,6 +11,9 @@
 #       wide for the run: req/s, p50, p99, RSS after the run;
 #   P3  from the customer's Approve to the agent's stream showing `approved` and `verified`,
 #       20 approvals one after another (server/benches/approve.rs, in process, release);
+#   P4  1,000 and 10,000 event streams open on a release `countersign`, each a supervisor's
+#       (every one sees every event): RSS per stream, and the time from starting one
+#       verification to each stream's frame, p50 and p99 (server/benches/streams.rs);
 #   P6  start to ready and idle RSS of the release `countersign` (BFF and embedded provider,
 #       ready when /readyz answers 200) and `countersign-provider`.
 #
@@ -215,6 +218,12 @@ read -r _ p3_n _ p3_a50 p3_a99 _ p3_v50 p3_v99 <<<"$p3"
 row "P3 Approve → \`approved\` on the stream ($p3_n approvals)" "—" "$p3_a50" "$p3_a99" "—" "—"
 row "P3 Approve → \`verified\` on the stream (poll mode, interval 5 s)" "—" "$p3_v50" "$p3_v99" "—" "—"
 
+echo "bench: P4, event streams and one event fanned out to all"
+while read -r _ p4_n p4_kib p4_p50 p4_p99 p4_got; do
+  row "P4 $p4_n streams (a supervisor each): one event to all, $p4_got received" "—" "$p4_p50" "$p4_p99" "—" "$p4_kib KiB a stream"
+  p4_last="$p4_n streams: $p4_kib KiB each, fan-out p99 $p4_p99 ms"
+done < <(cargo bench -q -p server --bench streams 2>"$work/p4.log" | awk '$1 == "P4"')
+
 # The BFF with its embedded provider, as `make run` starts it (the site is not needed to be ready).
 countersign_bff() {
   local port=$1 data=$2 provider_port
@@ -283,6 +292,7 @@ table=$(
   echo "| P1 Countersign ÷ bare axum | $(percent "$cs_rps" "$bare_rps") | ≥ 50 % |"
   echo "| P2 Countersign ÷ node-oidc-provider | $(ratio "$cs2_rps" "$node2_rps") | ≥ 10× |"
   echo "| P3 Approve → \`verified\`, p99 | $p3_v99 ms | ≤ 100 ms with ping mode (issue 13) |"
+  echo "| P4 the largest run | ${p4_last:-not measured} | 10,000 streams ≤ 10 KiB each, fan-out p99 ≤ 250 ms |"
   echo "| P6 \`countersign\` ready, idle RSS | $bff_ready ms, $(mib "$bff_idle") | ≤ 300 ms, ≤ 30 MiB |"
 )
 node_version=$(node -p "require('./$NODE_DIR/node_modules/oidc-provider/package.json').version")

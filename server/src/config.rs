@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | `COUNTERSIGN_ADDR` | `LEPTOS_SITE_ADDR`, else `127.0.0.1:3000` | where the BFF listens |
 //! | `COUNTERSIGN_METRICS_ADDR` | `127.0.0.1:9464` | where `/metrics` (Prometheus) is served, the embedded provider's included, on a listener of its own; `off` for nowhere |
+//! | `COUNTERSIGN_MAX_CONNECTIONS` | `2048` | connections the BFF's listener holds open at once (16 to 1,000,000; each needs a file descriptor) |
+//! | `COUNTERSIGN_MAX_STREAMS` | `1024` | of those, the consoles' event streams (at most `COUNTERSIGN_MAX_CONNECTIONS`) |
 //! | `COUNTERSIGN_PROVIDER_URL` | unset: start the embedded provider | base URL of an external provider |
 //! | `COUNTERSIGN_SITE_ROOT` | `LEPTOS_SITE_ROOT`, else `target/site` | the built CSS, JS and wasm |
 //! | `COUNTERSIGN_PROVIDER_PROFILE` | `mosaic` with a URL, else `embedded` | `mosaic` or `standard` for an external provider |
@@ -254,6 +256,26 @@ impl Config {
         let session_idle = Duration::from_secs(60 * minutes(IDLE, 30, 1..=1440)?);
         let session_max = Duration::from_secs(3600 * number(&set, MAX, 12, 1..=168, None)?);
         let request_expiry = Duration::from_secs(number(&set, EXPIRY, 300, 10..=3600, None)?);
+        let defaults = ServeLimits::default();
+        let max_connections = number(
+            &set,
+            MAX_CONNECTIONS,
+            defaults.max_connections as u64,
+            16..=1_000_000,
+            Some("each takes a file descriptor: raise `ulimit -n` with it"),
+        )?;
+        let max_streams = number(
+            &set,
+            MAX_STREAMS,
+            defaults.max_streams as u64,
+            1..=max_connections,
+            Some(&format!("at most {MAX_CONNECTIONS}")),
+        )?;
+        let serve_limits = ServeLimits {
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            max_streams: usize::try_from(max_streams).unwrap_or(usize::MAX),
+            ..defaults
+        };
         let display_name = match set(DISPLAY_NAME) {
             None => DEFAULT_DISPLAY_NAME.to_owned(),
             Some(name) => {
@@ -291,7 +313,7 @@ impl Config {
             request_expiry,
             display_name,
             trust_forwarded_for,
-            serve_limits: ServeLimits::default(),
+            serve_limits,
             limits,
         })
     }
@@ -333,6 +355,8 @@ impl Config {
 
 const PROFILE: &str = "COUNTERSIGN_PROVIDER_PROFILE";
 const METRICS_ADDR: &str = "COUNTERSIGN_METRICS_ADDR";
+const MAX_CONNECTIONS: &str = "COUNTERSIGN_MAX_CONNECTIONS";
+const MAX_STREAMS: &str = "COUNTERSIGN_MAX_STREAMS";
 const DATABASE_URL: &str = "COUNTERSIGN_DATABASE_URL";
 const SEALING_KEY: &str = "COUNTERSIGN_SEALING_KEY";
 const SEALING_KEY_FILE: &str = "COUNTERSIGN_SEALING_KEY_FILE";

@@ -325,3 +325,24 @@ fn metrics_are_served_on_the_loopback_unless_moved_or_switched_off() {
     let error = config(&[("COUNTERSIGN_METRICS_ADDR", "9464")]).unwrap_err();
     assert_eq!(error.variable, "COUNTERSIGN_METRICS_ADDR");
 }
+
+#[test]
+fn the_listeners_caps_are_set_within_each_other() {
+    let defaults = config(&[]).unwrap().serve_limits;
+    assert_eq!(defaults, ServeLimits::default());
+    let wide = config(&[
+        ("COUNTERSIGN_MAX_CONNECTIONS", "12000"),
+        ("COUNTERSIGN_MAX_STREAMS", "11000"),
+    ])
+    .unwrap()
+    .serve_limits;
+    assert_eq!((wide.max_connections, wide.max_streams), (12_000, 11_000));
+    let error = config(&[
+        ("COUNTERSIGN_MAX_CONNECTIONS", "100"),
+        ("COUNTERSIGN_MAX_STREAMS", "200"),
+    ])
+    .unwrap_err();
+    assert_eq!(error.variable, "COUNTERSIGN_MAX_STREAMS");
+    let error = config(&[("COUNTERSIGN_MAX_CONNECTIONS", "lots")]).unwrap_err();
+    assert_eq!(error.variable, "COUNTERSIGN_MAX_CONNECTIONS");
+}
