@@ -93,6 +93,9 @@ pub enum StartError {
     /// The listening socket could not be bound.
     #[error(transparent)]
     Bind(#[from] serve::BindError),
+    /// The metrics' socket could not be bound.
+    #[error("COUNTERSIGN_PROVIDER_METRICS_ADDR: {0} (give another address, or `off`)")]
+    MetricsBind(serve::BindError),
 }
 
 /// State shared by every request handler.
@@ -367,7 +370,7 @@ impl Provider {
         let limiter = Limiter::new(config.limits.clone(), store.clone(), hash_key.clone())
             .counting_refusals(metrics.clone());
         let metrics_listener = match config.metrics_listen {
-            Some(addr) => Some(serve::bind(addr).await?),
+            Some(addr) => Some(serve::bind(addr).await.map_err(StartError::MetricsBind)?),
             None => None,
         };
         let state = AppState {
@@ -447,6 +450,8 @@ impl Provider {
         } = self;
         let store = state.store.clone();
         let stop = tokio_util::sync::CancellationToken::new();
+        // The metrics listener stops with the provider, also when this future is dropped.
+        let _stopping = stop.clone().drop_guard();
         let metrics_serving = metrics_listener.map(|(metrics_listener, _)| {
             let mut registry = infra::metrics::Registry::with_prefix("countersign_provider");
             state.metrics.register(&mut registry);

@@ -194,7 +194,19 @@ impl Limiter {
         subject: Subject<'_>,
         now: Timestamp,
     ) -> Result<(), OAuthError> {
-        self.judge(rule, subject, now, true).await
+        self.judge(rule, subject, now, true, true).await
+    }
+
+    /// [`Limiter::hit`] for a caller that may still serve the request past the limit: its
+    /// refusal is not counted in the metrics (the caller counts it with
+    /// [`crate::metrics::Metrics::refused`] if it refuses).
+    pub async fn hit_tentatively(
+        &self,
+        rule: fn(&Limits) -> Rule,
+        subject: Subject<'_>,
+        now: Timestamp,
+    ) -> Result<(), OAuthError> {
+        self.judge(rule, subject, now, true, false).await
     }
 
     /// Refuses with 429 once the window already holds `max` events, counting nothing: for a
@@ -206,16 +218,18 @@ impl Limiter {
         subject: Subject<'_>,
         now: Timestamp,
     ) -> Result<(), OAuthError> {
-        self.judge(rule, subject, now, false).await
+        self.judge(rule, subject, now, false, true).await
     }
 
-    /// The verdict on one more event: counted when `count` (a hit), or only foreseen (a check).
+    /// The verdict on one more event: counted when `count` (a hit), or only foreseen (a check);
+    /// a refusal goes into the metrics when `report`.
     async fn judge(
         &self,
         pick: fn(&Limits) -> Rule,
         subject: Subject<'_>,
         now: Timestamp,
         count: bool,
+        report: bool,
     ) -> Result<(), OAuthError> {
         let (rule, key, window) = self.counter(pick, subject, now);
         let with_it = if count {
@@ -229,7 +243,9 @@ impl Limiter {
                 .saturating_add(1)
         };
         window.verdict(rule, with_it, now).map_err(|seconds| {
-            self.metrics.refused(rule.name);
+            if report {
+                self.metrics.refused(rule.name);
+            }
             tracing::warn!(
                 rule = rule.name,
                 retry_after = seconds,

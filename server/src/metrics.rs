@@ -13,7 +13,7 @@
 //! | `verification_decision_seconds` | `decision` | from the start to the customer's approval or denial |
 //! | `verification_verified_seconds` | | from the start to the verified customer |
 //! | `oidc_call_seconds` | `endpoint` | the provider's answers, by endpoint (`discovery`, `backchannel`, `token`, `jwks`, `userinfo`, `revocation`, and Mosaic's `otp_send`, `otp_authenticate`, `complete`) |
-//! | `oidc_call_errors_total` | `endpoint`, `error` | calls with no usable answer: `timeout`, `unreachable`, `server_error` (5xx), `bad_answer` |
+//! | `oidc_call_errors_total` | `endpoint`, `error` | calls with no usable answer: `timeout`, `unreachable` (no connection, or it broke), `server_error` (5xx), `bad_answer` (too large) |
 //! | `polls_total` | `answer` | the poller's answers: `pending`, `slow_down`, `unavailable`, `rate_limited`, `verified`, `denied`, `expired`, `failed` |
 //! | `event_streams_open` | | the agents' event streams open now |
 //! | `rate_limit_refusals_total` | `rule` | requests refused by a rate limit |
@@ -74,7 +74,7 @@ pub enum CallError {
     Unreachable,
     /// It answered 5xx.
     ServerError,
-    /// Its answer could not be read (too large, cut short).
+    /// Its answer was larger than the BFF reads.
     BadAnswer,
 }
 

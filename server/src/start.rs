@@ -27,6 +27,9 @@ pub enum StartError {
     /// The BFF's socket could not be bound.
     #[error(transparent)]
     Bind(#[from] infra::serve::BindError),
+    /// The metrics' socket could not be bound.
+    #[error("COUNTERSIGN_METRICS_ADDR: {0} (give another address, or `off`)")]
+    MetricsBind(infra::serve::BindError),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
@@ -80,6 +83,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let mut tasks = JoinSet::new();
 
     let (listener, bound) = infra::serve::bind(config.listen).await?;
+    // The metrics' own listener, bound before anything starts: a taken address stops the start
+    // with nothing begun.
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            infra::serve::bind(addr)
+                .await
+                .map_err(StartError::MetricsBind)?,
+        ),
+        None => None,
+    };
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
         .site_root(config.site_root.to_string_lossy().as_ref())
@@ -234,11 +247,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         leptos_options,
         bff: Arc::new(bff),
     });
-    // The metrics' own listener, bound before anything is served: a taken address stops the
-    // start.
-    let metrics_url = match config.metrics_listen {
-        Some(addr) => {
-            let (metrics_listener, metrics_bound) = infra::serve::bind(addr).await?;
+    let metrics_url = match metrics_listener {
+        Some((metrics_listener, metrics_bound)) => {
             let registry = crate::metrics::registry(&metrics, provider_metrics.as_ref());
             tasks.spawn(infra::serve::serve(
                 metrics_listener,

@@ -71,12 +71,13 @@ pub(crate) fn router(state: AppState) -> Router {
     }
     let metrics = state.metrics.clone();
     router
-        // Every answer of a route is counted under its pattern (never the path a client sent).
-        .route_layer(middleware::from_fn(move |request, next| {
-            count_requests(metrics.clone(), request, next)
-        }))
         .fallback(not_found)
         .layer(middleware::from_fn(limit_body))
+        // Every answer is counted under its route's pattern (never the path a client sent;
+        // unknown paths as `other`), the body limit's refusals too.
+        .layer(middleware::from_fn(move |request, next| {
+            count_requests(metrics.clone(), request, next)
+        }))
         .layer(middleware::from_fn(log_internal_errors))
         // Outermost: every log line of a request carries its id.
         .layer(middleware::from_fn(infra::request_id::middleware))

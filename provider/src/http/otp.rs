@@ -292,7 +292,7 @@ pub async fn authenticate(
         // attempts that guessed nothing (no code, a stale one) or guessed right give it back.
         let over_cap = match state
             .limiter
-            .hit(wrong_codes, Subject::User(&user.id), now)
+            .hit_tentatively(wrong_codes, Subject::User(&user.id), now)
             .await
         {
             Ok(()) => None,
@@ -327,6 +327,9 @@ pub async fn authenticate(
         let first_try_claimed = match over_cap {
             Some(limited) => {
                 if otp.attempts > 0 || !state.store.count_otp_attempt(otp.id, 1).await? {
+                    state
+                        .metrics
+                        .refused(state.limiter.limits().wrong_codes_per_user.name);
                     return Err(limited);
                 }
                 true

@@ -113,4 +113,13 @@ async fn the_metrics_listener_serves_nothing_but_metrics() {
         .await
         .unwrap();
     assert_eq!(public.status(), 404);
+    // Counted, under one word for every path the provider does not serve.
+    assert_eq!(
+        op.metric(&series(
+            "http_requests_total",
+            r#"endpoint="other",answer="error""#
+        ))
+        .await,
+        1.0
+    );
 }
