@@ -222,7 +222,7 @@ echo "bench: P4, event streams and one event fanned out to all"
 while read -r _ p4_n p4_kib p4_p50 p4_p99 p4_got; do
   row "P4 $p4_n streams (a supervisor each): one event to all, $p4_got received" "—" "$p4_p50" "$p4_p99" "—" "$p4_kib KiB a stream"
   p4_last="$p4_n streams: $p4_kib KiB each, fan-out p99 $p4_p99 ms"
-done < <(cargo bench -q -p server --bench streams 2>"$work/p4.log" | awk '$1 == "P4"')
+done < <(BENCH_BFF_BIN="$PWD/$BFF_BIN" cargo bench -q -p server --bench streams 2>"$work/p4.log" | awk '$1 == "P4"')
 
 # The BFF with its embedded provider, as `make run` starts it (the site is not needed to be ready).
 countersign_bff() {
