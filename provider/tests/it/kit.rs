@@ -241,18 +241,16 @@ impl Op {
         }
     }
 
+    /// The provider's `/metrics` now.
+    pub async fn metrics(&self) -> String {
+        let answer = self.http.get(&self.metrics_url).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.text().await.unwrap()
+    }
+
     /// The value of `series` in the provider's `/metrics` now (0 when it has no sample yet).
     pub async fn metric(&self, series: &str) -> f64 {
-        let text = self
-            .http
-            .get(&self.metrics_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        infra::metrics::sample(&text, series).unwrap_or(0.0)
+        infra::metrics::sample(&self.metrics().await, series).unwrap_or(0.0)
     }
 
     pub fn advance(&self, seconds: u64) {

@@ -55,15 +55,7 @@ async fn an_approved_request_is_counted_by_endpoint_answer_channel_and_decision(
     }
 
     // Routes by their pattern, never a client, a customer, a handle or a code.
-    let text = op
-        .http
-        .get(&op.metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = op.metrics().await;
     for secret in ["+15555550101", "alice", "agent-console", id.as_str()] {
         assert!(!text.contains(secret), "{secret} in:\n{text}");
     }
