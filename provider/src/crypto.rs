@@ -28,6 +28,9 @@ pub enum Purpose {
     RateLimit,
     /// A workforce device cookie's account, nonce and time.
     DeviceCookie,
+    /// The key that seals a ping client's `client_notification_token`, derived from the
+    /// request's `auth_req_id`.
+    NotificationKey,
 }
 
 impl Purpose {
@@ -40,6 +43,7 @@ impl Purpose {
             Self::AuthorizationCode => b"authorization-code",
             Self::RateLimit => b"rate-limit",
             Self::DeviceCookie => b"device-cookie",
+            Self::NotificationKey => b"notification-key",
         }
     }
 }
@@ -84,6 +88,53 @@ impl HashKey {
     /// Whether `value` hashes to `stored`, compared in constant time.
     pub fn verify(&self, purpose: Purpose, value: &str, stored: &[u8]) -> bool {
         self.hash(purpose, value).ct_eq(stored).into()
+    }
+
+    /// `plain` sealed (AES-256-GCM, random nonce) under a key derived from `auth_req_id`, which
+    /// the store holds only as a hash: only a caller that presents the id can open it. `None`
+    /// if the system's random source fails.
+    pub fn seal_for_request(&self, auth_req_id: &str, plain: &str) -> Option<String> {
+        use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+        let key = self.hash(Purpose::NotificationKey, auth_req_id);
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).ok()?);
+        let mut nonce = [0_u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).ok()?;
+        let mut sealed = plain.as_bytes().to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::empty(),
+            &mut sealed,
+        )
+        .ok()?;
+        let mut out = nonce.to_vec();
+        out.append(&mut sealed);
+        Some(base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            out,
+        ))
+    }
+
+    /// What [`HashKey::seal_for_request`] sealed under `auth_req_id`; `None` if it does not open.
+    pub fn open_for_request(&self, auth_req_id: &str, sealed: &str) -> Option<String> {
+        use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sealed)
+                .ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, body) = bytes.split_at(NONCE_LEN);
+        let key = self.hash(Purpose::NotificationKey, auth_req_id);
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).ok()?);
+        let mut body = body.to_vec();
+        let plain = key
+            .open_in_place(
+                Nonce::try_assume_unique_for_key(nonce).ok()?,
+                Aad::empty(),
+                &mut body,
+            )
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
     }
 }
 

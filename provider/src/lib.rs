@@ -96,6 +96,9 @@ pub enum StartError {
     /// The metrics' socket could not be bound.
     #[error("COUNTERSIGN_PROVIDER_METRICS_ADDR: {0} (give another address, or `off`)")]
     MetricsBind(serve::BindError),
+    /// The HTTP client for ping notifications could not be built.
+    #[error("cannot set up ping notifications: {0}")]
+    Pinger(reqwest::Error),
 }
 
 /// State shared by every request handler.
@@ -120,6 +123,8 @@ pub struct AppState {
     pub(crate) clients: Arc<http::client_auth::ClientCache>,
     /// What the provider counts ([`metrics`]).
     pub(crate) metrics: metrics::Metrics,
+    /// Ping mode's notifications ([`ciba::ping`]).
+    pub(crate) pinger: ciba::ping::Pinger,
 }
 
 impl AppState {
@@ -162,6 +167,9 @@ pub struct Links {
     pub client_id: String,
     /// The approval page the customer's link opens.
     pub login_uri: String,
+    /// Where to ping the client when its customer decides (CIBA ping mode); `None`: the
+    /// client polls.
+    pub notify: Option<String>,
 }
 
 /// Enables CIBA for the client `links` names, its links pointing at its `login_uri`, and audits
@@ -178,14 +186,32 @@ async fn set_links(state: &AppState, links: &Links, seed_name: &str) -> Result<(
             ),
         });
     }
+    if let Some(endpoint) = links
+        .notify
+        .as_deref()
+        .filter(|endpoint| !ciba::ping::endpoint_ok(endpoint))
+    {
+        return Err(StartError::Seed {
+            path: seed_name.to_owned(),
+            problem: format!(
+                "{} (client {}: {endpoint:?})",
+                ciba::ping::ENDPOINT_RULE,
+                links.client_id
+            ),
+        });
+    }
+    let delivery = match links.notify.as_deref() {
+        Some(endpoint) => (store::DeliveryMode::Ping, Some(endpoint)),
+        None => (store::DeliveryMode::Poll, None),
+    };
+    let change = store::CibaChange {
+        enabled: true,
+        login_uri: Some(&links.login_uri),
+        delivery: Some(delivery),
+    };
     let client = state
         .store
-        .set_ciba(
-            &links.app_id,
-            &links.client_id,
-            true,
-            Some(&links.login_uri),
-        )
+        .set_ciba(&links.app_id, &links.client_id, &change)
         .await?
         .ok_or_else(|| StartError::Seed {
             path: seed_name.to_owned(),
@@ -199,7 +225,11 @@ async fn set_links(state: &AppState, links: &Links, seed_name: &str) -> Result<(
         ..audit::about(audit::Kind::CibaSettingsChanged, &client)
     };
     audit::record(state, event).await;
-    tracing::info!(login_uri = %links.login_uri, "customer links point to the embedder");
+    tracing::info!(
+        login_uri = %links.login_uri,
+        delivery = delivery.0.as_str(),
+        "customer links point to the embedder"
+    );
     Ok(())
 }
 
@@ -334,10 +364,13 @@ impl Provider {
             ),
             None => (seed::DEMO.to_owned(), "the demo seed".to_owned()),
         };
-        let seed = seed::Seed::parse(&seed_text).map_err(|error| StartError::Seed {
-            path: seed_name.clone(),
-            problem: error.to_string(),
-        })?;
+        let seed = seed::Seed::parse(&seed_text)
+            .map_err(|error| error.to_string())
+            .and_then(|seed| seed.check().map(|()| seed))
+            .map_err(|problem| StartError::Seed {
+                path: seed_name.clone(),
+                problem,
+            })?;
         if store.seed_if_empty(&seed, &hash_key, now).await? {
             tracing::info!(seed = %seed_name, "loaded the seed into a new store");
         }
@@ -387,6 +420,7 @@ impl Provider {
             start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
             pacing: Arc::default(),
             clients: Arc::default(),
+            pinger: ciba::ping::Pinger::new(metrics.clone()).map_err(StartError::Pinger)?,
             metrics,
         };
         if let Some(links) = &options.links {
@@ -449,6 +483,7 @@ impl Provider {
             ..
         } = self;
         let store = state.store.clone();
+        let pinger = state.pinger.clone();
         let stop = tokio_util::sync::CancellationToken::new();
         // The metrics listener stops with the provider, also when this future is dropped.
         let _stopping = stop.clone().drop_guard();
@@ -464,6 +499,8 @@ impl Provider {
         });
         let result = serve::serve(listener, http::router(state), limits, shutdown).await;
         stop.cancel();
+        // Pings still waiting to be tried again are dropped: their clients poll.
+        pinger.finish().await;
         if let Some(serving) = metrics_serving {
             match serving.await {
                 Ok(Ok(())) => {}

@@ -25,6 +25,7 @@ pub struct Metrics {
     sign_ins: Counters<1>,
     decisions: Counters<1>,
     refusals: Counters<1>,
+    pings: Counters<1>,
 }
 
 impl Default for Metrics {
@@ -36,6 +37,7 @@ impl Default for Metrics {
             sign_ins: Counters::default(),
             decisions: Counters::default(),
             refusals: Counters::default(),
+            pings: Counters::default(),
         }
     }
 }
@@ -72,6 +74,11 @@ impl Metrics {
             "rate_limit_refusals",
             "Requests refused by a rate limit, by rule",
             self.refusals.clone(),
+        );
+        registry.register(
+            "pings",
+            "Ping-mode notifications to clients, by result (delivered, refused, failed)",
+            self.pings.clone(),
         );
     }
 
@@ -112,6 +119,11 @@ impl Metrics {
         self.decisions
             .get_or_create(&[("decision", decision)])
             .inc();
+    }
+
+    /// A ping notification ended with `result`.
+    pub fn ping(&self, result: &'static str) {
+        self.pings.get_or_create(&[("result", result)]).inc();
     }
 
     /// Rate-limit `rule` refused a request.

@@ -67,6 +67,20 @@ pub struct Ciba {
     pub enabled: bool,
     /// Where the links in messages point.
     pub login_uri: Option<String>,
+    /// `poll` (the default) or `ping` (CIBA Core §5).
+    pub backchannel_token_delivery_mode: Option<String>,
+    /// For `ping`: the one endpoint the client's notifications go to.
+    pub backchannel_client_notification_endpoint: Option<String>,
+}
+
+impl Ciba {
+    /// The delivery mode's stored name (`poll` unless the seed says `ping`; checked when the
+    /// seed is read).
+    pub fn delivery_mode(&self) -> &str {
+        self.backchannel_token_delivery_mode
+            .as_deref()
+            .unwrap_or("poll")
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -119,6 +133,38 @@ impl Seed {
     /// Parses a seed file.
     pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)
+    }
+
+    /// Checks what parsing cannot: each client's delivery mode and notification endpoint.
+    pub fn check(&self) -> Result<(), String> {
+        for client in self.applications.iter().flat_map(|app| &app.clients) {
+            let ciba = &client.ciba;
+            let endpoint = ciba.backchannel_client_notification_endpoint.as_deref();
+            match (ciba.delivery_mode(), endpoint) {
+                ("poll", None) => {}
+                ("poll", Some(_)) => {
+                    return Err(format!(
+                        "client {}: a notification endpoint needs backchannel_token_delivery_mode = \"ping\"",
+                        client.id
+                    ));
+                }
+                ("ping", Some(endpoint)) if crate::ciba::ping::endpoint_ok(endpoint) => {}
+                ("ping", _) => {
+                    return Err(format!(
+                        "client {}: {}",
+                        client.id,
+                        crate::ciba::ping::ENDPOINT_RULE
+                    ));
+                }
+                (other, _) => {
+                    return Err(format!(
+                        "client {}: backchannel_token_delivery_mode must be \"poll\" or \"ping\", not {other:?}",
+                        client.id
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -86,10 +86,25 @@ pub async fn decide(
     } else {
         Status::Denied
     };
+    let sealed_token = request.notification_token.clone();
     write(state, &id_hash, request, token, status, now).await?;
     state
         .metrics
         .decision(if approved { "approved" } else { "denied" });
+    // A ping client hears of the decision at the endpoint it registered (CIBA Core §10.2).
+    if let (Some(endpoint), Some(sealed)) = (request_client.ping_endpoint(), sealed_token) {
+        match state.hash_key.open_for_request(auth_req_id, &sealed) {
+            Some(token) => {
+                state
+                    .pinger
+                    .notify(endpoint, auth_req_id, infra::secret::Secret::new(token))
+            }
+            None => tracing::warn!(
+                client_id = %request_client.id,
+                "the request's notification token does not open; the client was not pinged"
+            ),
+        }
+    }
     audit::record(
         state,
         Event {

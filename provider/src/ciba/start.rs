@@ -7,6 +7,7 @@ use infra::secret::{Secret, random_token};
 use tokio::time::Instant;
 
 use super::{
+    ping,
     poll::{DEFAULT_INTERVAL, Status},
     request::{Channel, ValidRequest},
 };
@@ -65,12 +66,14 @@ pub async fn admit(
 }
 
 /// Starts `valid` for `client`, whose links point at `login_uri`. `began` is when the request
-/// came in: a message is sent only while the start budget lasts.
+/// came in: a message is sent only while the start budget lasts. `notification_token` is a ping
+/// client's `client_notification_token` ([`notification_token`]).
 pub async fn start(
     state: &AppState,
     client: &Client,
     login_uri: &str,
     valid: &ValidRequest,
+    notification_token: Option<&str>,
     now: Timestamp,
     began: Instant,
 ) -> Result<Started, OAuthError> {
@@ -103,7 +106,14 @@ pub async fn start(
         .hash(Purpose::AuthReqId, auth_req_id.expose())
         .to_vec();
     let link = link(login_uri, auth_req_id.expose(), valid)?;
-    let record = record(id_hash.clone(), client, &user, valid, now);
+    let mut record = record(id_hash.clone(), client, &user, valid, now);
+    if let Some(token) = notification_token {
+        let sealed = state
+            .hash_key
+            .seal_for_request(auth_req_id.expose(), token)
+            .ok_or_else(|| OAuthError::internal("the notification token could not be sealed"))?;
+        record.notification_token = Some(sealed);
+    }
     if recipient.is_some() && began.elapsed() > state.start_budget {
         // Sending now could answer after the client stopped waiting: send nothing instead.
         tracing::warn!(client_id = %client.id, "backchannel request too slow to send; nothing sent");
@@ -193,6 +203,22 @@ fn record(
         auth_time: None,
         amr: None,
         version: 0,
+        notification_token: None,
+    }
+}
+
+/// The `client_notification_token` a request of `client` carries: required and checked for a
+/// ping client ([`ping::token_ok`]); a poll client's is not used (`None`).
+pub fn notification_token<'a>(
+    client: &Client,
+    token: Option<&'a str>,
+) -> Result<Option<&'a str>, OAuthError> {
+    if client.ping_endpoint().is_none() {
+        return Ok(None);
+    }
+    match token {
+        Some(token) if ping::token_ok(token) => Ok(Some(token)),
+        _ => Err(OAuthError::invalid_request(ping::TOKEN_RULE)),
     }
 }
 

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     audit::{self, Event, Kind},
+    ciba::ping,
     error::{ErrorCode, OAuthError},
-    store::Client,
+    store::{CibaChange, Client, DeliveryMode},
     tokens,
 };
 
@@ -29,6 +30,38 @@ struct Update {
 struct CibaSettings {
     enabled: bool,
     login_uri: Option<String>,
+    /// `poll` or `ping`; absent keeps the current mode (and endpoint).
+    backchannel_token_delivery_mode: Option<String>,
+    /// Required with `ping`, refused with `poll`.
+    backchannel_client_notification_endpoint: Option<String>,
+}
+
+impl CibaSettings {
+    /// The delivery change asked for, checked.
+    fn delivery(&self) -> Result<Option<(DeliveryMode, Option<&str>)>, OAuthError> {
+        let endpoint = self.backchannel_client_notification_endpoint.as_deref();
+        let Some(mode) = self.backchannel_token_delivery_mode.as_deref() else {
+            return match endpoint {
+                None => Ok(None),
+                Some(_) => Err(OAuthError::invalid_request(
+                    "Send backchannel_token_delivery_mode \"ping\" with a notification endpoint.",
+                )),
+            };
+        };
+        match (DeliveryMode::parse(mode), endpoint) {
+            (Some(DeliveryMode::Poll), None) => Ok(Some((DeliveryMode::Poll, None))),
+            (Some(DeliveryMode::Poll), Some(_)) => Err(OAuthError::invalid_request(
+                "A poll client has no notification endpoint; leave it out.",
+            )),
+            (Some(DeliveryMode::Ping), Some(endpoint)) if ping::endpoint_ok(endpoint) => {
+                Ok(Some((DeliveryMode::Ping, Some(endpoint))))
+            }
+            (Some(DeliveryMode::Ping), _) => Err(OAuthError::invalid_request(ping::ENDPOINT_RULE)),
+            (None, _) => Err(OAuthError::invalid_request(
+                "backchannel_token_delivery_mode must be \"poll\" or \"ping\".",
+            )),
+        }
+    }
 }
 
 async fn authorised(state: &AppState, headers: &HeaderMap, app_id: &str) -> Result<(), OAuthError> {
@@ -49,7 +82,12 @@ fn render(client: &Client) -> Json<Value> {
             "client_id": client.id,
             "app_id": client.app_id,
             "name": client.name,
-            "ciba_authorization": { "enabled": client.ciba_enabled, "login_uri": client.login_uri },
+            "ciba_authorization": {
+                "enabled": client.ciba_enabled,
+                "login_uri": client.login_uri,
+                "backchannel_token_delivery_mode": client.delivery_mode,
+                "backchannel_client_notification_endpoint": client.ping_endpoint(),
+            },
         }
     }))
 }
@@ -109,6 +147,7 @@ pub async fn put(
         if settings.login_uri.as_deref().is_some_and(|uri| !login_uri_ok(uri)) {
             return Err(OAuthError::invalid_request(LOGIN_URI_RULE));
         }
+        let delivery = settings.delivery()?;
         if settings.enabled && settings.login_uri.is_none() {
             let current = state.store.client(&client_id).await?;
             if current.and_then(|c| c.login_uri).is_none() {
@@ -117,7 +156,11 @@ pub async fn put(
         }
         let client = state
             .store
-            .set_ciba(&app_id, &client_id, settings.enabled, settings.login_uri.as_deref())
+            .set_ciba(&app_id, &client_id, &CibaChange {
+                enabled: settings.enabled,
+                login_uri: settings.login_uri.as_deref(),
+                delivery,
+            })
             .await?
             .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "No such client in this application."))?;
         state.clients.forget(&client_id);

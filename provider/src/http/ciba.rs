@@ -33,7 +33,8 @@ pub async fn backchannel(
         let client = client_auth::authenticate(&state, peer, &headers, &form).await?;
         let login_uri = start::admit(&state, &client, now).await?;
         let valid = request::validate(&RawRequest::from(&form))?;
-        start::start(&state, &client, &login_uri, &valid, now, began).await
+        let token = start::notification_token(&client, form.get("client_notification_token"))?;
+        start::start(&state, &client, &login_uri, &valid, token, now, began).await
     };
     let started = answer.await.map_err(OAuthError::mosaic)?;
     let mut body = json!({

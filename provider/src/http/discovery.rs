@@ -19,7 +19,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Json<Value> 
         "revocation_endpoint": format!("{issuer}/oidc/token/revocation"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "backchannel_authentication_endpoint": format!("{issuer}/cis/oidc/backchannel"),
-        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_user_code_parameter_supported": false,
         "grant_types_supported": [CIBA_GRANT, "authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],

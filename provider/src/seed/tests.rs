@@ -21,3 +21,42 @@ fn the_demo_seed_parses_and_holds_what_the_readme_promises() {
     assert!(!app.customers[2].phone_verified);
     assert_eq!(app.agents.len(), 2);
 }
+
+#[test]
+fn a_ping_client_needs_a_safe_notification_endpoint() {
+    let seed = |ciba: &str| {
+        Seed::parse(&format!(
+            "[[applications]]\nid = \"a\"\nname = \"A\"\n[[applications.clients]]\nid = \"c\"\nname = \"C\"\nsecret = \"s\"\n[applications.clients.ciba]\nenabled = true\n{ciba}\n"
+        ))
+        .unwrap()
+    };
+    assert_eq!(Seed::parse(DEMO).unwrap().check(), Ok(()));
+    assert_eq!(seed("").check(), Ok(()));
+    let ping = seed(
+        "backchannel_token_delivery_mode = \"ping\"\nbackchannel_client_notification_endpoint = \"https://bff.example/ciba/notify\"",
+    );
+    assert_eq!(ping.check(), Ok(()));
+    assert_eq!(ping.applications[0].clients[0].ciba.delivery_mode(), "ping");
+    for (ciba, expected) in [
+        (
+            "backchannel_token_delivery_mode = \"ping\"",
+            "must be an https URL",
+        ),
+        (
+            "backchannel_token_delivery_mode = \"ping\"\nbackchannel_client_notification_endpoint = \"http://10.0.0.2/notify\"",
+            "must be an https URL",
+        ),
+        (
+            "backchannel_client_notification_endpoint = \"https://bff.example/ciba/notify\"",
+            "needs backchannel_token_delivery_mode",
+        ),
+        (
+            "backchannel_token_delivery_mode = \"push\"",
+            "must be \"poll\" or \"ping\"",
+        ),
+    ] {
+        let problem = seed(ciba).check().unwrap_err();
+        assert!(problem.contains(expected), "{ciba}: {problem}");
+        assert!(problem.starts_with("client c: "), "{problem}");
+    }
+}

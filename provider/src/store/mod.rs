@@ -81,14 +81,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A client with its application's name.
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError>;
 
-    /// Turns CIBA on or off for a client of `app_id`; returns the client, or `None` if the
-    /// application has no such client.
+    /// Turns CIBA on or off for a client of `app_id` and sets what `change` names; returns the
+    /// client, or `None` if the application has no such client.
     async fn set_ciba(
         &self,
         app_id: &str,
         client_id: &str,
-        enabled: bool,
-        login_uri: Option<&str>,
+        change: &CibaChange<'_>,
     ) -> Result<Option<Client>, StoreError>;
 
     /// Enables or disables a user's account; returns whether the user exists.
@@ -268,6 +267,58 @@ pub struct Client {
     pub login_uri: Option<String>,
     /// JSON array of redirect URIs.
     pub redirect_uris: String,
+    /// `poll` or `ping` (CIBA Core §5).
+    pub delivery_mode: String,
+    /// For `ping`: the one endpoint its notifications go to.
+    pub notification_endpoint: Option<String>,
+}
+
+impl Client {
+    /// The endpoint to ping about its requests, if it registered ping mode.
+    pub fn ping_endpoint(&self) -> Option<&str> {
+        (self.delivery_mode == DeliveryMode::Ping.as_str())
+            .then_some(self.notification_endpoint.as_deref())
+            .flatten()
+    }
+}
+
+/// How a client learns that a backchannel request was decided (CIBA Core §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// It polls the token endpoint.
+    Poll,
+    /// The provider notifies its registered endpoint, then it asks the token endpoint once.
+    Ping,
+}
+
+impl DeliveryMode {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Poll => "poll",
+            Self::Ping => "ping",
+        }
+    }
+
+    /// The mode a wire name names.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "poll" => Some(Self::Poll),
+            "ping" => Some(Self::Ping),
+            _ => None,
+        }
+    }
+}
+
+/// A change of a client's CIBA settings ([`Store::set_ciba`]).
+#[derive(Clone, Copy, Debug)]
+pub struct CibaChange<'a> {
+    /// Whether the client may start backchannel requests.
+    pub enabled: bool,
+    /// Where its customers' links point; `None` keeps the current one.
+    pub login_uri: Option<&'a str>,
+    /// Its delivery mode and, for ping, its notification endpoint; `None` keeps both.
+    pub delivery: Option<(DeliveryMode, Option<&'a str>)>,
 }
 
 impl std::fmt::Debug for Client {
@@ -355,6 +406,9 @@ pub struct Backchannel {
     pub amr: Option<String>,
     /// Bumped by every change.
     pub version: i64,
+    /// A ping client's `client_notification_token`, sealed under its `auth_req_id`
+    /// ([`crate::crypto::HashKey::seal_for_request`]).
+    pub notification_token: Option<String>,
 }
 
 /// An issued token as stored.

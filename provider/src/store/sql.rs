@@ -133,7 +133,8 @@ macro_rules! sql_store {
 
             async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
                 Ok(sqlx::query_as(
-                    "SELECT c.id, c.app_id, a.name AS app_name, c.name, c.secret_hash, c.ciba_enabled, c.login_uri, c.redirect_uris
+                    "SELECT c.id, c.app_id, a.name AS app_name, c.name, c.secret_hash, c.ciba_enabled, c.login_uri, c.redirect_uris,
+                            c.delivery_mode, c.notification_endpoint
                      FROM clients c JOIN applications a ON a.id = c.app_id WHERE c.id = $1",
                 )
                 .bind(id)
@@ -145,16 +146,24 @@ macro_rules! sql_store {
                 &self,
                 app_id: &str,
                 client_id: &str,
-                enabled: bool,
-                login_uri: Option<&str>,
+                change: &CibaChange<'_>,
             ) -> Result<Option<Client>, StoreError> {
+                let (mode, endpoint) = match change.delivery {
+                    Some((mode, endpoint)) => (Some(mode.as_str()), endpoint),
+                    None => (None, None),
+                };
                 let changed = sqlx::query(
-                    "UPDATE clients SET ciba_enabled = $1, login_uri = COALESCE($2, login_uri) WHERE id = $3 AND app_id = $4",
+                    "UPDATE clients SET ciba_enabled = $1, login_uri = COALESCE($2, login_uri),
+                         delivery_mode = COALESCE($5, delivery_mode),
+                         notification_endpoint = CASE WHEN $5 IS NULL THEN notification_endpoint ELSE $6 END
+                     WHERE id = $3 AND app_id = $4",
                 )
-                .bind(enabled)
-                .bind(login_uri)
+                .bind(change.enabled)
+                .bind(change.login_uri)
                 .bind(client_id)
                 .bind(app_id)
+                .bind(mode)
+                .bind(endpoint)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -218,8 +227,9 @@ macro_rules! sql_store {
             async fn insert_backchannel(&self, request: &Backchannel) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO backchannel_requests (id_hash, client_id, user_id, scope, binding_message, channel, status,
-                         created_at, expires_at, interval_secs, last_poll_at, decided_at, auth_time, amr, version)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                         created_at, expires_at, interval_secs, last_poll_at, decided_at, auth_time, amr, version,
+                         notification_token)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 )
                 .bind(&request.id_hash)
                 .bind(&request.client_id)
@@ -236,6 +246,7 @@ macro_rules! sql_store {
                 .bind(request.auth_time)
                 .bind(&request.amr)
                 .bind(request.version)
+                .bind(&request.notification_token)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -667,8 +678,9 @@ macro_rules! sql_store {
                     .await?;
                 for client in &app.clients {
                     sqlx::query(
-                        "INSERT INTO clients (id, app_id, name, secret_hash, ciba_enabled, login_uri, redirect_uris, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        "INSERT INTO clients (id, app_id, name, secret_hash, ciba_enabled, login_uri, redirect_uris, created_at,
+                             delivery_mode, notification_endpoint)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(&client.id)
                     .bind(&app.id)
@@ -678,6 +690,8 @@ macro_rules! sql_store {
                     .bind(&client.ciba.login_uri)
                     .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
                     .bind(now.0)
+                    .bind(client.ciba.delivery_mode())
+                    .bind(&client.ciba.backchannel_client_notification_endpoint)
                     .execute(&mut *tx)
                     .await?;
                 }

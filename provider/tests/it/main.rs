@@ -6,6 +6,7 @@ mod ciba;
 mod kit;
 mod limits;
 mod metrics;
+mod ping;
 mod senders;
 mod serving;
 mod workforce;
@@ -148,6 +149,7 @@ async fn an_embedder_sets_where_a_clients_links_point_as_it_binds() {
         app_id: "demo-bank".to_owned(),
         client_id: client_id.to_owned(),
         login_uri: "http://127.0.0.1:4321/approve".to_owned(),
+        notify: None,
     };
     let options = |client_id| provider::Options {
         links: Some(links(client_id)),
