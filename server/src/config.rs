@@ -118,6 +118,19 @@ pub struct Config {
     pub serve_limits: ServeLimits,
     /// The BFF's rate limits.
     pub limits: crate::limits::BffLimits,
+    /// How the BFF learns that a customer decided (CIBA Core §5).
+    pub delivery: TokenDelivery,
+}
+
+/// How the BFF learns of a decision (`COUNTERSIGN_TOKEN_DELIVERY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenDelivery {
+    /// It polls the token endpoint every `interval` (Mosaic's guide).
+    Poll,
+    /// The provider pings `/ciba/notify` and the BFF asks for the tokens at once; polls are a
+    /// slow safety net. The provider must list `ping` and have the client registered with the
+    /// BFF's notification endpoint (the embedded one is registered at start).
+    Ping,
 }
 
 /// The display name of the demo seed's application.
@@ -298,6 +311,18 @@ impl Config {
             .into();
         let limits = crate::limits::BffLimits::from_lookup(&set)?;
         let metrics_listen = optional_socket_addr(&set, METRICS_ADDR, DEFAULT_METRICS_ADDR)?;
+        let delivery = match set(DELIVERY).as_deref().map(str::trim) {
+            None if embedded => TokenDelivery::Ping,
+            None => TokenDelivery::Poll,
+            Some("ping") => TokenDelivery::Ping,
+            Some("poll") => TokenDelivery::Poll,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    DELIVERY,
+                    format!("{other:?} is not ping or poll"),
+                ));
+            }
+        };
         Ok(Self {
             listen,
             metrics_listen,
@@ -315,6 +340,7 @@ impl Config {
             trust_forwarded_for,
             serve_limits,
             limits,
+            delivery,
         })
     }
 }
@@ -349,6 +375,7 @@ impl Config {
             trust_forwarded_for: false,
             serve_limits: ServeLimits::default(),
             limits: Default::default(),
+            delivery: TokenDelivery::Ping,
         }
     }
 }
@@ -367,6 +394,7 @@ const IDLE: &str = "COUNTERSIGN_SESSION_IDLE_MINUTES";
 const MAX: &str = "COUNTERSIGN_SESSION_MAX_HOURS";
 const EXPIRY: &str = "COUNTERSIGN_REQUEST_EXPIRY_SECS";
 const DISPLAY_NAME: &str = "COUNTERSIGN_DISPLAY_NAME";
+const DELIVERY: &str = "COUNTERSIGN_TOKEN_DELIVERY";
 
 /// The settings of a TOML configuration file, as the variable names they stand for.
 fn read_file_settings(path: &str) -> Result<HashMap<String, String>, ConfigError> {

@@ -22,6 +22,7 @@ pub mod flows;
 pub mod limits;
 pub mod memo;
 pub mod metrics;
+pub mod notify;
 pub mod oidc;
 pub mod provider_client;
 pub mod refusals;

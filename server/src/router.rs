@@ -14,7 +14,7 @@ use axum::{
 use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
-use crate::{Bff, audit, auth, csrf, events, refusals, security};
+use crate::{Bff, audit, auth, csrf, events, notify, refusals, security};
 
 /// State of every request: the Leptos options and the BFF's services.
 #[derive(Clone, Debug)]
@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(audit::routes())
         .merge(auth::routes())
+        .merge(notify::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

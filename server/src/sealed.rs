@@ -101,6 +101,21 @@ impl Sealer {
             .to_vec()
     }
 
+    /// The keyed hash a flow keeps of the `client_notification_token` it sent in ping mode
+    /// (`flows.notification_token_hash`); never equal to a [`Sealer::lookup`] of the same text.
+    pub fn notification_hash(&self, token: &str) -> Vec<u8> {
+        let mut labelled = b"client_notification_token\0".to_vec();
+        labelled.extend_from_slice(token.as_bytes());
+        hmac::sign(&self.lookup, &labelled).as_ref().to_vec()
+    }
+
+    /// Whether `token` is the one whose [`Sealer::notification_hash`] is `stored`, compared in
+    /// constant time.
+    pub fn is_notification_token(&self, token: &str, stored: &[u8]) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(&self.notification_hash(token), stored)
+            .is_ok()
+    }
+
     /// `plain` sealed for `purpose` in `row`. `None` only if the system's random source fails.
     pub fn seal(&self, purpose: Purpose, row: &[u8], plain: &str) -> Option<String> {
         let mut nonce = [0_u8; NONCE_LEN];

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState, Bff,
-    config::{Config, ProviderMode},
+    config::{Config, ProviderMode, TokenDelivery},
     flows::{clock::Clock, connect, engine::Engine, provider::OidcCiba},
     metrics::Metrics,
     oidc::{Credentials, Profile, ProviderSettings},
@@ -116,6 +116,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 app_id: config.client.app_id.clone(),
                 client_id: config.client.id.clone(),
                 login_uri: format!("{public_url}/approve"),
+                // Pings come from this process: to the address bound, not through a proxy.
+                notify: (config.delivery == TokenDelivery::Ping)
+                    .then(|| format!("http://{}{}", reachable(bound), crate::notify::PATH)),
             };
             let options = provider::Options {
                 links: Some(links),
@@ -191,7 +194,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let engine = Engine::new(
         store.clone(),
-        Arc::new(OidcCiba::new(oidc.clone(), sealer.clone())),
+        Arc::new(
+            OidcCiba::new(oidc.clone(), sealer.clone())
+                .pinged(config.delivery == TokenDelivery::Ping),
+        ),
         Clock::system(),
         config.request_expiry,
         metrics.clone(),

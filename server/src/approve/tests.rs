@@ -44,6 +44,7 @@ fn flow(hint_type: HintType, hint: &str, status: FlowStatus) -> Flow {
         lease_owner: None,
         lease_until: 0,
         lease_epoch: 0,
+        notification_token_hash: None,
     }
 }
 

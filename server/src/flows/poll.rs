@@ -10,6 +10,9 @@
 //! - the customer decided through this BFF (a nudge): poll at the earliest moment the interval
 //!   allows, or at once if that moment would fall after expiry, so an approval is never lost to a
 //!   wait.
+//! - ping mode: the provider's ping asks for the tokens; polls are only a safety net for a ping
+//!   that never came, at most every [`PING_SAFETY_NET`], the last one just before expiry
+//!   ([`PollState::safety_net`]).
 
 use std::time::Duration;
 
@@ -17,6 +20,11 @@ use std::time::Duration;
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// The longest wait between polls while the provider is failing.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// In ping mode, the shortest wait between the polls that stand in for a lost ping.
+pub const PING_SAFETY_NET: Duration = Duration::from_secs(30);
+/// In ping mode, the last safety-net poll goes out this long before the request expires.
+const LAST_CHANCE: Duration = Duration::from_secs(1);
+
 /// Poll intervals below this are raised to it (a provider answering `interval: 0` must not make
 /// the BFF spin).
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -122,6 +130,21 @@ impl PollState {
             earliest
         };
         Next::PollAt { at, state: *self }
+    }
+
+    /// `next` in ping mode, decided at `now`: a poll no sooner than [`PING_SAFETY_NET`] from
+    /// now, but one still goes out [`LAST_CHANCE`] before expiry, so a lost ping cannot lose an
+    /// approval.
+    pub fn safety_net(&self, next: Next, now: i64) -> Next {
+        let Next::PollAt { at, state } = next else {
+            return next;
+        };
+        let last_chance = self.expires_at.saturating_sub(millis(LAST_CHANCE));
+        let at = now
+            .saturating_add(millis(PING_SAFETY_NET))
+            .min(last_chance)
+            .max(at);
+        self.schedule(at, state, now)
     }
 
     /// Whether a poll planned for `at` can still happen, and the step for it.

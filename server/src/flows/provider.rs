@@ -29,12 +29,25 @@ pub const CUSTOMER_SCOPE: &str = "openid email phone";
 pub struct OidcCiba {
     provider: Arc<connect::Provider>,
     sealer: Arc<Sealer>,
+    ping: bool,
 }
 
 impl OidcCiba {
-    /// Speaks to `provider`; the tokens it hands the engine to keep are sealed by `sealer`.
+    /// Speaks to `provider` in poll mode; the tokens it hands the engine to keep are sealed by
+    /// `sealer`.
     pub fn new(provider: Arc<connect::Provider>, sealer: Arc<Sealer>) -> Self {
-        Self { provider, sealer }
+        Self {
+            provider,
+            sealer,
+            ping: false,
+        }
+    }
+
+    /// In ping mode: every request carries a fresh `client_notification_token`, whose keyed
+    /// hash the flow keeps for `/ciba/notify` to check.
+    #[must_use]
+    pub fn pinged(self, ping: bool) -> Self {
+        Self { ping, ..self }
     }
 }
 
@@ -54,6 +67,7 @@ impl Ciba for OidcCiba {
             custom_message: flow.custom_message.clone(),
             requested_expiry: u32::try_from(expiry.as_secs()).ok(),
             scope: CUSTOMER_SCOPE.to_owned(),
+            notification_token: self.ping.then(infra::secret::random_token),
         };
         let client = self
             .provider
@@ -84,6 +98,10 @@ impl Ciba for OidcCiba {
             expires_in: Duration::from_secs(started.expires_in),
             interval: Duration::from_secs(started.interval),
             link,
+            notification_token_hash: request
+                .notification_token
+                .as_ref()
+                .map(|token| self.sealer.notification_hash(token.expose())),
         })
     }
 

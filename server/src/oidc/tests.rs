@@ -100,6 +100,7 @@ fn request() -> BackchannelRequest {
         custom_message: None,
         requested_expiry: None,
         scope: "openid".into(),
+        notification_token: None,
     }
 }
 

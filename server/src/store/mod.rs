@@ -455,6 +455,10 @@ pub struct Flow {
     pub lease_until: i64,
     /// Grows with every claim.
     pub lease_epoch: i64,
+    /// In ping mode: the keyed hash of the `client_notification_token` sent with the request
+    /// ([`crate::sealed::Sealer::notification_hash`]), until a ping spends it. `None` in poll
+    /// mode.
+    pub notification_token_hash: Option<Vec<u8>>,
 }
 
 impl Flow {
@@ -500,6 +504,10 @@ impl fmt::Debug for Flow {
             .field("lease_owner", &self.lease_owner)
             .field("lease_until", &self.lease_until)
             .field("lease_epoch", &self.lease_epoch)
+            .field(
+                "notification_token_hash",
+                &self.notification_token_hash.as_ref().map(|_| Redacted),
+            )
             .finish_non_exhaustive()
     }
 }

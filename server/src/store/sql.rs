@@ -513,9 +513,9 @@ macro_rules! sql_store {
                      binding_message, custom_message, auth_req_id, link, auth_req_id_hash, status,
                      created_at, expires_at, interval_secs, next_poll_at, poll_failures,
                      decided_at, ended_at, outcome_detail, customer, tokens, version,
-                     lease_owner, lease_until, lease_epoch)
+                     lease_owner, lease_until, lease_epoch, notification_token_hash)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
             )
             .bind(&flow.id)
             .bind(&flow.agent_sub)
@@ -543,6 +543,7 @@ macro_rules! sql_store {
             .bind(&flow.lease_owner)
             .bind(flow.lease_until)
             .bind(flow.lease_epoch)
+            .bind(&flow.notification_token_hash)
             .execute(executor)
             .await?;
             Ok(())
@@ -558,7 +559,8 @@ macro_rules! sql_store {
                 "UPDATE flows SET auth_req_id = $1, link = $2, auth_req_id_hash = $3, status = $4,
                      expires_at = $5, interval_secs = $6, next_poll_at = $7, poll_failures = $8,
                      decided_at = $9, ended_at = $10, outcome_detail = $11, customer = $12,
-                     tokens = $13, lease_until = $16, version = version + 1
+                     tokens = $13, lease_until = $16, notification_token_hash = $17,
+                     version = version + 1
                  WHERE id = $14 AND version = $15",
             )
             .bind(&next.auth_req_id)
@@ -577,6 +579,7 @@ macro_rules! sql_store {
             .bind(&next.id)
             .bind(expected_version)
             .bind(next.lease_until)
+            .bind(&next.notification_token_hash)
             .execute(executor)
             .await?
             .rows_affected();

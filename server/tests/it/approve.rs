@@ -1066,6 +1066,7 @@ async fn standalone_provider(
                 app_id: "demo-bank".into(),
                 client_id: "agent-console".into(),
                 login_uri: format!("http://127.0.0.1:{bff_port}/approve"),
+                notify: None,
             }),
             ..provider::Options::default()
         },
@@ -1097,6 +1098,8 @@ async fn bff_of(url: &str, port: u16, change: impl FnOnce(&mut server::config::C
         },
         |config| {
             config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            // The standalone provider's client is registered for poll, as Mosaic's guide has it.
+            config.delivery = server::config::TokenDelivery::Poll;
             change(config);
         },
     )
@@ -1186,4 +1189,109 @@ async fn two_instances_on_one_database_share_sessions_flows_and_the_stream() {
     b.stop().await;
     stop.cancel();
     serving.await.unwrap().unwrap();
+}
+
+/// The embedded default is ping mode: the provider pings `/ciba/notify` on the customer's
+/// approval, and the tokens are fetched then, with no poll that finds the request pending.
+#[tokio::test]
+async fn in_ping_mode_the_providers_ping_fetches_the_tokens_before_any_poll() {
+    let app = TestApp::spawn_configured(|config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let id = flow["id"].as_str().unwrap().to_owned();
+    let stored = store(&app).await.flow(&id).await.unwrap().unwrap();
+    assert!(stored.notification_token_hash.is_some(), "a token was sent");
+    let mut browser = Browser::new(&app, &link);
+    approve_with_code(&mut browser, &app, "+15555550101").await;
+    let done = agent.settled(&id).await;
+    assert_eq!(done["status"], "approved", "{done}");
+
+    let text = app.metrics().await;
+    let value = |series: &str| infra::metrics::sample(&text, series).unwrap_or(0.0);
+    for (series, expected) in [
+        (
+            r#"countersign_provider_pings_total{result="delivered"}"#,
+            1.0,
+        ),
+        (
+            r#"countersign_http_requests_total{route="/ciba/notify",status="2xx"}"#,
+            1.0,
+        ),
+        (r#"countersign_polls_total{answer="verified"}"#, 1.0),
+        (r#"countersign_polls_total{answer="pending"}"#, 0.0),
+    ] {
+        assert_eq!(value(series), expected, "{series}\n{text}");
+    }
+    let spent = store(&app).await.flow(&id).await.unwrap().unwrap();
+    assert_eq!(
+        spent.notification_token_hash, None,
+        "the ping spent its token"
+    );
+    app.stop().await;
+}
+
+/// `/ciba/notify` without the flow's token: 401 (or 400 for a body that is not a ping), and the
+/// flow is as it was.
+#[tokio::test]
+async fn a_ping_without_the_flows_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (flow, link) = agent.start("+15555550101", "sms").await;
+    let id = flow["id"].as_str().unwrap().to_owned();
+    let auth_req_id = reqwest::Url::parse(&link)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "auth_req_id")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    let before = store(&app).await.flow(&id).await.unwrap().unwrap();
+    let ping = |token: Option<&str>, body: String| {
+        let mut request = app
+            .http
+            .post(format!("{}/ciba/notify", app.url))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let body = serde_json::json!({ "auth_req_id": auth_req_id }).to_string();
+    for (token, body, status) in [
+        (None, body.clone(), 401),
+        (Some("not-the-token-0123456789abcdef"), body.clone(), 401),
+        (
+            Some("not-the-token-0123456789abcdef"),
+            serde_json::json!({ "auth_req_id": "no-such-request" }).to_string(),
+            401,
+        ),
+        (Some("not-the-token-0123456789abcdef"), "{".to_owned(), 400),
+        (
+            Some("not-the-token-0123456789abcdef"),
+            "x".repeat(4096),
+            400,
+        ),
+    ] {
+        let response = ping(token, body).await.unwrap();
+        assert_eq!(response.status(), status, "{token:?}");
+        if status == 401 {
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                r#"Bearer error="invalid_token""#
+            );
+        }
+        let answer: Value = response.json().await.unwrap();
+        assert!(answer["error_description"].as_str().is_some(), "{answer}");
+    }
+    let after = store(&app).await.flow(&id).await.unwrap().unwrap();
+    assert_eq!(after.version, before.version);
+    assert_eq!(after.next_poll_at, before.next_poll_at);
+    assert_eq!(
+        after.notification_token_hash,
+        before.notification_token_hash
+    );
+    app.stop().await;
 }

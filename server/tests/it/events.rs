@@ -65,6 +65,7 @@ impl Ciba for Scripted {
             expires_in: Duration::from_secs(600),
             interval: Duration::from_secs(5),
             link: None,
+            notification_token_hash: None,
         })
     }
 
@@ -598,6 +599,7 @@ async fn stored_flow(store: &SqliteStore, id: &str, agent_sub: &str) -> i64 {
         lease_owner: None,
         lease_until: 0,
         lease_epoch: 0,
+        notification_token_hash: None,
     };
     let event = NewEvent {
         flow_id: id.into(),

@@ -121,6 +121,7 @@ fn request(hint: &str, hint_type: HintType, channel: Channel) -> BackchannelRequ
         custom_message: None,
         requested_expiry: Some(300),
         scope: "openid email phone".to_owned(),
+        notification_token: None,
     }
 }
 

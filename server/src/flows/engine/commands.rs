@@ -107,6 +107,7 @@ impl Engine {
             lease_owner: Some(self.inner.owner.clone()),
             lease_until: now.saturating_add(START_LEASE_MS),
             lease_epoch: 1,
+            notification_token_hash: None,
         };
         self.inner.store.insert_flow(&flow).await?;
         self.inner.metrics.started(input.channel);
@@ -138,7 +139,11 @@ impl Engine {
             Ok(started) => {
                 let now = self.inner.clock.now_ms();
                 let state = PollState::started(now, started.expires_in, started.interval);
-                let first = match state.first_poll(now) {
+                let mut first = state.first_poll(now);
+                if started.notification_token_hash.is_some() {
+                    first = state.safety_net(first, now);
+                }
+                let first = match first {
                     Next::PollAt { at, .. } => at,
                     Next::Expire => state.expires_at,
                 };
@@ -146,6 +151,7 @@ impl Engine {
                     auth_req_id: Some(started.auth_req_id),
                     auth_req_id_hash: Some(started.auth_req_id_hash),
                     link: started.link,
+                    notification_token_hash: started.notification_token_hash,
                     status: FlowStatus::Pending,
                     expires_at: state.expires_at,
                     interval_secs: secs(state.interval),
@@ -239,6 +245,56 @@ impl Engine {
         Ok(flow)
     }
 
+    /// The provider's ping (CIBA ping mode) for the request `auth_req_id_hash`: if `presented`
+    /// says the ping's token is the one whose hash the flow keeps, the token is spent and the
+    /// flow's poller asks for the tokens now. `false`, changing nothing, for an unknown request
+    /// or a wrong or spent token.
+    pub async fn pinged(
+        &self,
+        auth_req_id_hash: &[u8],
+        presented: impl Fn(&[u8]) -> bool + Sync,
+    ) -> Result<bool, FlowError> {
+        let now = self.inner.clock.now_ms();
+        let presented = &presented;
+        let accepted = compare_and_set(CAS_ATTEMPTS, || async move {
+            let Some(flow) = self
+                .inner
+                .store
+                .flow_by_request_hash(auth_req_id_hash)
+                .await?
+            else {
+                return Ok(Attempt::Done(None));
+            };
+            let known = flow
+                .notification_token_hash
+                .as_deref()
+                .is_some_and(presented);
+            if !known {
+                return Ok(Attempt::Done(None));
+            }
+            let next = Flow {
+                notification_token_hash: None,
+                next_poll_at: if flow.is_live() {
+                    now.min(flow.next_poll_at)
+                } else {
+                    flow.next_poll_at
+                },
+                ..flow.clone()
+            };
+            let written = self.inner.store.update_flow(&next, flow.version).await?;
+            Ok::<_, FlowError>(Attempt::won(written, Some(flow.id.clone())))
+        })
+        .await?
+        .ok_or_else(kept_changing)?;
+        match accepted {
+            Some(flow_id) => {
+                self.wake(&flow_id);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Records something the customer did on the approval page (link opened, signed in,
     /// reported). A decision (`Approved`, `Denied`) also wakes the flow's poller so it asks the
     /// provider at the earliest moment the interval allows (an approval's tokens are still to
@@ -262,7 +318,11 @@ impl Engine {
             let mut detail = detail;
             if decision {
                 next.decided_at = Some(now);
-                if let Next::PollAt { at, .. } = poll_state(&flow).nudged(now) {
+                if flow.notification_token_hash.is_some() {
+                    // Ping mode: the provider hands a decided request over at once, and its
+                    // ping may reach another instance: whoever polls this flow asks now.
+                    next.next_poll_at = now;
+                } else if let Next::PollAt { at, .. } = poll_state(&flow).nudged(now) {
                     next.next_poll_at = at.min(flow.next_poll_at);
                 }
             }

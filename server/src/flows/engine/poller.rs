@@ -149,7 +149,13 @@ impl Engine {
                 Polled::Failed(detail) => Some((FlowStatus::Failed, EventKind::Failed, detail)),
                 Polled::Wait(answer) => {
                     let state = poll_state(&flow);
-                    let next = match state.after(now, answer, after) {
+                    let mut planned = state.after(now, answer, after);
+                    if flow.notification_token_hash.is_some() {
+                        // Ping mode: the ping asks for the tokens; polls only stand in for
+                        // one that never comes.
+                        planned = state.safety_net(planned, after);
+                    }
+                    let next = match planned {
                         Next::PollAt { at, state } => Flow {
                             interval_secs: secs(state.interval),
                             next_poll_at: at,

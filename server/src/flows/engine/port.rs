@@ -44,6 +44,8 @@ pub struct Started {
     pub interval: Duration,
     /// The link, for the `link` channel, as stored.
     pub link: Option<String>,
+    /// In ping mode: the keyed hash of the request's `client_notification_token`.
+    pub notification_token_hash: Option<Vec<u8>>,
 }
 
 /// One poll's result.

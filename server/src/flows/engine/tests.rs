@@ -27,7 +27,12 @@ struct Scripted {
     steal: Mutex<Option<FakeStore>>,
     /// The request id each call ran under (`infra::request_id::current`), starts and polls.
     request_ids: Mutex<Vec<Option<String>>>,
+    /// Ping mode: each request's notification token hashes to [`PING_TOKEN_HASH`].
+    ping: bool,
 }
+
+/// The notification token's hash of every request a ping-mode [`Scripted`] starts.
+const PING_TOKEN_HASH: &[u8] = b"hash of the notification token";
 
 impl Scripted {
     fn with(answers: impl IntoIterator<Item = Polled>) -> Arc<Self> {
@@ -66,6 +71,7 @@ impl Ciba for Scripted {
             expires_in: Duration::from_secs(60),
             interval: Duration::from_secs(5),
             link: None,
+            notification_token_hash: self.ping.then(|| PING_TOKEN_HASH.to_vec()),
         })
     }
 
@@ -754,4 +760,78 @@ async fn after_a_crash_a_sole_instance_resumes_at_once() {
     run_until(start, 20).await;
     assert_eq!(second.polls(), [10], "due at 10 s, polled at 10 s");
     assert_eq!(status(&restarted, &view.id).await, FlowStatus::Approved);
+}
+
+/// Ping mode: no poll before the safety net; the provider's ping with the flow's token has the
+/// tokens fetched at once, and is spent by that; a wrong token or a second ping changes nothing.
+#[tokio::test(start_paused = true)]
+async fn a_ping_fetches_the_tokens_at_once_and_only_its_own_token_counts() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let ciba = Arc::new(Scripted {
+        answers: Mutex::new([verified()].into_iter().collect()),
+        ping: true,
+        ..Scripted::default()
+    });
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    let hash = view.id.as_bytes().to_vec();
+    run_until(start, 20).await;
+    assert!(
+        ciba.polls().is_empty(),
+        "ping mode waits for the ping, not the interval"
+    );
+
+    let before = store.flow(&view.id).await.unwrap().unwrap();
+    assert!(
+        !engine.pinged(&hash, |_| false).await.unwrap(),
+        "a wrong token"
+    );
+    assert!(!engine.pinged(b"another request", |_| true).await.unwrap());
+    let after = store.flow(&view.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.version, before.version,
+        "a refused ping changes nothing"
+    );
+    run_until(start, 21).await;
+    assert!(ciba.polls().is_empty());
+
+    assert!(
+        engine
+            .pinged(&hash, |stored| stored == PING_TOKEN_HASH)
+            .await
+            .unwrap()
+    );
+    run_until(start, 22).await;
+    assert_eq!(ciba.polls(), [21], "asked at once");
+    assert_eq!(status(&engine, &view.id).await, FlowStatus::Approved);
+    // The token was spent: the same ping again is refused.
+    assert!(
+        !engine
+            .pinged(&hash, |stored| stored == PING_TOKEN_HASH)
+            .await
+            .unwrap()
+    );
+}
+
+/// Ping mode with a ping that never comes: the poller still asks, 30 seconds on, and once more
+/// a second before the request's 60 seconds are up.
+#[tokio::test(start_paused = true)]
+async fn a_lost_ping_is_caught_by_the_safety_net() {
+    let start = tokio::time::Instant::now();
+    let store = FakeStore::new();
+    let ciba = Arc::new(Scripted {
+        answers: Mutex::new(
+            [Polled::Wait(Answer::Pending), verified()]
+                .into_iter()
+                .collect(),
+        ),
+        ping: true,
+        ..Scripted::default()
+    });
+    let engine = engine(&store, ciba.clone());
+    let view = engine.start(&agent("a"), input()).await.unwrap();
+    run_until(start, 65).await;
+    assert_eq!(ciba.polls(), [30, 59]);
+    assert_eq!(status(&engine, &view.id).await, FlowStatus::Approved);
 }

@@ -116,3 +116,25 @@ fn tiny_intervals_are_raised() {
     assert_eq!(state.interval, MIN_INTERVAL);
     assert_eq!(backoff(Duration::from_secs(90), 3), Duration::from_secs(90));
 }
+
+#[test]
+fn ping_mode_polls_only_as_a_safety_net_and_once_before_expiry() {
+    let state = started();
+    // The first poll waits the safety net, not the interval.
+    let (when, _) = at(state.safety_net(state.first_poll(T0), T0));
+    assert_eq!(when, T0 + 30 * S);
+    // A longer wait (a slow_down, a backoff) stays as it is.
+    let slow = state.after(
+        T0 + 30 * S,
+        Answer::RateLimited(Some(Duration::from_secs(50))),
+        T0 + 30 * S,
+    );
+    let (when, _) = at(state.safety_net(slow, T0 + 30 * S));
+    assert_eq!(when, T0 + 80 * S);
+    // Near the end, the last poll goes out a second before expiry instead of never.
+    let late = state.after(T0 + 100 * S, Answer::Pending, T0 + 100 * S);
+    let (when, _) = at(state.safety_net(late, T0 + 100 * S));
+    assert_eq!(when, T0 + 119 * S);
+    // An expiry stays an expiry.
+    assert_eq!(state.safety_net(Next::Expire, T0 + 100 * S), Next::Expire);
+}

@@ -25,6 +25,8 @@ pub struct BackchannelRequest {
     pub requested_expiry: Option<u32>,
     /// Space-separated scopes; must include `openid`.
     pub scope: String,
+    /// In ping mode: the bearer token the provider's ping must present (CIBA Core §7.1).
+    pub notification_token: Option<Secret>,
 }
 
 #[derive(serde::Serialize)]
@@ -53,6 +55,9 @@ pub fn backchannel_params(
     }
     if let Some(expiry) = request.requested_expiry {
         params.push(("requested_expiry", expiry.to_string()));
+    }
+    if let Some(token) = &request.notification_token {
+        params.push(("client_notification_token", token.expose().to_owned()));
     }
     if profile.is_mosaic_shaped() {
         let context = RequestContext {

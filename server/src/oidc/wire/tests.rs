@@ -25,6 +25,7 @@ fn request(channel: Channel, custom: Option<&str>) -> BackchannelRequest {
         custom_message: custom.map(str::to_owned),
         requested_expiry: Some(300),
         scope: "openid email".into(),
+        notification_token: None,
     }
 }
 

@@ -144,6 +144,7 @@ pub(crate) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
         lease_owner: None,
         lease_until: 0,
         lease_epoch: 0,
+        notification_token_hash: None,
     }
 }
 
@@ -1347,6 +1348,7 @@ async fn claims_take_only_ended_leases_and_never_twice(store: SharedStore) {
         lease_until: 20_000,
         lease_owner: Some("forged".into()),
         lease_epoch: 99,
+        notification_token_hash: None,
         ..c.clone()
     };
     assert!(store.update_flow(&renewed, 1).await.unwrap());
