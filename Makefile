@@ -89,10 +89,11 @@ interop: ## panva's openid-client (npm) runs the CIBA flow against a fresh count
 	cargo build -p provider --bin countersign-provider
 	provider/tests/interop/run.sh target/debug/countersign-provider
 
-interop-standard: ## The BFF in standard mode against panva's oidc-provider (npm): agent sign-in, a verification approved, one denied
+interop-standard: ## The BFF in standard mode against panva's oidc-provider (npm), in poll and in ping mode: agent sign-in, a verification approved, one denied
 	@scripts/setup.sh rust
 	cargo build -p server --bin countersign
-	server/tests/standard/run.sh target/debug/countersign
+	server/tests/standard/run.sh target/debug/countersign poll
+	server/tests/standard/run.sh target/debug/countersign ping
 
 e2e: build ## Playwright tests in Debian's Chromium against a server on free ports
 	@scripts/setup.sh e2e

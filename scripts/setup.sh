@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Countersign's build and tests need, each piece only when it is missing or at the
 # wrong version, so a second run does nothing.
-# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|bench
+# Usage: scripts/setup.sh rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|bench|interop-standard
 #
 # Nothing here downloads from outside the package registries: Rust tools come from crates.io,
 # Chromium, the SMTP test server (python3-aiosmtpd) and brotli from Debian, Playwright and
@@ -125,6 +125,15 @@ wrk_tool() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends wrk
 }
 
+# Debian's openssl, which makes the throw-away TLS certificate of `make interop-standard`'s ping
+# run (oidc-provider notifies only https endpoints).
+openssl_cli() {
+  command -v openssl >/dev/null && return 0
+  say "installing Debian's openssl (for make interop-standard)"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends openssl
+}
+
 # `npm ci` in $1 when its node_modules is missing, or package.json or package-lock.json changed
 # since the last install (a stamp inside node_modules holds their hash).
 npm_ci() {
@@ -149,6 +158,7 @@ case "${1:-}" in
   postgres) postgres ;;
   cluster) rust; postgres; nginx_server; chromium; npm_ci end2end ;;
   bench) rust; wrk_tool; npm_ci server/tests/standard ;;
+  interop-standard) openssl_cli; npm_ci server/tests/standard ;;
   npm) [ -d "${2:-}" ] || die "usage: $0 npm DIR"; npm_ci "$2" ;;
-  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|bench|npm DIR" ;;
+  *) die "usage: $0 rust|rust-tests|fuzz|chromium|e2e|binaryen|weigh|postgres|cluster|bench|interop-standard|npm DIR" ;;
 esac

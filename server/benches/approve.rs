@@ -1,12 +1,13 @@
 //! P3 of `make bench`: from the customer's Approve to the agent's event stream showing
-//! `approved` and then `verified`, over `BENCH_APPROVALS` approvals (default 20), one after
-//! another, against Countersign with its embedded provider in this process (release build).
+//! `approved` and then `verified`, over `BENCH_APPROVALS` approvals (default 20) in each token
+//! delivery mode, poll and ping, against two Countersigns with their embedded providers in this
+//! process (release build), their rounds taking turns.
 //!
 //! The agent signs in through the provider's form and keeps one event stream open; each round
 //! starts a verification by text message, and the customer (a browser with JavaScript off, as
 //! the approval page serves it) opens the link, asks for a code, types it from the development
-//! outbox and approves. The clock starts as the Approve form is posted. Prints one line:
-//! `P3 <n> approved <p50 ms> <p99 ms> verified <p50 ms> <p99 ms>`.
+//! outbox and approves. The clock starts as the Approve form is posted. Prints one line a mode:
+//! `P3 <poll|ping> <n> approved <p50 ms> <p99 ms> verified <p50 ms> <p99 ms>`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -28,57 +29,112 @@ async fn main() {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(20);
-    let data = tempfile::TempDir::new().unwrap();
-    let data_dir = data.path().to_string_lossy().into_owned();
-    let settings: HashMap<&str, String> = [
-        ("COUNTERSIGN_ADDR", "127.0.0.1:0".to_owned()),
-        ("COUNTERSIGN_PROVIDER_ADDR", "127.0.0.1:0".to_owned()),
-        ("COUNTERSIGN_METRICS_ADDR", "off".to_owned()),
-        ("COUNTERSIGN_DATA_DIR", data_dir),
-        ("COUNTERSIGN_DEV_OUTBOX", "true".to_owned()),
-        // One customer approves every round: the per-customer limits are set wide.
-        (
-            "COUNTERSIGN_LIMIT_STARTS_PER_AGENT",
-            "100000/10m".to_owned(),
-        ),
-        (
-            "COUNTERSIGN_LIMIT_STARTS_PER_CUSTOMER",
-            "100000/10m".to_owned(),
-        ),
-        (
-            "COUNTERSIGN_PROVIDER_LIMIT_BACKCHANNEL_PER_CUSTOMER",
-            "100000/10m".to_owned(),
-        ),
-        (
-            "COUNTERSIGN_PROVIDER_LIMIT_SMS_PER_NUMBER",
-            "100000/1d".to_owned(),
-        ),
-        (
-            "COUNTERSIGN_PROVIDER_LIMIT_CODES_PER_CUSTOMER",
-            "100000/10m".to_owned(),
-        ),
-    ]
-    .into_iter()
-    .collect();
-    let config = server::config::Config::from_lookup(|name| settings.get(name).cloned()).unwrap();
-    let running = server::start(config).await.unwrap();
-    let site = Site {
-        url: running.url.clone(),
-        provider: running.provider_issuer.clone(),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    };
-
-    let cookie = site.sign_in().await;
-    let mut heard = site.listen(&cookie).await;
-    let mut approved = Vec::new();
-    let mut verified = Vec::new();
+    // Both modes run side by side, their rounds taking turns, so the machine's noise falls on
+    // both alike.
+    let mut modes = Vec::new();
+    for mode in ["poll", "ping"] {
+        modes.push(Mode::launch(mode).await);
+    }
     for _ in 0..approvals {
-        let flow = site.start(&cookie).await;
+        for mode in &mut modes {
+            mode.round().await;
+        }
+    }
+    for mode in modes {
+        let Mode {
+            name,
+            running,
+            mut approved,
+            mut verified,
+            ..
+        } = mode;
+        let (a50, a99) = percentiles(&mut approved);
+        let (v50, v99) = percentiles(&mut verified);
+        println!("P3 {name} {approvals} approved {a50} {a99} verified {v50} {v99}");
+        running.stop().await.unwrap();
+    }
+}
+
+/// One Countersign in one token delivery mode, with its agent signed in and listening, and the
+/// times measured so far.
+struct Mode {
+    name: &'static str,
+    running: server::Running,
+    site: Site,
+    cookie: String,
+    heard: mpsc::UnboundedReceiver<(String, String, Instant)>,
+    approved: Vec<Duration>,
+    verified: Vec<Duration>,
+    _data: tempfile::TempDir,
+}
+
+impl Mode {
+    /// Starts Countersign with its embedded provider in `mode` (`poll` or `ping`).
+    async fn launch(mode: &'static str) -> Self {
+        let data = tempfile::TempDir::new().unwrap();
+        let data_dir = data.path().to_string_lossy().into_owned();
+        let settings: HashMap<&str, String> = [
+            ("COUNTERSIGN_ADDR", "127.0.0.1:0".to_owned()),
+            ("COUNTERSIGN_PROVIDER_ADDR", "127.0.0.1:0".to_owned()),
+            ("COUNTERSIGN_METRICS_ADDR", "off".to_owned()),
+            ("COUNTERSIGN_DATA_DIR", data_dir),
+            ("COUNTERSIGN_DEV_OUTBOX", "true".to_owned()),
+            ("COUNTERSIGN_TOKEN_DELIVERY", mode.to_owned()),
+            // One customer approves every round: the per-customer limits are set wide.
+            (
+                "COUNTERSIGN_LIMIT_STARTS_PER_AGENT",
+                "100000/10m".to_owned(),
+            ),
+            (
+                "COUNTERSIGN_LIMIT_STARTS_PER_CUSTOMER",
+                "100000/10m".to_owned(),
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_BACKCHANNEL_PER_CUSTOMER",
+                "100000/10m".to_owned(),
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_SMS_PER_NUMBER",
+                "100000/1d".to_owned(),
+            ),
+            (
+                "COUNTERSIGN_PROVIDER_LIMIT_CODES_PER_CUSTOMER",
+                "100000/10m".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let config =
+            server::config::Config::from_lookup(|name| settings.get(name).cloned()).unwrap();
+        let running = server::start(config).await.unwrap();
+        let site = Site {
+            url: running.url.clone(),
+            provider: running.provider_issuer.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        };
+        let cookie = site.sign_in().await;
+        let heard = site.listen(&cookie).await;
+        Self {
+            name: mode,
+            running,
+            site,
+            cookie,
+            heard,
+            approved: Vec::new(),
+            verified: Vec::new(),
+            _data: data,
+        }
+    }
+
+    /// One verification, timed from the Approve to `approved` and to `verified` on the stream.
+    async fn round(&mut self) {
+        let site = &self.site;
+        let flow = site.start(&self.cookie).await;
         let link = site.newest_link().await;
-        let mut phone = Phone::new(&site, &link);
+        let mut phone = Phone::new(site, &link);
         phone.submit("approval-send-code", &[]).await;
         let code = site.newest_code().await;
         phone
@@ -90,9 +146,9 @@ async fn main() {
             .await;
         let mut seen_approved = None;
         loop {
-            let (kind, id, at) = tokio::time::timeout(Duration::from_secs(30), heard.recv())
+            let (kind, id, at) = tokio::time::timeout(Duration::from_secs(40), self.heard.recv())
                 .await
-                .expect("the stream shows the outcome within 30 s")
+                .expect("the stream shows the outcome within 40 s")
                 .expect("the stream stays open");
             if id != flow {
                 continue;
@@ -101,9 +157,9 @@ async fn main() {
                 "approved" => seen_approved = Some(at),
                 "verified" => {
                     let approved_at = seen_approved.expect("approved comes before verified");
-                    approved.push(approved_at.duration_since(clicked));
-                    verified.push(at.duration_since(clicked));
-                    break;
+                    self.approved.push(approved_at.duration_since(clicked));
+                    self.verified.push(at.duration_since(clicked));
+                    return;
                 }
                 "denied" | "expired" | "failed" | "cancelled" | "reported" => {
                     panic!("the flow ended {kind}")
@@ -112,10 +168,6 @@ async fn main() {
             }
         }
     }
-    let (a50, a99) = percentiles(&mut approved);
-    let (v50, v99) = percentiles(&mut verified);
-    println!("P3 {approvals} approved {a50} {a99} verified {v50} {v99}");
-    running.stop().await.unwrap();
 }
 
 /// The median and the 99th percentile (nearest rank), in whole milliseconds.

@@ -880,7 +880,12 @@ async fn ciba_settings_through_the_management_api() {
     let body: Value = on.json().await.unwrap();
     assert_eq!(
         body["result"]["ciba_authorization"],
-        json!({"enabled": true, "login_uri": "https://bank.example/approve"})
+        json!({
+            "enabled": true,
+            "login_uri": "https://bank.example/approve",
+            "backchannel_token_delivery_mode": "poll",
+            "backchannel_client_notification_endpoint": null,
+        })
     );
     let read: Value = op
         .http
@@ -945,7 +950,7 @@ async fn discovery_names_the_ciba_endpoints() {
     );
     assert_eq!(
         config["backchannel_token_delivery_modes_supported"],
-        json!(["poll"])
+        json!(["poll", "ping"])
     );
     assert_eq!(config["backchannel_user_code_parameter_supported"], false);
     assert!(

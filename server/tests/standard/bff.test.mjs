@@ -13,7 +13,9 @@
 // 4. nothing the browser received holds a token, an auth_req_id or the client secret.
 //
 // The two verifications each wait for the BFF's first poll, `interval` (5) seconds after the
-// request started, so they run concurrently.
+// request started, so they run concurrently. With DELIVERY=ping, the BFF is in ping mode: each
+// outcome must come from oidc-provider's ping (relayed to /ciba/notify, answered 204), with no
+// poll before it that found the request pending.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -21,6 +23,7 @@ import { describe, it } from 'node:test';
 const BFF = process.env.BFF_URL;
 const PROVIDER = process.env.PROVIDER_URL;
 const CLIENT_SECRET = process.env.CLIENT_SECRET;
+const PING = process.env.DELIVERY === 'ping';
 if (!BFF || !PROVIDER || !CLIENT_SECRET) {
   console.error('BFF_URL, PROVIDER_URL or CLIENT_SECRET is not set: run this through run.sh');
   process.exit(2);
@@ -280,6 +283,22 @@ async function receivedRequest(bindingCode) {
   return request;
 }
 
+/**
+ * In ping mode: oidc-provider pinged the BFF about `authReqId`, the BFF took the ping, and no
+ * poll of it came first (the outcome was fetched because of the ping).
+ */
+async function assertPinged(authReqId) {
+  if (!PING) return;
+  const { body: relayed } = await admin('pings');
+  const ping = relayed.find((p) => p.auth_req_id === authReqId);
+  assert.ok(ping, `no ping for the request: ${JSON.stringify(relayed.map((p) => p.status))}`);
+  assert.equal(ping.status, 204, 'the BFF did not take the ping');
+  assert.match(ping.authorization, /^Bearer [A-Za-z0-9_-]{43}$/);
+  const { body: errors } = await admin('token-errors');
+  const pending = errors.filter((e) => e.auth_req_id === authReqId && e.error === 'authorization_pending');
+  assert.equal(pending.length, 0, 'the BFF polled before the ping');
+}
+
 const agent = new CookieJar();
 const SESSION_COOKIE = '__Host-countersign';
 
@@ -338,6 +357,7 @@ describe('the BFF (standard profile) against oidc-provider', () => {
       assert.equal(customer.email, 'a•••e@example.com');
       assert.equal(customer.phone, '•••0101');
       assert.deepEqual(customer.amr, ['pwd']);
+      await assertPinged(request.id);
 
       // The history says the same.
       const list = await serverFn(agent, 'verifications');
@@ -367,6 +387,7 @@ describe('the BFF (standard profile) against oidc-provider', () => {
       assert.equal(event.kind, 'denied', JSON.stringify(event.flow));
       assert.equal(event.flow.status, 'denied');
       assert.equal(event.flow.customer, null);
+      await assertPinged(request.id);
     });
   });
 
@@ -381,6 +402,10 @@ describe('the BFF (standard profile) against oidc-provider', () => {
         [`a ${t.grant_type} refresh token`, t.refresh_token],
       ]),
       ...requests.map((r) => ['an auth_req_id', r.id]),
+      ...(await admin('pings')).body.map((p) => [
+        'a client_notification_token',
+        p.authorization?.replace(/^Bearer /, ''),
+      ]),
     ].filter(([, value]) => value);
     assert.ok(issued.length >= 2 && requests.length >= 2, 'the flows above did not run');
     assert.ok(seenFromBff.some((text) => text.startsWith('event frame')), 'no event frame was read');

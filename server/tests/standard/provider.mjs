@@ -1,7 +1,10 @@
 // panva's oidc-provider as a standards-compliant CIBA provider for the BFF's standard profile.
 //
 // It offers the authorization code flow (with oidc-provider's development login and consent
-// pages), userinfo, revocation and CIBA in poll mode, for one confidential client: the BFF.
+// pages), userinfo, revocation and CIBA in poll or ping mode, for one confidential client: the
+// BFF. In ping mode the client's notification endpoint is a TLS relay on TLS_PORT (oidc-provider
+// notifies only https endpoints) that passes each ping on to the BFF's /ciba/notify over plain
+// HTTP, as a reverse proxy in front of the BFF would.
 // Backchannel requests are not sent to any device; they are recorded, and the customer's decision
 // comes from the test through a small admin API on the same loopback listener:
 //
@@ -10,6 +13,10 @@
 // - `POST /test-admin/ciba/decide` with `{ binding_message, approve }`: approves the pending
 //   request with that binding message (a grant of the scopes it asked for) or denies it
 //   (access_denied); answers 404 when no such request is pending;
+// - `GET  /test-admin/pings`: the pings relayed to the BFF, as `{ auth_req_id, authorization,
+//   status }` (the BFF's answer);
+// - `GET  /test-admin/token-errors`: the token endpoint's CIBA error answers, as
+//   `{ auth_req_id, error }` (a poll that found the request pending is `authorization_pending`);
 // - `GET  /test-admin/issued`: every token the token endpoint issued, as
 //   `{ grant_type, sub, access_token, id_token, refresh_token, access_token_active }`, so the
 //   test can look for them in what the BFF sends to the browser and see which were revoked.
@@ -19,9 +26,13 @@
 //   BFF_URL         the BFF's address as the browser reaches it (for its redirect URI)
 //   CLIENT_ID       the BFF's client id
 //   CLIENT_SECRET   its secret
+//   DELIVERY        poll or ping
+//   TLS_PORT, TLS_KEY, TLS_CERT   in ping mode: the relay's port, key and certificate (PEM files)
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer } from 'node:https';
 
 import Provider, { errors } from 'oidc-provider';
 
@@ -39,6 +50,16 @@ const ISSUER = `http://127.0.0.1:${PORT}`;
 const BFF_URL = env('BFF_URL').replace(/\/+$/, '');
 const CLIENT_ID = env('CLIENT_ID');
 const CLIENT_SECRET = env('CLIENT_SECRET');
+const DELIVERY = env('DELIVERY');
+if (!['poll', 'ping'].includes(DELIVERY)) {
+  console.error(`provider.mjs: DELIVERY is poll or ping, not ${DELIVERY}`);
+  process.exit(2);
+}
+const PING = DELIVERY === 'ping';
+const TLS_PORT = PING ? Number(env('TLS_PORT')) : undefined;
+const TLS_CERT = PING ? readFileSync(env('TLS_CERT')) : undefined;
+const TLS_KEY = PING ? readFileSync(env('TLS_KEY')) : undefined;
+const NOTIFY_RELAY = PING ? `https://127.0.0.1:${TLS_PORT}/ciba/notify` : undefined;
 
 /**
  * Agents sign in to the console (the BFF reads `role`); customers are verified by CIBA and found
@@ -102,6 +123,10 @@ function accountForHint(hint) {
 const received = new Map();
 /** Token endpoint answers, oldest first. */
 const issued = [];
+/** Pings relayed to the BFF, oldest first. */
+const pings = [];
+/** The token endpoint's CIBA errors, oldest first. */
+const tokenErrors = [];
 
 // A fresh signing key per run: the BFF must fetch and use the JWKS, not a key it knows.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -121,9 +146,14 @@ const provider = new Provider(ISSUER, {
       response_types: ['code'],
       redirect_uris: [`${BFF_URL}/auth/callback`],
       token_endpoint_auth_method: 'client_secret_basic',
-      backchannel_token_delivery_mode: 'poll',
+      backchannel_token_delivery_mode: DELIVERY,
+      ...(PING ? { backchannel_client_notification_endpoint: NOTIFY_RELAY } : {}),
     },
   ],
+  // The relay's certificate is trusted for the pings to it, and only for them.
+  httpOptions: (url) => (PING && url.href.startsWith(`https://127.0.0.1:${TLS_PORT}/`)
+    ? { agent: new HttpsAgent({ ca: TLS_CERT }) }
+    : {}),
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   findAccount,
@@ -145,7 +175,7 @@ const provider = new Provider(ISSUER, {
     userinfo: { enabled: true },
     ciba: {
       enabled: true,
-      deliveryModes: ['poll'],
+      deliveryModes: ['poll', 'ping'],
       processLoginHint: (_ctx, loginHint) => accountForHint(loginHint),
       // Only the standard parameters are expected; a hint token or user code is refused.
       processLoginHintToken: () => {
@@ -198,7 +228,10 @@ provider.on('server_error', (_ctx, error) => console.error('server_error', error
 provider.on('backchannel_authentication.error', (_ctx, error) => {
   console.error(`backchannel_authentication.error: ${error.error} ${error.error_description ?? ''}`);
 });
-provider.on('grant.error', (_ctx, error) => {
+provider.on('grant.error', (ctx, error) => {
+  if (ctx.oidc.params?.grant_type === 'urn:openid:params:grant-type:ciba') {
+    tokenErrors.push({ auth_req_id: ctx.oidc.params.auth_req_id, error: error.error });
+  }
   console.error(`grant.error: ${error.error} ${error.error_description ?? ''}`);
 });
 
@@ -257,6 +290,12 @@ async function admin(req, res) {
     const done = await decide(String(bindingMessage), approve === true);
     return answer(res, done ? 200 : 404, { decided: done });
   }
+  if (req.method === 'GET' && req.url === '/test-admin/pings') {
+    return answer(res, 200, pings);
+  }
+  if (req.method === 'GET' && req.url === '/test-admin/token-errors') {
+    return answer(res, 200, tokenErrors);
+  }
   if (req.method === 'GET' && req.url === '/test-admin/issued') {
     const tokens = await Promise.all(issued.map(async (entry) => ({
       ...entry,
@@ -282,6 +321,41 @@ const server = createServer((req, res) => {
 server.listen(PORT, '127.0.0.1', () => {
   console.log(`oidc-provider listening: ${ISSUER}`);
 });
+
+/** The TLS relay in front of the BFF's /ciba/notify (ping mode only). */
+function relayPing(req, res) {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (chunk) => {
+    body += chunk;
+  });
+  req.on('end', async () => {
+    const headers = { 'content-type': req.headers['content-type'] ?? 'application/json' };
+    if (req.headers.authorization) headers.authorization = req.headers.authorization;
+    let status = 502;
+    try {
+      const answered = await fetch(`${BFF_URL}${req.url}`, {
+        method: req.method, headers, body, redirect: 'manual',
+      });
+      status = answered.status;
+    } catch (error) {
+      console.error('ping relay:', error);
+    }
+    let auth_req_id;
+    try {
+      ({ auth_req_id } = JSON.parse(body));
+    } catch {
+      auth_req_id = undefined;
+    }
+    pings.push({ auth_req_id, authorization: req.headers.authorization, status });
+    res.writeHead(status);
+    res.end();
+  });
+}
+
+if (PING) {
+  createHttpsServer({ key: TLS_KEY, cert: TLS_CERT }, relayPing).listen(TLS_PORT, '127.0.0.1');
+}
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => process.exit(0));
