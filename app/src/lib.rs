@@ -33,8 +33,27 @@ use leptos_router::{
 /// The name cargo-leptos gives the CSS, JS and wasm files under `/pkg`.
 pub const OUTPUT_NAME: &str = "countersign";
 
-/// The HTML document around the app, rendered on the server.
+/// The pages served as HTML only, with no wasm: the customer's approval page, which a phone on
+/// a bad network must be able to use at once (it works by plain form posts).
+pub const SERVER_ONLY_PATHS: [&str; 1] = ["/approve"];
+
+/// Whether the page being rendered is one of [`SERVER_ONLY_PATHS`].
+fn server_only() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .is_some_and(|parts| SERVER_ONLY_PATHS.contains(&parts.uri.path()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        false
+    }
+}
+
+/// The HTML document around the app, rendered on the server. The console hydrates; the
+/// approval page loads no wasm at all.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let hydrate = !server_only();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -43,7 +62,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                {hydrate.then(|| view! { <HydrationScripts options /> })}
                 <MetaTags />
             </head>
             <body>

@@ -132,8 +132,12 @@ test("approve by text message: the agent's card turns to the verified customer l
     expect.arrayContaining(["/", "/pkg/countersign.wasm", "/authorize", "/api/start-verification"]),
   );
   expect(recorded(customerResponses.bodies)).toEqual(
-    expect.arrayContaining(["/approve", "/pkg/countersign.wasm", "/api/approval"]),
+    expect.arrayContaining(["/approve", "/api/approval-decide"]),
   );
+  // The approval page is HTML and CSS: the phone fetches no wasm and no script.
+  expect(
+    recorded(customerResponses.bodies).filter((p) => /\.(wasm|js)$/.test(p)),
+  ).toEqual([]);
   // The console's code is a wasm chunk of its own: the console loads it, the phone never does.
   const chunks = (bodies: { url: string }[]) =>
     recorded(bodies).filter((p) => /^\/pkg\/split_.*\.wasm$/.test(p));
