@@ -167,6 +167,12 @@ weigh_page() {
 }
 
 weigh_page "Approval page (a customer's phone, first visit)" "$APPROVE_PATH"
+APPROVE_BR=$TOTAL_BR
 weigh_page "Agent console (signed out, first visit)" "$CONSOLE_PATH"
 printf '\n"sent" is what the server sent when offered br,gzip (a browser always offers them);\n'
 printf 'identity there means the response went uncompressed.\n'
+# The approval page's budget: 30 KB (30,000 bytes) compressed for everything it fetches first.
+if [ "$APPROVE_BR" -gt 30000 ]; then
+  die "the approval page's first load is $APPROVE_BR bytes brotli, over its 30,000-byte budget"
+fi
+printf 'weigh: the approval page is within its budget (%s of 30,000 bytes brotli)\n' "$APPROVE_BR"
