@@ -132,7 +132,7 @@ test("approve by text message: the agent's card turns to the verified customer l
     expect.arrayContaining(["/", "/pkg/countersign.wasm", "/authorize", "/api/start-verification"]),
   );
   expect(recorded(customerResponses.bodies)).toEqual(
-    expect.arrayContaining(["/approve", "/api/approval-decide"]),
+    expect.arrayContaining(["/approve", "/pkg/countersign.css"]),
   );
   // The approval page is HTML and CSS: the phone fetches no wasm and no script.
   expect(
