@@ -8,8 +8,9 @@
 //! from a request, with `Authorization: Bearer <client_notification_token>`:
 //!
 //! - no redirect is followed, and each attempt ends after [`ATTEMPT_TIMEOUT`];
-//! - a 2xx is delivered, a 4xx is refused and not sent again;
-//! - a 5xx, a timeout or no connection is tried again after 1, 2 and 4 seconds, then given up;
+//! - a 2xx is delivered, any other 4xx is refused and not sent again;
+//! - a 5xx, a 408 or 429, a timeout or no connection is tried again after 1, 2 and 4 seconds,
+//!   then given up;
 //!   the client still learns the outcome at its next poll (ping clients may poll).
 //!
 //! The token is kept sealed under the request's `auth_req_id` (the store holds only the id's
