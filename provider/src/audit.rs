@@ -40,7 +40,8 @@ pub enum Kind {
     CodeReplayed,
     /// A spent refresh token was used again; its grant was revoked.
     RefreshReplayed,
-    /// A client's CIBA settings changed (detail: `enabled` or `disabled`).
+    /// A client's CIBA settings changed (detail: [`ciba_settings`], such as
+    /// `enabled, ping to bff.example:443`).
     CibaSettingsChanged,
 }
 
@@ -106,6 +107,29 @@ pub async fn record(state: &AppState, event: Event<'_>) {
         .await;
     if let Err(error) = stored {
         tracing::error!(%error, event = name, "audit event not stored");
+    }
+}
+
+/// The detail of a CIBA settings change: whether CIBA is on, and how the client hears of
+/// decisions, with the host (never the path or query) that pings go to:
+/// `enabled, poll` or `enabled, ping to bff.example:443`.
+pub fn ciba_settings(client: &Client) -> String {
+    let state = if client.ciba_enabled {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    let host = client.ping_endpoint().and_then(|endpoint| {
+        let url = reqwest::Url::parse(endpoint).ok()?;
+        Some(format!(
+            "{}:{}",
+            url.host_str()?,
+            url.port_or_known_default()?
+        ))
+    });
+    match host {
+        Some(host) => format!("{state}, ping to {host}"),
+        None => format!("{state}, poll"),
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `COUNTERSIGN_EMAIL_SENDER` | `outbox` | where emails go: `outbox` or `smtp` |
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
 //! | `COUNTERSIGN_DEV_OUTBOX` | `false` | `true` serves the development outbox at `/dev/outbox` and `/dev/outbox.json` (development only: every link and code is public there); refused with a real sender on any channel |
+//! | `COUNTERSIGN_PROVIDER_PING_PRIVATE_HOSTS` | unset: none | comma-separated `host` or `host:port` entries that ping clients' notification endpoints may use although they are on a loopback or private address, or plain http (a BFF on the provider's own network); without one, pings go only to https endpoints on public addresses (see [`crate::ciba::ping::Reach`]) |
 //! | `COUNTERSIGN_PROVIDER_LIMIT_…` | see [`crate::limits::Limits::default`] | each rate limit, as `MAX/WINDOW` (`600/1m`); the names are in [`crate::limits::Limits::rules_mut`] |
 //! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see `infra::runtime::LogFormat`) |
 //!
@@ -64,7 +65,7 @@ use infra::{
     secret::Secret,
 };
 
-use crate::limits::Limits;
+use crate::{ciba::ping::PrivateHost, limits::Limits};
 
 /// Where the provider listens and keeps its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +96,9 @@ pub struct Config {
     pub dev_outbox: bool,
     /// Rate limits ([`Limits::default`] unless `COUNTERSIGN_PROVIDER_LIMIT_…` set them).
     pub limits: Limits,
+    /// Hosts that ping notification endpoints may use on a private address or by plain http
+    /// (`COUNTERSIGN_PROVIDER_PING_PRIVATE_HOSTS`); empty: public https endpoints only.
+    pub ping_private_hosts: Vec<PrivateHost>,
 }
 
 /// Which sender delivers each channel.
@@ -209,6 +213,7 @@ pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 const TRUST_FORWARDED_FOR: &str = "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR";
 const DATABASE_URL: &str = "COUNTERSIGN_PROVIDER_DATABASE_URL";
 const HASH_KEY: &str = "COUNTERSIGN_PROVIDER_HASH_KEY";
+const PING_PRIVATE_HOSTS: &str = "COUNTERSIGN_PROVIDER_PING_PRIVATE_HOSTS";
 const HASH_KEY_FILE: &str = "COUNTERSIGN_PROVIDER_HASH_KEY_FILE";
 
 /// Names the development switch that serves the outbox.
@@ -269,6 +274,16 @@ impl Config {
         let trust_forwarded_for = yes_or_no(&lookup, TRUST_FORWARDED_FOR)?;
         let dev_outbox = yes_or_no(&lookup, DEV_OUTBOX)?;
         let limits = Limits::from_lookup(&lookup)?;
+        let ping_private_hosts = set(&lookup, PING_PRIVATE_HOSTS)
+            .map(|list| {
+                list.split(',')
+                    .filter(|entry| !entry.trim().is_empty())
+                    .map(str::parse)
+                    .collect::<Result<Vec<PrivateHost>, String>>()
+            })
+            .transpose()
+            .map_err(|problem| ConfigError::new(PING_PRIVATE_HOSTS, problem))?
+            .unwrap_or_default();
         let config = Self {
             listen,
             metrics_listen,
@@ -281,6 +296,7 @@ impl Config {
             trust_forwarded_for,
             limits,
             dev_outbox,
+            ping_private_hosts,
         };
         config.check()?;
         Ok(config)

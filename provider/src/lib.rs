@@ -189,7 +189,7 @@ async fn set_links(state: &AppState, links: &Links, seed_name: &str) -> Result<(
     if let Some(endpoint) = links
         .notify
         .as_deref()
-        .filter(|endpoint| !ciba::ping::endpoint_ok(endpoint))
+        .filter(|endpoint| !ciba::ping::Reach::may_register_in_process(endpoint))
     {
         return Err(StartError::Seed {
             path: seed_name.to_owned(),
@@ -220,8 +220,9 @@ async fn set_links(state: &AppState, links: &Links, seed_name: &str) -> Result<(
                 links.client_id, links.app_id, links.login_uri
             ),
         })?;
+    let detail = audit::ciba_settings(&client);
     let event = audit::Event {
-        detail: Some("enabled"),
+        detail: Some(&detail),
         ..audit::about(audit::Kind::CibaSettingsChanged, &client)
     };
     audit::record(state, event).await;
@@ -364,9 +365,16 @@ impl Provider {
             ),
             None => (seed::DEMO.to_owned(), "the demo seed".to_owned()),
         };
+        let reach = ciba::ping::Reach::new(
+            config.ping_private_hosts.clone(),
+            options
+                .links
+                .as_ref()
+                .and_then(|links| links.notify.clone()),
+        );
         let seed = seed::Seed::parse(&seed_text)
             .map_err(|error| error.to_string())
-            .and_then(|seed| seed.check().map(|()| seed))
+            .and_then(|seed| seed.check(&reach).map(|()| seed))
             .map_err(|problem| StartError::Seed {
                 path: seed_name.clone(),
                 problem,
@@ -420,7 +428,7 @@ impl Provider {
             start_budget: options.start_budget.unwrap_or(sender::START_BUDGET),
             pacing: Arc::default(),
             clients: Arc::default(),
-            pinger: ciba::ping::Pinger::new(metrics.clone()).map_err(StartError::Pinger)?,
+            pinger: ciba::ping::Pinger::new(reach, metrics.clone()).map_err(StartError::Pinger)?,
             metrics,
         };
         if let Some(links) = &options.links {

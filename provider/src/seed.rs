@@ -136,7 +136,7 @@ impl Seed {
     }
 
     /// Checks what parsing cannot: each client's delivery mode and notification endpoint.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self, reach: &crate::ciba::ping::Reach) -> Result<(), String> {
         for client in self.applications.iter().flat_map(|app| &app.clients) {
             let ciba = &client.ciba;
             let endpoint = ciba.backchannel_client_notification_endpoint.as_deref();
@@ -148,7 +148,7 @@ impl Seed {
                         client.id
                     ));
                 }
-                ("ping", Some(endpoint)) if crate::ciba::ping::endpoint_ok(endpoint) => {}
+                ("ping", Some(endpoint)) if reach.may_register(endpoint) => {}
                 ("ping", _) => {
                     return Err(format!(
                         "client {}: {}",

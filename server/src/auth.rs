@@ -481,6 +481,6 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     see_other("/", Some(&session::cleared_cookie()))
 }
 
-mod html;
+pub(crate) mod html;
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,18 @@ use crate::AppState;
 pub const PATH: &str = "/ciba/notify";
 /// The longest ping body read (an `auth_req_id` is well under 200 bytes).
 const MAX_PING_BODY: usize = 2048;
+/// The length of every token this BFF sends: 32 random bytes in unpadded base64url
+/// ([`infra::secret::random_token`]).
+const TOKEN_CHARS: usize = 43;
+
+/// Whether `token` has the shape of the tokens this BFF sends. Anything else cannot be one, and
+/// is refused before any hash or store read.
+fn could_be_ours(token: &str) -> bool {
+    token.len() == TOKEN_CHARS
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// The route.
 pub fn routes() -> Router<AppState> {
@@ -42,6 +54,9 @@ async fn notified(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     let Some(token) = bearer(&headers) else {
         return unauthorised("Send the request's client_notification_token as a Bearer token.");
     };
+    if !could_be_ours(token) {
+        return unauthorised("This token does not notify that request.");
+    }
     let ping = (body.len() <= MAX_PING_BODY)
         .then(|| serde_json::from_slice::<Ping>(&body).ok())
         .flatten()
@@ -103,4 +118,26 @@ fn unauthorised(sentence: &'static str) -> Response {
 fn refused(status: StatusCode, error: &'static str, sentence: &'static str) -> Response {
     let body = serde_json::json!({ "error": error, "error_description": sentence });
     (status, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tokens_shaped_like_ours_are_looked_up() {
+        assert!(could_be_ours(infra::secret::random_token().expose()));
+        assert!(could_be_ours(&"aZ09-_".repeat(8)[..43]));
+        for other in [
+            "a".repeat(42),
+            "a".repeat(44),
+            format!("{}=", "a".repeat(42)),
+            format!("{}+", "a".repeat(42)),
+            format!("{}/", "a".repeat(42)),
+            format!("{}é", "a".repeat(41)),
+            String::new(),
+        ] {
+            assert!(!could_be_ours(&other), "{other}");
+        }
+    }
 }

@@ -14,8 +14,8 @@
 use app::refusal::Refusal;
 use axum::{
     body::to_bytes,
-    extract::Request,
-    http::{HeaderName, header},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -61,3 +61,91 @@ pub async fn with_status(request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a request is a plain HTML form post: a browser without scripts (the approval page
+/// runs without them) that will show whatever comes back as a page.
+fn plain_form_post(method: &Method, headers: &HeaderMap) -> bool {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    *method == Method::POST
+        && text(header::CONTENT_TYPE).starts_with("application/x-www-form-urlencoded")
+        && text(header::ACCEPT).contains("text/html")
+}
+
+/// Where "Back" on a refusal page leads: the approval page the form was posted from (the
+/// `Referer`, sent only to this origin: `Referrer-Policy: same-origin`), else `/`. Only a
+/// path on this origin is ever linked.
+fn back_to(headers: &HeaderMap, own_origin: Option<&str>) -> String {
+    let page = headers
+        .get(header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|referer| reqwest::Url::parse(referer).ok())
+        .filter(|url| Some(url.origin().ascii_serialization().as_str()) == own_origin)
+        .filter(|url| url.path() == "/approve");
+    match page {
+        Some(url) => match url.query() {
+            Some(query) => format!("/approve?{query}"),
+            None => "/approve".to_owned(),
+        },
+        None => "/".to_owned(),
+    }
+}
+
+/// The middleware that turns a refusal of a plain form post into a page: the refusal's
+/// sentence and a link back, with the refusal's status, instead of JSON a customer's phone would
+/// show as text. Whoever refused (the CSRF guard, the body limit, a server function) and
+/// whatever it was, the same. Everything else passes unchanged.
+pub async fn as_page(
+    State(state): State<crate::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !plain_form_post(request.method(), request.headers()) {
+        return next.run(request).await;
+    }
+    let back = back_to(
+        request.headers(),
+        crate::csrf::origin_of(&state.bff.public_url).as_deref(),
+    );
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if response.status().as_u16() < 400 || !json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let refusal = match to_bytes(body, MAX_ERROR_BODY).await {
+        Ok(bytes) => refusal_in(&bytes),
+        Err(_) => Refusal::Failed,
+    };
+    let label = if back == "/" {
+        "Back to Countersign"
+    } else {
+        "Back to the page"
+    };
+    let html_body = format!(
+        "<p>{}</p>\n<p><a href=\"{}\">{label}</a></p>",
+        infra::html::escape(&refusal.to_string()),
+        infra::html::escape(&back),
+    );
+    // The status as refused: a refusal read back from its JSON keeps its sentence, not always
+    // its kind.
+    let mut page =
+        crate::auth::html::document(parts.status, "That did not go through", "", &html_body);
+    const KEPT: [HeaderName; 3] = [header::SET_COOKIE, header::VARY, header::RETRY_AFTER];
+    for name in &KEPT {
+        for value in parts.headers.get_all(name) {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    page.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page
+}

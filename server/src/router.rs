@@ -68,6 +68,12 @@ pub fn router(state: AppState) -> Router {
             csrf::guard,
         ))
         .layer(axum::middleware::from_fn(limit_body))
+        // A refusal of a plain form post (the approval page without scripts) is shown as a
+        // page, whoever inside refused it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refusals::as_page,
+        ))
         // Refusals of the layers inside get the headers too.
         .layer(axum::middleware::from_fn(security::headers))
         // Every answer counted under its route's pattern (static files and unknown paths as

@@ -11,9 +11,11 @@
 //!   extensions ([`provide_leptos_nonce`], called in the Leptos context of every page), so the
 //!   hydration script and every resource-data script Leptos writes carry the nonce the header
 //!   names.
-//! - `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (the approval page's URL
-//!   holds the `auth_req_id`), `X-Frame-Options: DENY` for browsers without `frame-ancestors`,
-//!   and a `Permissions-Policy` that turns off device APIs no page uses.
+//! - `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin` (the approval page's URL
+//!   holds the `auth_req_id`: no other site is ever sent it; `no-referrer` would make a form
+//!   post's `Origin` `null`, and phones without `Sec-Fetch-Site` would then fail the CSRF
+//!   check), `X-Frame-Options: DENY` for browsers without `frame-ancestors`, and a
+//!   `Permissions-Policy` that turns off device APIs no page uses.
 //! - `Cache-Control: no-store` on everything but the static files under `/pkg/` and the icons:
 //!   pages carry a session's data in their hydration data, and Back after sign-out on a shared
 //!   desk must not show them (case 33). A handler's own `Cache-Control` is kept.
@@ -84,7 +86,7 @@ pub fn apply(headers: &mut HeaderMap, nonce: &str, cacheable: bool) {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(

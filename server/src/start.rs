@@ -214,6 +214,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                         flow_id,
                         agent_sub,
                     } => heard_by.heard(id, &flow_id, agent_sub),
+                    store::Heard::Wake { flow_id } => heard_by.wake_poller(&flow_id),
                     store::Heard::Reconnected => heard_by.look_again(),
                 },
                 stop,

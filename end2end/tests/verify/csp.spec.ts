@@ -57,7 +57,7 @@ test("the console hydrates and the approval page renders under the CSP with no v
   const message = await outbox.waitFor((m) => m.to === ALICE.phone && m.link !== null, mark);
   const approval = await customer.goto(message.link as string);
   expect(approval?.headers()["cache-control"]).toBe("no-store");
-  expect(approval?.headers()["referrer-policy"]).toBe("no-referrer");
+  expect(approval?.headers()["referrer-policy"]).toBe("same-origin");
   await customer.waitForLoadState("networkidle");
   // The approval page loads no wasm: it is plain HTML forms.
   expect(await loadedWasm(customer)).toBe(false);

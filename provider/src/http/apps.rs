@@ -38,7 +38,10 @@ struct CibaSettings {
 
 impl CibaSettings {
     /// The delivery change asked for, checked.
-    fn delivery(&self) -> Result<Option<(DeliveryMode, Option<&str>)>, OAuthError> {
+    fn delivery(
+        &self,
+        reach: &ping::Reach,
+    ) -> Result<Option<(DeliveryMode, Option<&str>)>, OAuthError> {
         let endpoint = self.backchannel_client_notification_endpoint.as_deref();
         let Some(mode) = self.backchannel_token_delivery_mode.as_deref() else {
             return match endpoint {
@@ -53,7 +56,7 @@ impl CibaSettings {
             (Some(DeliveryMode::Poll), Some(_)) => Err(OAuthError::invalid_request(
                 "A poll client has no notification endpoint; leave it out.",
             )),
-            (Some(DeliveryMode::Ping), Some(endpoint)) if ping::endpoint_ok(endpoint) => {
+            (Some(DeliveryMode::Ping), Some(endpoint)) if reach.may_register(endpoint) => {
                 Ok(Some((DeliveryMode::Ping, Some(endpoint))))
             }
             (Some(DeliveryMode::Ping), _) => Err(OAuthError::invalid_request(ping::ENDPOINT_RULE)),
@@ -147,7 +150,7 @@ pub async fn put(
         if settings.login_uri.as_deref().is_some_and(|uri| !login_uri_ok(uri)) {
             return Err(OAuthError::invalid_request(LOGIN_URI_RULE));
         }
-        let delivery = settings.delivery()?;
+        let delivery = settings.delivery(state.pinger.reach())?;
         if settings.enabled && settings.login_uri.is_none() {
             let current = state.store.client(&client_id).await?;
             if current.and_then(|c| c.login_uri).is_none() {
@@ -164,8 +167,8 @@ pub async fn put(
             .await?
             .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "No such client in this application."))?;
         state.clients.forget(&client_id);
-        let detail = if settings.enabled { "enabled" } else { "disabled" };
-        audit::record(&state, Event { detail: Some(detail), ..audit::about(Kind::CibaSettingsChanged, &client) }).await;
+        let detail = audit::ciba_settings(&client);
+        audit::record(&state, Event { detail: Some(&detail), ..audit::about(Kind::CibaSettingsChanged, &client) }).await;
         Ok(render(&client))
     }
     .await;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::ciba::ping::Reach;
 
 #[test]
 fn the_demo_seed_parses_and_holds_what_the_readme_promises() {
@@ -30,12 +31,12 @@ fn a_ping_client_needs_a_safe_notification_endpoint() {
         ))
         .unwrap()
     };
-    assert_eq!(Seed::parse(DEMO).unwrap().check(), Ok(()));
-    assert_eq!(seed("").check(), Ok(()));
+    assert_eq!(Seed::parse(DEMO).unwrap().check(&Reach::default()), Ok(()));
+    assert_eq!(seed("").check(&Reach::default()), Ok(()));
     let ping = seed(
         "backchannel_token_delivery_mode = \"ping\"\nbackchannel_client_notification_endpoint = \"https://bff.example/ciba/notify\"",
     );
-    assert_eq!(ping.check(), Ok(()));
+    assert_eq!(ping.check(&Reach::default()), Ok(()));
     assert_eq!(ping.applications[0].clients[0].ciba.delivery_mode(), "ping");
     for (ciba, expected) in [
         (
@@ -47,6 +48,10 @@ fn a_ping_client_needs_a_safe_notification_endpoint() {
             "must be an https URL",
         ),
         (
+            "backchannel_token_delivery_mode = \"ping\"\nbackchannel_client_notification_endpoint = \"https://169.254.169.254/notify\"",
+            "on a public address",
+        ),
+        (
             "backchannel_client_notification_endpoint = \"https://bff.example/ciba/notify\"",
             "needs backchannel_token_delivery_mode",
         ),
@@ -55,7 +60,7 @@ fn a_ping_client_needs_a_safe_notification_endpoint() {
             "must be \"poll\" or \"ping\"",
         ),
     ] {
-        let problem = seed(ciba).check().unwrap_err();
+        let problem = seed(ciba).check(&Reach::default()).unwrap_err();
         assert!(problem.contains(expected), "{ciba}: {problem}");
         assert!(problem.starts_with("client c: "), "{problem}");
     }

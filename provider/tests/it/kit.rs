@@ -213,6 +213,9 @@ impl Op {
             delivery,
             dev_outbox,
             limits,
+            // The ping tests' receivers listen on loopback, as an operator would list a BFF on
+            // the provider's own machine.
+            ping_private_hosts: vec!["127.0.0.1".parse().unwrap()],
         };
         let provider = Provider::bind_with(
             config,

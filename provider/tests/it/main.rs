@@ -51,6 +51,7 @@ fn config(data: &TempDir) -> Config {
         delivery: Default::default(),
         dev_outbox: false,
         limits: Default::default(),
+        ping_private_hosts: Vec::new(),
     }
 }
 

@@ -177,6 +177,29 @@ async fn an_approval_pings_the_registered_endpoint_with_the_clients_token() {
         .unwrap();
     let sealed = stored.notification_token.unwrap();
     assert!(!sealed.contains(TOKEN));
+
+    // The audit names the mode and the host pings go to, not the endpoint's path.
+    let trail: Value = op
+        .http
+        .get(format!("{}/cis/v1/audit", op.url))
+        .bearer_auth(op.client_token().await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let host = reqwest::Url::parse(&endpoint).unwrap();
+    let change = trail["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["event"] == "ciba_settings_changed")
+        .unwrap();
+    assert_eq!(
+        change["detail"],
+        format!("enabled, ping to 127.0.0.1:{}", host.port().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -237,8 +260,26 @@ async fn a_ping_client_must_send_a_strong_notification_token() {
 }
 
 #[tokio::test]
-async fn the_endpoint_must_be_https_or_loopback_and_poll_clients_are_not_pinged() {
+async fn the_endpoint_must_be_public_https_or_listed_and_poll_clients_are_not_pinged() {
+    // The kit's provider lists 127.0.0.1 as a private host (where its receivers listen), and
+    // nothing else.
     let op = Op::start().await;
+    let internal = [
+        "http://169.254.169.254/latest",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.7/n",
+        "https://[::ffff:192.168.0.1]/n",
+        "https://localhost/n",
+        "http://bff.example/n",
+    ];
+    for endpoint in internal {
+        let settings = json!({"enabled": true, "backchannel_token_delivery_mode": "ping",
+                              "backchannel_client_notification_endpoint": endpoint});
+        let response = register(&op, settings).await;
+        assert_eq!(response.status(), 400, "{endpoint}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains("public address"), "{endpoint}: {text}");
+    }
     for (settings, expected) in [
         (
             json!({"enabled": true, "backchannel_token_delivery_mode": "ping",

@@ -71,8 +71,8 @@ pub(super) fn moving_on(return_to: &str, cookie: &Cookie<'_>) -> Response {
 
 /// An HTML document with `title` (escaped), `head` and `body` (already escaped), never cached
 /// or framed, with no script: its policy is stricter than the one [`crate::security`] gives
-/// every other page (which adds `nosniff`, `no-referrer` and the rest to this one too).
-pub(super) fn document(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
+/// every other page (which adds `nosniff`, `same-origin` and the rest to this one too).
+pub(crate) fn document(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en">

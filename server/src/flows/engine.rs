@@ -148,6 +148,12 @@ impl Engine {
         self.wake(flow_id);
     }
 
+    /// The poller of `flow_id`, if it runs here, polls now (another instance took the
+    /// provider's ping).
+    pub fn wake_poller(&self, flow_id: &str) {
+        self.wake(flow_id);
+    }
+
     /// Notifications may have been lost (the listener reconnected): every stream reads the
     /// store again, and every poller here looks at its flow again.
     pub fn look_again(&self) {

@@ -30,6 +30,8 @@ pub struct OidcCiba {
     provider: Arc<connect::Provider>,
     sealer: Arc<Sealer>,
     ping: bool,
+    /// Whether the log already said that the provider does not offer ping.
+    warned_no_ping: std::sync::atomic::AtomicBool,
 }
 
 impl OidcCiba {
@@ -40,6 +42,7 @@ impl OidcCiba {
             provider,
             sealer,
             ping: false,
+            warned_no_ping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -48,6 +51,26 @@ impl OidcCiba {
     #[must_use]
     pub fn pinged(self, ping: bool) -> Self {
         Self { ping, ..self }
+    }
+
+    /// Whether to ask `client`'s provider for pings: in ping mode, if its discovery lists
+    /// ping. A provider that does not is polled at its interval, as in poll mode (said once
+    /// in the log), rather than left to the slow safety-net polls.
+    fn ping_with(&self, client: &OidcClient) -> bool {
+        if self.ping && !client.offers_ping() {
+            if !self
+                .warned_no_ping
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    "COUNTERSIGN_TOKEN_DELIVERY is ping, but the provider's discovery does not \
+                     list ping in backchannel_token_delivery_modes_supported: its requests are \
+                     polled instead (set COUNTERSIGN_TOKEN_DELIVERY=poll to say so)"
+                );
+            }
+            return false;
+        }
+        self.ping
     }
 }
 
@@ -67,13 +90,17 @@ impl Ciba for OidcCiba {
             custom_message: flow.custom_message.clone(),
             requested_expiry: u32::try_from(expiry.as_secs()).ok(),
             scope: CUSTOMER_SCOPE.to_owned(),
-            notification_token: self.ping.then(infra::secret::random_token),
+            notification_token: None,
         };
         let client = self
             .provider
             .client()
             .await
             .map_err(|error| sentence(&error.to_string()))?;
+        let request = BackchannelRequest {
+            notification_token: self.ping_with(&client).then(infra::secret::random_token),
+            ..request
+        };
         let started = client
             .backchannel(&request)
             .await

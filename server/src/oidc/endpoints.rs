@@ -281,8 +281,8 @@ impl Endpoints {
                     "poll",
                 ) {
                     return Err(OidcError::Discovery(
-                        "backchannel_token_delivery_modes_supported does not include poll, the \
-                         only mode this client uses"
+                        "backchannel_token_delivery_modes_supported does not include poll, \
+                         which this client uses in either mode (in ping mode, as a safety net)"
                             .to_owned(),
                     ));
                 }

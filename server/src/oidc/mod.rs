@@ -103,6 +103,8 @@ pub struct OidcClient {
     keys: RwLock<KeyCache>,
     /// Where each call's time and failure are counted, by endpoint.
     metrics: Metrics,
+    /// Whether discovery listed CIBA ping mode (`backchannel_token_delivery_modes_supported`).
+    offers_ping: bool,
 }
 
 impl std::fmt::Debug for OidcClient {
@@ -257,6 +259,10 @@ impl OidcClient {
             settings.credentials,
         )?;
         client.metrics = metrics;
+        client.offers_ping = metadata
+            .backchannel_token_delivery_modes_supported
+            .as_ref()
+            .is_some_and(|modes| modes.iter().any(|mode| mode == "ping"));
         Ok(client)
     }
 
@@ -289,7 +295,14 @@ impl OidcClient {
             client_token: Mutex::new(None),
             keys: RwLock::new(KeyCache::default()),
             metrics: Metrics::default(),
+            offers_ping: false,
         })
+    }
+
+    /// Whether the provider's discovery listed CIBA ping mode; a client built without
+    /// discovery assumes not.
+    pub fn offers_ping(&self) -> bool {
+        self.offers_ping
     }
 
     /// The profile this client speaks.

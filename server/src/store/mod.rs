@@ -180,6 +180,13 @@ pub trait FlowStore: Send + Sync + fmt::Debug + 'static {
     /// crash: the leases left are its own). Returns how many.
     async fn release_leases(&self, owner: Option<&str>) -> Result<u64, StoreError>;
 
+    /// Asks whichever instance polls `flow_id` to poll now, for a change written without an
+    /// event (a provider's ping reaching another instance). PostgreSQL sends a notification
+    /// on the events channel; a sole instance (SQLite) has its own pollers woken directly.
+    async fn wake_pollers(&self, _flow_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// One page of history, newest first (by `created_at`, then `id`): flows of `agent_sub`, or
     /// of everyone with `None` (supervisors). `before` is the last flow of the previous page
     /// ([`Flow::cursor`]), `None` for the first page.

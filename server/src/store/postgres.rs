@@ -29,7 +29,13 @@ impl PgStore {
     }
 }
 
-super::sql::sql_store!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED", APPEND_EVENT);
+super::sql::sql_store!(
+    PgStore,
+    Postgres,
+    "FOR UPDATE SKIP LOCKED",
+    APPEND_EVENT,
+    Some(WAKE)
+);
 
 /// The channel on which every instance hears of committed events.
 pub const CHANNEL: &str = "countersign_flow_events";
@@ -52,6 +58,11 @@ const APPEND_EVENT: &str =
              'id', added.id, 'flow', added.flow_id, 'agent', added.agent_sub)::text)
      ) AS sent";
 
+/// How an instance asks the one polling a flow to poll now: `{"wake": flow id}` on
+/// [`CHANNEL`], for a change that has no event of its own.
+const WAKE: &str =
+    "SELECT pg_notify('countersign_flow_events', json_build_object('wake', $1::text)::text)";
+
 /// What an instance hears on [`CHANNEL`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Heard {
@@ -64,6 +75,11 @@ pub enum Heard {
         /// The flow's agent.
         agent_sub: String,
     },
+    /// The poller of `flow_id`, wherever it runs, should poll now ([`super::FlowStore::wake_pollers`]).
+    Wake {
+        /// The flow.
+        flow_id: String,
+    },
     /// Listening began, at start or again after a lost connection: notifications sent while
     /// nobody listened are gone, so whatever waits on them must read the store again.
     Reconnected,
@@ -71,10 +87,16 @@ pub enum Heard {
 
 /// A notification's payload.
 #[derive(serde::Deserialize)]
-struct Payload {
-    id: i64,
-    flow: String,
-    agent: String,
+#[serde(untagged)]
+enum Payload {
+    Event {
+        id: i64,
+        flow: String,
+        agent: String,
+    },
+    Wake {
+        wake: String,
+    },
 }
 
 impl PgStore {
@@ -118,11 +140,12 @@ impl PgStore {
                 match next {
                     Ok(Some(notification)) => {
                         match serde_json::from_str::<Payload>(notification.payload()) {
-                            Ok(p) => heard(Heard::Event {
-                                id: p.id,
-                                flow_id: p.flow,
-                                agent_sub: p.agent,
+                            Ok(Payload::Event { id, flow, agent }) => heard(Heard::Event {
+                                id,
+                                flow_id: flow,
+                                agent_sub: agent,
                             }),
+                            Ok(Payload::Wake { wake }) => heard(Heard::Wake { flow_id: wake }),
                             Err(_) => tracing::warn!("an event notification did not parse"),
                         }
                     }

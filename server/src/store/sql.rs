@@ -14,7 +14,7 @@
 /// instances claim at once, nothing on SQLite (one writer at a time). `$append_event` inserts
 /// an event (parameters: flow id, agent, kind, data, time) and returns its id.
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $skip_locked:literal, $append_event:expr) => {
+    ($store:ty, $db:ty, $skip_locked:literal, $append_event:expr, $wake:expr) => {
         /// Appends an event inside the caller's transaction (or on its own); returns its id.
         async fn append_event<'e>(
             executor: impl sqlx::Executor<'e, Database = $db>,
@@ -148,6 +148,17 @@ macro_rules! sql_store {
 
         #[async_trait::async_trait]
         impl $crate::store::FlowStore for $store {
+            async fn wake_pollers(&self, flow_id: &str) -> Result<(), StoreError> {
+                let wake: Option<&str> = $wake;
+                if let Some(statement) = wake {
+                    sqlx::query(statement)
+                        .bind(flow_id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
+
             async fn insert_flow(&self, flow: &Flow) -> Result<(), StoreError> {
                 insert_flow(&self.pool, flow).await
             }

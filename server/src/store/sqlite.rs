@@ -31,7 +31,8 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_store!(SqliteStore, Sqlite, "", APPEND_EVENT);
+// One instance alone: its pollers are woken in process, nothing to tell anyone.
+super::sql::sql_store!(SqliteStore, Sqlite, "", APPEND_EVENT, None);
 
 /// How an event is appended (inside the caller's transaction, or on its own): SQLite has one
 /// writer at a time, so `AUTOINCREMENT` ids become visible in increasing order.

@@ -1260,20 +1260,22 @@ async fn a_ping_without_the_flows_token_is_refused_and_changes_nothing() {
         request.send()
     };
     let body = serde_json::json!({ "auth_req_id": auth_req_id }).to_string();
+    // Shaped like the BFF's tokens (43 base64url characters), so it is looked up; a token of
+    // another shape is refused before that.
+    let wrong = "not-the-token-0123456789abcdef-0123456789ab";
+    assert_eq!(wrong.len(), 43);
     for (token, body, status) in [
         (None, body.clone(), 401),
         (Some("not-the-token-0123456789abcdef"), body.clone(), 401),
+        (Some(wrong), body.clone(), 401),
+        (Some("not-the-token-0123456789abcdef"), body.clone(), 401),
         (
-            Some("not-the-token-0123456789abcdef"),
+            Some(wrong),
             serde_json::json!({ "auth_req_id": "no-such-request" }).to_string(),
             401,
         ),
-        (Some("not-the-token-0123456789abcdef"), "{".to_owned(), 400),
-        (
-            Some("not-the-token-0123456789abcdef"),
-            "x".repeat(4096),
-            400,
-        ),
+        (Some(wrong), "{".to_owned(), 400),
+        (Some(wrong), "x".repeat(4096), 400),
     ] {
         let response = ping(token, body).await.unwrap();
         assert_eq!(response.status(), status, "{token:?}");
@@ -1293,5 +1295,81 @@ async fn a_ping_without_the_flows_token_is_refused_and_changes_nothing() {
         after.notification_token_hash,
         before.notification_token_hash
     );
+    app.stop().await;
+}
+
+/// A phone posting the approval page's forms without scripts shows whatever comes back: a
+/// refusal of a plain form post (the CSRF guard's, the body limit's) is a page with its
+/// sentence and a link back to the approval page, never JSON.
+#[tokio::test]
+async fn a_refused_form_post_is_shown_as_a_page_with_a_way_back() {
+    let app = TestApp::spawn().await;
+    let agent = Agent::sign_in(&app).await;
+    let (_, link) = agent.start("+15555550101", "sms").await;
+    let page = link.strip_prefix(&app.url).unwrap().to_owned();
+    let post = |origin: &str, body: String| {
+        app.http
+            .post(format!("{}/api/approval-report", app.url))
+            .header("Accept", HTML)
+            .header("Origin", origin)
+            .header("Referer", &link)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (
+            post("https://evil.example", "auth_req_id=x".to_owned()),
+            403,
+        ),
+        (
+            post(&app.url, format!("auth_req_id={}", "x".repeat(70_000))),
+            413,
+        ),
+    ];
+    for (answer, status) in cases {
+        let answer = answer.await.unwrap();
+        assert_eq!(answer.status(), status);
+        assert!(
+            answer.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+        );
+        assert_eq!(answer.headers()["cache-control"], "no-store");
+        let html = answer.text().await.unwrap();
+        let back = format!("href=\"{}\"", page.replace('&', "&amp;"));
+        assert!(html.contains(&back), "{html}");
+        assert!(html.contains("Back to the page"), "{html}");
+        assert!(!html.contains("\"kind\""), "{html}");
+    }
+
+    // A Referer from elsewhere is never linked; a caller asking for JSON still gets JSON.
+    let answer = app
+        .http
+        .post(format!("{}/api/approval-report", app.url))
+        .header("Accept", HTML)
+        .header("Origin", "https://evil.example")
+        .header("Referer", "https://evil.example/approve?x=1")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("auth_req_id=x")
+        .send()
+        .await
+        .unwrap();
+    let html = answer.text().await.unwrap();
+    assert!(html.contains("href=\"/\""), "{html}");
+    assert!(!html.contains("evil.example"), "{html}");
+    let answer = app
+        .http
+        .post(format!("{}/api/approval-report", app.url))
+        .header("Accept", "application/json")
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("auth_req_id=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    assert_eq!(answer.headers()["content-type"], "application/json");
     app.stop().await;
 }

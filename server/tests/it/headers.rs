@@ -38,7 +38,7 @@ fn script_nonces(html: &str) -> Vec<Option<String>> {
 fn hardened(response: &reqwest::Response, what: &str) {
     let headers = response.headers();
     assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
-    assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
+    assert_eq!(headers["referrer-policy"], "same-origin", "{what}");
     assert_eq!(headers["x-frame-options"], "DENY", "{what}");
     let permissions = headers["permissions-policy"].to_str().unwrap();
     for feature in ["camera=()", "microphone=()", "geolocation=()", "payment=()"] {

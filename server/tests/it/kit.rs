@@ -37,6 +37,7 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         // The tests read links and codes from the development outbox.
         dev_outbox: true,
         limits: Default::default(),
+        ping_private_hosts: Vec::new(),
     }
 }
 

@@ -637,3 +637,36 @@ async fn an_agent_signs_in_with_a_code_and_pkce() {
         OidcError::InvalidGrant
     );
 }
+
+/// Whether the provider offers ping mode is read from discovery: a BFF set to ping against a
+/// provider that does not list it polls instead.
+#[tokio::test]
+async fn discovery_says_whether_the_provider_offers_ping() {
+    let op = Op::start().await;
+    assert!(op.client(Profile::Standard).await.offers_ping());
+
+    let mut document: Value = reqwest::get(format!("{}/.well-known/openid-configuration", op.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    document["backchannel_token_delivery_modes_supported"] = serde_json::json!(["poll"]);
+    let router = axum::Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!(
+        "http://{}/.well-known/openid-configuration",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut settings = op.settings(Profile::Standard);
+    settings.discovery_url = Some(elsewhere);
+    let poll_only = OidcClient::discover(settings).await.unwrap();
+    assert!(!poll_only.offers_ping());
+}

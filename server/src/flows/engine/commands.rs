@@ -289,6 +289,11 @@ impl Engine {
         match accepted {
             Some(flow_id) => {
                 self.wake(&flow_id);
+                // The poller may run on another instance. A lost wake-up leaves the flow to
+                // its safety-net poll, so a failure to send one is not the ping's failure.
+                if let Err(error) = self.inner.store.wake_pollers(&flow_id).await {
+                    tracing::warn!(%error, "cannot wake the flow's poller on other instances");
+                }
                 Ok(true)
             }
             None => Ok(false),

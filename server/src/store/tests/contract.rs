@@ -1413,3 +1413,40 @@ async fn concurrent_claims_share_out_the_flows(store: SharedStore) {
     let expected: Vec<String> = (0..40).map(|i| format!("f{i:02}")).collect();
     assert_eq!(all, expected, "every flow claimed exactly once");
 }
+
+/// A wake-up for a flow's poller reaches every listening instance on PostgreSQL, as an event
+/// does, and carries nothing but the flow id; SQLite (one instance) has nothing to send.
+#[tokio::test]
+async fn on_postgres_a_wake_is_heard_by_every_listener() {
+    let store = postgres().await;
+    let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let listening = tokio::spawn({
+        let store = store.clone();
+        let stop = stop.clone();
+        async move {
+            store
+                .listen(move |heard| drop(sender.send(heard)), stop)
+                .await;
+        }
+    });
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
+            .await
+            .expect("a notification within 10 s")
+            .unwrap()
+    };
+    assert_eq!(next().await, crate::store::Heard::Reconnected);
+    store.wake_pollers("flow-7").await.unwrap();
+    assert_eq!(
+        next().await,
+        crate::store::Heard::Wake {
+            flow_id: "flow-7".to_owned()
+        }
+    );
+    stop.cancel();
+    listening.await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    open(&dir).await.wake_pollers("flow-7").await.unwrap();
+}
