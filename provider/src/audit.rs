@@ -30,6 +30,8 @@ pub enum Kind {
     CustomerSignedIn,
     /// A wrong one-time code was given.
     CodeRejected,
+    /// A customer registered a passkey.
+    PasskeyRegistered,
     /// A workforce user signed in with a password.
     WorkforceSignedIn,
     /// A workforce sign-in failed (the user id is set only if the account exists).
@@ -58,6 +60,7 @@ impl Kind {
             Self::CodeUndelivered => "code_undelivered",
             Self::CustomerSignedIn => "customer_signed_in",
             Self::CodeRejected => "code_rejected",
+            Self::PasskeyRegistered => "passkey_registered",
             Self::WorkforceSignedIn => "workforce_signed_in",
             Self::WorkforceSignInFailed => "workforce_sign_in_failed",
             Self::TokensRevoked => "tokens_revoked",

@@ -13,6 +13,8 @@
 //! | `COUNTERSIGN_SMS_SENDER` | `outbox` | where SMS messages go: `outbox` or `webhook` |
 //! | `COUNTERSIGN_DEV_OUTBOX` | `false` | `true` serves the development outbox at `/dev/outbox` and `/dev/outbox.json` (development only: every link and code is public there); refused with a real sender on any channel |
 //! | `COUNTERSIGN_PROVIDER_PING_PRIVATE_HOSTS` | unset: none | comma-separated `host` or `host:port` entries that ping clients' notification endpoints may use although they are on a loopback or private address, or plain http (a BFF on the provider's own network); without one, pings go only to https endpoints on public addresses (see [`crate::ciba::ping::Reach`]) |
+//! | `COUNTERSIGN_PROVIDER_PASSKEY_ORIGIN` | unset: no passkeys (embedded: the BFF's public URL when it names a domain) | the origin of the approval page where customers register and use passkeys (`https://verify.bank.example`; `http` only on `localhost`) |
+//! | `COUNTERSIGN_PROVIDER_PASSKEY_RP_ID` | the origin's host | the WebAuthn relying-party id passkeys are bound to: the origin's host or a registrable suffix of it (`bank.example`) |
 //! | `COUNTERSIGN_PROVIDER_LIMIT_…` | see [`crate::limits::Limits::default`] | each rate limit, as `MAX/WINDOW` (`600/1m`); the names are in [`crate::limits::Limits::rules_mut`] |
 //! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start (see `infra::runtime::LogFormat`) |
 //!
@@ -65,7 +67,7 @@ use infra::{
     secret::Secret,
 };
 
-use crate::{ciba::ping::PrivateHost, limits::Limits};
+use crate::{ciba::ping::PrivateHost, limits::Limits, passkeys::PasskeyConfig};
 
 /// Where the provider listens and keeps its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +101,9 @@ pub struct Config {
     /// Hosts that ping notification endpoints may use on a private address or by plain http
     /// (`COUNTERSIGN_PROVIDER_PING_PRIVATE_HOSTS`); empty: public https endpoints only.
     pub ping_private_hosts: Vec<PrivateHost>,
+    /// The relying party of customers' passkeys (`COUNTERSIGN_PROVIDER_PASSKEY_ORIGIN`,
+    /// `…_RP_ID`); `None`: passkeys are off.
+    pub passkeys: Option<PasskeyConfig>,
 }
 
 /// Which sender delivers each channel.
@@ -213,6 +218,8 @@ pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 const TRUST_FORWARDED_FOR: &str = "COUNTERSIGN_PROVIDER_TRUST_FORWARDED_FOR";
 const DATABASE_URL: &str = "COUNTERSIGN_PROVIDER_DATABASE_URL";
 const HASH_KEY: &str = "COUNTERSIGN_PROVIDER_HASH_KEY";
+const PASSKEY_ORIGIN: &str = "COUNTERSIGN_PROVIDER_PASSKEY_ORIGIN";
+const PASSKEY_RP_ID: &str = "COUNTERSIGN_PROVIDER_PASSKEY_RP_ID";
 const PING_PRIVATE_HOSTS: &str = "COUNTERSIGN_PROVIDER_PING_PRIVATE_HOSTS";
 const HASH_KEY_FILE: &str = "COUNTERSIGN_PROVIDER_HASH_KEY_FILE";
 
@@ -284,6 +291,18 @@ impl Config {
             .transpose()
             .map_err(|problem| ConfigError::new(PING_PRIVATE_HOSTS, problem))?
             .unwrap_or_default();
+        let passkeys = set(&lookup, PASSKEY_ORIGIN)
+            .map(|origin| {
+                PasskeyConfig::new(&origin, set(&lookup, PASSKEY_RP_ID).as_deref())
+                    .map_err(|problem| ConfigError::new(PASSKEY_ORIGIN, problem))
+            })
+            .transpose()?;
+        if passkeys.is_none() && set(&lookup, PASSKEY_RP_ID).is_some() {
+            return Err(ConfigError::new(
+                PASSKEY_RP_ID,
+                format!("needs {PASSKEY_ORIGIN}, the approval page's origin"),
+            ));
+        }
         let config = Self {
             listen,
             metrics_listen,
@@ -297,6 +316,7 @@ impl Config {
             limits,
             dev_outbox,
             ping_private_hosts,
+            passkeys,
         };
         config.check()?;
         Ok(config)

@@ -31,6 +31,10 @@ pub enum Purpose {
     /// The key that seals a ping client's `client_notification_token`, derived from the
     /// request's `auth_req_id`.
     NotificationKey,
+    /// A customer's WebAuthn user handle, from their user id.
+    PasskeyUser,
+    /// The handle of a passkey ceremony under way.
+    PasskeyCeremony,
 }
 
 impl Purpose {
@@ -44,6 +48,8 @@ impl Purpose {
             Self::RateLimit => b"rate-limit",
             Self::DeviceCookie => b"device-cookie",
             Self::NotificationKey => b"notification-key",
+            Self::PasskeyUser => b"passkey-user",
+            Self::PasskeyCeremony => b"passkey-ceremony",
         }
     }
 }

@@ -24,6 +24,7 @@ mod http;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod passkeys;
 pub mod seed;
 pub mod sender;
 pub mod store;
@@ -99,6 +100,9 @@ pub enum StartError {
     /// The HTTP client for ping notifications could not be built.
     #[error("cannot set up ping notifications: {0}")]
     Pinger(reqwest::Error),
+    /// The passkeys' relying party could not be set up.
+    #[error("passkeys: {0}")]
+    Passkeys(String),
 }
 
 /// State shared by every request handler.
@@ -125,6 +129,8 @@ pub struct AppState {
     pub(crate) metrics: metrics::Metrics,
     /// Ping mode's notifications ([`ciba::ping`]).
     pub(crate) pinger: ciba::ping::Pinger,
+    /// The relying party of customers' passkeys; `None`: passkeys are not configured.
+    pub(crate) passkeys: Option<passkeys::Passkeys>,
 }
 
 impl AppState {
@@ -429,6 +435,12 @@ impl Provider {
             pacing: Arc::default(),
             clients: Arc::default(),
             pinger: ciba::ping::Pinger::new(reach, metrics.clone()).map_err(StartError::Pinger)?,
+            passkeys: config
+                .passkeys
+                .clone()
+                .map(passkeys::Passkeys::new)
+                .transpose()
+                .map_err(StartError::Passkeys)?,
             metrics,
         };
         if let Some(links) = &options.links {

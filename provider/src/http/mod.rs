@@ -12,6 +12,7 @@ pub mod form;
 pub(crate) mod otp;
 mod token;
 mod userinfo;
+pub(crate) mod webauthn;
 
 use axum::{
     Json, Router,
@@ -59,6 +60,22 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/cis/v1/audit", get(apps::audit))
         .route("/cis/v1/auth/otp/send", post(otp::send))
         .route("/cis/v1/auth/otp/authenticate", post(otp::authenticate))
+        .route(
+            "/cis/v1/auth/webauthn/registration/start",
+            post(webauthn::registration_start),
+        )
+        .route(
+            "/cis/v1/auth/webauthn/registration/finish",
+            post(webauthn::registration_finish),
+        )
+        .route(
+            "/cis/v1/auth/webauthn/authentication/start",
+            post(webauthn::authentication_start),
+        )
+        .route(
+            "/cis/v1/auth/webauthn/authentication/finish",
+            post(webauthn::authentication_finish),
+        )
         .route(
             "/cis/v1/applications/{app_id}/clients/{client_id}",
             get(apps::get).put(apps::put),

@@ -46,7 +46,7 @@ pub const MAX_ATTEMPTS: i64 = 5;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum IdentifierType {
+pub(super) enum IdentifierType {
     Email,
     PhoneNumber,
     UserId,
@@ -126,7 +126,7 @@ struct AuthenticateRequest {
 
 /// The calling client (the one its client access token speaks for) and the JSON it sent, which
 /// must be of the `shape` the refusal names.
-async fn call<T: for<'de> Deserialize<'de>>(
+pub(super) async fn call<T: for<'de> Deserialize<'de>>(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -139,7 +139,7 @@ async fn call<T: for<'de> Deserialize<'de>>(
 }
 
 /// The active customer of `client`'s application that `identifier` names.
-async fn find_customer(
+pub(super) async fn find_customer(
     state: &AppState,
     client: &Client,
     kind: &IdentifierType,

@@ -219,6 +219,34 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Marks code `id` used; returns false if it was used (or locked) in the meantime.
     async fn consume_otp(&self, id: i64, max: i64, now: Timestamp) -> Result<bool, StoreError>;
 
+    /// The passkeys of `user_id`, oldest first.
+    async fn passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskey>, StoreError>;
+
+    /// Stores a new passkey; `false` if a passkey with its credential id is stored already
+    /// (for anyone).
+    async fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<bool, StoreError>;
+
+    /// Stores a passkey's record after a sign-in with it (its counter moved on).
+    async fn update_passkey(
+        &self,
+        credential_id: &str,
+        passkey: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Stores a ceremony under way (and drops expired ones).
+    async fn insert_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+
+    /// Takes the live ceremony of `kind` under `handle_hash` for `client_id`: it is deleted,
+    /// so it is used at most once. `None` if there is none (or it expired).
+    async fn take_ceremony(
+        &self,
+        handle_hash: &[u8],
+        kind: &str,
+        client_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Ceremony>, StoreError>;
+
     /// Appends an event to the audit trail.
     async fn insert_audit(&self, event: &AuditRecord) -> Result<(), StoreError>;
 
@@ -490,6 +518,38 @@ pub struct NewOtp<'a> {
     pub binding_hash: Option<&'a [u8]>,
     /// Created, ms.
     pub created_at: i64,
+    /// Expires, ms.
+    pub expires_at: i64,
+}
+
+/// A passkey as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredPasskey {
+    /// The credential id, base64url.
+    pub credential_id: String,
+    /// Whose it is.
+    pub user_id: String,
+    /// The relying party's record of it (webauthn-rs `Passkey`, JSON).
+    pub passkey: String,
+    /// Registered, ms.
+    pub created_at: i64,
+    /// Last signed in with, ms.
+    pub last_used_at: Option<i64>,
+}
+
+/// A passkey ceremony under way, as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Ceremony {
+    /// Keyed hash of the handle the client holds.
+    pub handle_hash: Vec<u8>,
+    /// `registration` or `authentication`.
+    pub kind: String,
+    /// The client that began it.
+    pub client_id: String,
+    /// The customer it is for.
+    pub user_id: String,
+    /// The challenge state (webauthn-rs, JSON).
+    pub state: String,
     /// Expires, ms.
     pub expires_at: i64,
 }

@@ -553,6 +553,89 @@ macro_rules! sql_store {
                 Ok(changed == 1)
             }
 
+            async fn passkeys(&self, user_id: &str) -> Result<Vec<StoredPasskey>, StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT * FROM passkeys WHERE user_id = $1 ORDER BY created_at, credential_id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<bool, StoreError> {
+                let added = sqlx::query(
+                    "INSERT INTO passkeys (credential_id, user_id, passkey, created_at, last_used_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",
+                )
+                .bind(&passkey.credential_id)
+                .bind(&passkey.user_id)
+                .bind(&passkey.passkey)
+                .bind(passkey.created_at)
+                .bind(passkey.last_used_at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(added == 1)
+            }
+
+            async fn update_passkey(
+                &self,
+                credential_id: &str,
+                passkey: &str,
+                now: Timestamp,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE credential_id = $3",
+                )
+                .bind(passkey)
+                .bind(now.0)
+                .bind(credential_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
+                    .bind(ceremony.expires_at - 24 * 3_600_000)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO passkey_ceremonies (handle_hash, kind, client_id, user_id, state, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&ceremony.handle_hash)
+                .bind(&ceremony.kind)
+                .bind(&ceremony.client_id)
+                .bind(&ceremony.user_id)
+                .bind(&ceremony.state)
+                .bind(ceremony.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn take_ceremony(
+                &self,
+                handle_hash: &[u8],
+                kind: &str,
+                client_id: &str,
+                now: Timestamp,
+            ) -> Result<Option<Ceremony>, StoreError> {
+                let taken: Option<Ceremony> = sqlx::query_as(
+                    "DELETE FROM passkey_ceremonies WHERE handle_hash = $1 AND kind = $2 AND client_id = $3
+                     RETURNING *",
+                )
+                .bind(handle_hash)
+                .bind(kind)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(taken.filter(|ceremony| ceremony.expires_at > now.0))
+            }
+
             async fn insert_audit(&self, event: &AuditRecord) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO audit_events (at, event, app_id, client_id, user_id, detail) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -10,8 +10,8 @@ use infra::sqlite as counters;
 use sqlx::{Sqlite, SqlitePool};
 
 use super::{
-    AuditRecord, AuthorizationCode, Backchannel, CibaChange, Client, CodeUse, Message, NewMessage,
-    NewOtp, Otp, StoreError, TokenRecord, User,
+    AuditRecord, AuthorizationCode, Backchannel, Ceremony, CibaChange, Client, CodeUse, Message,
+    NewMessage, NewOtp, Otp, StoreError, StoredPasskey, TokenRecord, User,
 };
 use crate::{ciba::request::Hint, clock::Timestamp, crypto::HashKey, keys::StoredKey, seed::Seed};
 

@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 pub const CLIENT: (&str, &str) = ("agent-console", "demo-console-secret");
 /// A client of another application.
 pub const OTHER_CLIENT: (&str, &str) = ("other-console", "other-console-secret");
+/// The approval page the kit's passkeys belong to.
+pub const PASSKEY_ORIGIN: &str = "https://verify.bank.example";
 
 const OTHER_APP: &str = r#"
 [[applications]]
@@ -216,6 +218,7 @@ impl Op {
             // The ping tests' receivers listen on loopback, as an operator would list a BFF on
             // the provider's own machine.
             ping_private_hosts: vec!["127.0.0.1".parse().unwrap()],
+            passkeys: Some(provider::passkeys::PasskeyConfig::new(PASSKEY_ORIGIN, None).unwrap()),
         };
         let provider = Provider::bind_with(
             config,

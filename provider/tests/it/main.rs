@@ -6,6 +6,7 @@ mod ciba;
 mod kit;
 mod limits;
 mod metrics;
+mod passkeys;
 mod ping;
 mod senders;
 mod serving;
@@ -52,6 +53,7 @@ fn config(data: &TempDir) -> Config {
         dev_outbox: false,
         limits: Default::default(),
         ping_private_hosts: Vec::new(),
+        passkeys: None,
     }
 }
 

@@ -38,6 +38,7 @@ pub fn provider_config(data: &TempDir) -> provider::Config {
         dev_outbox: true,
         limits: Default::default(),
         ping_private_hosts: Vec::new(),
+        passkeys: None,
     }
 }
 
