@@ -32,6 +32,9 @@ pub enum Kind {
     CodeRejected,
     /// A customer registered a passkey.
     PasskeyRegistered,
+    /// A passkey sign-in was refused (detail: which check: `check`, `user_handle`,
+    /// `user_verification`, `unknown_credential`, `counter`).
+    PasskeyRefused,
     /// A workforce user signed in with a password.
     WorkforceSignedIn,
     /// A workforce sign-in failed (the user id is set only if the account exists).
@@ -61,6 +64,7 @@ impl Kind {
             Self::CustomerSignedIn => "customer_signed_in",
             Self::CodeRejected => "code_rejected",
             Self::PasskeyRegistered => "passkey_registered",
+            Self::PasskeyRefused => "passkey_refused",
             Self::WorkforceSignedIn => "workforce_signed_in",
             Self::WorkforceSignInFailed => "workforce_sign_in_failed",
             Self::TokensRevoked => "tokens_revoked",

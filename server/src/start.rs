@@ -111,6 +111,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ProviderMode::Embedded(mut provider_config) => {
             // Its metrics are served with the BFF's, on the BFF's metrics listener.
             provider_config.metrics_listen = None;
+            // Customers' passkeys belong to the approval page: this BFF's origin, when it names
+            // a domain (passkeys cannot be bound to an IP address) and none is configured.
+            if provider_config.passkeys.is_none()
+                && let Some(origin) = crate::csrf::origin_of(&public_url)
+                && let Ok(passkeys) = provider::passkeys::PasskeyConfig::new(&origin, None)
+            {
+                provider_config.passkeys = Some(passkeys);
+            }
             // The customers' links lead to this BFF's approval page, set as the provider binds.
             let links = provider::Links {
                 app_id: config.client.app_id.clone(),

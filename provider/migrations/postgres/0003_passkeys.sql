@@ -3,6 +3,7 @@ CREATE TABLE passkeys (
     credential_id TEXT PRIMARY KEY,
     user_id       TEXT NOT NULL REFERENCES users (id),
     passkey       TEXT NOT NULL,
+    counter       BIGINT NOT NULL DEFAULT 0, -- the signature counter last seen (0: none kept)
     created_at    BIGINT NOT NULL,
     last_used_at  BIGINT
 );

@@ -5,6 +5,7 @@ CREATE TABLE passkeys (
     credential_id TEXT PRIMARY KEY NOT NULL,
     user_id       TEXT NOT NULL REFERENCES users (id),
     passkey       TEXT NOT NULL,
+    counter       INTEGER NOT NULL DEFAULT 0, -- the signature counter last seen (0: none kept)
     created_at    INTEGER NOT NULL,
     last_used_at  INTEGER
 );

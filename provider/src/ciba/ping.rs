@@ -95,9 +95,16 @@ pub fn public(ip: IpAddr) -> bool {
                 let [.., a, b, c, d] = ip.octets();
                 return public_v4(Ipv4Addr::new(a, b, c, d));
             }
+            // 6to4 (2002::/16) carries one in bits 16 to 48.
+            if first == 0x2002 {
+                let [_, _, a, b, c, d, ..] = ip.octets();
+                return public_v4(Ipv4Addr::new(a, b, c, d));
+            }
             !(ip.is_unspecified()
                 || ip.is_loopback()
                 || ip.is_multicast()
+                || (first == 0x2001 && second == 0) // Teredo 2001::/32: a tunnel to anywhere
+                || (first == 0x64 && second == 0xff9b) // NAT64 local use 64:ff9b:1::/48 and the rest
                 || first & 0xfe00 == 0xfc00 // unique local fc00::/7
                 || first & 0xffc0 == 0xfe80 // link-local fe80::/10
                 || first & 0xffc0 == 0xfec0 // site-local fec0::/10 (deprecated)
@@ -156,7 +163,10 @@ impl std::str::FromStr for PrivateHost {
                 .trim_end_matches(']')
                 .to_owned(),
             // The URL drops port 80 as http's default; the text says whether one was named.
-            port: url.port().or_else(|| text.ends_with(":80").then_some(80)),
+            port: url.port().or_else(|| {
+                let after_host = text.rsplit_once(']').map_or(text, |(_, rest)| rest);
+                after_host.contains(':').then_some(80)
+            }),
         })
     }
 }
@@ -198,7 +208,8 @@ impl Reach {
     pub fn new(private_hosts: Vec<PrivateHost>, in_process: Option<String>) -> Self {
         Self {
             private_hosts,
-            in_process,
+            // Compared as a parsed URL is written, so that `http://A:1` is `http://a:1/`.
+            in_process: in_process.map(|uri| Url::parse(&uri).map_or(uri, String::from)),
         }
     }
 
@@ -483,6 +494,9 @@ mod tests {
             "https://[64:ff9b::a9fe:a9fe]/",
             "https://[fd00::1]/",
             "https://[fe80::1]/",
+            "https://[2002:a9fe:a9fe::1]/",
+            "https://[2001:0:4136:e378::1]/",
+            "https://[64:ff9b:1::a9fe:a9fe]/",
             "https://user:pw@bff.example/ciba/notify",
             "https://bff.example/ciba/notify#x",
             "ftp://bff.example/",
@@ -501,6 +515,10 @@ mod tests {
         let reach = Reach::new(
             hosts(&["bff.internal", "10.0.0.5:3000", "[fd00::5]"]),
             Some("http://127.0.0.1:4000/ciba/notify".to_owned()),
+        );
+        assert!(
+            Reach::new(Vec::new(), Some("HTTP://127.0.0.1:4000".to_owned()))
+                .may_register("http://127.0.0.1:4000/")
         );
         for good in [
             "http://bff.internal/ciba/notify",
@@ -539,6 +557,18 @@ mod tests {
             "[fd00::5]".parse::<PrivateHost>().map(|host| host.host),
             Ok("fd00::5".to_owned())
         );
+        assert_eq!(
+            "x:080".parse::<PrivateHost>().map(|host| host.port),
+            Ok(Some(80))
+        );
+        assert_eq!(
+            "[fd00::5]:80".parse::<PrivateHost>().map(|host| host.port),
+            Ok(Some(80))
+        );
+        assert_eq!(
+            "[fd00::5]".parse::<PrivateHost>().map(|host| host.port),
+            Ok(None)
+        );
         for bad in ["", "http://x", "x/y", "a@b", "x:99999", "x?y"] {
             assert!(bad.parse::<PrivateHost>().is_err(), "{bad:?}");
         }
@@ -546,7 +576,13 @@ mod tests {
 
     #[test]
     fn public_addresses_are_told_from_the_rest() {
-        for ip in ["8.8.8.8", "203.0.114.1", "2a00:1450::1", "100.128.0.1"] {
+        for ip in [
+            "8.8.8.8",
+            "203.0.114.1",
+            "2a00:1450::1",
+            "100.128.0.1",
+            "2002:808:808::1",
+        ] {
             assert!(public(ip.parse().unwrap()), "{ip}");
         }
         for ip in [

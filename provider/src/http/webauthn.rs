@@ -61,15 +61,34 @@ fn relying_party(state: &AppState) -> Result<&Passkeys, OAuthError> {
     })
 }
 
-/// The customer and client behind a customer's access token.
+/// How recent the code sign-in behind a registration must be.
+pub const FRESH_SIGN_IN: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The customer and client behind a customer's access token from a recent one-time-code
+/// sign-in. Nothing else registers a passkey: not a token a client got by redeeming a CIBA
+/// request (it would let the client make itself a key and approve its own requests), not a
+/// passkey sign-in's own token, not an old session.
 async fn customer_of(state: &AppState, headers: &HeaderMap) -> Result<(User, Client), OAuthError> {
-    let token = tokens::bearer(state, headers, state.clock.now()).await?;
+    let now = state.clock.now();
+    let token = tokens::bearer(state, headers, now).await?;
     let wrong = || {
         OAuthError::new(
             ErrorCode::InsufficientScope,
-            "Use the customer's access token from their sign-in.",
+            "Use the customer's access token from a one-time-code sign-in of the last 10 minutes.",
         )
     };
+    let by_code = token
+        .amr
+        .as_deref()
+        .and_then(|amr| serde_json::from_str::<Vec<String>>(amr).ok())
+        .is_some_and(|amr| amr.iter().any(|method| method == "otp"));
+    let fresh = token.auth_time.is_some_and(|at| {
+        at.saturating_add(i64::try_from(FRESH_SIGN_IN.as_secs()).unwrap_or(i64::MAX))
+            >= now.unix_seconds()
+    });
+    if token.origin != "login" || !by_code || !fresh {
+        return Err(wrong());
+    }
     let user_id = token.user_id.as_deref().ok_or_else(wrong)?;
     let user = state
         .store
@@ -106,14 +125,17 @@ async fn begin(
     let now = state.clock.now();
     state
         .store
-        .insert_ceremony(&Ceremony {
-            handle_hash: Passkeys::handle_hash(&state.hash_key, handle.expose()),
-            kind: kind.to_owned(),
-            client_id: client.id.clone(),
-            user_id: user.id.clone(),
-            state: stored,
-            expires_at: now.plus(CEREMONY_LIFETIME).0,
-        })
+        .insert_ceremony(
+            &Ceremony {
+                handle_hash: Passkeys::handle_hash(&state.hash_key, handle.expose()),
+                kind: kind.to_owned(),
+                client_id: client.id.clone(),
+                user_id: user.id.clone(),
+                state: stored,
+                expires_at: now.plus(CEREMONY_LIFETIME).0,
+            },
+            now,
+        )
         .await?;
     Ok(Json(json!({
         "ceremony_id": handle.expose(),
@@ -173,7 +195,11 @@ pub async fn registration_start(
             .webauthn
             .start_passkey_registration(
                 Passkeys::user_handle(&state.hash_key, &user.id),
-                user.email.as_deref().unwrap_or(&user.id),
+                // What the phone shows beside the passkey; never the internal user id.
+                user.email
+                    .as_deref()
+                    .or(user.phone.as_deref())
+                    .unwrap_or(&user.name),
                 &user.name,
                 Some(exclude),
             )
@@ -219,12 +245,19 @@ pub async fn registration_finish(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(passkey.cred_id().as_slice())
         };
         let now = state.clock.now();
+        // Counted again: registrations begun side by side must not pass the cap.
+        if state.store.passkeys(&user.id).await?.len() >= MAX_PER_CUSTOMER {
+            return Err(OAuthError::invalid_request(format!(
+                "This customer has {MAX_PER_CUSTOMER} passkeys, the most allowed."
+            )));
+        }
         let added = state
             .store
             .insert_passkey(&StoredPasskey {
                 credential_id: credential_id.clone(),
                 user_id: user.id.clone(),
                 passkey: serde_json::to_string(&passkey).map_err(OAuthError::internal)?,
+                counter: 0,
                 created_at: now.0,
                 last_used_at: None,
             })
@@ -307,6 +340,19 @@ pub async fn authentication_finish(
             })?;
         // The user handle, when the authenticator sends one, must be this customer's.
         let handle = Passkeys::user_handle(&state.hash_key, &user.id);
+        let refuse = async |why: &'static str| {
+            tracing::info!(why, "a passkey sign-in was refused");
+            audit::record(
+                &state,
+                Event {
+                    user_id: Some(&user.id),
+                    detail: Some(why),
+                    ..audit::about(Kind::PasskeyRefused, &client)
+                },
+            )
+            .await;
+            refused()
+        };
         if request
             .credential
             .response
@@ -314,20 +360,22 @@ pub async fn authentication_finish(
             .as_ref()
             .is_some_and(|sent| sent.as_slice() != handle.as_bytes())
         {
-            tracing::info!("a passkey sign-in carried another customer's user handle");
-            return Err(refused());
+            return Err(refuse("user_handle").await);
         }
         let authentication: PasskeyAuthentication =
             serde_json::from_str(&ceremony.state).map_err(OAuthError::internal)?;
-        let outcome = rp
+        let outcome = match rp
             .webauthn
             .finish_passkey_authentication(&request.credential, &authentication)
-            .map_err(|error| {
-                tracing::info!(%error, "a passkey sign-in was refused");
-                refused()
-            })?;
+        {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::info!(%error, "the passkey's answer failed a check");
+                return Err(refuse("check").await);
+            }
+        };
         if !outcome.user_verified() {
-            return Err(refused());
+            return Err(refuse("user_verification").await);
         }
         let now = state.clock.now();
         let stored = state.store.passkeys(&user.id).await?;
@@ -336,17 +384,28 @@ pub async fn authentication_finish(
             (passkey.cred_id() == outcome.cred_id()).then_some((row, passkey))
         }) else {
             // It was in the ceremony's allowed set, so it was the customer's until a moment ago.
-            return Err(refused());
+            return Err(refuse("unknown_credential").await);
         };
+        // The counter against the stored one, not the ceremony's copy (another sign-in may
+        // have moved it on meanwhile): where the authenticator keeps one, it must grow, and the
+        // write is compare-and-set, so two answers with one value cannot both pass.
+        let counter = i64::from(outcome.counter());
+        if (counter > 0 || row.counter > 0) && counter <= row.counter {
+            return Err(refuse("counter").await);
+        }
         passkey.update_credential(&outcome);
-        state
+        let kept = state
             .store
             .update_passkey(
                 &row.credential_id,
                 &serde_json::to_string(&passkey).map_err(OAuthError::internal)?,
+                (row.counter, counter),
                 now,
             )
             .await?;
+        if !kept {
+            return Err(refuse("counter").await);
+        }
         let authentication = Authentication {
             auth_time: now.unix_seconds(),
             amr: vec!["hwk".to_owned(), "user".to_owned()],

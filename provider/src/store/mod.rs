@@ -226,16 +226,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// (for anyone).
     async fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<bool, StoreError>;
 
-    /// Stores a passkey's record after a sign-in with it (its counter moved on).
+    /// Stores a passkey's record after a sign-in with it, if its counter is still `seen`
+    /// (compare-and-set: of two sign-ins with one counter value, one wins); `false` otherwise.
     async fn update_passkey(
         &self,
         credential_id: &str,
         passkey: &str,
+        (seen, counter): (i64, i64),
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
-    /// Stores a ceremony under way (and drops expired ones).
-    async fn insert_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError>;
+    /// Stores a ceremony under way, dropping expired ones and the same customer's earlier open
+    /// ceremony of the same kind with the same client (so each holds at most one).
+    async fn insert_ceremony(&self, ceremony: &Ceremony, now: Timestamp) -> Result<(), StoreError>;
 
     /// Takes the live ceremony of `kind` under `handle_hash` for `client_id`: it is deleted,
     /// so it is used at most once. `None` if there is none (or it expired).
@@ -531,6 +534,8 @@ pub struct StoredPasskey {
     pub user_id: String,
     /// The relying party's record of it (webauthn-rs `Passkey`, JSON).
     pub passkey: String,
+    /// The signature counter last seen; 0 while the authenticator keeps none.
+    pub counter: i64,
     /// Registered, ms.
     pub created_at: i64,
     /// Last signed in with, ms.

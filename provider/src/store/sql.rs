@@ -564,12 +564,13 @@ macro_rules! sql_store {
 
             async fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<bool, StoreError> {
                 let added = sqlx::query(
-                    "INSERT INTO passkeys (credential_id, user_id, passkey, created_at, last_used_at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",
+                    "INSERT INTO passkeys (credential_id, user_id, passkey, counter, created_at, last_used_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (credential_id) DO NOTHING",
                 )
                 .bind(&passkey.credential_id)
                 .bind(&passkey.user_id)
                 .bind(&passkey.passkey)
+                .bind(passkey.counter)
                 .bind(passkey.created_at)
                 .bind(passkey.last_used_at)
                 .execute(&self.pool)
@@ -582,25 +583,36 @@ macro_rules! sql_store {
                 &self,
                 credential_id: &str,
                 passkey: &str,
+                (seen, counter): (i64, i64),
                 now: Timestamp,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE credential_id = $3",
+            ) -> Result<bool, StoreError> {
+                let changed = sqlx::query(
+                    "UPDATE passkeys SET passkey = $1, counter = $2, last_used_at = $3
+                     WHERE credential_id = $4 AND counter = $5",
                 )
                 .bind(passkey)
+                .bind(counter)
                 .bind(now.0)
                 .bind(credential_id)
+                .bind(seen)
                 .execute(&self.pool)
-                .await?;
-                Ok(())
+                .await?
+                .rows_affected();
+                Ok(changed == 1)
             }
 
-            async fn insert_ceremony(&self, ceremony: &Ceremony) -> Result<(), StoreError> {
+            async fn insert_ceremony(&self, ceremony: &Ceremony, now: Timestamp) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
-                    .bind(ceremony.expires_at - 24 * 3_600_000)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM passkey_ceremonies
+                     WHERE expires_at <= $1 OR (user_id = $2 AND client_id = $3 AND kind = $4)",
+                )
+                .bind(now.0)
+                .bind(&ceremony.user_id)
+                .bind(&ceremony.client_id)
+                .bind(&ceremony.kind)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(
                     "INSERT INTO passkey_ceremonies (handle_hash, kind, client_id, user_id, state, expires_at)
                      VALUES ($1, $2, $3, $4, $5, $6)",

@@ -388,6 +388,76 @@ async fn a_counter_that_does_not_move_on_is_refused() {
         error_of(sign_in_finish(&op, &ceremony, answer).await).await,
         "tokens"
     );
+    let trail: Value = op
+        .http
+        .get(format!("{}/cis/v1/audit", op.url))
+        .bearer_auth(op.client_token().await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refusals: Vec<&Value> = trail["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["event"] == "passkey_refused")
+        .collect();
+    assert_eq!(refusals.len(), 1);
+    // webauthn-rs refuses it against the ceremony's copy of the counter, before the stored
+    // counter is compared.
+    assert_eq!(refusals[0]["detail"], "check");
+    assert_eq!(refusals[0]["user_id"], "alice");
+}
+
+/// Only a recent one-time-code sign-in registers a passkey: not the tokens a client gets by
+/// redeeming a CIBA request (or it could make itself a key and approve its own requests), not
+/// a passkey sign-in's, not one older than 10 minutes.
+#[tokio::test]
+async fn only_a_fresh_code_sign_in_registers_a_passkey() {
+    let op = Op::start().await;
+    let id = op.start_for_alice().await;
+    let customer = op.customer_token("alice@example.com").await;
+    assert_eq!(op.complete(&customer, &id, true).await.status(), 200);
+    let redeemed: Value = op.poll(&id).await.json().await.unwrap();
+    let ciba_token = redeemed["access_token"].as_str().unwrap();
+    let refused = post(&op, "registration/start", ciba_token, &json!({})).await;
+    assert_eq!(refused.status(), 403);
+
+    let mut phone = SoftPasskey::new(10);
+    register(&op, "alice@example.com", &mut phone).await;
+    let (ceremony, options) = sign_in_start(&op, "alice@example.com").await;
+    let answer = phone.get(&options, &Answer::default(), 1);
+    let by_passkey = ok(sign_in_finish(&op, &ceremony, answer).await).await;
+    let token = by_passkey["access_token"].as_str().unwrap();
+    let refused = post(&op, "registration/start", token, &json!({})).await;
+    assert_eq!(refused.status(), 403);
+
+    let old = op.customer_token("alice@example.com").await;
+    op.advance(601);
+    let refused = post(&op, "registration/start", &old, &json!({})).await;
+    assert_eq!(refused.status(), 403);
+}
+
+/// A new sign-in ceremony for the same customer and client replaces the open one.
+#[tokio::test]
+async fn a_new_ceremony_replaces_the_open_one() {
+    let op = Op::start().await;
+    let mut phone = SoftPasskey::new(11);
+    register(&op, "alice@example.com", &mut phone).await;
+    let (first, first_options) = sign_in_start(&op, "alice@example.com").await;
+    let (second, options) = sign_in_start(&op, "alice@example.com").await;
+    let answer = phone.get(&first_options, &Answer::default(), 1);
+    assert_eq!(
+        error_of(sign_in_finish(&op, &first, answer).await).await,
+        "invalid_grant"
+    );
+    let answer = phone.get(&options, &Answer::default(), 1);
+    assert_eq!(
+        error_of(sign_in_finish(&op, &second, answer).await).await,
+        "tokens"
+    );
 }
 
 /// A ceremony belongs to the client that began it, expires, and registration takes only the

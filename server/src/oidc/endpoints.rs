@@ -119,6 +119,8 @@ pub struct Endpoints {
     pub otp_send: Option<String>,
     /// Mosaic's `POST /cis/v1/auth/otp/authenticate`.
     pub otp_authenticate: Option<String>,
+    /// Where the passkey calls live (`…/cis/v1/auth/webauthn`), if the provider has them.
+    pub webauthn: Option<String>,
     /// How the client authenticates.
     pub client_auth: ClientAuthMethod,
 }
@@ -135,6 +137,9 @@ pub mod mosaic_paths {
     pub const OTP_SEND: &str = "/cis/v1/auth/otp/send";
     /// Check a one-time code and sign the customer in.
     pub const OTP_AUTHENTICATE: &str = "/cis/v1/auth/otp/authenticate";
+    /// The customer's passkeys: `registration/start`, `registration/finish`,
+    /// `authentication/start`, `authentication/finish` below it.
+    pub const WEBAUTHN: &str = "/cis/v1/auth/webauthn";
 }
 
 /// `value` without trailing slashes.
@@ -260,6 +265,7 @@ impl Endpoints {
                     complete: Some(at(mosaic_paths::COMPLETE)),
                     otp_send: Some(at(mosaic_paths::OTP_SEND)),
                     otp_authenticate: Some(at(mosaic_paths::OTP_AUTHENTICATE)),
+                    webauthn: Some(at(mosaic_paths::WEBAUTHN)),
                     client_auth,
                 })
             }
@@ -297,6 +303,7 @@ impl Endpoints {
                     complete: None,
                     otp_send: None,
                     otp_authenticate: None,
+                    webauthn: None,
                     client_auth: auth_method(methods)?,
                 })
             }

@@ -23,6 +23,7 @@ mod error;
 pub mod id_token;
 mod keys;
 mod mosaic;
+mod passkeys;
 pub mod wire;
 
 use std::{
@@ -34,6 +35,7 @@ pub use app::flow::{Channel, HintType};
 pub use endpoints::{ClientAuthMethod, Endpoints, Profile, ProviderMetadata};
 pub use error::{IdTokenError, OidcError};
 pub use id_token::{Expected, IdClaims};
+pub use passkeys::PasskeyCeremony;
 pub use wire::{
     BackchannelRequest, BackchannelStarted, CustomerSession, OtpChannel, PollOutcome, TokenSet,
     UserInfo,

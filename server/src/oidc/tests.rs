@@ -19,6 +19,7 @@ fn the_client_and_its_futures_cross_threads() {
         complete: None,
         otp_send: None,
         otp_authenticate: None,
+        webauthn: None,
         client_auth: ClientAuthMethod::Basic,
     };
     let client = OidcClient::with_endpoints(
@@ -78,6 +79,7 @@ async fn client_of(router: axum::Router) -> OidcClient {
         complete: None,
         otp_send: None,
         otp_authenticate: None,
+        webauthn: None,
         client_auth: ClientAuthMethod::Basic,
     };
     OidcClient::with_endpoints(
@@ -154,6 +156,7 @@ fn the_authorization_url_carries_pkce_and_the_nonce() {
         complete: None,
         otp_send: None,
         otp_authenticate: None,
+        webauthn: None,
         client_auth: ClientAuthMethod::Post,
     };
     let client = OidcClient::with_endpoints(

@@ -83,7 +83,10 @@ impl Answer {
         plain.then(|| code.to_owned())
     }
 
-    fn parse<T: for<'de> Deserialize<'de>>(&self, what: &str) -> Result<T, OidcError> {
+    pub(in crate::oidc) fn parse<T: for<'de> Deserialize<'de>>(
+        &self,
+        what: &str,
+    ) -> Result<T, OidcError> {
         serde_json::from_slice(&self.body)
             .map_err(|_| OidcError::Protocol(format!("the {what} answer is not the expected JSON")))
     }

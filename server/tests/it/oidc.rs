@@ -38,9 +38,15 @@ struct Op {
 
 impl Op {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(configure: impl FnOnce(&mut provider::Config)) -> Self {
         let data = TempDir::new().unwrap();
+        let mut config = provider_config(&data);
+        configure(&mut config);
         let provider = Provider::bind_with(
-            provider_config(&data),
+            config,
             Options {
                 clock: Clock::manual(Timestamp(START_MS)),
                 ..Options::default()
@@ -669,4 +675,70 @@ async fn discovery_says_whether_the_provider_offers_ping() {
     settings.discovery_url = Some(elsewhere);
     let poll_only = OidcClient::discover(settings).await.unwrap();
     assert!(!poll_only.offers_ping());
+}
+
+/// The passkey calls reach the provider's API: registration begins with the customer's token
+/// and the approval page's relying party, a sign-in begins only for a customer with a passkey,
+/// and a credential that is not an answer is refused as a wrong code is. (The ceremonies'
+/// rules are the provider's tests; the browser's answers, the end-to-end tests'.)
+#[tokio::test]
+async fn passkey_calls_reach_the_provider_and_refusals_are_typed() {
+    let op = Op::start_with(|config| {
+        config.passkeys = Some(
+            provider::passkeys::PasskeyConfig::new("https://verify.bank.example", None).unwrap(),
+        );
+    })
+    .await;
+    let client = op.client(Profile::Embedded).await;
+    let customer = sign_in(&client, &op, "alice@example.com").await;
+    let started = client.passkey_registration_start(&customer).await.unwrap();
+    assert_eq!(
+        started.options["publicKey"]["rp"]["id"],
+        "verify.bank.example"
+    );
+    assert!(!format!("{started:?}").contains(started.ceremony_id.expose()));
+    let refused = client
+        .passkey_registration_finish(&customer, &started.ceremony_id, &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, OidcError::Refused { status: 400, .. }),
+        "{refused:?}"
+    );
+    // A client token is not a customer's.
+    let not_a_customer = client.client_token().await.unwrap();
+    assert!(
+        client
+            .passkey_registration_start(&not_a_customer)
+            .await
+            .is_err()
+    );
+
+    // Alice has no passkey: nothing to offer.
+    let none = client
+        .passkey_authentication_start(HintType::Email, "alice@example.com")
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let unknown = client
+        .passkey_authentication_finish(
+            &Secret::new("no-such-ceremony"),
+            &serde_json::json!({
+                "id": "AA", "rawId": "AA", "type": "public-key", "extensions": {},
+                "response": {"authenticatorData": "AA", "clientDataJSON": "AA", "signature": "AA"}
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(unknown, OidcError::InvalidGrant);
+
+    // The standard profile has no passkey calls: nothing is offered, nothing is sent.
+    let standard = op.client(Profile::Standard).await;
+    assert!(
+        standard
+            .passkey_authentication_start(HintType::Email, "alice@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
