@@ -141,7 +141,7 @@ countersign_ids() {
 # --- node-oidc-provider -------------------------------------------------------------------------
 node_provider() {
   local port=$1
-  start node env PROVIDER_PORT="$port" BFF_URL=http://127.0.0.1:9 CLIENT_ID="$CLIENT_ID" \
+  start node env PROVIDER_PORT="$port" DELIVERY=poll BFF_URL=http://127.0.0.1:9 CLIENT_ID="$CLIENT_ID" \
     CLIENT_SECRET="$CLIENT_SECRET" node "$NODE_DIR/provider.mjs"
 }
 
