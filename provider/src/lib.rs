@@ -437,7 +437,7 @@ impl Provider {
             pinger: ciba::ping::Pinger::new(reach, metrics.clone()).map_err(StartError::Pinger)?,
             passkeys: config
                 .passkeys
-                .clone()
+                .as_ref()
                 .map(passkeys::Passkeys::new)
                 .transpose()
                 .map_err(StartError::Passkeys)?,

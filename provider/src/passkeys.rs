@@ -77,21 +77,14 @@ impl PasskeyConfig {
 pub struct Passkeys {
     /// The engine (challenges, checks).
     pub webauthn: Webauthn,
-    config: PasskeyConfig,
 }
 
 impl Passkeys {
     /// The relying party `config` describes.
-    pub fn new(config: PasskeyConfig) -> Result<Self, String> {
+    pub fn new(config: &PasskeyConfig) -> Result<Self, String> {
         Ok(Self {
             webauthn: config.webauthn()?,
-            config,
         })
-    }
-
-    /// Its settings.
-    pub fn config(&self) -> &PasskeyConfig {
-        &self.config
     }
 
     /// The WebAuthn user handle of `user_id`: 16 bytes of its keyed hash.

@@ -163,6 +163,52 @@ pub(super) async fn find_customer(
         })
 }
 
+/// Signs `user` in for `client`, authenticated by `amr`: issues and stores their tokens,
+/// audits the sign-in (its detail: `how`), and answers the tokens as Mosaic's sign-in calls do.
+pub(super) async fn signed_in(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    amr: Vec<String>,
+    how: &str,
+    now: crate::clock::Timestamp,
+) -> Result<serde_json::Map<String, Value>, OAuthError> {
+    let authentication = Authentication {
+        auth_time: now.unix_seconds(),
+        amr,
+    };
+    let issued = tokens::for_user(
+        state,
+        client,
+        user,
+        &tokens::UserGrant {
+            scope: "openid",
+            authentication: &authentication,
+            origin: tokens::Origin::Login,
+            nonce: None,
+            grant_id: None,
+        },
+        now,
+    )?
+    .store(state)
+    .await?;
+    audit::record(
+        state,
+        Event {
+            user_id: Some(&user.id),
+            detail: Some(how),
+            ..audit::about(Kind::CustomerSignedIn, client)
+        },
+    )
+    .await;
+    let mut answer = serde_json::Map::new();
+    answer.insert("access_token".to_owned(), json!(issued.access_token));
+    answer.insert("id_token".to_owned(), json!(issued.id_token));
+    answer.insert("token_type".to_owned(), json!(issued.token_type));
+    answer.insert("expires_in".to_owned(), json!(issued.expires_in));
+    Ok(answer)
+}
+
 /// Sends a one-time code to the user's verified phone or email.
 pub async fn send(
     State(state): State<AppState>,
@@ -367,41 +413,13 @@ pub async fn authenticate(
             return Err(refused("The code was already used: ask for a new one."));
         }
         not_a_guess().await?;
-        let authentication = Authentication {
-            auth_time: now.unix_seconds(),
-            amr: vec!["otp".to_owned(), otp.channel.clone()],
-        };
-        let issued = tokens::for_user(
-            &state,
-            &client,
-            &user,
-            &tokens::UserGrant {
-                scope: "openid",
-                authentication: &authentication,
-                origin: tokens::Origin::Login,
-                nonce: None,
-                grant_id: None,
-            },
-            now,
-        )?
-        .store(&state)
-        .await?;
-        audit::record(
-            &state,
-            Event {
-                user_id: Some(&user.id),
-                detail: Some(&otp.channel),
-                ..audit::about(Kind::CustomerSignedIn, &client)
-            },
-        )
-        .await;
-        Ok(Json(json!({
-            "access_token": issued.access_token,
-            "id_token": issued.id_token,
-            "token_type": issued.token_type,
-            "expires_in": issued.expires_in,
-            "session_id": infra::secret::random_token().expose(),
-        })))
+        let amr = vec!["otp".to_owned(), otp.channel.clone()];
+        let mut answer = signed_in(&state, &client, &user, amr, &otp.channel, now).await?;
+        answer.insert(
+            "session_id".to_owned(),
+            Value::from(infra::secret::random_token().expose()),
+        );
+        Ok(Json(Value::Object(answer)))
     }
     .await;
     state.metrics.sign_in(match &result {

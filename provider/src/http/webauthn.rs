@@ -23,14 +23,14 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential,
 };
 
-use super::otp::{IdentifierType, call, find_customer};
+use super::otp::{IdentifierType, call, find_customer, signed_in};
 use crate::{
     AppState,
     audit::{self, Event, Kind},
     error::{ErrorCode, OAuthError},
     passkeys::{CEREMONY_LIFETIME, MAX_PER_CUSTOMER, Passkeys},
     store::{Ceremony, Client, StoredPasskey, User},
-    tokens::{self, Authentication},
+    tokens,
 };
 
 const REGISTRATION: &str = "registration";
@@ -112,15 +112,17 @@ fn gone() -> OAuthError {
     OAuthError::invalid_grant("This passkey step expired or was already used. Start again.")
 }
 
-/// Stores a new ceremony for `user` and `client`; answers its handle and the browser's options.
+/// Stores a new ceremony (its webauthn-rs `kept` state) for `user` and `client`; answers its
+/// handle and the browser's `options`.
 async fn begin(
     state: &AppState,
     kind: &str,
-    client: &Client,
-    user: &User,
-    stored: String,
-    options: Value,
+    (client, user): (&Client, &User),
+    kept: &impl serde::Serialize,
+    options: &impl serde::Serialize,
 ) -> Result<Json<Value>, OAuthError> {
+    let stored = serde_json::to_string(kept).map_err(OAuthError::internal)?;
+    let options = serde_json::to_value(options).map_err(OAuthError::internal)?;
     let handle = infra::secret::random_token();
     let now = state.clock.now();
     state
@@ -204,9 +206,14 @@ pub async fn registration_start(
                 Some(exclude),
             )
             .map_err(OAuthError::internal)?;
-        let kept = serde_json::to_string(&registration).map_err(OAuthError::internal)?;
-        let options = serde_json::to_value(&options).map_err(OAuthError::internal)?;
-        begin(&state, REGISTRATION, &client, &user, kept, options).await
+        begin(
+            &state,
+            REGISTRATION,
+            (&client, &user),
+            &registration,
+            &options,
+        )
+        .await
     }
     .await;
     result.map_err(OAuthError::mosaic)
@@ -310,9 +317,14 @@ pub async fn authentication_start(
             .webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(OAuthError::internal)?;
-        let kept = serde_json::to_string(&authentication).map_err(OAuthError::internal)?;
-        let options = serde_json::to_value(&options).map_err(OAuthError::internal)?;
-        begin(&state, AUTHENTICATION, &client, &user, kept, options).await
+        begin(
+            &state,
+            AUTHENTICATION,
+            (&client, &user),
+            &authentication,
+            &options,
+        )
+        .await
     }
     .await;
     result.map_err(OAuthError::mosaic)
@@ -406,41 +418,10 @@ pub async fn authentication_finish(
         if !kept {
             return Err(refuse("counter").await);
         }
-        let authentication = Authentication {
-            auth_time: now.unix_seconds(),
-            amr: vec!["hwk".to_owned(), "user".to_owned()],
-        };
-        let issued = tokens::for_user(
-            &state,
-            &client,
-            &user,
-            &tokens::UserGrant {
-                scope: "openid",
-                authentication: &authentication,
-                origin: tokens::Origin::Login,
-                nonce: None,
-                grant_id: None,
-            },
-            now,
-        )?
-        .store(&state)
-        .await?;
-        audit::record(
-            &state,
-            Event {
-                user_id: Some(&user.id),
-                detail: Some("passkey"),
-                ..audit::about(Kind::CustomerSignedIn, &client)
-            },
-        )
-        .await;
-        Ok(Json(json!({
-            "access_token": issued.access_token,
-            "id_token": issued.id_token,
-            "token_type": issued.token_type,
-            "expires_in": issued.expires_in,
-            "amr": ["hwk", "user"],
-        })))
+        let amr = vec!["hwk".to_owned(), "user".to_owned()];
+        let mut answer = signed_in(&state, &client, &user, amr.clone(), "passkey", now).await?;
+        answer.insert("amr".to_owned(), json!(amr));
+        Ok(Json(Value::Object(answer)))
     }
     .await;
     state.metrics.sign_in(match &result {

@@ -259,6 +259,20 @@ impl Op {
         infra::metrics::sample(&self.metrics().await, series).unwrap_or(0.0)
     }
 
+    /// The demo application's audit trail, newest first.
+    pub async fn audit_trail(&self) -> Vec<Value> {
+        let response = self
+            .http
+            .get(format!("{}/cis/v1/audit", self.url))
+            .bearer_auth(self.client_token().await)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["result"].as_array().unwrap().clone()
+    }
+
     pub fn advance(&self, seconds: u64) {
         self.clock.advance(Duration::from_secs(seconds));
     }

@@ -239,19 +239,9 @@ async fn a_passkey_registered_after_a_code_signs_the_customer_in_alone_and_decid
     assert_eq!(decided["amr"], json!(["hwk", "user"]));
 
     // The audit has the registration and the sign-in.
-    let trail: Value = op
-        .http
-        .get(format!("{}/cis/v1/audit", op.url))
-        .bearer_auth(op.client_token().await)
-        .send()
+    let events: Vec<String> = op
+        .audit_trail()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events: Vec<String> = trail["result"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|event| format!("{} {}", event["event"], event["detail"]))
         .collect();
@@ -388,19 +378,8 @@ async fn a_counter_that_does_not_move_on_is_refused() {
         error_of(sign_in_finish(&op, &ceremony, answer).await).await,
         "tokens"
     );
-    let trail: Value = op
-        .http
-        .get(format!("{}/cis/v1/audit", op.url))
-        .bearer_auth(op.client_token().await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refusals: Vec<&Value> = trail["result"]
-        .as_array()
-        .unwrap()
+    let trail = op.audit_trail().await;
+    let refusals: Vec<&Value> = trail
         .iter()
         .filter(|event| event["event"] == "passkey_refused")
         .collect();

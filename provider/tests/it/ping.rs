@@ -179,20 +179,9 @@ async fn an_approval_pings_the_registered_endpoint_with_the_clients_token() {
     assert!(!sealed.contains(TOKEN));
 
     // The audit names the mode and the host pings go to, not the endpoint's path.
-    let trail: Value = op
-        .http
-        .get(format!("{}/cis/v1/audit", op.url))
-        .bearer_auth(op.client_token().await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let host = reqwest::Url::parse(&endpoint).unwrap();
-    let change = trail["result"]
-        .as_array()
-        .unwrap()
+    let trail = op.audit_trail().await;
+    let change = trail
         .iter()
         .find(|event| event["event"] == "ciba_settings_changed")
         .unwrap();
