@@ -46,6 +46,16 @@ if (!process.env.E2E_EXPIRY_PORT || !process.env.E2E_EXPIRY_PROVIDER_PORT) {
     process.env.E2E_EXPIRY_PORT,
   ]);
 }
+// A third, browsed as `localhost` too, for `tests/passkeys/`: passkeys need a domain (never an
+// IP address), and its embedded provider takes this origin as the passkeys' relying party.
+if (!process.env.E2E_PASSKEY_PORT || !process.env.E2E_PASSKEY_PROVIDER_PORT) {
+  const taken = [port, providerPort, process.env.E2E_EXPIRY_PORT, process.env.E2E_EXPIRY_PROVIDER_PORT];
+  process.env.E2E_PASSKEY_PORT = freePort(taken);
+  process.env.E2E_PASSKEY_PROVIDER_PORT = freePort([...taken, process.env.E2E_PASSKEY_PORT]);
+}
+const passkeyPort = process.env.E2E_PASSKEY_PORT;
+const passkeyProviderPort = process.env.E2E_PASSKEY_PROVIDER_PORT;
+const passkeyURL = `http://localhost:${passkeyPort}`;
 const expiryPort = process.env.E2E_EXPIRY_PORT;
 const expiryProviderPort = process.env.E2E_EXPIRY_PROVIDER_PORT;
 // Browsed as `localhost` while its provider is at 127.0.0.1: another site, so its sign-in is a
@@ -55,14 +65,20 @@ const expirySecs = "10";
 // The demo seed registers the console's callback at 127.0.0.1 (any port); this server's
 // provider gets the demo seed with its `localhost` callback registered instead.
 const expirySeed = `${dataDir}/expiry-seed.toml`;
+const passkeySeed = `${dataDir}/passkey-seed.toml`;
 mkdirSync(dataDir, { recursive: true });
-writeFileSync(
-  expirySeed,
-  readFileSync("../provider/seed/demo.toml", "utf8").replace(
-    `redirect_uris = ["http://127.0.0.1:3000/auth/callback"]`,
-    `redirect_uris = ["${expiryURL}/auth/callback"]`,
-  ),
-);
+for (const [seed, url] of [
+  [expirySeed, expiryURL],
+  [passkeySeed, passkeyURL],
+]) {
+  writeFileSync(
+    seed,
+    readFileSync("../provider/seed/demo.toml", "utf8").replace(
+      `redirect_uris = ["http://127.0.0.1:3000/auth/callback"]`,
+      `redirect_uris = ["${url}/auth/callback"]`,
+    ),
+  );
+}
 // The tests read it (and the ports) from the environment.
 process.env.E2E_EXPIRY_SECS = expirySecs;
 
@@ -118,7 +134,7 @@ export default defineConfig({
     // verification under way.
     {
       name: "desktop",
-      testIgnore: ["verify/**", "expiry/**"],
+      testIgnore: ["verify/**", "expiry/**", "passkeys/**"],
       use: { ...devices["Desktop Chrome"] },
     },
     // Agent (desktop) and customer (a phone, emulated in each test) together; the same agent
@@ -135,6 +151,13 @@ export default defineConfig({
       testMatch: "expiry/**/*.spec.ts",
       use: { ...devices["Desktop Chrome"], baseURL: expiryURL },
     },
+    // Against the third, whose approval page offers passkeys; a virtual authenticator in
+    // each phone stands in for its screen lock.
+    {
+      name: "passkeys",
+      testMatch: "passkeys/**/*.spec.ts",
+      use: { ...devices["Desktop Chrome"], baseURL: passkeyURL },
+    },
   ],
   webServer: [
     server("Countersign", port, providerPort, dataDir),
@@ -142,6 +165,10 @@ export default defineConfig({
       COUNTERSIGN_REQUEST_EXPIRY_SECS: expirySecs,
       COUNTERSIGN_PUBLIC_URL: expiryURL,
       COUNTERSIGN_PROVIDER_SEED: expirySeed,
+    }),
+    server("Countersign passkeys", passkeyPort, passkeyProviderPort, `${dataDir}/passkeys`, {
+      COUNTERSIGN_PUBLIC_URL: passkeyURL,
+      COUNTERSIGN_PROVIDER_SEED: passkeySeed,
     }),
   ],
 });

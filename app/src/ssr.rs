@@ -66,13 +66,21 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<crate::approve::ApprovalView, Refusal>>;
 
     /// One step the customer took on the approval page; the outcome is kept on the BFF for the
-    /// page to show. Returns the cookie to set, if any.
+    /// page to show. Returns the cookies to set.
     fn approval_step(
         &self,
         request: http::request::Parts,
         link: crate::approve::ApprovalLink,
         step: crate::approve::ApprovalStep,
-    ) -> BoxFuture<'_, Result<Option<cookie::Cookie<'static>>, Refusal>>;
+    ) -> BoxFuture<'_, Result<Vec<cookie::Cookie<'static>>, Refusal>>;
+
+    /// Begins the passkey ceremony the approval page offers the customer who sent `request`:
+    /// the options for the browser (JSON text) and the cookies to set.
+    fn approval_passkey_options(
+        &self,
+        request: http::request::Parts,
+        link: crate::approve::ApprovalLink,
+    ) -> BoxFuture<'_, Result<(String, Vec<cookie::Cookie<'static>>), Refusal>>;
 }
 
 /// The request's headers (the session cookie travels in them).

@@ -50,10 +50,12 @@ use infra::cookies;
 use crate::{Bff, limits, session, store::Stage};
 
 mod customer_session;
+mod passkey;
 mod rules;
 mod steps;
 
-use customer_session::{Context, opened, sessions, unavailable};
+use customer_session::{Context, is_live, opened, sessions, unavailable};
+pub use passkey::DEVICE_COOKIE as PASSKEY_COOKIE;
 use rules::{flow_outcome, plain_binding_message, screen, well_formed};
 use steps::{decide, report, send_code, verify_code};
 
@@ -108,6 +110,7 @@ pub async fn view(
         screen: ApprovalScreen::Finished {
             outcome: ApprovalOutcome::InvalidLink,
         },
+        passkey: None,
     };
     if !well_formed(&link.auth_req_id) {
         return Ok(view);
@@ -139,17 +142,67 @@ pub async fn view(
             .filter(|message| plain_binding_message(message)),
     };
     view.screen = screen(flow.as_ref(), session.as_ref(), limited, now);
+    let live = flow
+        .as_ref()
+        .is_some_and(|flow| is_live(bff, link, flow, now));
+    view.passkey = passkey::offer(
+        bff.passkeys,
+        live,
+        session.as_ref(),
+        &view.screen,
+        passkey::device_knows_passkeys(&request.headers),
+    );
     Ok(view)
 }
 
-/// Does one step of the customer's; returns the cookie to set, if any. What came
-/// of it is kept in the customer's session for [`view`] to show, so refusals are `Ok` too.
+/// Does one step of the customer's; returns the cookies to set. What came of it is kept in
+/// the customer's session for [`view`] to show, so refusals are `Ok` too.
 pub async fn step(
     bff: &Bff,
     request: &Parts,
     link: &ApprovalLink,
     step: ApprovalStep,
-) -> Result<Option<cookies::Cookie<'static>>, Refusal> {
+) -> Result<Vec<cookies::Cookie<'static>>, Refusal> {
+    let Some(context) = prepare(bff, request, link).await? else {
+        return Ok(Vec::new());
+    };
+    let result = match step {
+        ApprovalStep::SendCode { identifier } => send_code(&context, identifier).await,
+        ApprovalStep::VerifyCode { code } => verify_code(&context, code).await,
+        ApprovalStep::Decide { approve } => decide(&context, approve).await,
+        ApprovalStep::Report => report(&context).await,
+        ApprovalStep::Passkey { credential } => {
+            return passkey::finish(&context, credential)
+                .await
+                .map_err(unavailable);
+        }
+    };
+    result.map(Vec::from_iter).map_err(unavailable)
+}
+
+/// Begins the passkey ceremony the page offers (for `/passkey.js`): the options for the
+/// browser as JSON text, and the cookies to set.
+pub async fn passkey_options(
+    bff: &Bff,
+    request: &Parts,
+    link: &ApprovalLink,
+) -> Result<(String, Vec<cookies::Cookie<'static>>), Refusal> {
+    let Some(context) = prepare(bff, request, link).await? else {
+        return Err(Refusal::Invalid(
+            "There is nothing to do on this page now. Reload it.".to_owned(),
+        ));
+    };
+    passkey::begin(&context).await
+}
+
+/// What every step does first: the address's allowance, the sweep, the flow and the sessions;
+/// `None` when there is nothing left to do (a bad link, the address over its limit, a
+/// finished request: the page says why).
+async fn prepare<'a>(
+    bff: &'a Bff,
+    request: &Parts,
+    link: &'a ApprovalLink,
+) -> Result<Option<Context<'a>>, Refusal> {
     if !well_formed(&link.auth_req_id) {
         return Ok(None);
     }
@@ -180,27 +233,19 @@ pub async fn step(
             .as_ref()
             .is_some_and(|f| flow_outcome(f, now).is_some());
     if finished {
-        // Nothing left to do; the page says why.
         return Ok(None);
     }
     if let Some(flow) = &flow {
         opened(bff, flow).await;
     }
-    let context = Context {
+    Ok(Some(Context {
         bff,
         link,
         now,
         flow,
         session,
         other,
-    };
-    let result = match step {
-        ApprovalStep::SendCode { identifier } => send_code(&context, identifier).await,
-        ApprovalStep::VerifyCode { code } => verify_code(&context, code).await,
-        ApprovalStep::Decide { approve } => decide(&context, approve).await,
-        ApprovalStep::Report => report(&context).await,
-    };
-    result.map_err(unavailable)
+    }))
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub struct Bff {
     pub session_max: Duration,
     /// Whether the provider runs in this process.
     pub provider_embedded: bool,
+    /// Whether the provider keeps customers' passkeys for the approval page's origin, so the
+    /// page offers them.
+    pub passkeys: bool,
     /// Whether the embedded provider serves its development outbox (`COUNTERSIGN_DEV_OUTBOX`);
     /// the console links to it only then.
     pub dev_outbox: bool,
@@ -119,7 +122,15 @@ impl Backend for Bff {
         request: axum::http::request::Parts,
         link: app::approve::ApprovalLink,
         step: app::approve::ApprovalStep,
-    ) -> BoxFuture<'_, Result<Option<infra::cookies::Cookie<'static>>, Refusal>> {
+    ) -> BoxFuture<'_, Result<Vec<infra::cookies::Cookie<'static>>, Refusal>> {
         Box::pin(async move { approve::step(self, &request, &link, step).await })
+    }
+
+    fn approval_passkey_options(
+        &self,
+        request: axum::http::request::Parts,
+        link: app::approve::ApprovalLink,
+    ) -> BoxFuture<'_, Result<(String, Vec<infra::cookies::Cookie<'static>>), Refusal>> {
+        Box::pin(async move { approve::passkey_options(self, &request, &link).await })
     }
 }

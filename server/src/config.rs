@@ -19,6 +19,7 @@
 //! | `COUNTERSIGN_SESSION_IDLE_MINUTES` | `30` | an agent session ends after this long unused |
 //! | `COUNTERSIGN_SESSION_MAX_HOURS` | `12` | and after this long in any case |
 //! | `COUNTERSIGN_REQUEST_EXPIRY_SECS` | `300` | `requested_expiry` of each verification, 10 to 3600 |
+//! | `COUNTERSIGN_PASSKEYS` | `no` | `yes`: the external provider (`mosaic` profile) keeps customers' passkeys for the approval page's origin, so the page offers them; the embedded provider does whenever `COUNTERSIGN_PUBLIC_URL` names a domain (or `COUNTERSIGN_PROVIDER_PASSKEY_ORIGIN` is set) |
 //! | `COUNTERSIGN_DISPLAY_NAME` | `Demo Bank` | who asks, as the customer's approval page names it (at most 60 characters) |
 //! | `COUNTERSIGN_LOG_FORMAT` | `text` | log lines on stderr: `text` (human-readable) or `json` (one object per line); anything else stops the start. Environment only, not the file: logging starts before the file is read |
 //! | `COUNTERSIGN_LIMIT_…` | see [`crate::limits::BffLimits::default`] | each of the BFF's rate limits, as `MAX/WINDOW` (`30/10m`); the names are in [`crate::limits::BffLimits::rules_mut`] |
@@ -120,6 +121,10 @@ pub struct Config {
     pub limits: crate::limits::BffLimits,
     /// How the BFF learns that a customer decided (CIBA Core §5).
     pub delivery: TokenDelivery,
+    /// Whether an outside provider keeps customers' passkeys for the approval page's origin
+    /// (`COUNTERSIGN_PASSKEYS`); the embedded provider does whenever the public URL names a
+    /// domain or its passkey settings are given.
+    pub passkeys: bool,
 }
 
 /// How the BFF learns of a decision (`COUNTERSIGN_TOKEN_DELIVERY`).
@@ -305,6 +310,7 @@ impl Config {
             }
         };
         let trust_forwarded_for = yes_or_no(&set, TRUST)?;
+        let passkeys = yes_or_no(&set, PASSKEYS)?;
         let site_root = set("COUNTERSIGN_SITE_ROOT")
             .or_else(|| set("LEPTOS_SITE_ROOT"))
             .unwrap_or_else(|| DEFAULT_SITE_ROOT.to_owned())
@@ -341,6 +347,7 @@ impl Config {
             serve_limits,
             limits,
             delivery,
+            passkeys,
         })
     }
 }
@@ -376,6 +383,7 @@ impl Config {
             serve_limits: ServeLimits::default(),
             limits: Default::default(),
             delivery: TokenDelivery::Ping,
+            passkeys: false,
         }
     }
 }
@@ -388,6 +396,7 @@ const DATABASE_URL: &str = "COUNTERSIGN_DATABASE_URL";
 const SEALING_KEY: &str = "COUNTERSIGN_SEALING_KEY";
 const SEALING_KEY_FILE: &str = "COUNTERSIGN_SEALING_KEY_FILE";
 const TRUST: &str = "COUNTERSIGN_TRUST_FORWARDED_FOR";
+const PASSKEYS: &str = "COUNTERSIGN_PASSKEYS";
 const SECRET: &str = "COUNTERSIGN_CLIENT_SECRET";
 const SECRET_FILE: &str = "COUNTERSIGN_CLIENT_SECRET_FILE";
 const IDLE: &str = "COUNTERSIGN_SESSION_IDLE_MINUTES";

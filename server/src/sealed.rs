@@ -32,6 +32,8 @@ pub enum Purpose {
     AuthReqId,
     /// The link that carries it, for the `link` channel (`flows.link`).
     Link,
+    /// The provider's id of a customer's passkey ceremony (`customer_sessions.passkey_ceremony`).
+    PasskeyCeremony,
 }
 
 impl Purpose {
@@ -41,6 +43,7 @@ impl Purpose {
             Self::CustomerToken => b"countersign customer token v1",
             Self::AuthReqId => b"countersign auth_req_id v1",
             Self::Link => b"countersign link v1",
+            Self::PasskeyCeremony => b"countersign passkey ceremony v1",
         }
     }
 

@@ -105,6 +105,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .unwrap_or_else(|| format!("http://{}", reachable(bound)));
 
     let mut dev_outbox = false;
+    let mut passkeys = config.passkeys;
     let metrics = Metrics::default();
     let mut provider_metrics = None;
     let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
@@ -119,6 +120,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             {
                 provider_config.passkeys = Some(passkeys);
             }
+            passkeys = provider_config.passkeys.is_some();
             // The customers' links lead to this BFF's approval page, set as the provider binds.
             let links = provider::Links {
                 app_id: config.client.app_id.clone(),
@@ -249,6 +251,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         session_idle: config.session_idle,
         session_max: config.session_max,
         provider_embedded,
+        passkeys,
         dev_outbox,
         provider_issuer: provider_issuer.clone(),
         display_name: config.display_name.clone(),

@@ -77,6 +77,38 @@ pub async fn report_approval(
     .await
 }
 
+/// Begins the passkey ceremony the page offers: a sign-in, or (signed in with a code) adding
+/// one. Answers the argument of `navigator.credentials.get` or `.create` as JSON text; the
+/// provider's handle of the ceremony stays on the BFF. For `/passkey.js`.
+#[server(prefix = "/api", endpoint = "approval-passkey-options")]
+pub async fn approval_passkey_options(
+    auth_req_id: String,
+    binding_message: Option<String>,
+) -> Result<String, Refusal> {
+    let parts = server::parts()?;
+    server::no_store();
+    let (options, cookies) = crate::ssr::backend()?
+        .approval_passkey_options(parts, ApprovalLink::new(auth_req_id, binding_message))
+        .await?;
+    server::set_cookies(cookies)?;
+    Ok(options)
+}
+
+/// Finishes the passkey ceremony with the credential the browser made (`/passkey.js` posts it
+/// as a form).
+#[server(prefix = "/api", endpoint = "approval-passkey")]
+pub async fn approval_passkey(
+    auth_req_id: String,
+    binding_message: Option<String>,
+    credential: String,
+) -> Result<(), Refusal> {
+    server::step(
+        ApprovalLink::new(auth_req_id, binding_message),
+        ApprovalStep::Passkey { credential },
+    )
+    .await
+}
+
 /// What the server functions share: the request, the cookie, the redirect back.
 #[cfg(feature = "ssr")]
 pub(super) mod server {
@@ -98,7 +130,19 @@ pub(super) mod server {
         }
     }
 
-    /// Does `step` on the BFF, sets the approval cookie it gives, and, for a plain form post
+    /// Sets the cookies the BFF gives.
+    pub fn set_cookies(cookies: Vec<cookie::Cookie<'static>>) -> Result<(), Refusal> {
+        let Some(response) = use_context::<ResponseOptions>() else {
+            return Ok(());
+        };
+        for cookie in cookies {
+            let value = HeaderValue::from_str(&cookie.to_string()).map_err(|_| Refusal::Failed)?;
+            response.append_header(header::SET_COOKIE, value);
+        }
+        Ok(())
+    }
+
+    /// Does `step` on the BFF, sets the cookies it gives, and, for a plain form post
     /// (no wasm: the browser asked for HTML), answers `303 See Other` back to the page, which
     /// then shows where the customer stands. Outcomes are kept on the BFF, so this answers
     /// `Ok` for them too; only a failure of the BFF itself is an error.
@@ -112,14 +156,11 @@ pub(super) mod server {
             .any(|value| value.contains("text/html"));
         let back = link.page_url();
         no_store();
-        let cookie = crate::ssr::backend()?
+        let cookies = crate::ssr::backend()?
             .approval_step(parts, link, step)
             .await?;
+        set_cookies(cookies)?;
         let response = use_context::<ResponseOptions>();
-        if let (Some(response), Some(cookie)) = (&response, cookie) {
-            let value = HeaderValue::from_str(&cookie.to_string()).map_err(|_| Refusal::Failed)?;
-            response.append_header(header::SET_COOKIE, value);
-        }
         if plain_form && let Some(response) = &response {
             let location = HeaderValue::from_str(&back).map_err(|_| Refusal::Failed)?;
             // Set here, so leptos_axum does not send the browser to the `Referer` instead.

@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 
-use super::{ApprovalNotice, ApprovalScreen, ApprovalView, CodeChannel, api::*, wait};
+use super::{
+    ApprovalNotice, ApprovalScreen, ApprovalView, CodeChannel, PasskeyOffer, api::*, wait,
+};
 
 /// The hidden fields every form of the page posts: the link's parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +22,7 @@ struct Actions {
     verify: ServerAction<VerifyApprovalCode>,
     decide: ServerAction<DecideApproval>,
     report: ServerAction<ReportApproval>,
+    passkey: ServerAction<ApprovalPasskey>,
 }
 
 impl Actions {
@@ -29,6 +32,7 @@ impl Actions {
             verify: ServerAction::new(),
             decide: ServerAction::new(),
             report: ServerAction::new(),
+            passkey: ServerAction::new(),
         }
     }
 
@@ -38,6 +42,7 @@ impl Actions {
             + self.verify.version().get()
             + self.decide.version().get()
             + self.report.version().get()
+            + self.passkey.version().get()
     }
 }
 
@@ -95,7 +100,15 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
         agent,
         binding_code,
         screen,
+        passkey,
     } = approval;
+    // Only where a passkey step is offered: the script that runs it (it shows the passkey's
+    // buttons where the browser has passkeys; without it the page is the code sign-in alone).
+    let script = passkey.map(|_| view! { <script src="/passkey.js" defer=true></script> });
+    let sign_in = match passkey {
+        Some(PasskeyOffer::SignIn { first }) => Some(first),
+        _ => None,
+    };
     let asks = match &agent {
         Some(agent) => format!("{agent} at {display_name} asked us to check that it's you."),
         None => format!("{display_name} asked us to check that it's you."),
@@ -138,12 +151,15 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
                 }
                 None => identifier_form(link, actions, "Send me a code"),
             };
+            let (before, after) = passkey_sign_in(link, actions, sign_in);
             view! {
                 <h1>"Confirm it's you"</h1>
                 <p class="approve-lede">{asks}</p>
                 {code}
                 {notice_view(notice)}
+                {before}
                 {form}
+                {after}
             }
             .into_any()
         }
@@ -205,6 +221,7 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
                     </button>
                 </ActionForm>
                 {other}
+                {passkey_sign_in(link, actions, sign_in.map(|_| false)).1}
                 {code}
             }
             .into_any()
@@ -225,6 +242,7 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
                     {choice(decide, link, "approve", "approve-yes", "Approve")}
                     {choice(decide, link, "deny", "approve-no", "Deny")}
                 </div>
+                {(passkey == Some(PasskeyOffer::Add)).then(|| passkey_add(link, actions))}
             }
             .into_any()
         }
@@ -261,6 +279,7 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
     };
     let report_fields = fields(link);
     view! {
+        {script}
         {brand}
         {body}
         <footer class="approve-report">
@@ -272,6 +291,76 @@ fn screen(approval: ApprovalView, link: &PageLink, actions: Actions) -> AnyView 
                 </button>
             </ActionForm>
         </footer>
+    }
+    .into_any()
+}
+
+/// "Sign in with a passkey", before the code form when `first` (this browser used one here),
+/// else after it; nothing when not offered (`None`).
+fn passkey_sign_in(
+    link: &PageLink,
+    actions: Actions,
+    offer: Option<bool>,
+) -> (Option<AnyView>, Option<AnyView>) {
+    let Some(first) = offer else {
+        return (None, None);
+    };
+    let (class, lead) = if first {
+        ("approve-button approve-primary", None)
+    } else {
+        (
+            "approve-button approve-secondary",
+            Some(view! { <p class="approve-or">"Or, if you added a passkey on this phone:"</p> }),
+        )
+    };
+    let section = view! {
+        <section class="approve-passkey" data-passkey="sign-in" hidden=true>
+            {lead}
+            {passkey_form(link, actions, class, "Sign in with a passkey")}
+            <p class="approve-help">"Use this phone's screen lock: fingerprint, face or PIN."</p>
+            {first.then(|| view! { <p class="approve-or">"Or get a code instead:"</p> })}
+        </section>
+    }
+    .into_any();
+    if first {
+        (Some(section), None)
+    } else {
+        (None, Some(section))
+    }
+}
+
+/// After a code sign-in: "Next time, use this phone's screen lock".
+fn passkey_add(link: &PageLink, actions: Actions) -> AnyView {
+    view! {
+        <section class="approve-passkey" data-passkey="add" hidden=true>
+            <h2>"Next time, use this phone's screen lock"</h2>
+            <p class="approve-help">
+                "Add a passkey, and next time you can sign in with your fingerprint, face or PIN instead of a code."
+            </p>
+            {passkey_form(link, actions, "approve-button approve-secondary", "Add a passkey")}
+        </section>
+    }
+    .into_any()
+}
+
+/// The form `/passkey.js` fills with the browser's credential and posts; its button starts the
+/// ceremony (with the options from `/api/approval-passkey-options`).
+fn passkey_form(
+    link: &PageLink,
+    actions: Actions,
+    class: &'static str,
+    label: &'static str,
+) -> AnyView {
+    let hidden = fields(link);
+    view! {
+        <ActionForm action=actions.passkey>
+            {hidden}
+            <input type="hidden" name="credential" value="" />
+            <button type="button" class=class data-passkey-start=true>
+                {label}
+            </button>
+            <p class="approve-notice" role="alert" data-passkey-error=true hidden=true></p>
+        </ActionForm>
     }
     .into_any()
 }

@@ -15,6 +15,25 @@ pub struct ApprovalView {
     pub binding_code: Option<String>,
     /// Where the customer stands.
     pub screen: ApprovalScreen,
+    /// What the page offers with passkeys, when the provider keeps them for this page.
+    pub passkey: Option<PasskeyOffer>,
+}
+
+/// A passkey step the page offers. Its buttons need a small script (`/passkey.js`), loaded
+/// only then, which shows them where the browser has passkeys at all; without it the page is
+/// the code sign-in alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "offer", rename_all = "snake_case")]
+pub enum PasskeyOffer {
+    /// "Sign in with a passkey", on the first screen. `first`: before the code, because this
+    /// browser used or added a passkey here before (the page knows the browser, never whether
+    /// the customer has one).
+    SignIn {
+        /// Offered before the code.
+        first: bool,
+    },
+    /// After a code sign-in: "Next time, use this phone's screen lock".
+    Add,
 }
 
 /// Where the customer stands on the approval page.
@@ -206,6 +225,12 @@ pub enum ApprovalNotice {
     SignInAgain,
     /// A decision is being sent right now.
     Busy,
+    /// The passkey sign-in did not work (no passkey, another one, or it was refused).
+    PasskeyFailed,
+    /// A passkey was added.
+    PasskeyAdded,
+    /// The passkey was not added.
+    PasskeyNotAdded,
 }
 
 impl ApprovalNotice {
@@ -244,6 +269,16 @@ impl ApprovalNotice {
             }
             Self::Busy => {
                 "We are still sending your answer. Reload this page in a moment.".to_owned()
+            }
+            Self::PasskeyFailed => {
+                "That passkey did not work here. Send a code to sign in instead.".to_owned()
+            }
+            Self::PasskeyAdded => {
+                "Passkey added. Next time you can use this phone's screen lock instead of a code."
+                    .to_owned()
+            }
+            Self::PasskeyNotAdded => {
+                "The passkey was not added. You can still answer below.".to_owned()
             }
         }
     }
@@ -317,6 +352,12 @@ pub enum ApprovalStep {
     },
     /// "I did not ask for this."
     Report,
+    /// Finish the passkey ceremony the session began (a sign-in, or adding one after a code
+    /// sign-in) with what the browser made.
+    Passkey {
+        /// The credential as JSON (`PublicKeyCredential`, binary fields in base64url).
+        credential: String,
+    },
 }
 
 impl std::fmt::Debug for ApprovalStep {
@@ -332,6 +373,10 @@ impl std::fmt::Debug for ApprovalStep {
                 .finish(),
             Self::Decide { approve } => f.debug_struct("Decide").field("approve", approve).finish(),
             Self::Report => f.write_str("Report"),
+            Self::Passkey { .. } => f
+                .debug_struct("Passkey")
+                .field("credential", &"[redacted]")
+                .finish(),
         }
     }
 }

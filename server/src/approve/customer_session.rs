@@ -35,13 +35,17 @@ impl Context<'_> {
     /// The flow, if it is live: this BFF's, pending and not expired. Only then are codes sent
     /// or checked.
     pub(super) fn live_flow(&self) -> Option<&Flow> {
-        self.flow.as_ref().filter(|flow| {
-            flow.status == FlowStatus::Pending
-                && self.now < flow.expires_at
-                && flow.auth_req_id_hash.as_deref()
-                    == Some(self.bff.sealer.lookup(&self.link.auth_req_id).as_slice())
-        })
+        self.flow
+            .as_ref()
+            .filter(|flow| is_live(self.bff, self.link, flow, self.now))
     }
+}
+
+/// Whether `flow` is live for `link`: this BFF's, pending, not expired, and the link's request.
+pub(super) fn is_live(bff: &Bff, link: &ApprovalLink, flow: &Flow, now: i64) -> bool {
+    flow.status == FlowStatus::Pending
+        && now < flow.expires_at
+        && flow.auth_req_id_hash.as_deref() == Some(bff.sealer.lookup(&link.auth_req_id).as_slice())
 }
 
 /// A session about to be written: the request's session, or a new one with its cookie value.
@@ -88,6 +92,9 @@ impl Draft {
                 code_sent_at: None,
                 codes_sent: 0,
                 wrong_codes: 0,
+                passkey_step: None,
+                passkey_ceremony: None,
+                passkey_starts: 0,
             },
         }
     }

@@ -65,6 +65,9 @@ fn session(stage: Stage) -> CustomerSession {
         code_sent_at: None,
         codes_sent: 0,
         wrong_codes: 0,
+        passkey_step: None,
+        passkey_ceremony: None,
+        passkey_starts: 0,
     }
 }
 
@@ -240,4 +243,94 @@ fn links_are_checked_before_use() {
     assert!(!plain_binding_message("<b>hi</b>"));
     assert!(!plain_binding_message("x\u{202e}y"));
     assert!(!plain_binding_message(&"a".repeat(21)));
+}
+
+#[test]
+fn passkeys_are_offered_on_a_live_request_only_and_adding_one_only_after_a_code() {
+    use crate::store::PasskeyStep;
+    use app::approve::{ApprovalScreen, PasskeyOffer};
+    use passkey::{STARTS_PER_SESSION, offer};
+    let start = ApprovalScreen::Start {
+        send_to: None,
+        notice: None,
+    };
+    let decide = ApprovalScreen::Decide { notice: None };
+    let sign_in = |first| Some(PasskeyOffer::SignIn { first });
+    // Before any sign-in: offered, first only where this browser used passkeys here.
+    assert_eq!(offer(true, true, None, &start, false), sign_in(false));
+    assert_eq!(offer(true, true, None, &start, true), sign_in(true));
+    // Not on a page without passkeys, nor on a request that is not live.
+    assert_eq!(offer(false, true, None, &start, true), None);
+    assert_eq!(offer(true, false, None, &start, true), None);
+    // After a code sign-in: adding one; after a passkey sign-in, or once added: nothing.
+    let by_code = session(Stage::SignedIn);
+    assert_eq!(
+        offer(true, true, Some(&by_code), &decide, false),
+        Some(PasskeyOffer::Add)
+    );
+    for step in [PasskeyStep::SignedIn, PasskeyStep::Added] {
+        let done = CustomerSession {
+            passkey_step: Some(step),
+            ..session(Stage::SignedIn)
+        };
+        assert_eq!(
+            offer(true, true, Some(&done), &decide, false),
+            None,
+            "{step:?}"
+        );
+    }
+    // While the decision is being sent: nothing.
+    assert_eq!(
+        offer(true, true, Some(&session(Stage::Decided)), &decide, false),
+        None
+    );
+    // A session that began its share of ceremonies is left with the code.
+    let spent = CustomerSession {
+        passkey_starts: STARTS_PER_SESSION,
+        ..session(Stage::CodeSent)
+    };
+    assert_eq!(offer(true, true, Some(&spent), &start, true), None);
+}
+
+#[test]
+fn passkey_options_must_be_for_this_pages_host_or_a_domain_it_is_in() {
+    use passkey::{options_for, rp_host};
+    use serde_json::json;
+    let host = rp_host("https://verify.bank.example");
+    assert_eq!(host, "verify.bank.example");
+    let get = |rp: &str| json!({ "publicKey": { "rpId": rp, "challenge": "x" } });
+    let create = |rp: &str| json!({ "publicKey": { "rp": { "id": rp, "name": "Bank" } } });
+    for rp in ["verify.bank.example", "bank.example", "BANK.example"] {
+        assert!(options_for(&get(rp), &host), "{rp}");
+        assert!(options_for(&create(rp), &host), "{rp}");
+    }
+    for rp in [
+        "ank.example",
+        "other.example",
+        "verify.bank.example.evil",
+        "",
+    ] {
+        assert!(!options_for(&get(rp), &host), "{rp}");
+        assert!(!options_for(&create(rp), &host), "{rp}");
+    }
+    assert!(!options_for(&json!({ "publicKey": {} }), &host));
+    assert!(!options_for(&json!({}), &host));
+}
+
+#[test]
+fn a_sign_in_for_a_customer_without_a_passkey_looks_like_one_with() {
+    let one = passkey::decoy("localhost");
+    let two = passkey::decoy("localhost");
+    let key = &one["publicKey"];
+    assert_eq!(key["rpId"], "localhost");
+    assert_eq!(key["userVerification"], "required");
+    assert_eq!(key["allowCredentials"].as_array().map(Vec::len), Some(1));
+    // Fresh each time: nothing to tell one customer's from another's.
+    assert_ne!(key["challenge"], two["publicKey"]["challenge"]);
+    assert_ne!(
+        key["allowCredentials"][0]["id"],
+        two["publicKey"]["allowCredentials"][0]["id"]
+    );
+    // The provider's challenges are 32 bytes, base64url without padding.
+    assert_eq!(key["challenge"].as_str().map(str::len), Some(43));
 }

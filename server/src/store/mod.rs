@@ -331,6 +331,20 @@ pub enum Stage {
     Decided,
 }
 
+/// Where an approval session stands with passkeys ([`CustomerSession::passkey_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum PasskeyStep {
+    /// A passkey sign-in was begun (before any sign-in).
+    Authenticating,
+    /// The customer signed in with a passkey.
+    SignedIn,
+    /// After a code sign-in, adding a passkey was begun.
+    Registering,
+    /// A passkey was added in this session.
+    Added,
+}
+
 /// An agent's browser session.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Session {
@@ -598,6 +612,14 @@ pub struct CustomerSession {
     pub codes_sent: i64,
     /// Wrong codes typed in this session, across its codes.
     pub wrong_codes: i64,
+    /// Where the session stands with passkeys; `None`: no passkey step yet.
+    pub passkey_step: Option<PasskeyStep>,
+    /// The provider's id of the open passkey ceremony, sealed
+    /// ([`crate::sealed::Purpose::PasskeyCeremony`]); `None` when none is open, or when the
+    /// sign-in begun could not be for any passkey (the customer has none).
+    pub passkey_ceremony: Option<String>,
+    /// Passkey ceremonies this session began.
+    pub passkey_starts: i64,
 }
 
 impl CustomerSession {
@@ -631,6 +653,12 @@ impl fmt::Debug for CustomerSession {
             .field("code_sent_at", &self.code_sent_at)
             .field("codes_sent", &self.codes_sent)
             .field("wrong_codes", &self.wrong_codes)
+            .field("passkey_step", &self.passkey_step)
+            .field(
+                "passkey_ceremony",
+                &self.passkey_ceremony.as_ref().map(|_| Redacted),
+            )
+            .field("passkey_starts", &self.passkey_starts)
             .finish()
     }
 }

@@ -411,8 +411,9 @@ macro_rules! sql_store {
                     "UPDATE customer_sessions SET flow_id = $1, identifier = $2, hint_type = $3,
                          access_token = $4, stage = $5, outcome = $6, notice = $7,
                          expires_at = $8, code_binding = $9, code_sent_at = $10,
-                         codes_sent = $11, wrong_codes = $12
-                     WHERE id_hash = $13 AND stage = $14",
+                         codes_sent = $11, wrong_codes = $12, passkey_step = $13,
+                         passkey_ceremony = $14, passkey_starts = $15
+                     WHERE id_hash = $16 AND stage = $17",
                 )
                 .bind(&next.flow_id)
                 .bind(&next.identifier)
@@ -426,6 +427,9 @@ macro_rules! sql_store {
                 .bind(next.code_sent_at)
                 .bind(next.codes_sent)
                 .bind(next.wrong_codes)
+                .bind(next.passkey_step)
+                .bind(&next.passkey_ceremony)
+                .bind(next.passkey_starts)
                 .bind(&next.id_hash)
                 .bind(expected_stage)
                 .execute(&self.pool)
@@ -492,8 +496,10 @@ macro_rules! sql_store {
             sqlx::query(
                 "INSERT INTO customer_sessions (id_hash, auth_req_id, flow_id, identifier,
                      hint_type, access_token, stage, outcome, notice, created_at, expires_at,
-                     code_binding, code_sent_at, codes_sent, wrong_codes)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                     code_binding, code_sent_at, codes_sent, wrong_codes, passkey_step,
+                     passkey_ceremony, passkey_starts)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18)",
             )
             .bind(&session.id_hash)
             .bind(&session.auth_req_id)
@@ -510,6 +516,9 @@ macro_rules! sql_store {
             .bind(session.code_sent_at)
             .bind(session.codes_sent)
             .bind(session.wrong_codes)
+            .bind(session.passkey_step)
+            .bind(&session.passkey_ceremony)
+            .bind(session.passkey_starts)
             .execute(executor)
             .await?;
             Ok(())
