@@ -43,6 +43,9 @@ pub struct Bff {
     /// Whether the provider keeps customers' passkeys for the approval page's origin, so the
     /// page offers them.
     pub passkeys: bool,
+    /// The passkeys' relying-party id, when known (the embedded provider's); else the public
+    /// URL's host.
+    pub passkey_rp_id: Option<String>,
     /// Whether the embedded provider serves its development outbox (`COUNTERSIGN_DEV_OUTBOX`);
     /// the console links to it only then.
     pub dev_outbox: bool,

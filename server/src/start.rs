@@ -106,6 +106,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let mut dev_outbox = false;
     let mut passkeys = config.passkeys;
+    let mut passkey_rp_id = None;
     let metrics = Metrics::default();
     let mut provider_metrics = None;
     let (provider_base, provider_issuer, provider_embedded, profile) = match config.provider {
@@ -121,6 +122,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 provider_config.passkeys = Some(passkeys);
             }
             passkeys = provider_config.passkeys.is_some();
+            passkey_rp_id = provider_config
+                .passkeys
+                .as_ref()
+                .map(|passkeys| passkeys.rp_id.clone());
             // The customers' links lead to this BFF's approval page, set as the provider binds.
             let links = provider::Links {
                 app_id: config.client.app_id.clone(),
@@ -252,6 +257,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         session_max: config.session_max,
         provider_embedded,
         passkeys,
+        passkey_rp_id,
         dev_outbox,
         provider_issuer: provider_issuer.clone(),
         display_name: config.display_name.clone(),

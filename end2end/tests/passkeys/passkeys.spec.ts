@@ -7,7 +7,9 @@ import { type CDPSession, type Page, expect, test } from "@playwright/test";
 import {
   ALICE,
   BOB,
+  CAROL,
   Outbox,
+  cancel,
   enterCode,
   phone,
   sendCode,
@@ -68,6 +70,52 @@ async function addPasskey(customer: Page, to: string) {
   await customer.getByRole("button", { name: "Approve", exact: true }).click();
   await expect(customer.getByRole("heading", { name: "Approved" })).toBeVisible();
 }
+
+test("the passkey's script is fetched only where one is offered, stays within the 30 KB, and without scripts the page is the code sign-in", async ({
+  browser,
+  page,
+}) => {
+  await signIn(page);
+  const { flow, card } = await startVerification(page, CAROL.email, "Email");
+  const link = await outbox.link(CAROL.email, flow.binding_code);
+
+  const device = await browser.newContext(phone());
+  const customer = await device.newPage();
+  const fetched: { path: string; bytes: number }[] = [];
+  customer.on("requestfinished", async (request) => {
+    const sizes = await request.sizes();
+    fetched.push({
+      path: new URL(request.url()).pathname,
+      bytes: sizes.responseHeadersSize + sizes.responseBodySize,
+    });
+  });
+  await customer.goto(link, { waitUntil: "networkidle" });
+  await expect(customer.getByRole("button", { name: "Sign in with a passkey" })).toBeVisible();
+  const paths = fetched.map((f) => f.path);
+  expect(paths).toContain("/passkey.js");
+  expect(paths.filter((p) => p.endsWith(".wasm"))).toEqual([]);
+  expect(await customer.locator('script[src="/passkey.js"]').getAttribute("defer")).not.toBeNull();
+  const total = fetched.reduce((sum, f) => sum + f.bytes, 0);
+  expect(total, JSON.stringify(fetched)).toBeLessThanOrEqual(30 * 1024);
+  // A broken link offers nothing, and fetches no script.
+  fetched.length = 0;
+  await customer.goto("/approve", { waitUntil: "networkidle" });
+  await expect(customer.getByRole("heading", { name: "This link does not work" })).toBeVisible();
+  expect(fetched.map((f) => f.path)).not.toContain("/passkey.js");
+  await device.close();
+
+  // Scripts blocked: no passkey button, and the code sign-in works as ever.
+  const noScripts = await browser.newContext({ ...phone(), javaScriptEnabled: false });
+  const plain = await noScripts.newPage();
+  await plain.goto(link);
+  await expect(plain.getByRole("button", { name: /^Send a code to / })).toBeVisible();
+  await expect(plain.getByRole("button", { name: "Sign in with a passkey" })).toBeHidden();
+  const otp = await sendCode(plain, outbox, CAROL.email);
+  await enterCode(plain, otp);
+  await expect(plain.getByRole("button", { name: "Add a passkey" })).toBeHidden();
+  await noScripts.close();
+  await cancel(card);
+});
 
 // Alice's passkey, as her phone's authenticator keeps it (for the second test's forgery).
 let alicePasskey: Credential | undefined;

@@ -236,8 +236,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    /// Stores a ceremony under way, dropping expired ones and the same customer's earlier open
-    /// ceremony of the same kind with the same client (so each holds at most one).
+    /// Stores a ceremony under way, dropping expired ones. A registration also drops the same
+    /// customer's earlier open registration with the same client (only the customer's own
+    /// token begins one). Sign-ins stay open side by side: anyone holding a customer's link may
+    /// make the client begin one, and that must not end the customer's own.
     async fn insert_ceremony(&self, ceremony: &Ceremony, now: Timestamp) -> Result<(), StoreError>;
 
     /// Takes the live ceremony of `kind` under `handle_hash` for `client_id`: it is deleted,

@@ -605,7 +605,8 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "DELETE FROM passkey_ceremonies
-                     WHERE expires_at <= $1 OR (user_id = $2 AND client_id = $3 AND kind = $4)",
+                     WHERE expires_at <= $1
+                        OR (user_id = $2 AND client_id = $3 AND kind = $4 AND kind = 'registration')",
                 )
                 .bind(now.0)
                 .bind(&ceremony.user_id)

@@ -419,23 +419,36 @@ async fn only_a_fresh_code_sign_in_registers_a_passkey() {
     assert_eq!(refused.status(), 403);
 }
 
-/// A new sign-in ceremony for the same customer and client replaces the open one.
+/// Sign-in ceremonies for one customer stay open side by side (whoever holds the customer's
+/// link can have one begun, and that must not end the customer's); a new registration, which
+/// only the customer's own token begins, replaces the open one.
 #[tokio::test]
-async fn a_new_ceremony_replaces_the_open_one() {
+async fn sign_ins_stay_open_side_by_side_and_a_new_registration_replaces_the_open_one() {
     let op = Op::start().await;
     let mut phone = SoftPasskey::new(11);
     register(&op, "alice@example.com", &mut phone).await;
-    let (first, first_options) = sign_in_start(&op, "alice@example.com").await;
-    let (second, options) = sign_in_start(&op, "alice@example.com").await;
-    let answer = phone.get(&first_options, &Answer::default(), 1);
+    let (customers, customers_options) = sign_in_start(&op, "alice@example.com").await;
+    let (strangers, _) = sign_in_start(&op, "alice@example.com").await;
+    let answer = phone.get(&customers_options, &Answer::default(), 1);
     assert_eq!(
-        error_of(sign_in_finish(&op, &first, answer).await).await,
-        "invalid_grant"
-    );
-    let answer = phone.get(&options, &Answer::default(), 1);
-    assert_eq!(
-        error_of(sign_in_finish(&op, &second, answer).await).await,
+        error_of(sign_in_finish(&op, &customers, answer).await).await,
         "tokens"
+    );
+    assert_ne!(strangers, customers);
+
+    let customer = op.customer_token("alice@example.com").await;
+    let first = ok(post(&op, "registration/start", &customer, &json!({})).await).await;
+    let second = ok(post(&op, "registration/start", &customer, &json!({})).await).await;
+    let mut other = SoftPasskey::new(12);
+    let credential = other.create(&first["options"], &Answer::default());
+    let body = json!({"ceremony_id": first["ceremony_id"], "credential": credential});
+    let replaced = post(&op, "registration/finish", &customer, &body).await;
+    assert_eq!(error_of(replaced).await, "invalid_grant");
+    let credential = other.create(&second["options"], &Answer::default());
+    let body = json!({"ceremony_id": second["ceremony_id"], "credential": credential});
+    assert!(
+        ok(post(&op, "registration/finish", &customer, &body).await).await["credential_id"]
+            .is_string()
     );
 }
 

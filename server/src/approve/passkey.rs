@@ -33,7 +33,6 @@ use super::customer_session::{Context, Draft, record};
 use super::steps::{is_the_customer, revoke};
 use super::{Stage, cookie};
 use crate::{
-    Bff,
     oidc::{OidcClient, OidcError},
     sealed::Purpose,
     session,
@@ -156,7 +155,12 @@ pub(super) async fn begin(
                 ),
                 // No passkey (or nobody by that name): options for a credential nobody has.
                 Ok(None) | Err(OidcError::UnknownUser) => {
-                    (decoy(&rp_host), None, PasskeyStep::Authenticating)
+                    let rp_id = bff.passkey_rp_id.as_deref().unwrap_or(&rp_host);
+                    let stable = bff.sealer.lookup(&format!(
+                        "passkey decoy {} {identifier}",
+                        flow.hint_type.as_str()
+                    ));
+                    (decoy(rp_id, &stable), None, PasskeyStep::Authenticating)
                 }
                 Err(error) => return Err(provider_down(error)),
             }
@@ -185,7 +189,8 @@ pub(super) async fn begin(
             }
         }
     };
-    if !options_for(&options, &rp_host) {
+    let adding = matches!(step, PasskeyStep::Registering);
+    if !options_for(&options, &rp_host) || !well_formed_options(&options, adding) {
         tracing::error!(
             "the provider's passkey options are not for this page's origin; check \
              COUNTERSIGN_PROVIDER_PASSKEY_RP_ID"
@@ -241,27 +246,37 @@ pub(super) async fn finish(
     let Some(session) = context.session.as_ref() else {
         return Ok(Vec::new());
     };
+    // Only on a live request of this BFF (a sign-in is checked against its flow).
+    if context.live_flow().is_none() {
+        return Ok(Vec::new());
+    }
     let adding = match (session.stage, session.passkey_step) {
         (Stage::Started | Stage::CodeSent, Some(PasskeyStep::Authenticating)) => false,
         (Stage::SignedIn, Some(PasskeyStep::Registering)) => true,
         _ => return Ok(Vec::new()),
     };
-    let ceremony = session.passkey_ceremony.as_deref().and_then(|sealed| {
-        (context.bff.sealer)
-            .open(Purpose::PasskeyCeremony, &session.id_hash, sealed)
-            .map(Secret::new)
-    });
-    // The ceremony is spent first: one finish per ceremony, whatever comes of it.
+    let store = &*context.bff.store;
+    // The ceremony is spent first: one finish per ceremony, whatever comes of it (of two posts,
+    // the one that did not spend it does nothing).
+    let ceremony = match session.passkey_ceremony.as_deref() {
+        Some(sealed) => {
+            if !store
+                .take_passkey_ceremony(&session.id_hash, sealed)
+                .await?
+            {
+                return Ok(Vec::new());
+            }
+            (context.bff.sealer)
+                .open(Purpose::PasskeyCeremony, &session.id_hash, sealed)
+                .map(Secret::new)
+        }
+        None => None,
+    };
     let spent = CustomerSession {
-        passkey_step: (!adding).then_some(PasskeyStep::Authenticating),
         passkey_ceremony: None,
         notice: None,
         ..session.clone()
     };
-    let store = &*context.bff.store;
-    if !store.update_customer_session(&spent, session.stage).await? {
-        return Ok(Vec::new());
-    }
     let failed = |notice| {
         let mut row = spent.clone();
         row.passkey_step = None;
@@ -453,19 +468,38 @@ pub(super) fn options_for(options: &Value, host: &str) -> bool {
     })
 }
 
+/// Whether `options` are what the browser needs for the kind asked: a challenge, and for adding
+/// a passkey the relying party and the user; for a sign-in, no user (the script would make a
+/// passkey instead). Bounded in size.
+pub(super) fn well_formed_options(options: &Value, adding: bool) -> bool {
+    const MAX_OPTIONS: usize = 16 * 1024;
+    let Some(key) = options.get("publicKey").filter(|key| key.is_object()) else {
+        return false;
+    };
+    let has = |name: &str| key.get(name).is_some_and(|value| !value.is_null());
+    options.to_string().len() <= MAX_OPTIONS
+        && key.get("challenge").is_some_and(Value::is_string)
+        && if adding {
+            has("rp") && has("user")
+        } else {
+            !has("user")
+        }
+}
+
 /// Sign-in options for a credential nobody has, shaped as the provider's: a fresh challenge
-/// and one random credential id of a platform passkey's length.
-pub(super) fn decoy(rp_id: &str) -> Value {
+/// and one credential id of a platform passkey's length, the same each time for the same
+/// customer (`stable`: a keyed hash of who the request names), as a real passkey's id is.
+pub(super) fn decoy(rp_id: &str, stable: &[u8]) -> Value {
     use base64::Engine as _;
     let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let challenge: [u8; 32] = rand::random();
-    let credential: [u8; 16] = rand::random();
+    let credential = &stable[..stable.len().min(16)];
     json!({
         "publicKey": {
             "challenge": encode(&challenge),
             "timeout": 300_000,
             "rpId": rp_id,
-            "allowCredentials": [{ "type": "public-key", "id": encode(&credential) }],
+            "allowCredentials": [{ "type": "public-key", "id": encode(credential) }],
             "userVerification": "required",
         }
     })

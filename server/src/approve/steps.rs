@@ -271,6 +271,9 @@ pub(super) async fn verify_code(
                 stage: Stage::SignedIn,
                 notice: None,
                 expires_at: context.now.saturating_add(lifetime_ms()),
+                // Signed in with a code: a passkey sign-in begun before is void.
+                passkey_step: None,
+                passkey_ceremony: None,
                 ..session.clone()
             };
             let store = &*context.bff.store;

@@ -319,18 +319,42 @@ fn passkey_options_must_be_for_this_pages_host_or_a_domain_it_is_in() {
 
 #[test]
 fn a_sign_in_for_a_customer_without_a_passkey_looks_like_one_with() {
-    let one = passkey::decoy("localhost");
-    let two = passkey::decoy("localhost");
+    let one = passkey::decoy("bank.example", &[7; 32]);
+    let again = passkey::decoy("bank.example", &[7; 32]);
+    let other = passkey::decoy("bank.example", &[8; 32]);
     let key = &one["publicKey"];
-    assert_eq!(key["rpId"], "localhost");
+    assert_eq!(key["rpId"], "bank.example");
     assert_eq!(key["userVerification"], "required");
+    assert!(key.get("user").is_none());
     assert_eq!(key["allowCredentials"].as_array().map(Vec::len), Some(1));
-    // Fresh each time: nothing to tell one customer's from another's.
-    assert_ne!(key["challenge"], two["publicKey"]["challenge"]);
-    assert_ne!(
-        key["allowCredentials"][0]["id"],
-        two["publicKey"]["allowCredentials"][0]["id"]
-    );
-    // The provider's challenges are 32 bytes, base64url without padding.
+    // A fresh challenge each time, as the provider's...
+    assert_ne!(key["challenge"], again["publicKey"]["challenge"]);
     assert_eq!(key["challenge"].as_str().map(str::len), Some(43));
+    // ...and the same credential for the same customer, as a real passkey's id stays.
+    let id =
+        |options: &serde_json::Value| options["publicKey"]["allowCredentials"][0]["id"].clone();
+    assert_eq!(id(&one), id(&again));
+    assert_ne!(id(&one), id(&other));
+    assert!(passkey::well_formed_options(&one, false));
+}
+
+#[test]
+fn the_providers_options_must_fit_the_ceremony() {
+    use passkey::well_formed_options;
+    use serde_json::json;
+    let sign_in = json!({ "publicKey": { "challenge": "abc", "rpId": "bank.example" } });
+    let adding = json!({ "publicKey": {
+        "challenge": "abc", "rp": { "id": "bank.example" }, "user": { "id": "dXNlcg" }
+    } });
+    assert!(well_formed_options(&sign_in, false));
+    assert!(well_formed_options(&adding, true));
+    // A sign-in that would make the page create a passkey, or the other way round: refused.
+    assert!(!well_formed_options(&adding, false));
+    assert!(!well_formed_options(&sign_in, true));
+    assert!(!well_formed_options(
+        &json!({ "publicKey": { "rpId": "x" } }),
+        false
+    ));
+    let huge = json!({ "publicKey": { "challenge": "a".repeat(20_000) } });
+    assert!(!well_formed_options(&huge, false));
 }

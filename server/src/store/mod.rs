@@ -259,6 +259,11 @@ pub trait ApprovalStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes the customer sessions whose `expires_at` is at or before `now`; returns how many.
     async fn delete_expired_customer_sessions(&self, now: i64) -> Result<u64, StoreError>;
 
+    /// Spends the session's open passkey ceremony: clears it if it is still `sealed`; whether
+    /// this call did (of two posts of one ceremony, one spends it).
+    async fn take_passkey_ceremony(&self, id_hash: &[u8], sealed: &str)
+    -> Result<bool, StoreError>;
+
     /// The id hash of the live session (at `now`) that sent the newest code to `identifier`,
     /// if any: a provider without code bindings keeps only that code. Only sessions that
     /// really sent one count (their `code_binding` is set), never one whose page only said so.

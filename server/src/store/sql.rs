@@ -471,6 +471,23 @@ macro_rules! sql_store {
                     .rows_affected())
             }
 
+            async fn take_passkey_ceremony(
+                &self,
+                id_hash: &[u8],
+                sealed: &str,
+            ) -> Result<bool, StoreError> {
+                let changed = sqlx::query(
+                    "UPDATE customer_sessions SET passkey_ceremony = NULL
+                     WHERE id_hash = $1 AND passkey_ceremony = $2",
+                )
+                .bind(id_hash)
+                .bind(sealed)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(changed == 1)
+            }
+
             async fn newest_code_session(
                 &self,
                 identifier: &str,
