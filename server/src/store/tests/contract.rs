@@ -91,6 +91,7 @@ contract!(
     customer_sessions_rotate_atomically,
     customer_sessions_expire,
     customer_sessions_name_the_newest_code,
+    a_passkey_ceremony_is_spent_once,
     tokens_must_be_json,
     customer_sessions_need_their_flow,
 );
@@ -955,6 +956,46 @@ fn customer_session(id: &[u8], auth_req_id: &str, now: i64) -> CustomerSession {
         passkey_ceremony: None,
         passkey_starts: 0,
     }
+}
+
+async fn a_passkey_ceremony_is_spent_once(store: SharedStore) {
+    let open = CustomerSession {
+        passkey_step: Some(crate::store::PasskeyStep::Authenticating),
+        passkey_ceremony: Some("sealed-1".into()),
+        passkey_starts: 1,
+        ..customer_session(b"cs-p", "req-p", 1_000)
+    };
+    store.insert_customer_session(&open).await.unwrap();
+    let read = store.customer_session(b"cs-p").await.unwrap().unwrap();
+    assert_eq!(read, open, "the passkey columns are stored and read back");
+    // Another ceremony's value, then the right one, then the right one again.
+    assert!(
+        !store
+            .take_passkey_ceremony(b"cs-p", "sealed-2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_passkey_ceremony(b"cs-p", "sealed-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_passkey_ceremony(b"cs-p", "sealed-1")
+            .await
+            .unwrap()
+    );
+    let read = store.customer_session(b"cs-p").await.unwrap().unwrap();
+    assert_eq!(read.passkey_ceremony, None);
+    assert_eq!(read.passkey_step, open.passkey_step);
+    assert!(
+        !store
+            .take_passkey_ceremony(b"cs-none", "sealed-1")
+            .await
+            .unwrap()
+    );
 }
 
 async fn customer_sessions_name_the_newest_code(store: SharedStore) {
