@@ -192,8 +192,8 @@ pub(super) async fn begin(
     let adding = matches!(step, PasskeyStep::Registering);
     if !options_for(&options, &rp_host) || !well_formed_options(&options, adding) {
         tracing::error!(
-            "the provider's passkey options are not for this page's origin; check \
-             COUNTERSIGN_PROVIDER_PASSKEY_RP_ID"
+            "the provider's passkey options are malformed, or not for this page's origin \
+             (check COUNTERSIGN_PROVIDER_PASSKEY_RP_ID)"
         );
         return Err(Refusal::Unavailable(
             "Passkeys do not work here right now. Use a code instead.".to_owned(),
