@@ -35,6 +35,9 @@ pub struct VerificationRequest {
     pub channel: Channel,
     /// A note for the customer, if any.
     pub custom_message: Option<String>,
+    /// The help desk's ticket or call id, if any ([`proto::check_ticket`]).
+    #[serde(default)]
+    pub ticket: Option<String>,
 }
 
 /// Who is signed in (`None`: nobody).

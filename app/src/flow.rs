@@ -154,6 +154,9 @@ pub struct FlowView {
     pub channel: Channel,
     /// The code the agent reads aloud.
     pub binding_code: String,
+    /// The help desk's ticket or call id, when the agent gave one.
+    #[serde(default)]
+    pub ticket: Option<String>,
     /// Where it stands.
     pub status: FlowStatus,
     /// Started, ms since the epoch.

@@ -9,13 +9,43 @@
 //! Only serde: the `app` crate compiles to wasm and must not depend on `provider`, nor the
 //! provider on `app`; both depend on this.
 //!
+//! - [`binding`]: the binding code's alphabet and how the agent reads a code aloud.
 //! - [`request`]: the kinds of customer identifier and the channels, with their wire names.
 //! - [`stored_as_text!`]: how the servers store these enums (and their own) in a database.
 
+pub mod binding;
 pub mod request;
 mod stored;
 
 pub use request::{Channel, HintType};
+
+/// The longest ticket or call id an agent may give a verification, in characters.
+pub const MAX_TICKET_CHARS: usize = 64;
+
+/// Checks the ticket or call id of a verification (the help desk's or the CRM's, so the
+/// verification can be found from the call): `None` when blank; else trimmed, at most
+/// [`MAX_TICKET_CHARS`] characters of letters, digits, spaces and `- _ . / # :`, as ticket
+/// numbers are written. Anything else is refused with a sentence for the agent.
+pub fn check_ticket(value: &str) -> Result<Option<&str>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value.chars().count() > MAX_TICKET_CHARS {
+        return Err(format!(
+            "Keep the ticket or call id to {MAX_TICKET_CHARS} characters or fewer."
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " -_./#:".contains(c))
+    {
+        return Err(
+            "A ticket or call id has only letters, digits, spaces and - _ . / # :".to_owned(),
+        );
+    }
+    Ok(Some(value))
+}
 
 /// The longest note to the customer (the CIBA request's `custom_message`), in characters: it
 /// must fit an SMS with the link.

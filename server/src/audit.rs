@@ -42,7 +42,7 @@ const BATCH: i64 = 500;
 const DAY_MS: i64 = 86_400_000;
 
 /// The columns, in order.
-const HEADER: [&str; 17] = [
+const HEADER: [&str; 18] = [
     "flow_id",
     "started_at",
     "agent",
@@ -60,6 +60,7 @@ const HEADER: [&str; 17] = [
     "verified_user_id",
     "outcome",
     "customer_session_ended_at",
+    "ticket",
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -254,6 +255,7 @@ fn row(flow: &Flow, events: &[Event]) -> Vec<String> {
             .unwrap_or_default(),
         flow.outcome_detail.clone().unwrap_or_default(),
         first(&[EventKind::SessionEnded]),
+        flow.ticket.clone().unwrap_or_default(),
     ]
 }
 

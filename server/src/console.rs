@@ -70,6 +70,9 @@ impl Bff {
             Some(Ok(note)) => Some(note.to_owned()),
             Some(Err(refused)) => return Err(Refusal::Invalid(refused.sentence())),
         };
+        let ticket = proto::check_ticket(request.ticket.as_deref().unwrap_or_default())
+            .map_err(Refusal::Invalid)?
+            .map(str::to_owned);
         let now = self.engine.now_ms();
         let unavailable = |_| Refusal::Unavailable("Something went wrong on our side.".into());
         self.hit_limit(self.limits.starts_per_agent, &session.agent.sub, now)
@@ -89,6 +92,7 @@ impl Bff {
                     hint_type,
                     channel: request.channel,
                     custom_message: note,
+                    ticket,
                 },
             )
             .await

@@ -173,13 +173,14 @@ pub(super) enum Copied {
 pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoView {
     let flow = RwSignal::from(flow);
     // What never changes.
-    let (id, hint, hint_type, channel, code) = flow.with_untracked(|flow| {
+    let (id, hint, hint_type, channel, code, ticket) = flow.with_untracked(|flow| {
         (
             flow.id.clone(),
             flow.hint.clone(),
             flow.hint_type,
             flow.channel,
             flow.binding_code.clone(),
+            flow.ticket.clone(),
         )
     });
     let status = Memo::new(move |_| flow.with(|flow| flow.status));
@@ -247,6 +248,13 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
                     <span class="card-meta">
                         {format!("{} · {}", hint_type.label(), channel_label(channel))}
                     </span>
+                    {ticket.map(|ticket| {
+                        view! {
+                            <span class="card-meta" data-testid="flow-ticket">
+                                {format!("Ticket {ticket}")}
+                            </span>
+                        }
+                    })}
                 </h3>
                 <span class="badge status-badge" data-status=move || status.get().as_str()>
                     {move || label.get()}
@@ -272,6 +280,9 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
                                 <span aria-hidden="true">{code.clone()}</span>
                                 <span class="visually-hidden">{spelled(&code)}</span>
                             </div>
+                            <p class="binding-reading" data-testid="binding-reading">
+                                {proto::binding::read_aloud(&code)}
+                            </p>
                             <p class="binding-help">
                                 "They see the same code on their phone and approve only if the two match."
                             </p>

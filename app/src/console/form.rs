@@ -38,7 +38,12 @@ fn article(hint: HintType) -> String {
 }
 
 /// The request for what the agent typed, or the sentence saying what is missing.
-fn request(identifier: &str, channel: Channel, note: &str) -> Result<VerificationRequest, String> {
+fn request(
+    identifier: &str,
+    channel: Channel,
+    note: &str,
+    ticket: &str,
+) -> Result<VerificationRequest, String> {
     let identifier = identifier.trim();
     if identifier.is_empty() {
         return Err("Type the customer's email address, phone number or user id.".to_owned());
@@ -50,11 +55,13 @@ fn request(identifier: &str, channel: Channel, note: &str) -> Result<Verificatio
         Err(proto::NoteError::Empty) => None,
         Err(refused) => return Err(refused.sentence()),
     };
+    let ticket = proto::check_ticket(ticket)?.map(str::to_owned);
     Ok(VerificationRequest {
         identifier: identifier.to_owned(),
         hint_type: Some(HintType::detect(identifier)),
         channel,
         custom_message: note,
+        ticket,
     })
 }
 
@@ -63,6 +70,7 @@ fn request(identifier: &str, channel: Channel, note: &str) -> Result<Verificatio
 pub(super) fn VerifyForm(board: Board) -> impl IntoView {
     let identifier = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
+    let ticket = RwSignal::new(String::new());
     let picked = RwSignal::new(None::<Channel>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -81,6 +89,7 @@ pub(super) fn VerifyForm(board: Board) -> impl IntoView {
             &identifier.get_untracked(),
             channel.get_untracked(),
             &note.get_untracked(),
+            &ticket.get_untracked(),
         );
         let asked = match asked {
             Ok(asked) => asked,
@@ -102,6 +111,7 @@ pub(super) fn VerifyForm(board: Board) -> impl IntoView {
                     } else {
                         identifier.try_set(String::new());
                         note.try_set(String::new());
+                        ticket.try_set(String::new());
                     }
                     board.absorb(flow, true);
                 }
@@ -179,6 +189,25 @@ pub(super) fn VerifyForm(board: Board) -> impl IntoView {
                     />
                     <p id="note-hint" class="field-hint">
                         "Shown on the approval page, e.g. why you are calling."
+                    </p>
+                </div>
+                <div class="field">
+                    <label for="ticket">
+                        "Ticket or call id " <span class="optional">"(optional)"</span>
+                    </label>
+                    <input
+                        id="ticket"
+                        name="ticket"
+                        type="text"
+                        autocomplete="off"
+                        autocapitalize="off"
+                        spellcheck="false"
+                        maxlength=proto::MAX_TICKET_CHARS.to_string()
+                        aria-describedby="ticket-hint"
+                        bind:value=ticket
+                    />
+                    <p id="ticket-hint" class="field-hint">
+                        "Kept with the verification, in the history and the audit export."
                     </p>
                 </div>
                 <div class="form-error" role="alert" data-testid="verify-error">

@@ -79,6 +79,7 @@ pub(super) fn History(board: Board, supervisor: bool) -> impl IntoView {
                             {supervisor.then(|| view! { <th scope="col">"Agent"</th> })}
                             <th scope="col">"Channel"</th>
                             <th scope="col">"Code"</th>
+                            <th scope="col">"Ticket"</th>
                             <th scope="col">"Status"</th>
                             <th scope="col">"Result"</th>
                         </tr>
@@ -154,6 +155,7 @@ fn Row(flow: FlowView, supervisor: bool, hydrated: RwSignal<bool>) -> impl IntoV
             {supervisor.then(|| view! { <td>{flow.agent.clone()}</td> })}
             <td>{channel_label(flow.channel)}</td>
             <td class="code">{flow.binding_code}</td>
+            <td class="wrap" data-testid="history-ticket">{flow.ticket.unwrap_or_default()}</td>
             <td>
                 <span class="badge status-badge" data-status=flow.status.as_str()>
                     {label}

@@ -51,9 +51,12 @@ test("approve by text message: the agent's card turns to the verified customer l
   await signIn(page);
   await followEvents(page);
   await markDocument(page);
-  const { flow, card } = await startVerification(page, ALICE.phone, "Text message");
+  const { flow, card } = await startVerification(page, ALICE.phone, "Text message", "INC-20461");
   const code = flow.binding_code;
-  expect(code).toMatch(/^[A-Z2-9]{3}-[A-Z2-9]{3}$/);
+  // The help desk's ticket goes with the verification; the form is ready for the next one.
+  await expect(card.getByTestId("flow-ticket")).toHaveText("Ticket INC-20461");
+  await expect(page.getByLabel("Ticket or call id")).toHaveValue("");
+  expect(code).toMatch(/^[AEFHMRWY24679]{3}-[AEFHMRWY24679]{3}$/);
   await expect(card.getByTestId("flow-status")).toHaveText(
     "Waiting for the customer to open the link.",
   );
@@ -95,6 +98,7 @@ test("approve by text message: the agent's card turns to the verified customer l
   const row = page.getByTestId("history").locator(`tr[data-flow="${flow.id}"]`);
   await expect(row).toHaveAttribute("data-status", "approved");
   await expect(row).toContainText(`${ALICE.name} (${ALICE.id})`);
+  await expect(row.getByTestId("history-ticket")).toHaveText("INC-20461");
   if (screenshots) {
     await page.screenshot({ path: path.join(screenshots, "console.png"), fullPage: true });
   }

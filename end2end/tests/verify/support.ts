@@ -145,8 +145,12 @@ export async function startVerification(
   page: Page,
   identifier: string,
   channel?: Channel,
+  ticket?: string,
 ): Promise<{ flow: Flow; card: Locator }> {
   await page.getByLabel("Customer's email, phone number or user id").fill(identifier);
+  if (ticket !== undefined) {
+    await page.getByLabel("Ticket or call id").fill(ticket);
+  }
   if (channel) {
     await page.getByRole("radio", { name: channel }).check();
   }
@@ -165,6 +169,14 @@ export async function startVerification(
   await expect(card.getByTestId("binding-code").locator("[aria-hidden]")).toHaveText(
     flow.binding_code,
   );
+  // Read aloud: every letter with its spelling-alphabet word, every digit as it is.
+  const reading = flow.binding_code
+    .split("-")
+    .map((group) =>
+      [...group].map((c) => (/\d/.test(c) ? c : `${c} as in ${c}[a-z-]+`)).join(", "),
+    )
+    .join(" — ");
+  await expect(card.getByTestId("binding-reading")).toHaveText(new RegExp(`^${reading}$`));
   return { flow, card };
 }
 

@@ -26,6 +26,7 @@ fn flow(hint_type: HintType, hint: &str, status: FlowStatus) -> Flow {
         channel: Channel::Sms,
         binding_message: "K7-42QX".into(),
         custom_message: None,
+        ticket: None,
         auth_req_id: Some("req".into()),
         link: None,
         auth_req_id_hash: Some(b"req".to_vec()),

@@ -1,14 +1,10 @@
 //! Binding codes: what the agent reads aloud and the customer compares on the approval page.
-//!
-//! Six characters in two groups, `7KX-4FP`, from an alphabet without look-alikes (no `0`/`O`,
-//! `1`/`I`/`L`), so a code read over a phone line is heard and typed one way only. Drawn from the
-//! OS-seeded CSPRNG: 31^6 ≈ 8.9 × 10^8 codes. It fits Mosaic's `binding_message` pattern
-//! `^[a-zA-Z0-9-._+/!?#]{1,20}$`.
+//! Six characters of [`proto::binding::ALPHABET`] (no two look or sound alike) in two groups,
+//! `7HM-F2W`, drawn from the OS-seeded CSPRNG.
 
 use rand::RngExt as _;
 
-/// The characters a code is made of.
-pub const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+pub use proto::binding::ALPHABET;
 
 /// A new binding code.
 pub fn new_code() -> String {

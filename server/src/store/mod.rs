@@ -441,6 +441,8 @@ pub struct Flow {
     pub binding_message: String,
     /// The agent's note to the customer.
     pub custom_message: Option<String>,
+    /// The help desk's ticket or call id the agent gave, if any; set at the start, never changed.
+    pub ticket: Option<String>,
     /// The provider's handle, once it answered, sealed ([`crate::sealed::Purpose::AuthReqId`],
     /// row: the flow id); only the BFF may use it.
     pub auth_req_id: Option<String>,

@@ -550,9 +550,9 @@ macro_rules! sql_store {
                      binding_message, custom_message, auth_req_id, link, auth_req_id_hash, status,
                      created_at, expires_at, interval_secs, next_poll_at, poll_failures,
                      decided_at, ended_at, outcome_detail, customer, tokens, version,
-                     lease_owner, lease_until, lease_epoch, notification_token_hash)
+                     lease_owner, lease_until, lease_epoch, notification_token_hash, ticket)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
             )
             .bind(&flow.id)
             .bind(&flow.agent_sub)
@@ -581,6 +581,7 @@ macro_rules! sql_store {
             .bind(flow.lease_until)
             .bind(flow.lease_epoch)
             .bind(&flow.notification_token_hash)
+            .bind(&flow.ticket)
             .execute(executor)
             .await?;
             Ok(())

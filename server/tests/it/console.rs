@@ -408,6 +408,63 @@ async fn supervisors_export_every_verification_as_csv() {
     app.stop().await;
 }
 
+/// A ticket or call id given with a verification is kept with it: in the flow, in the CSV export's
+/// last column; one that is too long or not plain is refused with a sentence and costs nothing.
+#[tokio::test]
+async fn a_ticket_id_goes_with_the_verification_into_the_export() {
+    let app = TestApp::spawn().await;
+    let agent = app.sign_in(AGENT).await;
+    let start_with_ticket = |ticket: String| {
+        let (app, agent) = (&app, &agent);
+        async move {
+            call(
+                app,
+                Some(agent),
+                "/api/start-verification",
+                &[
+                    ("request[identifier]", "alice@example.com"),
+                    ("request[channel]", "email"),
+                    ("request[ticket]", ticket.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    // More refusals than the customer has starts: none is counted.
+    let too_long = "7".repeat(proto::MAX_TICKET_CHARS + 1);
+    for refused in [
+        too_long.as_str(),
+        too_long.as_str(),
+        too_long.as_str(),
+        "=1+1",
+        "a<b",
+    ] {
+        let answer = start_with_ticket(refused.to_owned()).await;
+        assert_eq!(answer.status(), 400, "{refused}");
+        let text = answer.text().await.unwrap();
+        assert!(text.contains("ticket or call id"), "{text}");
+    }
+    let flow: Value = start_with_ticket(" INC-20461 ".to_owned())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(flow["status"], "pending", "{flow}");
+    assert_eq!(flow["ticket"], "INC-20461");
+
+    let supervisor = app.sign_in(SUPERVISOR).await;
+    let csv = audit(&app, Some(&supervisor), "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert!(lines[0].ends_with(",\"ticket\""), "{}", lines[0]);
+    assert!(lines[1].starts_with(&format!("\"{}\",", flow["id"].as_str().unwrap())));
+    assert!(lines[1].ends_with(",\"INC-20461\""), "{}", lines[1]);
+    app.stop().await;
+}
+
 /// Starts a verification for `identifier` by `channel` with the note `note`.
 async fn start_with_note(
     app: &TestApp,

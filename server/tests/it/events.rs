@@ -104,6 +104,7 @@ fn input() -> StartInput {
         hint_type: HintType::Email,
         channel: Channel::Email,
         custom_message: None,
+        ticket: None,
     }
 }
 
@@ -581,6 +582,7 @@ async fn stored_flow(store: &SqliteStore, id: &str, agent_sub: &str) -> i64 {
         channel: Channel::Email,
         binding_message: "ABC-123".into(),
         custom_message: None,
+        ticket: None,
         auth_req_id: Some(format!("req-{id}")),
         link: None,
         auth_req_id_hash: Some(id.as_bytes().to_vec()),

@@ -10,6 +10,7 @@ fn flow(status: FlowStatus, kinds: &[EventKind]) -> FlowView {
         hint_type: HintType::Email,
         channel: Channel::Email,
         binding_code: "7KX-4FP".into(),
+        ticket: None,
         status,
         created_at: 0,
         expires_at: 600_000,

@@ -2,17 +2,45 @@ use super::*;
 
 #[test]
 fn requests_are_checked_and_trimmed() {
-    assert!(request("  ", Channel::Sms, "").is_err());
-    assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE + 1)).is_err());
-    assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE)).is_ok());
-    assert!(request("alice", Channel::Sms, "see evil.example/login").is_err());
-    let asked = request(" alice@example.com ", Channel::Email, " ").unwrap();
+    assert!(request("  ", Channel::Sms, "", "").is_err());
+    assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE + 1), "").is_err());
+    assert!(request("alice", Channel::Sms, &"x".repeat(MAX_NOTE), "").is_ok());
+    assert!(request("alice", Channel::Sms, "see evil.example/login", "").is_err());
+    let asked = request(" alice@example.com ", Channel::Email, " ", "").unwrap();
     assert_eq!(asked.identifier, "alice@example.com");
     assert_eq!(asked.hint_type, Some(HintType::Email));
     assert_eq!(asked.custom_message, None);
-    let asked = request("+15555550101", Channel::Sms, " Call about card ").unwrap();
+    let asked = request("+15555550101", Channel::Sms, " Call about card ", "").unwrap();
     assert_eq!(asked.hint_type, Some(HintType::Phone));
     assert_eq!(asked.custom_message.as_deref(), Some("Call about card"));
+    assert_eq!(asked.ticket, None);
+}
+
+#[test]
+fn a_ticket_id_is_optional_trimmed_and_plain() {
+    let asked = request("alice", Channel::Sms, "", "  INC-20461 ").unwrap();
+    assert_eq!(asked.ticket.as_deref(), Some("INC-20461"));
+    assert_eq!(
+        request("alice", Channel::Sms, "", " ").unwrap().ticket,
+        None
+    );
+    let most = "7".repeat(proto::MAX_TICKET_CHARS);
+    assert_eq!(
+        request("alice", Channel::Sms, "", &most).unwrap().ticket,
+        Some(most.clone())
+    );
+    for refused in [
+        format!("{most}7"),
+        "=HYPERLINK(1)".to_owned(),
+        "a\tb".to_owned(),
+        "<b>".to_owned(),
+    ] {
+        let sentence = request("alice", Channel::Sms, "", &refused).unwrap_err();
+        assert!(
+            sentence.contains("ticket or call id"),
+            "{refused:?}: {sentence}"
+        );
+    }
 }
 
 #[test]

@@ -15,9 +15,13 @@ fn codes_are_short_unambiguous_and_fit_mosaic() {
                 .all(|(i, b)| i == 3 || ALPHABET.contains(&b)),
             "{code}"
         );
-        assert!(!code.contains(['0', 'O', '1', 'I', 'L']), "{code}");
+        assert!(
+            !code.contains(['0', 'O', '1', 'I', 'L', 'B', '8', 'S', '5']),
+            "{code}"
+        );
         seen.insert(code);
     }
-    // 2000 draws from 8.9e8 codes: a repeat would mean the generator is broken.
-    assert!(seen.len() >= 1999);
+    // 2000 draws from 4.8e6 codes: about 0.4 repeats are expected; many mean the generator is
+    // broken.
+    assert!(seen.len() >= 1990, "{} distinct of 2000", seen.len());
 }

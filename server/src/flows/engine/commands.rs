@@ -89,6 +89,7 @@ impl Engine {
             channel: input.channel,
             binding_message: binding::new_code(),
             custom_message: input.custom_message,
+            ticket: input.ticket,
             auth_req_id: None,
             link: None,
             auth_req_id_hash: None,

@@ -90,6 +90,8 @@ pub struct StartInput {
     pub channel: Channel,
     /// A note for the customer, if any.
     pub custom_message: Option<String>,
+    /// The help desk's ticket or call id, if any (checked: [`proto::check_ticket`]).
+    pub ticket: Option<String>,
 }
 
 /// Why a flow request was refused.

@@ -146,6 +146,7 @@ fn input() -> StartInput {
         hint_type: HintType::Email,
         channel: Channel::Email,
         custom_message: None,
+        ticket: Some("INC-7".into()),
     }
 }
 

@@ -15,6 +15,7 @@ pub fn view_of(flow: &Flow, events: &[Event], link: Option<String>) -> FlowView 
         hint_type: flow.hint_type,
         channel: flow.channel,
         binding_code: flow.binding_message.clone(),
+        ticket: flow.ticket.clone(),
         status: flow.status,
         created_at: flow.created_at,
         expires_at: flow.expires_at,

@@ -82,6 +82,7 @@ impl FakeState {
             channel: stored.channel,
             binding_message: stored.binding_message.clone(),
             custom_message: stored.custom_message.clone(),
+            ticket: stored.ticket.clone(),
             created_at: stored.created_at,
             version: expected_version + 1,
             lease_owner: stored.lease_owner.clone(),
