@@ -21,7 +21,7 @@ pub mod time;
 
 use leptos::{html, prelude::*};
 use leptos_meta::Title;
-use leptos_router::{LazyRoute, lazy_route};
+use leptos_router::{LazyRoute, hooks::use_query_map, lazy_route};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -32,6 +32,19 @@ use crate::{
 
 /// Where "Sign in" goes: the BFF's sign-in, back to the console afterwards.
 pub const SIGN_IN_URL: &str = "/auth/login?return_to=/";
+
+/// Where "Sign in" goes for the console at `prefill`'s address: back there afterwards, so a
+/// screen-pop link survives the sign-in.
+fn sign_in_url(prefill: Option<&form::Prefill>) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    match prefill {
+        Some(prefill) => format!(
+            "/auth/login?return_to={}",
+            utf8_percent_encode(&prefill.path(), NON_ALPHANUMERIC)
+        ),
+        None => SIGN_IN_URL.to_owned(),
+    }
+}
 
 /// How many verifications [`verifications`] answers at most at a time.
 const HISTORY_PAGE: usize = 50;
@@ -73,6 +86,14 @@ impl LazyRoute for ConsoleRoute {
 #[component]
 pub fn ConsolePage() -> impl IntoView {
     let desk = Resource::new(|| (), |()| load_desk());
+    // A screen-pop (`?verify=…&channel=…&ticket=…`): read once, as the page opens.
+    let prefill = use_query_map().with_untracked(|query| {
+        form::Prefill::from_query(
+            query.get("verify"),
+            query.get("channel"),
+            query.get("ticket"),
+        )
+    });
     view! {
         <Title text="Agent console · Countersign" />
         <Suspense fallback=|| {
@@ -82,14 +103,18 @@ pub fn ConsolePage() -> impl IntoView {
                 </main>
             }
         }>
-            {move || Suspend::new(async move {
+            {move || {
+                let prefill = prefill.clone();
+                Suspend::new(async move {
                 match desk.await {
-                    Ok(Some(desk)) => view! { <SignedIn desk /> }.into_any(),
-                    Ok(None) => view! { <SignIn ended=false /> }.into_any(),
-                    Err(Refusal::SignedOut) => view! { <SignIn ended=false /> }.into_any(),
+                    Ok(Some(desk)) => view! { <SignedIn desk prefill /> }.into_any(),
+                    Ok(None) | Err(Refusal::SignedOut) => {
+                        view! { <SignIn ended=false prefill /> }.into_any()
+                    }
                     Err(error) => view! { <Unavailable message=error.to_string() /> }.into_any(),
                 }
-            })}
+                })
+            }}
         </Suspense>
     }
 }
@@ -99,7 +124,10 @@ pub fn ConsolePage() -> impl IntoView {
 fn SignIn(
     /// Whether a session just ended under the agent's eyes.
     ended: bool,
+    /// A screen-pop to come back to after the sign-in.
+    prefill: Option<form::Prefill>,
 ) -> impl IntoView {
+    let href = sign_in_url(prefill.as_ref());
     view! {
         <main class="page signin">
             <header class="masthead">
@@ -119,7 +147,7 @@ fn SignIn(
                     "You sign in with your work account at your identity provider."
                 </p>
                 // rel="external": a full page load, not a client-side route.
-                <a class="button button-large" href=SIGN_IN_URL rel="external">
+                <a class="button button-large" href=href rel="external">
                     "Sign in"
                 </a>
             </section>
@@ -297,7 +325,7 @@ impl Board {
 
 /// The console of a signed-in agent.
 #[component]
-fn SignedIn(desk: Desk) -> impl IntoView {
+fn SignedIn(desk: Desk, prefill: Option<form::Prefill>) -> impl IntoView {
     let Desk { agent, flows } = desk;
     let board = Board::new(agent, flows);
 
@@ -307,17 +335,18 @@ fn SignedIn(desk: Desk) -> impl IntoView {
     live::follow(board);
 
     move || {
+        let prefill = prefill.clone();
         if board.signed_out.get() {
-            view! { <SignIn ended=true /> }.into_any()
+            view! { <SignIn ended=true prefill /> }.into_any()
         } else {
-            view! { <Workspace board /> }.into_any()
+            view! { <Workspace board prefill /> }.into_any()
         }
     }
 }
 
 /// The signed-in console's layout.
 #[component]
-fn Workspace(board: Board) -> impl IntoView {
+fn Workspace(board: Board, prefill: Option<form::Prefill>) -> impl IntoView {
     let supervisor = board
         .agent
         .try_with_value(|agent| agent.supervisor)
@@ -326,7 +355,7 @@ fn Workspace(board: Board) -> impl IntoView {
         <AgentBar board />
         <main class="console" id="main">
             <div class="console-grid">
-                <form::VerifyForm board />
+                <form::VerifyForm board prefill />
                 <section class="active" aria-labelledby="active-heading">
                     <h2 id="active-heading">"Active verifications"</h2>
                     <div class="cards" aria-live="polite" data-testid="cards">

@@ -121,3 +121,48 @@ test("signing out leads back to the sign-in link", async ({ page }) => {
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
 });
+
+test("a screen-pop link fills the form through the sign-in, and only Enter sends it", async ({
+  page,
+}) => {
+  const problems = watch(page);
+  const starts: string[] = [];
+  page.on("request", (request) => {
+    if (request.url().endsWith("/api/start-verification")) starts.push(request.url());
+  });
+  // Signed out: the sign-in comes back to the same screen-pop.
+  await page.goto("/?verify=bob%40example.com&channel=email&ticket=CRM-77&extra=ignored");
+  await page.getByRole("link", { name: "Sign in" }).click();
+  await page.getByLabel("Work email").fill(AGENT.email);
+  await page.getByLabel("Password").fill(AGENT.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/\?verify=bob%40example%2Ecom&channel=email&ticket=CRM%2D77$/);
+  await expect(page.getByRole("button", { name: "Send verification" })).toBeEnabled();
+
+  // Filled in, the channel picked, nothing sent.
+  await expect(page.getByLabel("Customer's email, phone number or user id")).toHaveValue(
+    "bob@example.com",
+  );
+  await expect(page.getByRole("radio", { name: "Email" })).toBeChecked();
+  await expect(page.getByLabel("Ticket or call id")).toHaveValue("CRM-77");
+  expect(starts).toEqual([]);
+
+  // Enter sends it: a card with the ticket.
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/start-verification")),
+    page.getByLabel("Customer's email, phone number or user id").press("Enter"),
+  ]);
+  const flow = (await response.json()) as { id: string };
+  const card = page.locator(`[data-testid="flow-card"][data-flow="${flow.id}"]`);
+  await expect(card).toHaveAttribute("data-status", "pending");
+  await expect(card.getByTestId("flow-ticket")).toHaveText("Ticket CRM-77");
+  expect(starts).toHaveLength(1);
+  await card.getByRole("button", { name: /^Cancel/ }).click();
+  await expect(card).toHaveAttribute("data-status", "cancelled");
+
+  // A value the form would refuse is left out, never half-used.
+  await page.goto("/?verify=carol&channel=fax&ticket=%3D1%2B1");
+  await expect(page.getByLabel("Customer's email, phone number or user id")).toHaveValue("carol");
+  await expect(page.getByLabel("Ticket or call id")).toHaveValue("");
+  expect(problems).toEqual([]);
+});

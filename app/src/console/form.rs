@@ -12,6 +12,78 @@ use crate::{
 
 /// The longest note the BFF and the provider accept (one limit, in `proto`).
 const MAX_NOTE: usize = proto::MAX_NOTE_CHARS;
+/// The longest identifier a screen-pop may fill in (the BFF's limit).
+const MAX_IDENTIFIER: usize = 254;
+
+/// A screen-pop: the form filled in from the console's address,
+/// `/?verify=<identifier>&channel=<sms|email|link>&ticket=<id>`, as a help desk or CRM links to
+/// it when a call comes in. It only fills the form; the agent still presses Enter. A value the
+/// form would refuse is left out, never half-used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Prefill {
+    identifier: String,
+    channel: Option<Channel>,
+    ticket: String,
+}
+
+impl Prefill {
+    /// The prefill the query values ask for; `None` when they ask for nothing usable.
+    pub fn from_query(
+        verify: Option<String>,
+        channel: Option<String>,
+        ticket: Option<String>,
+    ) -> Option<Self> {
+        let identifier = verify
+            .map(|typed| typed.trim().to_owned())
+            .filter(|typed| {
+                !typed.is_empty()
+                    && typed.chars().count() <= MAX_IDENTIFIER
+                    && !typed.chars().any(char::is_control)
+            })
+            .unwrap_or_default();
+        let channel = channel.and_then(|wanted| {
+            [Channel::Sms, Channel::Email, Channel::Link]
+                .into_iter()
+                .find(|option| option.as_str() == wanted.trim())
+        });
+        let ticket = ticket
+            .and_then(|ticket| {
+                proto::check_ticket(&ticket)
+                    .ok()
+                    .flatten()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let prefill = Self {
+            identifier,
+            channel,
+            ticket,
+        };
+        (prefill != Self::default()).then_some(prefill)
+    }
+
+    /// The console's address that asks for this prefill (where a sign-in comes back to).
+    pub fn path(&self) -> String {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let mut parts = Vec::new();
+        if !self.identifier.is_empty() {
+            parts.push(format!(
+                "verify={}",
+                utf8_percent_encode(&self.identifier, NON_ALPHANUMERIC)
+            ));
+        }
+        if let Some(channel) = self.channel {
+            parts.push(format!("channel={}", channel.as_str()));
+        }
+        if !self.ticket.is_empty() {
+            parts.push(format!(
+                "ticket={}",
+                utf8_percent_encode(&self.ticket, NON_ALPHANUMERIC)
+            ));
+        }
+        format!("/?{}", parts.join("&"))
+    }
+}
 
 /// The channel a kind of identifier suggests, until the agent picks one.
 fn suggested(hint: HintType) -> Channel {
@@ -67,11 +139,12 @@ fn request(
 
 /// The form.
 #[component]
-pub(super) fn VerifyForm(board: Board) -> impl IntoView {
-    let identifier = RwSignal::new(String::new());
+pub(super) fn VerifyForm(board: Board, prefill: Option<Prefill>) -> impl IntoView {
+    let prefill = prefill.unwrap_or_default();
+    let identifier = RwSignal::new(prefill.identifier);
     let note = RwSignal::new(String::new());
-    let ticket = RwSignal::new(String::new());
-    let picked = RwSignal::new(None::<Channel>);
+    let ticket = RwSignal::new(prefill.ticket);
+    let picked = RwSignal::new(prefill.channel);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let channel = Memo::new(move |_| {

@@ -53,3 +53,33 @@ fn the_kind_is_said_and_suggests_a_channel() {
     assert_eq!(suggested(HintType::Email), Channel::Email);
     assert_eq!(suggested(HintType::UserId), Channel::Sms);
 }
+
+#[test]
+fn a_screen_pop_fills_only_what_the_form_would_accept() {
+    let some = |value: &str| Some(value.to_owned());
+    let pop =
+        Prefill::from_query(some(" bob@example.com "), some("email"), some("CRM-77")).unwrap();
+    assert_eq!(pop.identifier, "bob@example.com");
+    assert_eq!(pop.channel, Some(Channel::Email));
+    assert_eq!(pop.ticket, "CRM-77");
+    assert_eq!(
+        pop.path(),
+        "/?verify=bob%40example%2Ecom&channel=email&ticket=CRM%2D77"
+    );
+    // Values the form would refuse are left out; nothing usable is no prefill at all.
+    let pop = Prefill::from_query(some("+15555550101"), some("fax"), some("=1+1")).unwrap();
+    assert_eq!((pop.channel, pop.ticket.as_str()), (None, ""));
+    assert_eq!(pop.path(), "/?verify=%2B15555550101");
+    assert_eq!(Prefill::from_query(None, None, None), None);
+    assert_eq!(
+        Prefill::from_query(some(" "), some("pager"), some("")),
+        None
+    );
+    assert_eq!(
+        Prefill::from_query(some(&"x".repeat(MAX_IDENTIFIER + 1)), None, None),
+        None
+    );
+    assert_eq!(Prefill::from_query(some("a\u{0}b"), None, None), None);
+    let pop = Prefill::from_query(None, some("link"), None).unwrap();
+    assert_eq!(pop.path(), "/?channel=link");
+}
