@@ -134,7 +134,7 @@ export default defineConfig({
     // verification under way.
     {
       name: "desktop",
-      testIgnore: ["verify/**", "expiry/**", "passkeys/**"],
+      testIgnore: ["verify/**", "expiry/**", "passkeys/**", "localhost/**"],
       use: { ...devices["Desktop Chrome"] },
     },
     // Agent (desktop) and customer (a phone, emulated in each test) together; the same agent
@@ -151,11 +151,12 @@ export default defineConfig({
       testMatch: "expiry/**/*.spec.ts",
       use: { ...devices["Desktop Chrome"], baseURL: expiryURL },
     },
-    // Against the third, whose approval page offers passkeys; a virtual authenticator in
-    // each phone stands in for its screen lock.
+    // Against the third, whose approval page offers passkeys (a virtual authenticator in
+    // each phone stands in for its screen lock), and whose `localhost` name makes pages on
+    // 127.0.0.1 another site (a CRM's link to the console).
     {
       name: "passkeys",
-      testMatch: "passkeys/**/*.spec.ts",
+      testMatch: ["passkeys/**/*.spec.ts", "localhost/**/*.spec.ts"],
       use: { ...devices["Desktop Chrome"], baseURL: passkeyURL },
     },
   ],

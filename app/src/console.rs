@@ -94,6 +94,21 @@ pub fn ConsolePage() -> impl IntoView {
             query.get("ticket"),
         )
     });
+    // A link followed from another site (a CRM's screen-pop) arrives without the session
+    // cookie, which is `SameSite=Strict`, so the server drew the sign-in. Once in the browser,
+    // ask once more: that request is the site's own and carries the cookie.
+    Effect::new(move |asked: Option<bool>| {
+        if asked == Some(true) {
+            return true;
+        }
+        match desk.get() {
+            Some(Ok(None) | Err(Refusal::SignedOut)) => {
+                desk.refetch();
+                true
+            }
+            _ => false,
+        }
+    });
     view! {
         <Title text="Agent console · Countersign" />
         <Suspense fallback=|| {

@@ -1,15 +1,15 @@
 //! Binding codes: what the agent reads aloud and the customer compares on the approval page.
 //!
-//! Six characters in two groups (`7HM-F2W`) from [`ALPHABET`]: no two of its characters look
+//! Six characters in two groups (`7RM-F2W`) from [`ALPHABET`]: no two of its characters look
 //! alike on a screen (no `0`/`O`/`D`/`Q`, `1`/`I`/`L`, `2`/`Z`, `5`/`S`, `6`/`G`, `8`/`B`) and no
 //! two letters or digits sound alike said on their own over a phone line: of each set that
-//! rhymes, one is kept (`E` of `B C D E G P T V Z 3`, `A` of `A J K 8`, `F` of `F S X`, `M` of
-//! `M N`, `W` of `Q U W`, `Y` of `I Y`). [`read_aloud`] gives the agent each letter with its
-//! spelling-alphabet word. 13^6 ≈ 4.8 × 10^6 codes; a code tells apart the requests of one call,
+//! rhymes, one is kept (`E` of `B C D E G P T V Z 3`, `A` of `A H J K 8`, `F` of `F S X`, `M`
+//! of `M N`, `W` of `Q U W`, `Y` of `I Y`). [`read_aloud`] gives the agent each letter with its
+//! spelling-alphabet word. 12^6 ≈ 3.0 × 10^6 codes; a code tells apart the requests of one call,
 //! it is not a secret. It fits Mosaic's `binding_message` pattern `^[a-zA-Z0-9-._+/!?#]{1,20}$`.
 
 /// The characters a new code is made of.
-pub const ALPHABET: &[u8] = b"AEFHMRWY24679";
+pub const ALPHABET: &[u8] = b"AEFMRWY24679";
 
 /// The ICAO spelling-alphabet word of each letter, `A` to `Z`.
 const WORDS: [&str; 26] = [
@@ -27,7 +27,7 @@ pub fn word(letter: char) -> Option<&'static str> {
 }
 
 /// `code` as the agent reads it: each letter with its word, digits as they are, groups apart.
-/// `7HM-F2W` → `7, H as in Hotel, M as in Mike — F as in Foxtrot, 2, W as in Whiskey`. Any code
+/// `7RM-F2W` → `7, R as in Romeo, M as in Mike — F as in Foxtrot, 2, W as in Whiskey`. Any code
 /// reads (an older one, or one of another alphabet): a letter gets its word, anything else is
 /// said as it is.
 pub fn read_aloud(code: &str) -> String {
@@ -55,7 +55,7 @@ mod tests {
     fn no_two_characters_look_or_sound_alike() {
         // Sets whose members are mistaken for one another on a screen or over a phone line.
         let look_alike = ["0ODQ", "1IL", "2Z", "5S", "6G", "8B"];
-        let sound_alike = ["BCDEGPTVZ3", "AJK8", "FSX", "MN", "QUW", "IY"];
+        let sound_alike = ["BCDEGPTVZ3", "AHJK8", "FSX", "MN", "QUW", "IY"];
         for set in look_alike.iter().chain(&sound_alike) {
             let kept: Vec<char> = set
                 .chars()
@@ -74,8 +74,8 @@ mod tests {
     #[test]
     fn codes_are_read_letter_by_letter_with_their_words() {
         assert_eq!(
-            read_aloud("7HM-F2W"),
-            "7, H as in Hotel, M as in Mike — F as in Foxtrot, 2, W as in Whiskey"
+            read_aloud("7RM-F2W"),
+            "7, R as in Romeo, M as in Mike — F as in Foxtrot, 2, W as in Whiskey"
         );
         assert_eq!(
             read_aloud("D89-FTZ"),

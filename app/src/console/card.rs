@@ -280,7 +280,12 @@ pub(super) fn FlowCard(flow: ArcRwSignal<FlowView>, board: Board) -> impl IntoVi
                                 <span aria-hidden="true">{code.clone()}</span>
                                 <span class="visually-hidden">{spelled(&code)}</span>
                             </div>
-                            <p class="binding-reading" data-testid="binding-reading">
+                            // Screen readers hear the code spelled out already.
+                            <p
+                                class="binding-reading"
+                                data-testid="binding-reading"
+                                aria-hidden="true"
+                            >
                                 {proto::binding::read_aloud(&code)}
                             </p>
                             <p class="binding-help">

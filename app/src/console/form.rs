@@ -38,7 +38,7 @@ impl Prefill {
             .filter(|typed| {
                 !typed.is_empty()
                     && typed.chars().count() <= MAX_IDENTIFIER
-                    && !typed.chars().any(char::is_control)
+                    && !typed.chars().any(proto::invisible)
             })
             .unwrap_or_default();
         let channel = channel.and_then(|wanted| {
@@ -137,6 +137,21 @@ fn request(
     })
 }
 
+/// Takes a screen-pop's query off the address bar (in the browser), once it was sent.
+fn forget_screen_pop() {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window()
+        && window
+            .location()
+            .search()
+            .is_ok_and(|search| !search.is_empty())
+        && let Ok(history) = window.history()
+    {
+        let _ =
+            history.replace_state_with_url(&web_sys::wasm_bindgen::JsValue::NULL, "", Some("/"));
+    }
+}
+
 /// The form.
 #[component]
 pub(super) fn VerifyForm(board: Board, prefill: Option<Prefill>) -> impl IntoView {
@@ -185,6 +200,8 @@ pub(super) fn VerifyForm(board: Board, prefill: Option<Prefill>) -> impl IntoVie
                         identifier.try_set(String::new());
                         note.try_set(String::new());
                         ticket.try_set(String::new());
+                        // A screen-pop is used once: a reload must not offer it again.
+                        forget_screen_pop();
                     }
                     board.absorb(flow, true);
                 }
@@ -275,7 +292,6 @@ pub(super) fn VerifyForm(board: Board, prefill: Option<Prefill>) -> impl IntoVie
                         autocomplete="off"
                         autocapitalize="off"
                         spellcheck="false"
-                        maxlength=proto::MAX_TICKET_CHARS.to_string()
                         aria-describedby="ticket-hint"
                         bind:value=ticket
                     />

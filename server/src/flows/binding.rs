@@ -1,6 +1,6 @@
 //! Binding codes: what the agent reads aloud and the customer compares on the approval page.
 //! Six characters of [`proto::binding::ALPHABET`] (no two look or sound alike) in two groups,
-//! `7HM-F2W`, drawn from the OS-seeded CSPRNG.
+//! `7RM-F2W`, drawn from the OS-seeded CSPRNG.
 
 use rand::RngExt as _;
 

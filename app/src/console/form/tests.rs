@@ -80,6 +80,12 @@ fn a_screen_pop_fills_only_what_the_form_would_accept() {
         None
     );
     assert_eq!(Prefill::from_query(some("a\u{0}b"), None, None), None);
+    // Nor one that would show the agent something else than is sent.
+    assert_eq!(
+        Prefill::from_query(some("alice\u{202E}moc.elpmaxe"), None, None),
+        None
+    );
+    assert_eq!(Prefill::from_query(some("al\u{200B}ice"), None, None), None);
     let pop = Prefill::from_query(None, some("link"), None).unwrap();
     assert_eq!(pop.path(), "/?channel=link");
 }

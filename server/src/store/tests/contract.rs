@@ -127,7 +127,7 @@ pub(crate) fn flow(id: &str, agent: &str, created_at: i64) -> Flow {
         channel: Channel::Email,
         binding_message: "K7-42".into(),
         custom_message: None,
-        ticket: None,
+        ticket: Some("INC-1".into()),
         auth_req_id: None,
         link: None,
         auth_req_id_hash: None,
