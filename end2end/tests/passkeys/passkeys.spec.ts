@@ -12,6 +12,7 @@ import {
   cancel,
   enterCode,
   phone,
+  recordFetches,
   sendCode,
   signIn,
   startVerification,
@@ -81,14 +82,7 @@ test("the passkey's script is fetched only where one is offered, stays within th
 
   const device = await browser.newContext(phone());
   const customer = await device.newPage();
-  const fetched: { path: string; bytes: number }[] = [];
-  customer.on("requestfinished", async (request) => {
-    const sizes = await request.sizes();
-    fetched.push({
-      path: new URL(request.url()).pathname,
-      bytes: sizes.responseHeadersSize + sizes.responseBodySize,
-    });
-  });
+  const fetched = recordFetches(customer);
   await customer.goto(link, { waitUntil: "networkidle" });
   await expect(customer.getByRole("button", { name: "Sign in with a passkey" })).toBeVisible();
   const paths = fetched.map((f) => f.path);

@@ -206,6 +206,19 @@ export async function enterCode(customer: Page, code: string) {
   await expect(customer.getByRole("heading", { name: "Approve this request?" })).toBeVisible();
 }
 
+/** What `page` fetches from now on: each answer's path and its bytes as sent (headers and body). */
+export function recordFetches(page: Page): { path: string; bytes: number }[] {
+  const fetched: { path: string; bytes: number }[] = [];
+  page.on("requestfinished", async (request) => {
+    const sizes = await request.sizes();
+    fetched.push({
+      path: new URL(request.url()).pathname,
+      bytes: sizes.responseHeadersSize + sizes.responseBodySize,
+    });
+  });
+  return fetched;
+}
+
 /** Marks the page so that a later check can tell it was never reloaded or left. */
 export async function markDocument(page: Page) {
   await page.evaluate(() => {

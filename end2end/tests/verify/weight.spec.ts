@@ -3,7 +3,7 @@
 // That it works with scripts blocked is approve.spec.ts's "approve with JavaScript off" walk.
 import { expect, test } from "@playwright/test";
 
-import { CAROL, Outbox, phone, signIn, startVerification } from "./support";
+import { CAROL, Outbox, phone, recordFetches, signIn, startVerification } from "./support";
 
 const outbox = new Outbox(`http://127.0.0.1:${process.env.E2E_PROVIDER_PORT}`);
 const FIRST_LOAD_LIMIT = 30 * 1024;
@@ -18,14 +18,7 @@ test("the approval page's first load is at most 30 KB and loads no wasm", async 
 
   const device = await browser.newContext(phone());
   const customer = await device.newPage();
-  const fetched: { path: string; bytes: number }[] = [];
-  customer.on("requestfinished", async (request) => {
-    const sizes = await request.sizes();
-    fetched.push({
-      path: new URL(request.url()).pathname,
-      bytes: sizes.responseHeadersSize + sizes.responseBodySize,
-    });
-  });
+  const fetched = recordFetches(customer);
   await customer.goto(link, { waitUntil: "networkidle" });
   await expect(customer.getByTestId("binding-code")).toHaveText(flow.binding_code);
   await expect(customer.getByRole("button", { name: /^Send a code/ })).toBeEnabled();

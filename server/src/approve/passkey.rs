@@ -30,7 +30,7 @@ use infra::{cookies, secret::Secret};
 use serde_json::{Value, json};
 
 use super::customer_session::{Context, Draft, record};
-use super::steps::{is_the_customer, revoke};
+use super::steps::{is_the_customer, revoke, rotate_signed_in};
 use super::{Stage, cookie};
 use crate::{
     oidc::{OidcClient, OidcError},
@@ -390,39 +390,14 @@ async fn signed_in_by_passkey(
             .await;
         }
     }
-    let (id, id_hash) = session::new_id();
-    let Some(sealed) = context.bff.sealer.seal(
-        Purpose::CustomerToken,
-        &id_hash,
-        signed_in.access_token.expose(),
-    ) else {
-        revoke(client, &signed_in.access_token).await;
-        return Ok(None);
-    };
-    let next = CustomerSession {
-        id_hash,
-        access_token: Some(sealed),
-        stage: Stage::SignedIn,
-        notice: None,
-        passkey_step: Some(PasskeyStep::SignedIn),
-        passkey_ceremony: None,
-        expires_at: context.now.saturating_add(super::rules::lifetime_ms()),
-        ..session.clone()
-    };
-    if context
-        .bff
-        .store
-        .rotate_customer_session(&session.id_hash, session.stage, &next)
-        .await?
-    {
-        if let Some(flow_id) = &session.flow_id {
-            record(context.bff, flow_id, EventKind::SignedIn).await;
-        }
-        return Ok(Some(cookie(&id)));
-    }
-    // Another tab signed in first.
-    revoke(client, &signed_in.access_token).await;
-    Ok(None)
+    rotate_signed_in(
+        context,
+        session,
+        client,
+        &signed_in,
+        Some(PasskeyStep::SignedIn),
+    )
+    .await
 }
 
 /// The signed-in customer's access token, opened.

@@ -253,42 +253,8 @@ pub(super) async fn verify_code(
                         .await;
                 }
             }
-            let (id, id_hash) = session::new_id();
-            let Some(sealed) = context.bff.sealer.seal(
-                Purpose::CustomerToken,
-                &id_hash,
-                signed_in.access_token.expose(),
-            ) else {
-                revoke(&client, &signed_in.access_token).await;
-                return Draft::of(context)
-                    .notice(Some(ApprovalNotice::Unavailable))
-                    .save(context)
-                    .await;
-            };
-            let next = CustomerSession {
-                id_hash,
-                access_token: Some(sealed),
-                stage: Stage::SignedIn,
-                notice: None,
-                expires_at: context.now.saturating_add(lifetime_ms()),
-                // Signed in with a code: a passkey sign-in begun before is void.
-                passkey_step: None,
-                passkey_ceremony: None,
-                ..session.clone()
-            };
-            let store = &*context.bff.store;
-            if store
-                .rotate_customer_session(&session.id_hash, Stage::CodeSent, &next)
-                .await?
-            {
-                if let Some(flow_id) = &session.flow_id {
-                    record(context.bff, flow_id, EventKind::SignedIn).await;
-                }
-                return Ok(Some(cookie(&id)));
-            }
-            // Another tab signed in first: this sign-in is not needed.
-            revoke(&client, &signed_in.access_token).await;
-            return Ok(None);
+            // Signed in with a code: a passkey sign-in begun before is void.
+            return rotate_signed_in(context, session, &client, &signed_in, None).await;
         }
         // Wrong, locked, limited, or an address that names nobody: one answer, from this
         // session's count.
@@ -304,6 +270,60 @@ pub(super) async fn verify_code(
         }
     };
     Draft::of(context).notice(Some(notice)).save(context).await
+}
+
+/// The customer signed in (with a code, or a passkey: `passkey_step`): `session`, at its
+/// stage, becomes a signed-in session under a new id, holding their token sealed, and
+/// `signed_in` is recorded on the flow; answers the new cookie. If another tab signed in first,
+/// or the token cannot be sealed, this sign-in's token is revoked (and for the latter the page
+/// says to try again).
+pub(super) async fn rotate_signed_in(
+    context: &Context<'_>,
+    session: &CustomerSession,
+    client: &OidcClient,
+    signed_in: &OtpSession,
+    passkey_step: Option<crate::store::PasskeyStep>,
+) -> Result<Option<Cookie<'static>>, StoreError> {
+    let (id, id_hash) = session::new_id();
+    let Some(sealed) = context.bff.sealer.seal(
+        Purpose::CustomerToken,
+        &id_hash,
+        signed_in.access_token.expose(),
+    ) else {
+        revoke(client, &signed_in.access_token).await;
+        return Draft {
+            id: None,
+            expected: session.stage,
+            row: session.clone(),
+        }
+        .notice(Some(ApprovalNotice::Unavailable))
+        .save(context)
+        .await;
+    };
+    let next = CustomerSession {
+        id_hash,
+        access_token: Some(sealed),
+        stage: Stage::SignedIn,
+        notice: None,
+        expires_at: context.now.saturating_add(lifetime_ms()),
+        passkey_step,
+        passkey_ceremony: None,
+        ..session.clone()
+    };
+    if context
+        .bff
+        .store
+        .rotate_customer_session(&session.id_hash, session.stage, &next)
+        .await?
+    {
+        if let Some(flow_id) = &session.flow_id {
+            record(context.bff, flow_id, EventKind::SignedIn).await;
+        }
+        return Ok(Some(cookie(&id)));
+    }
+    // Another tab signed in first: this sign-in is not needed.
+    revoke(client, &signed_in.access_token).await;
+    Ok(None)
 }
 
 /// Whether the customer who signed in is the one the request names. A request for an email
