@@ -22,14 +22,13 @@ use std::time::Duration;
 
 use app::{
     approve::{ApprovalNotice, ApprovalScreen, PasskeyOffer},
-    flow::EventKind,
     refusal::Refusal,
 };
 use axum::http::HeaderMap;
 use infra::{cookies, secret::Secret};
 use serde_json::{Value, json};
 
-use super::customer_session::{Context, Draft, record};
+use super::customer_session::{Context, Draft};
 use super::steps::{is_the_customer, revoke, rotate_signed_in};
 use super::{Stage, cookie};
 use crate::{
