@@ -452,6 +452,13 @@ async fn a_ticket_id_goes_with_the_verification_into_the_export() {
     assert_eq!(flow["status"], "pending", "{flow}");
     assert_eq!(flow["ticket"], "INC-20461");
 
+    // One a spreadsheet would read as a number: defused in the export, kept as typed.
+    let negative: Value = start_with_ticket("-7".to_owned())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(negative["ticket"], "-7");
     let supervisor = app.sign_in(SUPERVISOR).await;
     let csv = audit(&app, Some(&supervisor), "")
         .await
@@ -460,8 +467,16 @@ async fn a_ticket_id_goes_with_the_verification_into_the_export() {
         .unwrap();
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert!(lines[0].ends_with(",\"ticket\""), "{}", lines[0]);
-    assert!(lines[1].starts_with(&format!("\"{}\",", flow["id"].as_str().unwrap())));
-    assert!(lines[1].ends_with(",\"INC-20461\""), "{}", lines[1]);
+    let row_of = |flow: &Value| {
+        let id = format!("\"{}\",", flow["id"].as_str().unwrap());
+        lines
+            .iter()
+            .find(|line| line.starts_with(&id))
+            .copied()
+            .unwrap_or_else(|| panic!("no row for {id}: {csv}"))
+    };
+    assert!(row_of(&negative).ends_with(",\"'-7\""), "{csv}");
+    assert!(row_of(&flow).ends_with(",\"INC-20461\""), "{csv}");
     app.stop().await;
 }
 
