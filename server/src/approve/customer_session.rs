@@ -61,12 +61,17 @@ impl Draft {
     /// The request's session, or a new one.
     pub(super) fn of(context: &Context<'_>) -> Self {
         match &context.session {
-            Some(session) => Self {
-                id: None,
-                expected: session.stage,
-                row: session.clone(),
-            },
+            Some(session) => Self::update(session.clone()),
             None => Self::new(context),
+        }
+    }
+
+    /// `row` written over the stored session, which must still be at `row`'s stage.
+    pub(super) fn update(row: CustomerSession) -> Self {
+        Self {
+            id: None,
+            expected: row.stage,
+            row,
         }
     }
 

@@ -279,12 +279,7 @@ pub(super) async fn finish(
     let failed = |notice| {
         let mut row = spent.clone();
         row.passkey_step = None;
-        Draft {
-            id: None,
-            expected: spent.stage,
-            row,
-        }
-        .notice(Some(notice))
+        Draft::update(row).notice(Some(notice))
     };
     let failure = if adding {
         ApprovalNotice::PasskeyNotAdded
@@ -315,14 +310,10 @@ pub(super) async fn finish(
             Ok(()) => {
                 let mut row = spent.clone();
                 row.passkey_step = Some(PasskeyStep::Added);
-                Draft {
-                    id: None,
-                    expected: spent.stage,
-                    row,
-                }
-                .notice(Some(ApprovalNotice::PasskeyAdded))
-                .save(context)
-                .await?;
+                Draft::update(row)
+                    .notice(Some(ApprovalNotice::PasskeyAdded))
+                    .save(context)
+                    .await?;
                 Ok(vec![device_cookie()])
             }
             Err(error) => {
@@ -367,26 +358,18 @@ async fn signed_in_by_passkey(
                 flow_id = session.flow_id.as_deref(),
                 "a passkey sign-in named another customer than the request's"
             );
-            return Draft {
-                id: None,
-                expected: session.stage,
-                row: session.clone(),
-            }
-            .notice(Some(ApprovalNotice::PasskeyFailed))
-            .save(context)
-            .await;
+            return Draft::update(session.clone())
+                .notice(Some(ApprovalNotice::PasskeyFailed))
+                .save(context)
+                .await;
         }
         Err(error) => {
             revoke(client, &signed_in.access_token).await;
             tracing::warn!(%error, "a customer's passkey sign-in could not be checked");
-            return Draft {
-                id: None,
-                expected: session.stage,
-                row: session.clone(),
-            }
-            .notice(Some(ApprovalNotice::Unavailable))
-            .save(context)
-            .await;
+            return Draft::update(session.clone())
+                .notice(Some(ApprovalNotice::Unavailable))
+                .save(context)
+                .await;
         }
     }
     rotate_signed_in(

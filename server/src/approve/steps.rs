@@ -178,12 +178,7 @@ pub(super) async fn verify_code(
         } else {
             ApprovalNotice::CodeLocked
         };
-        Draft {
-            id: None,
-            expected: Stage::CodeSent,
-            row: counted.clone(),
-        }
-        .notice(Some(notice))
+        Draft::update(counted.clone()).notice(Some(notice))
     };
     // Only a code this session sent, on a live request, is checked at all.
     let Some(binding) = session
@@ -291,14 +286,10 @@ pub(super) async fn rotate_signed_in(
         signed_in.access_token.expose(),
     ) else {
         revoke(client, &signed_in.access_token).await;
-        return Draft {
-            id: None,
-            expected: session.stage,
-            row: session.clone(),
-        }
-        .notice(Some(ApprovalNotice::Unavailable))
-        .save(context)
-        .await;
+        return Draft::update(session.clone())
+            .notice(Some(ApprovalNotice::Unavailable))
+            .save(context)
+            .await;
     };
     let next = CustomerSession {
         id_hash,
@@ -448,12 +439,7 @@ pub(super) async fn decide(
         Err(error) => return unsent(store, session, &error).await,
     };
     revoke(&client, &token).await;
-    let done = Draft {
-        id: None,
-        expected: Stage::Decided,
-        row: claimed,
-    }
-    .finished(outcome);
+    let done = Draft::update(claimed).finished(outcome);
     done.save(context).await
 }
 
